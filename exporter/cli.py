@@ -1,0 +1,58 @@
+"""Command-line entry point: ``python -m exporter [COMMAND] ...``.
+
+Each command lives in ``exporter/commands/<name>.py`` and provides
+``add_arguments(parser)`` and ``run(args) -> int``. Command modules import
+their heavy dependencies (torch, onnxruntime) inside ``run`` so that ``--help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from exporter.errors import UserError
+
+# (name, module, one-line help). Order is the order shown by --help.
+COMMANDS = [
+    ("embed", "exporter.commands.embed", "float embeddings of audio files (the paper's model, PyTorch)"),
+    ("frontend", "exporter.commands.frontend", "fixed-point log-mel of an audio file, as the device computes it"),
+    ("export", "exporter.commands.export", "checkpoint -> int8 graph, ONNX models, C sources and reports"),
+    ("run", "exporter.commands.run", "integer embeddings on a board: reference (ONNX Runtime), host (C), qemu-*"),
+    ("bench", "exporter.commands.bench", "speed and memory benchmark of the firmware in the emulator"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m exporter",
+        description=(
+            "EfficientAT MobileNetV3 audio embeddings on a Cortex-M4. "
+            "Without a command, regenerates the firmware's C sources (firmware/generated/) "
+            "for the project's default model configuration."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, help_text in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = getattr(args, "_module", None)
+    try:
+        if module is None:
+            from exporter.commands import export
+
+            return export.regenerate_default()
+        return int(importlib.import_module(module).run(args) or 0)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,42 @@
+"""The npz layout that ``embed`` and every ``run --board`` write.
+
+Keys: ``embeddings`` float32 [n_files, D] (scene) or [n_files, n_ts, D]
+(timestamp); ``timestamps_ms`` float32 [n_files, n_ts] (timestamp mode only);
+``files`` (str [n_files]); and for the integer boards ``embeddings_q``, the raw
+integers (int16: int8 network taps and the Q12 log-mel mean share one array).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def write_embeddings_npz(
+    path: str | os.PathLike,
+    embeddings: np.ndarray,
+    files: list[str],
+    timestamps_ms: np.ndarray | None = None,
+    embeddings_q: np.ndarray | None = None,
+    **extra: np.ndarray,
+) -> None:
+    """Write atomically (temporary file, then rename) so a failed run leaves no half file."""
+    arrays = {"embeddings": np.asarray(embeddings, dtype=np.float32), "files": np.asarray(files, dtype=str)}
+    if timestamps_ms is not None:
+        arrays["timestamps_ms"] = np.asarray(timestamps_ms, dtype=np.float32)
+    if embeddings_q is not None:
+        arrays["embeddings_q"] = np.asarray(embeddings_q)
+    arrays.update(extra)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

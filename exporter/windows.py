@@ -1,0 +1,75 @@
+"""How a clip is cut into network windows: the HEAR wrapper's definitions.
+
+One implementation for every board (float PyTorch model, integer reference,
+C on the host, firmware in QEMU), so that all of them embed the same windows.
+
+- Scene: a clip of up to 10 s (320,000 samples) is one window. A longer clip is
+  reflect-padded by 5 s on each side and cut into 10 s windows every 2.5 s; the
+  scene embedding is the mean over windows.
+- Timestamp: reflect-pad by 2,560 samples on each side, then 160 ms windows
+  (5,120 samples) every 50 ms; timestamp i is at 50*i ms (the window centre).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exporter import SAMPLE_RATE
+from exporter.errors import UserError
+
+SCENE_MAX_SAMPLES = 10 * SAMPLE_RATE  # 320,000: one pass up to 10 s
+SCENE_HOP = SAMPLE_RATE * 2500 // 1000  # 80,000
+SCENE_PAD = SCENE_MAX_SAMPLES // 2  # 160,000
+TS_WINDOW = SAMPLE_RATE * 160 // 1000  # 5,120
+TS_HOP = SAMPLE_RATE * 50 // 1000  # 1,600
+TS_PAD = TS_WINDOW // 2  # 2,560
+
+# The log-mel's centred STFT reflect-pads the pre-emphasised signal by 512
+# samples, which needs at least 513 of them (514 audio samples).
+MIN_CLIP_SAMPLES = 514
+
+
+def _check_length(n: int, needed: int, what: str) -> None:
+    if n < needed:
+        raise UserError(
+            f"clip of {n} samples ({n / SAMPLE_RATE * 1000:.1f} ms) is too short for {what}: "
+            f"at least {needed} samples ({needed / SAMPLE_RATE * 1000:.1f} ms at 32 kHz) are needed"
+        )
+
+
+def _unfold(padded: np.ndarray, n_windows: int, window: int, hop: int) -> np.ndarray:
+    """[..., n] -> [..., n_windows, window] (copies)."""
+    idx = np.arange(n_windows)[:, None] * hop + np.arange(window)[None, :]
+    return padded[..., idx]
+
+
+def timestamp_windows(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamp windows of ``audio`` (shape [..., n]).
+
+    Returns (windows [..., n_ts, 5120], timestamps_ms float32 [n_ts]) with
+    n_ts = n // 1600 + 1. Reflect padding needs n > 2560 samples.
+    """
+    audio = np.asarray(audio)
+    n = audio.shape[-1]
+    _check_length(n, TS_PAD + 1, "timestamp embeddings (reflect padding of 80 ms)")
+    pad = [(0, 0)] * (audio.ndim - 1) + [(TS_PAD, TS_PAD)]
+    padded = np.pad(audio, pad, mode="reflect")
+    n_ts = n // TS_HOP + 1
+    timestamps = (np.arange(n_ts, dtype=np.float64) * TS_HOP * 1000.0 / SAMPLE_RATE).astype(np.float32)
+    return _unfold(padded, n_ts, TS_WINDOW, TS_HOP), timestamps
+
+
+def scene_windows(audio: np.ndarray) -> np.ndarray:
+    """Scene windows of ``audio`` (shape [..., n]): [..., n_windows, window_len].
+
+    Up to 10 s: one window, the whole clip. Longer: n // 80000 + 1 windows of
+    10 s on the clip reflect-padded by 5 s on each side.
+    """
+    audio = np.asarray(audio)
+    n = audio.shape[-1]
+    _check_length(n, MIN_CLIP_SAMPLES, "a log-mel spectrogram")
+    if n <= SCENE_MAX_SAMPLES:
+        return audio[..., None, :].copy()
+    pad = [(0, 0)] * (audio.ndim - 1) + [(SCENE_PAD, SCENE_PAD)]
+    padded = np.pad(audio, pad, mode="reflect")
+    return _unfold(padded, n // SCENE_HOP + 1, SCENE_MAX_SAMPLES, SCENE_HOP)
