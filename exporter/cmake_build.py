@@ -1,0 +1,61 @@
+"""Configure and build the project's CMake tree (host or firmware) from Python.
+
+One build folder per configuration (board, mode, generated sources, extra
+options), under ``build/`` by default, so repeated calls only rebuild what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from exporter import ROOT
+from exporter.errors import UserError
+
+TOOLCHAIN_FILE = ROOT / "cmake" / "arm-none-eabi.cmake"
+
+
+def _require(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise UserError(f"'{tool}' not found on PATH; {hint} (bash ci/setup.sh installs it)")
+    return path
+
+
+def build(
+    board: str = "host",
+    generated_dir: Path | None = None,
+    options: dict[str, str] | None = None,
+    targets: list[str] | None = None,
+    build_root: Path | None = None,
+) -> Path:
+    """Build and return the build folder. ``options`` are extra ``-DKEY=VALUE``."""
+    _require("cmake", "CMake is needed to build the C code")
+    opts = {"BOARD": board}
+    if generated_dir is not None:
+        opts["GENERATED_DIR"] = str(Path(generated_dir).resolve())
+    opts.update(options or {})
+    if board != "host":
+        _require("arm-none-eabi-gcc", "the Arm GNU toolchain is needed for firmware builds")
+        opts["CMAKE_TOOLCHAIN_FILE"] = str(TOOLCHAIN_FILE)
+    key = hashlib.sha256(repr(sorted(opts.items())).encode()).hexdigest()[:12]
+    build_dir = (build_root or ROOT / "build") / f"{board}-{key}"
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    if not (build_dir / "CMakeCache.txt").exists():
+        cmd = ["cmake", "-S", str(ROOT), "-B", str(build_dir), *generator]
+        cmd += [f"-D{k}={v}" for k, v in opts.items()]
+        _run(cmd, "configure")
+    cmd = ["cmake", "--build", str(build_dir)]
+    if targets:
+        cmd += ["--target", *targets]
+    _run(cmd, "build")
+    return build_dir
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise RuntimeError(f"CMake {what} failed ({' '.join(cmd)}):\n{tail}")
