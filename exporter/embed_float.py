@@ -1,0 +1,89 @@
+"""Float scene and timestamp embeddings, as EfficientAT_HEAR's MNHearWrapper computes them (eval, fp32).
+
+Windows come from exporter/windows.py (shared with every board). Unlike the
+wrapper, which embeds timestamp windows one at a time, windows are batched:
+the network treats batch items independently, so only float rounding differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from exporter import SAMPLE_RATE
+from exporter.audio import check_audio
+from exporter.features import DEFAULT_FEATURES, assemble, embedding_size, parse_features
+from exporter.model import MobileNetV3
+from exporter.preprocess import LogMel
+from exporter.windows import scene_windows, timestamp_windows
+
+# Audio samples per network batch: 8 scene windows of 10 s, or 500 timestamp windows.
+MAX_BATCH_SAMPLES = 8 * 10 * SAMPLE_RATE
+
+
+class FloatEmbedder(torch.nn.Module):
+    """Log-mel + network + feature selection. Also the HEAR model object (see exporter/hear.py).
+
+    Attributes: ``sample_rate`` (32000), ``features`` ("MB+L"), ``embedding_size``,
+    and the HEAR names ``scene_embedding_size`` / ``timestamp_embedding_size``.
+    """
+
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, net: MobileNetV3, features: str = DEFAULT_FEATURES, info=None):
+        super().__init__()
+        self.mel = LogMel()
+        self.net = net
+        self.features = features
+        self.components = parse_features(features)
+        self.embedding_size = embedding_size(net.width, features)
+        self.scene_embedding_size = self.embedding_size
+        self.timestamp_embedding_size = self.embedding_size
+        self.info = info  # exporter.checkpoint.ModelInfo, when known
+        self.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return self.mel.mel_basis.device
+
+    @torch.no_grad()
+    def embed_logmel(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Normalised log-mel (N, 128, T) -> embeddings (N, D)."""
+        logits, feats = self.net(logmel.unsqueeze(1))
+        return assemble(self.components, logmel.mean(dim=2), logits, feats)
+
+    @torch.no_grad()
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """Audio windows (N, n) -> embeddings (N, D), batched so that memory stays bounded."""
+        self.eval()
+        windows = torch.as_tensor(windows, dtype=torch.float32).to(self.device)
+        per_batch = max(1, MAX_BATCH_SAMPLES // max(1, windows.shape[-1]))
+        return torch.cat(
+            [self.embed_logmel(self.mel(chunk)) for chunk in torch.split(windows, per_batch)], dim=0
+        )
+
+    def scene(self, audio) -> torch.Tensor:
+        """(n_sounds, n_samples) -> (n_sounds, D): one pass up to 10 s, else the mean over 10 s windows."""
+        x = _as_numpy(audio)
+        windows = scene_windows(x)  # (n_sounds, n_windows, len)
+        emb = self(torch.from_numpy(np.ascontiguousarray(windows.reshape(-1, windows.shape[-1]))))
+        return emb.reshape(windows.shape[0], windows.shape[1], -1).mean(dim=1)
+
+    def timestamp(self, audio) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n_sounds, n_samples) -> (embeddings (n_sounds, n_ts, D), timestamps_ms (n_sounds, n_ts))."""
+        x = _as_numpy(audio)
+        windows, ts = timestamp_windows(x)  # (n_sounds, n_ts, 5120), (n_ts,)
+        emb = self(torch.from_numpy(np.ascontiguousarray(windows.reshape(-1, windows.shape[-1]))))
+        emb = emb.reshape(windows.shape[0], windows.shape[1], -1)
+        timestamps = torch.from_numpy(np.broadcast_to(ts, windows.shape[:2]).copy()).to(emb.device)
+        return emb, timestamps
+
+
+def _as_numpy(audio) -> np.ndarray:
+    """Float32 (n_sounds, n_samples) numpy from a tensor (any device) or array; rejects NaN/inf."""
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().to("cpu", torch.float32).numpy()
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"expected audio of shape (n_sounds, n_samples), got {x.shape}")
+    return check_audio(x)
