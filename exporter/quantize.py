@@ -1,0 +1,226 @@
+"""Float graph + activation ranges -> the quantized integer graph (docs/int8-graph.md).
+
+Weights: per-channel symmetric int8 in [-127, 127]. Activations: per-tensor
+asymmetric int8 from the calibrated range (widened to contain 0, so that zero
+padding and ReLU are exact). Bias: int32 at scale s_in * s_w[c]. Hard-swish and
+sigmoid: 256-entry tables; sigmoid outputs use scale 1/256, zero point -128.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from exporter import int8_math
+from exporter.errors import UserError
+from exporter.fold import FloatGraph
+from exporter.graph import FORMAT, INPUT, MEL_BANDS, VERSION, Graph
+
+Q12_SCALE = 1.0 / 4096
+SIGMOID_SCALE, SIGMOID_ZP = 1.0 / 256, -128
+INT32_MAX = (1 << 31) - 1
+
+
+class QuantizationError(UserError):
+    """The model cannot be quantized under the device's arithmetic (e.g. a requantization would overflow)."""
+
+
+def round_away(x) -> np.ndarray:
+    """Round half away from zero (C's round), elementwise."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def activation_params(lo: float, hi: float) -> tuple[float, int]:
+    """(scale, zero_point) of an asymmetric int8 tensor covering [lo, hi] widened to contain 0."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-6:  # a constant-zero tensor: any small scale represents it
+        hi = lo + 1e-6
+    scale = (hi - lo) / 255.0
+    zp = int(np.clip(round_away(-128.0 - lo / scale), -128, 127))
+    return scale, zp
+
+
+def quantize_weights(w: np.ndarray, axis_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel symmetric int8 ([-127, 127]); returns (q, scale[c]). All-zero channels get scale 0."""
+    moved = np.moveaxis(np.asarray(w, dtype=np.float64), axis_out, 0)
+    maxabs = np.abs(moved.reshape(moved.shape[0], -1)).max(axis=1)
+    scale = maxabs / 127.0
+    safe = np.where(scale > 0, scale, 1.0)
+    q = np.clip(round_away(moved / safe.reshape((-1,) + (1,) * (moved.ndim - 1))), -127, 127)
+    return np.moveaxis(q, 0, axis_out).astype(np.int8), scale
+
+
+def _hardswish(x):
+    return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def lut_table(function: str, s_in: float, zp_in: int, s_out: float, zp_out: int) -> np.ndarray:
+    """table[q + 128] = quantized function(dequantized q), q in -128..127."""
+    q = np.arange(-128, 128, dtype=np.float64)
+    f = {"hardswish": _hardswish, "sigmoid": _sigmoid}[function]
+    y = f(s_in * (q - zp_in))
+    return np.clip(round_away(y / s_out) + zp_out, -128, 127).astype(np.int8)
+
+
+def check_no_shift_overflow(name: str, max_abs_acc: np.ndarray, shift: np.ndarray) -> None:
+    """``acc << max(shift, 0)`` must fit int32 for every possible acc (the device computes it in 32 bits)."""
+    bound = np.asarray(max_abs_acc, dtype=np.int64) << np.maximum(np.asarray(shift, dtype=np.int64), 0)
+    bad = np.flatnonzero(bound > INT32_MAX)
+    if bad.size:
+        c = int(bad[0])
+        raise QuantizationError(
+            f"{name}: requantization of channel {c} can overflow int32 "
+            f"(|acc| up to {int(np.broadcast_to(max_abs_acc, shift.shape)[c])}, left shift {int(shift[c])}); "
+            "the output range is too narrow for this layer: calibrate with more varied audio"
+        )
+
+
+class _Builder:
+    def __init__(self, ranges: dict[str, tuple[float, float]]):
+        self.ranges = ranges
+        self.tensors: dict[str, dict] = {}
+        self.ops: list[dict] = []
+        self.arrays: dict[str, np.ndarray] = {}
+        self.mel: dict[str, int] = {}
+
+    def tensor(self, name: str, channels: int, mel: int, pooled: bool, scale: float, zp: int, dtype="int8") -> None:
+        self.tensors[name] = {
+            "channels": int(channels), "mel": int(mel), "pooled": pooled, "dtype": dtype,
+            "scale": float(scale), "zero_point": int(zp),
+        }
+
+    def calibrated(self, name: str, channels: int, mel: int, pooled: bool = False) -> None:
+        if name not in self.ranges:
+            raise KeyError(f"no calibrated range for tensor {name!r}")
+        self.tensor(name, channels, mel, pooled, *activation_params(*self.ranges[name]))
+
+    def q(self, name: str) -> tuple[float, int]:
+        t = self.tensors[name]
+        return t["scale"], t["zero_point"]
+
+    def weighted(self, fop, kind: str, inp: str, out: str, relu: bool) -> None:
+        """conv2d / depthwise_conv2d / fully_connected with quantized weights, bias and multipliers."""
+        s_in, zp_in = self.q(inp)
+        s_out, zp_out = self.q(out)
+        axis = 2 if kind == "depthwise_conv2d" else 0
+        wq, s_w = quantize_weights(fop.weights, axis)
+        dead = s_w == 0  # all-zero channel: the bias alone gives the output; choose M = 1
+        s_w = np.where(dead, s_out / s_in, s_w)
+        bias = round_away(fop.bias / (s_in * s_w))
+        if np.abs(bias).max() > INT32_MAX // 2:
+            raise QuantizationError(f"{fop.name}: bias does not fit int32 at scale s_in * s_w")
+        mult, shift = int8_math.quantize_multipliers(s_in * s_w / s_out)
+        per_channel = np.abs(np.moveaxis(wq.astype(np.int64), axis, 0)).reshape(len(s_w), -1).sum(axis=1)
+        max_dx = max(127 - zp_in, zp_in + 128)
+        check_no_shift_overflow(fop.name, np.abs(bias).astype(np.int64) + per_channel * max_dx, shift)
+        op = {"op": kind, "name": out, "input": inp, "output": out}
+        if kind != "fully_connected":
+            op.update(kernel=fop.kernel, stride=fop.stride, padding=(fop.kernel - 1) // 2)
+        for field, arr in (("weights", wq), ("bias", bias.astype(np.int32)), ("mult", mult), ("shift", shift)):
+            op[field] = f"{out}.{field}"
+            self.arrays[op[field]] = arr
+        op["act_min"] = zp_out if relu else -128
+        op["act_max"] = 127
+        self.ops.append(op)
+
+    def lut(self, function: str, inp: str, out: str) -> None:
+        table = lut_table(function, *self.q(inp), *self.q(out))
+        self.arrays[f"{out}.table"] = table
+        self.ops.append({"op": "lut", "name": out, "input": inp, "output": out, "table": f"{out}.table", "function": function})
+
+    def pool(self, inp: str, out: str) -> None:
+        t = self.tensors[inp]
+        self.tensor(out, t["channels"], 1, True, t["scale"], t["zero_point"])
+        self.ops.append({"op": "global_avgpool", "name": out, "input": inp, "output": out})
+
+
+def quantize_graph(
+    fgraph: FloatGraph, ranges: dict[str, tuple[float, float]], model_info: dict, extra: dict | None = None
+) -> Graph:
+    """Build the integer graph from the folded float graph and calibrated ranges (tensor -> (lo, hi)).
+
+    ``ranges`` must cover ``input`` and every float tensor of ``run_float`` that
+    the graph quantizes. ``model_info`` becomes ``meta["model"]``; ``extra`` is merged into meta.
+    """
+    b = _Builder(ranges)
+    b.tensor(INPUT, 1, MEL_BANDS, False, Q12_SCALE, 0, dtype="int16")
+    b.calibrated("input", 1, MEL_BANDS)
+    m, s = int8_math.quantize_multiplier(Q12_SCALE / b.q("input")[0])
+    check_no_shift_overflow("input", np.array([1 << 15]), np.array([s]))
+    b.ops.append({"op": "quantize", "name": "input", "input": INPUT, "output": "input", "mult": m, "shift": s})
+    mel = {"input": MEL_BANDS}
+    channels = {"input": 1}
+
+    for fop in fgraph.ops:
+        src = fop.inputs[0]
+        if fop.op in ("conv2d", "depthwise_conv2d"):
+            c_out = fop.weights.shape[0] if fop.op == "conv2d" else fop.weights.shape[2]
+            f_out = math.ceil(mel[src] / fop.stride)
+            if fop.act == "hardswish":
+                pre = fop.name + ".pre"
+                b.calibrated(pre, c_out, f_out)
+                b.weighted(fop, fop.op, src, pre, relu=False)
+                b.calibrated(fop.name, c_out, f_out)
+                b.lut("hardswish", pre, fop.name)
+            else:
+                relu = fop.act == "relu"
+                lo, hi = ranges[fop.name]
+                b.tensor(fop.name, c_out, f_out, False, *activation_params(0.0 if relu else lo, hi))
+                b.weighted(fop, fop.op, src, fop.name, relu=relu)
+            mel[fop.name], channels[fop.name] = f_out, c_out
+        elif fop.op == "fully_connected":
+            c_out = fop.weights.shape[0]
+            relu = fop.act == "relu"
+            lo, hi = ranges[fop.name]
+            b.tensor(fop.name, c_out, 1, True, *activation_params(0.0 if relu else lo, hi))
+            b.weighted(fop, "fully_connected", src, fop.name, relu=relu)
+            mel[fop.name], channels[fop.name] = 1, c_out
+        elif fop.op == "global_avgpool":
+            b.pool(src, fop.name)
+            mel[fop.name], channels[fop.name] = 1, channels[src]
+        elif fop.op == "sigmoid":
+            b.tensor(fop.name, channels[src], 1, True, SIGMOID_SCALE, SIGMOID_ZP)
+            b.lut("sigmoid", src, fop.name)
+            mel[fop.name], channels[fop.name] = 1, channels[src]
+        elif fop.op == "mul_channel":
+            gate = fop.inputs[1]
+            b.calibrated(fop.name, channels[src], mel[src])
+            (s_x, _), (s_g, _), (s_o, _) = b.q(src), b.q(gate), b.q(fop.name)
+            m, s = int8_math.quantize_multiplier(s_x * s_g / s_o)
+            check_no_shift_overflow(fop.name, np.array([255 * 255]), np.array([s]))
+            b.ops.append({"op": "mul_channel", "name": fop.name, "input": src, "gate": gate, "output": fop.name,
+                          "mult": m, "shift": s})
+            mel[fop.name], channels[fop.name] = mel[src], channels[src]
+        elif fop.op == "add":
+            other = fop.inputs[1]
+            b.calibrated(fop.name, channels[src], mel[src])
+            (m1, s1), (m2, s2), (mo, so) = int8_math.add_params(b.q(src)[0], b.q(other)[0], b.q(fop.name)[0])
+            # (q - zp) << 20 is at most 255 * 2^20 < 2^28; the add's own shifts are <= 0.
+            check_no_shift_overflow(fop.name, np.array([2 * (255 << 20)]), np.array([so]))
+            b.ops.append({"op": "add", "name": fop.name, "inputs": [src, other], "output": fop.name,
+                          "left_shift": 20, "mult": [m1, m2, mo], "shift": [s1, s2, so]})
+            mel[fop.name], channels[fop.name] = mel[src], channels[src]
+        else:
+            raise ValueError(f"cannot quantize float op {fop.op!r}")
+
+    taps, offset = [], 0
+    for tap_name, tensor in fgraph.taps:
+        t = b.tensors[tensor]
+        taps.append({"name": tap_name, "tensor": tensor, "channels": t["channels"], "offset": offset,
+                     "scale": t["scale"], "zero_point": t["zero_point"]})
+        offset += t["channels"]
+    meta = {
+        "format": FORMAT, "version": VERSION, "model": dict(model_info),
+        "input": {"tensor": INPUT, "mel_bands": MEL_BANDS, "frac_bits": 12},
+        "tensors": b.tensors, "ops": b.ops, "taps": taps,
+    }
+    meta.update(extra or {})
+    graph = Graph(meta, b.arrays)
+    graph.validate()
+    return graph
