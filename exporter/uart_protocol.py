@@ -1,0 +1,209 @@
+"""The firmware's UART protocol (docs/uart-protocol.md): frame encoder and a resynchronizing decoder.
+
+Frame, little-endian::
+
+    sync  A5 5A C3 3C
+    u8    version (1)           -+
+    u8    type                   |
+    u16   sequence number        | covered by the CRC
+    u32   timestamp (ms)         |
+    u16   payload length (n)     |
+    n     payload               -+
+    u32   CRC-32 (zlib.crc32) of version .. payload
+
+The decoder never trusts a frame it cannot check: after garbage, a truncated
+frame or a CRC error it resumes at the next sync word.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SYNC = bytes([0xA5, 0x5A, 0xC3, 0x3C])
+VERSION = 1
+_HEAD = struct.Struct("<BBHIH")  # version, type, seq, timestamp, length
+HEADER_LEN = len(SYNC) + _HEAD.size
+CRC_LEN = 4
+MAX_PAYLOAD = 4096  # longer lengths are taken as corruption
+
+HELLO, EMBEDDING, ERROR, END, PROFILE = 1, 2, 3, 4, 5
+SELFTEST = 0x7F
+TYPE_NAMES = {HELLO: "hello", EMBEDDING: "embedding", ERROR: "error", END: "end", PROFILE: "profile",
+              SELFTEST: "selftest"}
+
+# Error codes of ERROR frames.
+ERR_CLIP_TOO_SHORT, ERR_CLIP_TOO_LONG, ERR_NO_AUDIO, ERR_FAULT, ERR_INTERNAL = 1, 2, 3, 4, 5
+MODES = {0: "scene", 1: "timestamp"}
+
+
+@dataclass
+class Frame:
+    type: int
+    seq: int
+    timestamp_ms: int
+    payload: bytes
+
+
+@dataclass
+class DecodeResult:
+    frames: list[Frame] = field(default_factory=list)
+    crc_errors: int = 0
+    garbage_bytes: int = 0  # bytes skipped outside any valid frame
+    truncated: bool = False  # the stream ended inside a frame
+
+
+def encode_frame(ftype: int, payload: bytes = b"", seq: int = 0, timestamp_ms: int = 0) -> bytes:
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    body = _HEAD.pack(VERSION, ftype, seq & 0xFFFF, timestamp_ms & 0xFFFFFFFF, len(payload)) + payload
+    return SYNC + body + struct.pack("<I", zlib.crc32(body))
+
+
+def decode_stream(data: bytes) -> DecodeResult:
+    """All valid frames of ``data``, in order, with counts of what was skipped."""
+    out = DecodeResult()
+    pos, n = 0, len(data)
+    while pos < n:
+        start = data.find(SYNC, pos)
+        if start < 0:
+            # A partial sync word at the very end is a truncated frame, not garbage.
+            tail = _partial_sync_len(data[pos:])
+            out.garbage_bytes += n - pos - tail
+            out.truncated |= tail > 0
+            break
+        out.garbage_bytes += start - pos
+        if start + HEADER_LEN > n:
+            out.truncated = True
+            break
+        version, ftype, seq, ts, length = _HEAD.unpack_from(data, start + len(SYNC))
+        if version != VERSION or length > MAX_PAYLOAD:
+            out.garbage_bytes += 1
+            pos = start + 1
+            continue
+        end = start + HEADER_LEN + length + CRC_LEN
+        if end > n:
+            # Either the stream was cut inside this frame, or the length is corrupt and a
+            # later frame follows: look for one before calling it truncated.
+            if data.find(SYNC, start + 1) < 0:
+                out.truncated = True
+                break
+            out.garbage_bytes += 1
+            pos = start + 1
+            continue
+        body = data[start + len(SYNC) : end - CRC_LEN]
+        (crc,) = struct.unpack_from("<I", data, end - CRC_LEN)
+        if zlib.crc32(body) != crc:
+            out.crc_errors += 1
+            pos = start + 1
+            continue
+        out.frames.append(Frame(ftype, seq, ts, bytes(body[_HEAD.size :])))
+        pos = end
+    return out
+
+
+def _partial_sync_len(tail: bytes) -> int:
+    for k in range(min(len(SYNC) - 1, len(tail)), 0, -1):
+        if tail[-k:] == SYNC[:k]:
+            return k
+    return 0
+
+
+# ---- payloads -------------------------------------------------------------------------------
+
+
+@dataclass
+class Tap:
+    name: str
+    offset: int  # within the tap section (after L)
+    channels: int
+    scale: float
+    zero_point: int
+
+
+@dataclass
+class Hello:
+    mode: str
+    l_frac_bits: int
+    dim: int
+    l_dim: int
+    max_frames: int
+    taps: list[Tap]
+    board: str
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        """Float embeddings from the integers (docs/int8-graph.md): L / 2**frac, taps (q - zp) * scale."""
+        q = np.asarray(q, dtype=np.int64)
+        out = np.empty(q.shape, dtype=np.float32)
+        out[..., : self.l_dim] = q[..., : self.l_dim] / float(1 << self.l_frac_bits)
+        for t in self.taps:
+            sl = slice(self.l_dim + t.offset, self.l_dim + t.offset + t.channels)
+            out[..., sl] = (q[..., sl] - t.zero_point) * np.float32(t.scale)
+        return out
+
+
+def encode_hello(h: Hello) -> bytes:
+    mode = {v: k for k, v in MODES.items()}[h.mode]
+    p = struct.pack("<BBHHHB", mode, h.l_frac_bits, h.dim, h.l_dim, h.max_frames, len(h.taps))
+    for t in h.taps:
+        name = t.name.encode()
+        p += struct.pack("<HHfiB", t.offset, t.channels, t.scale, t.zero_point, len(name)) + name
+    board = h.board.encode()
+    return p + struct.pack("<B", len(board)) + board
+
+
+def parse_hello(payload: bytes) -> Hello:
+    mode, frac, dim, l_dim, max_frames, n_taps = struct.unpack_from("<BBHHHB", payload, 0)
+    pos = 9
+    taps = []
+    for _ in range(n_taps):
+        off, ch, scale, zp, nlen = struct.unpack_from("<HHfiB", payload, pos)
+        pos += 13
+        taps.append(Tap(payload[pos : pos + nlen].decode(), off, ch, scale, zp))
+        pos += nlen
+    blen = payload[pos]
+    board = payload[pos + 1 : pos + 1 + blen].decode()
+    return Hello(MODES.get(mode, f"mode {mode}"), frac, dim, l_dim, max_frames, taps, board)
+
+
+def parse_embedding(payload: bytes) -> np.ndarray:
+    return np.frombuffer(payload, dtype="<i2").astype(np.int16)
+
+
+def parse_error(payload: bytes) -> tuple[int, str]:
+    (code,) = struct.unpack_from("<H", payload, 0)
+    return code, payload[2:].decode(errors="replace")
+
+
+@dataclass
+class End:
+    n_samples: int
+    n_embeddings: int
+    stack_used: int
+    stack_size: int
+
+
+def encode_end(e: End) -> bytes:
+    return struct.pack("<IIII", e.n_samples, e.n_embeddings, e.stack_used, e.stack_size)
+
+
+def parse_end(payload: bytes) -> End:
+    return End(*struct.unpack_from("<IIII", payload, 0))
+
+
+@dataclass
+class Profile:
+    n_windows: int
+    frontend: int  # instructions, all windows together
+    network: int
+    total: int  # from the first sample read to the end frame
+    per_op: list[int]  # network instructions per op, all windows together
+
+
+def parse_profile(payload: bytes) -> Profile:
+    n_windows, frontend, network, total, n_ops = struct.unpack_from("<IQQQH", payload, 0)
+    per_op = list(struct.unpack_from(f"<{n_ops}Q", payload, 30))
+    return Profile(n_windows, frontend, network, total, per_op)
