@@ -1,0 +1,82 @@
+"""``python -m exporter embed``: float embeddings of audio files with the paper's PyTorch model.
+
+Each file is read (any rate, mixed to mono, resampled to 32 kHz) and embedded
+on its own: scene mode gives one vector per file, timestamp mode one per 50 ms.
+A file that cannot be read or embedded is reported by name and skipped; the
+others are still written, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from exporter.checkpoint import add_model_arguments
+from exporter.errors import UserError
+from exporter.features import DEFAULT_FEATURES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (wav, flac, ogg, ...)")
+    add_model_arguments(parser)
+    parser.add_argument(
+        "--features",
+        default=DEFAULT_FEATURES,
+        help="feature sets joined by '+': L, MB, MSE, Clf1, Clf2, Clf3 (default MB+L, the paper's M_B+L)",
+    )
+    parser.add_argument("--mode", choices=["scene", "timestamp"], default="scene", help="default scene")
+    parser.add_argument("--out", required=True, metavar="OUT.npz", help="embeddings, timestamps_ms, files")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from exporter.audio import load_audio
+    from exporter.checkpoint import resolve_model_args
+    from exporter.embed_float import FloatEmbedder
+    from exporter.features import parse_features
+    from exporter.results import write_embeddings_npz
+
+    parse_features(args.features)  # reject a bad --features before loading anything
+    net, info = resolve_model_args(args)
+    embedder = FloatEmbedder(net, args.features, info)
+
+    files, embeddings, timestamps, failed = [], [], [], []
+    progress = tqdm(args.audio, unit="file", disable=len(args.audio) < 2, file=sys.stderr)
+    for path in progress:
+        try:
+            audio = load_audio(path)[None]
+            if args.mode == "scene":
+                embeddings.append(embedder.scene(audio)[0].numpy())
+            else:
+                emb, ts = embedder.timestamp(audio)
+                embeddings.append(emb[0].numpy())
+                timestamps.append(ts[0].numpy())
+        except UserError as e:
+            message = str(e) if path in str(e) else f"{path}: {e}"
+            tqdm.write(f"error: {message}", file=sys.stderr)
+            failed.append(path)
+            continue
+        files.append(path)
+
+    if not files:
+        raise UserError(f"no embeddings written: none of the {len(args.audio)} file(s) could be embedded")
+    extra = {"features": np.asarray(args.features), "model": np.asarray(info.name)}
+    if args.mode == "scene":
+        write_embeddings_npz(args.out, np.stack(embeddings), files, **extra)
+    else:
+        # Clips of different lengths have different numbers of timestamps: pad with NaN.
+        n_ts = np.array([len(t) for t in timestamps])
+        emb = np.full((len(files), n_ts.max(), embedder.embedding_size), np.nan, dtype=np.float32)
+        ts = np.full((len(files), n_ts.max()), np.nan, dtype=np.float32)
+        for i, (e, t) in enumerate(zip(embeddings, timestamps)):
+            emb[i, : len(t)] = e
+            ts[i, : len(t)] = t
+        write_embeddings_npz(args.out, emb, files, timestamps_ms=ts, n_timestamps=n_ts, **extra)
+    print(
+        f"wrote {args.out}: {len(files)} file(s), {args.mode} embeddings of {embedder.embedding_size} "
+        f"({args.features}) from {info.name}"
+        + (f"; {len(failed)} file(s) failed" if failed else "")
+    )
+    return 1 if failed else 0
