@@ -1,0 +1,45 @@
+"""Shared fixtures. Golden data lives in tests/data (copied from the reference material)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def mn01_golden():
+    """Outputs of the authors' code for test_audio.npy with mn01_seed0.pt (see tests/data)."""
+    return dict(np.load(DATA_DIR / "mn01_golden.npz"))
+
+
+@pytest.fixture(scope="session")
+def preproc_ref():
+    """The authors' preprocessing of test_audio.npy, stage by stage."""
+    return dict(np.load(DATA_DIR / "preproc_ref.npz"))
+
+
+@pytest.fixture(scope="session")
+def test_audio() -> np.ndarray:
+    """3 s of 32 kHz float32 mono: chirp, AM tone and noise."""
+    return np.load(DATA_DIR / "test_audio.npy").astype(np.float32).reshape(-1)
+
+
+@pytest.fixture(scope="session")
+def mn01_seed0_path() -> Path:
+    return DATA_DIR / "mn01_seed0.pt"
+
+
+@pytest.fixture(scope="session")
+def mn01_seed0_net(mn01_seed0_path):
+    """The float mn01 model with the golden weights (eval mode). Do not modify it."""
+    from exporter.checkpoint import resolve_model
+
+    net, _ = resolve_model(checkpoint=mn01_seed0_path)
+    return net
