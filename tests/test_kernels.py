@@ -1,0 +1,237 @@
+"""The C int8 kernels (firmware/kernels) against exporter/int8_math, byte for byte.
+
+Both C code paths are checked: the portable one (``kernel_cli``) and the
+Cortex-M4 DSP one with its instructions emulated on the host
+(``kernel_cli_dspemu``). Random cases cover saturation, positive and negative
+shifts, padding, odd sizes and stride 2 on odd sizes.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+
+from exporter import cmake_build, int8_math
+from exporter.int8_exec import conv_acc
+
+CLIS = ("kernel_cli", "kernel_cli_dspemu")
+
+
+@pytest.fixture(scope="module")
+def build_dir():
+    return cmake_build.build(board="host", targets=list(CLIS))
+
+
+def _blob(a) -> bytes:
+    data = a.encode() if isinstance(a, str) else np.ascontiguousarray(a).tobytes()
+    return struct.pack("<I", len(data)) + data
+
+
+def run_cases(build_dir, cli: str, cases: list[list], tmp_path) -> list[bytes]:
+    """Run each case (kernel name, arrays...) through the CLI; return the output bytes per case."""
+    src, dst = tmp_path / f"{cli}.in", tmp_path / f"{cli}.out"
+    src.write_bytes(b"".join(_blob(a) for case in cases for a in case))
+    subprocess.run([str(build_dir / "firmware" / "host" / cli), str(src), str(dst)], check=True)
+    raw, outs, pos = dst.read_bytes(), [], 0
+    while pos < len(raw):
+        (n,) = struct.unpack_from("<I", raw, pos)
+        outs.append(raw[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    assert len(outs) == len(cases)
+    return outs
+
+
+def i32(*v) -> np.ndarray:
+    return np.array(v, dtype=np.int32)
+
+
+def rand_i8(rng, shape) -> np.ndarray:
+    return rng.integers(-128, 128, size=shape, dtype=np.int64).astype(np.int8)
+
+
+def rand_mult_shift(rng, n, lo_shift=-12, hi_shift=2):
+    """Multipliers in [2^30, 2^31-1] (plus a few zeros) and shifts of both signs."""
+    mult = rng.integers(1 << 30, (1 << 31) - 1, size=n, endpoint=True, dtype=np.int64)
+    mult[rng.random(n) < 0.05] = 0
+    return mult.astype(np.int32), rng.integers(lo_shift, hi_shift, size=n, endpoint=True).astype(np.int32)
+
+
+def requant_out(acc, mult, shift, zp, lo=-128, hi=127) -> np.ndarray:
+    return int8_math.clamp(int8_math.requantize(acc, mult, shift) + zp, lo, hi).astype(np.int8)
+
+
+def check_all(build_dir, tmp_path, cases, expected):
+    for cli in CLIS:
+        outs = run_cases(build_dir, cli, cases, tmp_path)
+        for i, (got, want) in enumerate(zip(outs, expected)):
+            want = np.ascontiguousarray(want)
+            assert got == want.tobytes(), f"{cli}: case {i} ({cases[i][0]}) differs in {np.sum(np.frombuffer(got, want.dtype) != want.ravel())} of {want.size}"
+
+
+def test_requant_matches_int8_math(build_dir, tmp_path):
+    rng = np.random.default_rng(1)
+    n = 200_000
+    mult = rng.integers(0, (1 << 31) - 1, size=n, endpoint=True, dtype=np.int64)
+    shift = rng.integers(-31, 8, size=n, endpoint=True)
+    # acc << max(shift, 0) must fit int32: draw the shifted value, then shift back.
+    bits = rng.integers(0, 32, size=n)
+    acc = rng.integers(-(1 << 31), 1 << 31, size=n, dtype=np.int64) >> bits
+    acc = acc >> np.maximum(shift, 0)
+    # Exact ties of the rounding divide and the extremes.
+    acc[:8] = [0, -1, 1, (1 << 31) - 1, -(1 << 31), -(1 << 30), 1 << 30, -3]
+    mult[:8], shift[:8] = (1 << 31) - 1, 0
+    acc[8:16], mult[8:16], shift[8:16] = [-6, -2, 2, 6, -10, 10, -1, 1], 1 << 30, -1
+    want = int8_math.requantize(acc, mult, shift).astype(np.int32)
+    case = ["requant", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32)]
+    check_all(build_dir, tmp_path, [case], [want])
+
+
+def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int, stride: int, with_lut: bool):
+    pad = (k - 1) // 2
+    x = rand_i8(rng, (t, f, cin))
+    w = rand_i8(rng, (k, k, cin) if depthwise else (cout, k, k, cin))
+    w[w == -128] = -127
+    scale = int(rng.integers(1, 3000))
+    bias = rng.integers(-scale * 40, scale * 40, size=cout).astype(np.int32)
+    mult, shift = rand_mult_shift(rng, cout, lo_shift=-14, hi_shift=1)
+    zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
+    act_min, act_max = (zp_out, 127) if rng.random() < 0.5 else (-128, 127)
+    lut = rand_i8(rng, 256) if with_lut else np.zeros(0, np.int8)
+    acc = conv_acc(x, zp_in, w, bias, stride, depthwise)
+    want = requant_out(acc, mult, shift, zp_out, act_min, act_max)
+    if with_lut:
+        want = lut[want.astype(np.int64) + 128]
+    t_out, f_out = want.shape[:2]
+    head = i32(cin, cout, f, f_out, k, stride, pad, zp_in, zp_out, act_min, act_max, t)
+    name = "depthwise_conv2d" if depthwise else "conv2d"
+    return [name, head, w, bias, mult, shift, lut, x], want
+
+
+def test_conv2d(build_dir, tmp_path):
+    rng = np.random.default_rng(2)
+    cases, wants = [], []
+    shapes = [  # (t, f, cin, cout, k, stride)
+        (9, 16, 1, 8, 3, 2),  # stem: one input channel, stride 2 on odd T
+        (10, 17, 1, 16, 3, 2),  # odd F
+        (7, 7, 3, 5, 3, 1),
+        (5, 9, 8, 16, 1, 1),  # pointwise
+        (6, 8, 16, 8, 1, 1),
+        (3, 5, 24, 72, 1, 1),
+        (4, 3, 7, 3, 1, 1),  # channels not a multiple of 4
+        (5, 5, 6, 4, 5, 2),
+        (1, 1, 8, 8, 3, 1),  # everything is padding but the centre
+        (2, 4, 200, 3, 3, 1),  # receptive field beyond the patch buffer: scalar path
+    ]
+    for shape in shapes:
+        for with_lut in (False, True):
+            c, w = conv_case(rng, False, *shape, with_lut=with_lut)
+            cases.append(c)
+            wants.append(w)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_depthwise_conv2d(build_dir, tmp_path):
+    rng = np.random.default_rng(3)
+    cases, wants = [], []
+    for k in (3, 5):
+        for stride in (1, 2):
+            for t, f, c in ((9, 16, 8), (8, 17, 16), (3, 3, 12), (1, 1, 8), (6, 5, 7), (11, 7, 40), (2, 9, 1)):
+                case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.3))
+                cases.append(case)
+                wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_saturation_both_ends(build_dir, tmp_path):
+    """Large multipliers and positive shifts drive outputs into both clamps."""
+    rng = np.random.default_rng(4)
+    x = rand_i8(rng, (4, 6, 8))
+    w = np.full((8, 1, 1, 8), 127, np.int8)
+    w[::2] = -127
+    bias = np.zeros(8, np.int32)
+    mult = np.full(8, (1 << 31) - 1, np.int32)
+    shift = np.full(8, 3, np.int32)
+    acc = conv_acc(x, 0, w, bias, 1, False)
+    want = requant_out(acc, mult, shift, 5)
+    assert (want == 127).any() and (want == -128).any()
+    case = ["conv2d", i32(8, 8, 6, 6, 1, 1, 0, 0, 5, -128, 127, 4), w, bias, mult, shift, np.zeros(0, np.int8), x]
+    check_all(build_dir, tmp_path, [case], [want])
+
+
+def test_fully_connected(build_dir, tmp_path):
+    rng = np.random.default_rng(5)
+    cases, wants = [], []
+    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32)):
+        x, wt = rand_i8(rng, cin), rand_i8(rng, (cout, cin))
+        bias = rng.integers(-50000, 50000, size=cout).astype(np.int32)
+        mult, shift = rand_mult_shift(rng, cout, -12, 0)
+        zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
+        lut = rand_i8(rng, 256) if cin == 16 else np.zeros(0, np.int8)
+        want = requant_out(wt.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias, mult, shift, zp_out, zp_out, 127)
+        if lut.size:
+            want = lut[want.astype(np.int64) + 128]
+        cases.append(["fully_connected", i32(cin, cout, zp_in, zp_out, zp_out, 127), wt, bias, mult, shift, lut, x])
+        wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_global_avgpool(build_dir, tmp_path):
+    rng = np.random.default_rng(6)
+    cases, wants = [], []
+    for n, c in ((1, 8), (2, 8), (3, 16), (250, 80), (64 * 9, 3), (4, 130)):
+        x = rand_i8(rng, (n, c))
+        if n == 2:
+            x[:, :] = [[-1] * c, [0] * c]  # exact -0.5: rounds away from zero
+        want = int8_math.clamp(int8_math.round_div(x.astype(np.int64).sum(axis=0), n)).astype(np.int8)
+        cases.append(["global_avgpool", i32(n, c), x])
+        wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_mul_channel(build_dir, tmp_path):
+    rng = np.random.default_rng(7)
+    cases, wants = [], []
+    for n, c in ((7, 8), (30, 16), (5, 13)):
+        x, g = rand_i8(rng, (n, c)), rand_i8(rng, c)
+        zp_x, zp_g, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
+        mult, shift = (int(v[0]) for v in rand_mult_shift(rng, 1, -14, -4))
+        prod = (x.astype(np.int64) - zp_x) * (g.astype(np.int64) - zp_g)
+        cases.append(["mul_channel", i32(c, zp_x, zp_g, zp_out, mult, shift, n), x, g])
+        wants.append(requant_out(prod, mult, shift, zp_out))
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_add(build_dir, tmp_path):
+    rng = np.random.default_rng(8)
+    cases, wants = [], []
+    for i in range(12):
+        n = int(rng.integers(1, 3000))
+        a, b = rand_i8(rng, n), rand_i8(rng, n)
+        s1, s2, so = np.exp(rng.uniform(-5, 0, size=3))
+        zp_a, zp_b, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
+        left = 20
+        (m1, sh1), (m2, sh2), (mo, sho) = int8_math.add_params(s1, s2, so, left)
+        ra = int8_math.requantize((a.astype(np.int64) - zp_a) << left, m1, sh1)
+        rb = int8_math.requantize((b.astype(np.int64) - zp_b) << left, m2, sh2)
+        want = requant_out(ra + rb, mo, sho, zp_out)
+        cases.append(["add", i32(zp_a, zp_b, zp_out, left, m1, sh1, m2, sh2, mo, sho), a, b])
+        wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_lut_and_quantize(build_dir, tmp_path):
+    rng = np.random.default_rng(9)
+    table, x = rand_i8(rng, 256), rand_i8(rng, 1000)
+    x[:2] = [-128, 127]
+    cases, wants = [["lut", table, x]], [table[x.astype(np.int64) + 128]]
+    for shift in (-6, -3, 0, 2):
+        q12 = rng.integers(-32768, 32768, size=2000).astype(np.int16)
+        q12[:2] = [-32768, 32767]
+        mult = int(rng.integers(1 << 30, 1 << 31))
+        zp = int(rng.integers(-128, 128))
+        cases.append(["quantize", i32(mult, shift, zp), q12])
+        wants.append(requant_out(q12, mult, shift, zp))
+    check_all(build_dir, tmp_path, cases, wants)
