@@ -1,0 +1,63 @@
+#include "embed.h"
+
+#include <string.h>
+
+#include "board.h"
+
+embed_profile_t embed_profile;
+
+#ifdef APP_PROFILE
+#define COUNT() board_instructions()
+#else
+#define COUNT() 0u
+#endif
+
+static void on_frame(void *user, const int16_t frame[LOGMEL_BANDS])
+{
+    embed_state *e = (embed_state *)user;
+    for (int b = 0; b < LOGMEL_BANDS; b++) e->sum[b] += frame[b];
+    e->frames++;
+    if (e->overflow) return;
+    uint64_t t0 = COUNT();
+    if (net_push_frame(frame) < 0) e->overflow = 1;
+    embed_profile.network += COUNT() - t0;
+}
+
+void embed_begin(embed_state *e)
+{
+    memset(e->sum, 0, sizeof e->sum);
+    e->frames = 0;
+    e->overflow = 0;
+    uint64_t t0 = COUNT();
+    net_begin();
+    embed_profile.network += COUNT() - t0;
+    logmel_begin(&e->mel, on_frame, e);
+}
+
+void embed_push(embed_state *e, const int16_t *pcm, size_t n)
+{
+    /* Frontend time = time in logmel_push minus the network's share inside the callbacks. */
+    uint64_t t0 = COUNT(), n0 = embed_profile.network;
+    logmel_push(&e->mel, pcm, n);
+    embed_profile.frontend += (COUNT() - t0) - (embed_profile.network - n0);
+}
+
+int embed_end(embed_state *e, int16_t out[EMBED_DIM])
+{
+    uint64_t t0 = COUNT(), n0 = embed_profile.network;
+    int frames = logmel_end(&e->mel);
+    embed_profile.frontend += (COUNT() - t0) - (embed_profile.network - n0);
+    if (frames < 0 || e->frames == 0) return EMBED_TOO_SHORT;
+    if (e->overflow) return EMBED_TOO_LONG;
+
+    int8_t taps[NET_TAP_DIM];
+    t0 = COUNT();
+    int rc = net_end(taps);
+    embed_profile.network += COUNT() - t0;
+    embed_profile.windows++;
+    if (rc < 0) return EMBED_NET_FAILED;
+
+    logmel_mean_q12(e->sum, e->frames, out);
+    for (int i = 0; i < NET_TAP_DIM; i++) out[EMBED_L_DIM + i] = taps[i];
+    return EMBED_OK;
+}

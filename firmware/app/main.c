@@ -1,0 +1,296 @@
+/* The embedding extractor: microphone -> windows -> M_B+L integers -> framed UART output
+ * (docs/uart-protocol.md). The mode is fixed at build time (EMBED_MODE_TIMESTAMP or scene).
+ * Windows, padding and timestamps are those of exporter/windows.py. */
+#include <stdint.h>
+
+#include "board.h"
+#include "embed.h"
+#include "padded_windows.h"
+#include "uart_proto.h"
+
+#define SAMPLE_RATE 32000u
+#define MIC_BLOCK 320u /* 10 ms: one DMA half-buffer */
+
+#ifdef EMBED_MODE_TIMESTAMP
+#define MODE_ID 1
+#define WINDOW (SAMPLE_RATE * 160u / 1000u) /* 5,120 */
+#define HOP (SAMPLE_RATE * 50u / 1000u)     /* 1,600 */
+#define PAD (WINDOW / 2u)
+#define RING_LEN (WINDOW + 1024u)           /* > 2*PAD and >= WINDOW */
+#else
+#define MODE_ID 0
+#define SCENE_ONE_PASS (10u * SAMPLE_RATE) /* a clip up to 10 s is one window */
+#define WINDOW SCENE_ONE_PASS
+#define HOP (SAMPLE_RATE * 2500u / 1000u) /* 80,000 */
+#define PAD (WINDOW / 2u)
+/* The ring holds window 0 (padded 0 .. 10 s) until the clip is known to be over 10 s. */
+#define RING_LEN (PAD + WINDOW + MIC_BLOCK)
+#endif
+
+/* A scene clip over 10 s on a build without SCENE_LONG_CLIPS. */
+#define SCENE_NOT_LONG (-10)
+
+static embed_state emb;
+static int16_t embedding[EMBED_DIM];
+static int window_error;  /* first EMBED_* error of a window */
+static uint32_t n_embeddings;
+
+#if defined(EMBED_MODE_TIMESTAMP) || defined(SCENE_LONG_CLIPS)
+static int16_t ring[RING_LEN];
+static padded_windows cutter;
+#endif
+
+static void send_hello(void)
+{
+    uint16_t len = 9 + 1 + 0;
+    for (int t = 0; t < NET_NUM_TAPS; t++) {
+        const char *s = net_taps[t].name;
+        uint16_t n = 0;
+        while (s[n]) n++;
+        len += 13 + n;
+    }
+    uint16_t board_len = 0;
+    while (board_name[board_len]) board_len++;
+    len += board_len;
+    proto_begin(PROTO_HELLO, 0, len);
+    proto_put_u8(MODE_ID);
+    proto_put_u8(LOGMEL_FRAC_BITS);
+    proto_put_u16(EMBED_DIM);
+    proto_put_u16(EMBED_L_DIM);
+    proto_put_u16(NET_MAX_FRAMES);
+    proto_put_u8(NET_NUM_TAPS);
+    for (int t = 0; t < NET_NUM_TAPS; t++) {
+        const char *s = net_taps[t].name;
+        uint8_t n = 0;
+        while (s[n]) n++;
+        proto_put_u16(net_taps[t].offset);
+        proto_put_u16(net_taps[t].channels);
+        proto_put_f32(net_taps[t].scale);
+        proto_put_u32((uint32_t)net_taps[t].zero_point);
+        proto_put_u8(n);
+        proto_put(s, n);
+    }
+    proto_put_u8((uint8_t)board_len);
+    proto_put(board_name, board_len);
+    proto_end();
+}
+
+static void send_embedding(uint32_t timestamp_ms, const int16_t *e)
+{
+    proto_begin(PROTO_EMBEDDING, timestamp_ms, 2 * EMBED_DIM);
+    for (int i = 0; i < EMBED_DIM; i++) proto_put_u16((uint16_t)e[i]);
+    proto_end();
+    n_embeddings++;
+}
+
+/* Feeds a window given as two ring pieces through the frontend and the network. */
+static int embed_window(const int16_t *a, size_t na, const int16_t *b, size_t nb)
+{
+    embed_begin(&emb);
+    embed_push(&emb, a, na);
+    if (nb) embed_push(&emb, b, nb);
+    return embed_end(&emb, embedding);
+}
+
+#ifdef EMBED_MODE_TIMESTAMP
+static void on_window(void *user, uint32_t index, const int16_t *a, size_t na, const int16_t *b,
+                      size_t nb)
+{
+    (void)user;
+    int rc = embed_window(a, na, b, nb);
+    if (rc != EMBED_OK) {
+        if (!window_error) window_error = rc;
+        return;
+    }
+    send_embedding(index * 50u, embedding); /* window i is centred at i * 50 ms */
+}
+#elif defined(SCENE_LONG_CLIPS)
+static int32_t scene_sum[EMBED_DIM];
+static void on_window(void *user, uint32_t index, const int16_t *a, size_t na, const int16_t *b,
+                      size_t nb)
+{
+    (void)user;
+    (void)index;
+    int rc = embed_window(a, na, b, nb);
+    if (rc != EMBED_OK) {
+        if (!window_error) window_error = rc;
+        return;
+    }
+    for (int i = 0; i < EMBED_DIM; i++) scene_sum[i] += embedding[i];
+}
+#endif
+
+static void append_u32(char **p, uint32_t v)
+{
+    char digits[10];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    while (n) *(*p)++ = digits[--n];
+}
+
+static void append(char **p, const char *s)
+{
+    while (*s) *(*p)++ = *s++;
+}
+
+static int report_error(uint32_t n_samples, int rc)
+{
+    char msg[200], *p = msg;
+    uint16_t code = PROTO_ERR_INTERNAL;
+    append(&p, "clip of ");
+    append_u32(&p, n_samples);
+    if (rc == EMBED_TOO_SHORT) {
+        code = PROTO_ERR_CLIP_TOO_SHORT;
+#ifdef EMBED_MODE_TIMESTAMP
+        append(&p, " samples is too short for timestamp embeddings: more than ");
+        append_u32(&p, PAD);
+        append(&p, " samples are needed (reflect padding of 80 ms)");
+#else
+        append(&p, " samples is too short for a log-mel spectrogram");
+#endif
+    } else if (rc == EMBED_TOO_LONG) {
+        code = PROTO_ERR_CLIP_TOO_LONG;
+#ifdef EMBED_MODE_TIMESTAMP
+        append(&p, " samples: a window has more frames than NET_MAX_FRAMES=");
+#else
+        append(&p, " samples is too long for this build's scene window of NET_MAX_FRAMES=");
+#endif
+        append_u32(&p, NET_MAX_FRAMES);
+        append(&p, " frames on ");
+        append(&p, board_name);
+    } else if (rc == SCENE_NOT_LONG) {
+        code = PROTO_ERR_CLIP_TOO_LONG;
+        append(&p, " samples is over 10 s: scene clips over 10 s need SCENE_LONG_CLIPS "
+                   "(a 940 KB sample ring), not built for ");
+        append(&p, board_name);
+    } else {
+        append(&p, " samples: the network failed");
+    }
+    *p = 0;
+    proto_error(code, msg);
+    return BOARD_EXIT_INPUT;
+}
+
+#ifdef APP_PROFILE
+#ifndef PROFILE_MAX_OPS
+#define PROFILE_MAX_OPS 256
+#endif
+static uint64_t op_insns[PROFILE_MAX_OPS];
+static uint64_t op_last;
+static uint16_t op_count;
+
+/* NET_PROFILE(i): before op i, and with i = op count after the last op. */
+void board_profile_op(int i)
+{
+    uint64_t now = board_instructions();
+    if (i > 0 && i <= PROFILE_MAX_OPS) op_insns[i - 1] += now - op_last;
+    if (i > op_count && i <= PROFILE_MAX_OPS) op_count = (uint16_t)i;
+    op_last = board_instructions();
+}
+
+static void send_profile(uint64_t total)
+{
+    proto_begin(PROTO_PROFILE, 0, 30 + 8 * op_count);
+    proto_put_u32(embed_profile.windows);
+    proto_put_u64(embed_profile.frontend);
+    proto_put_u64(embed_profile.network);
+    proto_put_u64(total);
+    proto_put_u16(op_count);
+    for (int i = 0; i < op_count; i++) proto_put_u64(op_insns[i]);
+    proto_end();
+}
+#endif
+
+static void send_end(uint32_t n_samples)
+{
+    proto_begin(PROTO_END, 0, 16);
+    proto_put_u32(n_samples);
+    proto_put_u32(n_embeddings);
+    proto_put_u32(board_stack_size() - board_stack_unused());
+    proto_put_u32(board_stack_size());
+    proto_end();
+}
+
+#if !defined(EMBED_MODE_TIMESTAMP) && defined(SCENE_LONG_CLIPS)
+/* Half away from zero, as docs/int8-graph.md averages a scene's windows. */
+static int32_t round_div(int32_t num, int32_t den)
+{
+    return num > 0 ? (num + den / 2) / den : (num - den / 2) / den;
+}
+#endif
+
+int app_main(void)
+{
+    send_hello();
+    if (board_mic_open() != 0) {
+        proto_error(PROTO_ERR_NO_AUDIO, "no audio source (semihosting command line: <program> <pcm file>)");
+        return BOARD_EXIT_NO_MIC;
+    }
+    uint64_t start = board_instructions();
+    static int16_t block[MIC_BLOCK];
+    uint32_t n = 0;
+    size_t got;
+    int rc = EMBED_OK;
+
+#ifdef EMBED_MODE_TIMESTAMP
+    pw_init(&cutter, ring, RING_LEN, PAD, WINDOW, HOP, on_window, 0);
+    while ((got = mic_read_block(block, MIC_BLOCK)) > 0) {
+        pw_push(&cutter, block, got);
+        n += (uint32_t)got;
+    }
+    if (pw_finish(&cutter) < 0) rc = EMBED_TOO_SHORT;
+    else rc = window_error;
+#else
+    /* Up to 10 s the clip is one window: its frames stream into the network as they come. */
+#ifdef SCENE_LONG_CLIPS
+    pw_init(&cutter, ring, RING_LEN, PAD, WINDOW, HOP, on_window, 0);
+    cutter.hold = 1; /* its windows are only needed for a clip over 10 s */
+#endif
+    int one_pass = 1;
+    embed_begin(&emb);
+    while ((got = mic_read_block(block, MIC_BLOCK)) > 0) {
+        size_t direct = n < SCENE_ONE_PASS ? SCENE_ONE_PASS - n : 0;
+        if (direct > got) direct = got;
+        if (one_pass && direct) embed_push(&emb, block, direct);
+#ifdef SCENE_LONG_CLIPS
+        pw_push(&cutter, block, got);
+#endif
+        n += (uint32_t)got;
+        if (one_pass && n > SCENE_ONE_PASS) {
+            one_pass = 0;
+#ifdef SCENE_LONG_CLIPS
+            pw_release(&cutter);
+#endif
+        }
+    }
+    if (one_pass) {
+        rc = embed_end(&emb, embedding);
+        if (rc == EMBED_OK) send_embedding(0, embedding);
+    } else {
+#ifdef SCENE_LONG_CLIPS
+        /* Longer: 10 s windows every 2.5 s on the clip padded by 5 s, averaged. */
+        int32_t windows = pw_finish(&cutter);
+        rc = window_error;
+        if (rc == EMBED_OK && windows > 0) {
+            for (int i = 0; i < EMBED_DIM; i++) embedding[i] = (int16_t)round_div(scene_sum[i], windows);
+            send_embedding(0, embedding);
+        }
+#else
+        rc = SCENE_NOT_LONG;
+#endif
+    }
+#endif
+
+#ifdef APP_PROFILE
+    send_profile(board_instructions() - start);
+#else
+    (void)start;
+#endif
+    int code = BOARD_EXIT_OK;
+    if (rc != EMBED_OK) code = report_error(n, rc);
+    send_end(n);
+    return code;
+}
