@@ -1,0 +1,49 @@
+"""The reference board: frontend twin (numpy) + integer ONNX model (ONNX Runtime) + qembed.
+
+The bit-exact model every other board is compared with. See exporter/boards/__init__.py for the API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exporter import onnx_int, qembed
+from exporter.errors import UserError
+from exporter.graph import Graph
+from exporter.windows import scene_windows, timestamp_windows
+
+MODEL_FILE = "model_int.onnx"
+
+
+def _window_embeddings(sess, windows: np.ndarray) -> np.ndarray:
+    from exporter.frontend.fixed import logmel_q12
+
+    out = []
+    for w in windows:
+        mel = logmel_q12(np.ascontiguousarray(w, dtype=np.int16))
+        out.append(qembed.window_embedding(mel, onnx_int.run(sess, mel)))
+    return np.stack(out)
+
+
+def embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
+    export_dir = Path(export_dir)
+    Graph.load(export_dir)  # validates the export folder
+    model = export_dir / MODEL_FILE
+    if not model.is_file():
+        raise UserError(f"{export_dir} has no {MODEL_FILE}: not a complete export folder")
+    sess = onnx_int.session(str(model))
+    results = []
+    for clip in clips:
+        clip = np.asarray(clip)
+        if clip.dtype != np.int16 or clip.ndim != 1:
+            raise UserError(f"expected int16 mono PCM, got {clip.dtype} of shape {clip.shape}")
+        if mode == "scene":
+            results.append(qembed.average_windows(_window_embeddings(sess, scene_windows(clip))))
+        elif mode == "timestamp":
+            windows, _ = timestamp_windows(clip)
+            results.append(_window_embeddings(sess, windows))
+        else:
+            raise UserError(f"unknown mode {mode!r}: scene or timestamp")
+    return results
