@@ -1,0 +1,15 @@
+"""The host board: the firmware's application built for this machine (gcc), mic from a file, UART bytes to stdout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exporter import firmware_runner
+
+BOARD = "host"
+
+
+def embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
+    return firmware_runner.embed_clips(BOARD, clips, mode, export_dir)

@@ -1,0 +1,15 @@
+"""QEMU mps2-an386 (Cortex-M4F, 4 MiB SRAM): the firmware image in the emulator, audio by semihosting, UART0 out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exporter import firmware_runner
+
+BOARD = "qemu-an386"
+
+
+def embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
+    return firmware_runner.embed_clips(BOARD, clips, mode, export_dir)

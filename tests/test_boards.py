@@ -1,0 +1,94 @@
+"""The board layer on its own (firmware/boards/selftest.c): UART frames, the semihosting
+microphone, exit codes, the fault handler and the instruction counter, on every board."""
+
+import shutil
+import subprocess
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exporter import cmake_build, firmware_runner
+from exporter import uart_protocol as up
+
+pytestmark = pytest.mark.slow
+BOARDS = ["host", "qemu-an386", "qemu-netduinoplus2"]
+
+
+def _build(board):
+    if board != "host" and shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is missing (bash ci/setup.sh)")
+    build_dir = cmake_build.build(board, targets=["board_selftest"])
+    exe = build_dir / "firmware" / "boards" / ("board_selftest" if board == "host" else "board_selftest.elf")
+    return board, exe
+
+
+@pytest.fixture(scope="module", params=BOARDS)
+def selftest(request):
+    return _build(request.param)
+
+
+@pytest.fixture(scope="module", params=[b for b in BOARDS if b != "host"])
+def qemu_selftest(request):
+    """The Cortex-M boards: fault handler and instruction counter (the host has neither)."""
+    return _build(request.param)
+
+
+def _run(board, exe, clip, tmp_path, icount=False):
+    pcm = tmp_path / "clip.raw"
+    np.asarray(clip, dtype="<i2").tofile(pcm)
+    cmd = [str(exe), str(pcm)] if board == "host" else firmware_runner.qemu_command(board, exe, pcm, icount)
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    return proc.returncode, up.decode_stream(proc.stdout)
+
+
+def _selftest_frame(res):
+    (f,) = [f for f in res.frames if f.type == up.SELFTEST]
+    return struct.unpack("<IqQ", f.payload)
+
+
+@pytest.mark.parametrize("n", [0, 1, 319, 320, 12345])
+def test_microphone_delivers_every_sample(selftest, tmp_path, n):
+    board, exe = selftest
+    clip = np.random.default_rng(n).integers(-32768, 32768, n).astype(np.int16)
+    rc, res = _run(board, exe, clip, tmp_path)
+    assert rc == 0
+    assert (res.crc_errors, res.garbage_bytes, res.truncated) == (0, 0, False)
+    count, total, _ = _selftest_frame(res)
+    assert (count, total) == (n, int(clip.astype(np.int64).sum()))
+
+
+def test_fault_gives_error_frame_and_exit_code(qemu_selftest, tmp_path):
+    board, exe = qemu_selftest
+    rc, res = _run(board, exe, np.array([0x7A17], dtype=np.int16), tmp_path)
+    assert rc == 3
+    (f,) = res.frames
+    code, msg = up.parse_error(f.payload)
+    assert code == up.ERR_FAULT and msg.startswith("cpu fault: exception=0x00000003 pc=0x")
+
+
+def test_missing_audio_source_is_reported(selftest, tmp_path):
+    board, exe = selftest
+    if board == "host":
+        proc = subprocess.run([str(exe), str(tmp_path / "missing.raw")], capture_output=True, timeout=60)
+    else:
+        proc = subprocess.run(firmware_runner.qemu_command(board, exe, tmp_path / "missing.raw"),
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert proc.returncode == 4
+    (f,) = up.decode_stream(proc.stdout).frames
+    assert up.parse_error(f.payload)[0] == up.ERR_NO_AUDIO
+
+
+def test_icount_counts_instructions_exactly(qemu_selftest, tmp_path):
+    """Under -icount every 320-sample block costs the same number of instructions."""
+    board, exe = qemu_selftest
+    counts = []
+    for blocks in (1, 2, 3, 5):
+        rc, res = _run(board, exe, np.ones(320 * blocks, dtype=np.int16), tmp_path, icount=True)
+        assert rc == 0
+        counts.append(_selftest_frame(res)[2])
+    per_block = counts[1] - counts[0]
+    assert 320 * 3 < per_block < 320 * 20
+    assert counts[2] - counts[1] == per_block
+    assert counts[3] - counts[2] == 2 * per_block
