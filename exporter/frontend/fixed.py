@@ -1,0 +1,225 @@
+"""Numpy twin of the C frontend (firmware/frontend/logmel.c): the same integer
+stages, bit for bit, vectorised over frames. See ``tables.py`` for the formats.
+
+Public API: ``logmel_q12(pcm16) -> int16 [n_frames, 128]`` for a finite clip and
+``mel_mean_q12(frames) -> int16 [128]``; every stage is a function of its own so
+tests can compare them with the C code's stage dumps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exporter import SAMPLE_RATE
+from exporter.errors import UserError
+from exporter.int8_math import round_div
+from exporter.frontend import tables as tb
+
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+def _check_i32(v: np.ndarray, what: str) -> np.ndarray:
+    """The C code computes in int32 here: a value outside would be a design error."""
+    if v.size and (v.min() < I32_MIN or v.max() > I32_MAX):
+        raise AssertionError(f"int32 overflow in {what}")
+    return v
+
+
+def mulhi_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(a * b + 2^31) >> 32 in int64: the Cortex-M4 SMMULR instruction."""
+    return (a * b + (1 << 31)) >> 32
+
+
+def check_pcm16(pcm, sample_rate: int | None = None) -> np.ndarray:
+    """int16 samples as int64, or a UserError naming what is wrong with the input."""
+    if sample_rate is not None and int(sample_rate) != SAMPLE_RATE:
+        raise UserError(f"the frontend needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz (resample it first)")
+    pcm = np.asarray(pcm)
+    if pcm.ndim != 1:
+        raise UserError(f"expected mono audio (a 1-D array), got shape {pcm.shape}")
+    if pcm.dtype.kind == "f":
+        if not np.all(np.isfinite(pcm)):
+            raise UserError("audio contains NaN or infinite samples")
+        if pcm.size and (pcm.min() < -32768 or pcm.max() > 32767 or np.any(pcm != np.round(pcm))):
+            raise UserError("float audio passed as PCM must hold int16 values; convert it with to_pcm16")
+    elif pcm.dtype.kind not in "iu":
+        raise UserError(f"expected int16 PCM, got dtype {pcm.dtype}")
+    elif pcm.size and (pcm.min() < -32768 or pcm.max() > 32767):
+        raise UserError("PCM samples outside the int16 range")
+    if pcm.size < tb.MIN_CLIP_SAMPLES:
+        raise UserError(
+            f"clip of {pcm.size} samples is too short for the log-mel's reflect padding: "
+            f"at least {tb.MIN_CLIP_SAMPLES} samples are needed"
+        )
+    return pcm.astype(np.int64)
+
+
+def n_frames(n_samples: int) -> int:
+    return 1 + (n_samples - 1) // tb.HOP
+
+
+# ---------------------------------------------------------------- stages
+def preemphasis(x: np.ndarray) -> np.ndarray:
+    """y[n] = x[n+1] - 0.97 x[n], exact in real * 2^30 (fits int32)."""
+    return _check_i32((x[1:] << 15) - tb.PREEMPH_Q15 * x[:-1], "pre-emphasis")
+
+
+def frame_segments(y: np.ndarray) -> np.ndarray:
+    """[T, 800] pre-emphasised samples of each frame: y[t*320 - 400 + m], with the
+    reference's reflect padding at both ends (y[-i] = y[i], y[L-1+i] = y[L-1-i])."""
+    half = tb.WIN // 2
+    padded = np.pad(y, half, mode="reflect")
+    T = 1 + y.size // tb.HOP
+    idx = np.arange(T)[:, None] * tb.HOP + np.arange(tb.WIN)[None, :]
+    return padded[idx]
+
+
+def windowed(seg: np.ndarray) -> np.ndarray:
+    """[T, 1024] int32 FFT input: the window centred in 1024 (112 zeros each side).
+    Interleaved, it is also the 512-point complex input z[n] = xw[2n] + i xw[2n+1]."""
+    off = (tb.N_FFT - tb.WIN) // 2
+    out = np.zeros((seg.shape[0], tb.N_FFT), dtype=np.int64)
+    out[:, off : off + tb.WIN] = mulhi_r(seg, tb.tables().window_q22[None, :])
+    return out
+
+
+def _cmul(re, im, c, s):
+    """(re + i im) * (c - i s), Q31 twiddle: each product through SMMULR, times 2."""
+    return 2 * (mulhi_r(re, c) + mulhi_r(im, s)), 2 * (mulhi_r(im, c) - mulhi_r(re, s))
+
+
+def fft512(buf: np.ndarray) -> np.ndarray:
+    """In-place-order 512-point complex DIF FFT of [T, 1024] interleaved int32:
+    one radix-2 stage, then radix-4 stages of span 256, 64, 16 and 4 (the last
+    without twiddles). Output order: ``tables().fft_perm``."""
+    tw = tb.tables().twiddle_q31
+    re = buf[:, 0::2].copy()
+    im = buf[:, 1::2].copy()
+    # radix-2, span 512: a = z[j], b = z[j + 256], twiddle W_1024^(2j)
+    j = np.arange(256)
+    ar, ai, br, bi = re[:, j], im[:, j], re[:, j + 256], im[:, j + 256]
+    re[:, j], im[:, j] = ar + br, ai + bi
+    re[:, j + 256], im[:, j + 256] = _cmul(ar - br, ai - bi, tw[2 * j, 0], tw[2 * j, 1])
+    for span in (256, 64, 16, 4):
+        q = span // 4
+        stride = tb.N_FFT // span
+        g = np.arange(0, 512, span)[:, None]
+        jj = np.arange(q)[None, :]
+        ia = (g + jj).ravel()
+        jr = np.broadcast_to(jj, (g.size, q)).ravel()
+        ib, ic, id_ = ia + q, ia + 2 * q, ia + 3 * q
+        ar, ai, br, bi = re[:, ia], im[:, ia], re[:, ib], im[:, ib]
+        cr, ci, dr, di = re[:, ic], im[:, ic], re[:, id_], im[:, id_]
+        t0r, t0i, t1r, t1i = ar + cr, ai + ci, ar - cr, ai - ci
+        t2r, t2i, t3r, t3i = br + dr, bi + di, br - dr, bi - di
+        y0 = (t0r + t2r, t0i + t2i)
+        y1 = (t1r + t3i, t1i - t3r)  # t1 - i t3
+        y2 = (t0r - t2r, t0i - t2i)
+        y3 = (t1r - t3i, t1i + t3r)  # t1 + i t3
+        if span > 4:
+            k1, k2, k3 = jr * stride, 2 * jr * stride, 3 * jr * stride
+            y1 = _cmul(*y1, tw[k1, 0], tw[k1, 1])
+            y2 = _cmul(*y2, tw[k2, 0], tw[k2, 1])
+            y3 = _cmul(*y3, tw[k3, 0], tw[k3, 1])
+        for pos, (yr, yi) in zip((ia, ib, ic, id_), (y0, y1, y2, y3)):
+            re[:, pos], im[:, pos] = _check_i32(yr, "FFT"), _check_i32(yi, "FFT")
+    out = np.empty_like(buf)
+    out[:, 0::2], out[:, 1::2] = re, im
+    return out
+
+
+def spectrum2x(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2 X[k] for k = bin_lo..bin_hi of the 1024-point real FFT, from the 512-point
+    complex FFT (digit-reversed buffer): E = Z[k] + conj Z[512-k], D = Z[k] - conj Z[512-k],
+    2X = E + W_1024^k (-i D)."""
+    t = tb.tables()
+    k = np.arange(t.bin_lo, t.bin_hi + 1)
+    pa, pb = t.fft_perm[k], t.fft_perm[512 - k]
+    ar, ai = z[:, 2 * pa], z[:, 2 * pa + 1]
+    br, bi = z[:, 2 * pb], -z[:, 2 * pb + 1]
+    er, ei = ar + br, ai + bi
+    dr, di = ar - br, ai - bi
+    wr, wi = _cmul(di, -dr, t.twiddle_q31[k, 0], t.twiddle_q31[k, 1])
+    return _check_i32(er + wr, "spectrum"), _check_i32(ei + wi, "spectrum")
+
+
+def power(re: np.ndarray, im: np.ndarray) -> np.ndarray:
+    """(re^2 + im^2) >> POWER_SHIFT, uint64 ([T, bins])."""
+    sq = (re * re).astype(np.uint64) + (im * im).astype(np.uint64)
+    return sq >> np.uint64(tb.POWER_SHIFT)
+
+
+def mel(p: np.ndarray) -> np.ndarray:
+    """[T, 128] uint64: sum of Q16 weight * power over each band's bins."""
+    t = tb.tables()
+    out = np.zeros((p.shape[0], tb.N_MELS), dtype=np.uint64)
+    for b in range(tb.N_MELS):
+        lo = t.mel_first[b] - t.bin_lo
+        w = t.mel_weights[t.mel_offset[b] : t.mel_offset[b] + t.mel_count[b]].astype(np.uint64)
+        out[:, b] = (p[:, lo : lo + t.mel_count[b]] * w[None, :]).sum(axis=1, dtype=np.uint64)
+    return out
+
+
+def log2_q24(m: np.ndarray) -> np.ndarray:
+    """log2(m + MEL_FLOOR) in Q24 (int64): CLZ, 8-bit table index, 15-bit linear interpolation."""
+    t = tb.tables()
+    v = [int(x) + t.mel_floor for x in np.asarray(m, dtype=np.uint64).ravel()]
+    out = np.empty(len(v), dtype=np.int64)
+    ib, rb = tb.LOG2_INDEX_BITS, tb.LOG2_INTERP_BITS
+    for n, x in enumerate(v):
+        e = x.bit_length() - 1
+        norm = (x << (63 - e)) & ((1 << 64) - 1)
+        i = (norm >> (63 - ib)) & ((1 << ib) - 1)
+        r = (norm >> (63 - ib - rb)) & ((1 << rb) - 1)
+        lo, hi = int(t.log2_table[i]), int(t.log2_table[i + 1])
+        out[n] = (e << tb.LOG2_FRAC_BITS) + lo + (((hi - lo) * r + (1 << (rb - 1))) >> rb)
+    return out.reshape(np.shape(m))
+
+
+def scale_q12(l2: np.ndarray) -> np.ndarray:
+    """log2 (Q24) -> normalised log-mel (ln(.) + 4.5) / 5 in Q12, saturated to int16."""
+    t = tb.tables()
+    l2 = np.asarray(l2, dtype=np.int64)
+    q = [(int(v) * t.scale_mul + t.scale_add) >> tb.SCALE_SHIFT for v in l2.ravel()]
+    return np.clip(np.array(q, dtype=np.int64), -32768, 32767).astype(np.int16).reshape(l2.shape)
+
+
+# ---------------------------------------------------------------- whole clip
+def stages(pcm16, sample_rate: int | None = None) -> dict[str, np.ndarray]:
+    """Every stage of a finite clip, keyed by the names the C stage dump uses."""
+    x = check_pcm16(pcm16, sample_rate)
+    y = preemphasis(x)
+    seg = frame_segments(y)
+    xw = windowed(seg)
+    z = fft512(xw)
+    re, im = spectrum2x(z)
+    p = power(re, im)
+    m = mel(p)
+    l2 = log2_q24(m)
+    return {
+        "preemphasis": y,
+        "windowed": xw,
+        "fft": z,
+        "spectrum": np.stack([re, im], axis=-1),
+        "power": p,
+        "mel": m,
+        "log2": l2,
+        "frames": scale_q12(l2),
+    }
+
+
+def logmel_q12(pcm16, sample_rate: int | None = None) -> np.ndarray:
+    """int16 [n_frames, 128] Q3.12 normalised log-mel of a finite clip of int16 PCM at 32 kHz."""
+    return stages(pcm16, sample_rate)["frames"]
+
+
+def mel_mean_q12(frames: np.ndarray) -> np.ndarray:
+    """L: the per-band mean over frames, round_div(sum, n) as logmel_mean_q12 in C."""
+    frames = np.asarray(frames, dtype=np.int64)
+    if frames.ndim != 2 or frames.shape[1] != tb.N_MELS or frames.shape[0] == 0:
+        raise UserError(f"expected frames [n >= 1, {tb.N_MELS}], got shape {frames.shape}")
+    return round_div(frames.sum(axis=0), frames.shape[0]).astype(np.int16)
+
+
+def dequantize(q: np.ndarray) -> np.ndarray:
+    return (np.asarray(q, dtype=np.float32) / np.float32(1 << tb.OUT_FRAC_BITS)).astype(np.float32)

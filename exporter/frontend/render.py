@@ -1,0 +1,64 @@
+"""Render the frontend's integer tables (tables.py) into C: logmel_tables.{h,c}."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from exporter import TEMPLATES_DIR
+from exporter.frontend import tables as tb
+
+TEMPLATES = ("logmel_tables.h.j2", "logmel_tables.c.j2")
+
+
+def _context() -> dict:
+    t = tb.tables()
+    ints = lambda a: [int(v) for v in a]  # noqa: E731
+    return {
+        "n_fft": tb.N_FFT,
+        "win": tb.WIN,
+        "min_y": tb.MIN_Y,
+        "preemph_q15": tb.PREEMPH_Q15,
+        "bin_lo": t.bin_lo,
+        "bin_hi": t.bin_hi,
+        "power_shift": tb.POWER_SHIFT,
+        "mel_floor": t.mel_floor,
+        "mel_exp": tb.MEL_EXP,
+        "log2_frac_bits": tb.LOG2_FRAC_BITS,
+        "log2_index_bits": tb.LOG2_INDEX_BITS,
+        "log2_interp_bits": tb.LOG2_INTERP_BITS,
+        "scale_mul": t.scale_mul,
+        "scale_add": t.scale_add,
+        "scale_shift": tb.SCALE_SHIFT,
+        "n_weights": len(t.mel_weights),
+        "n_mels": tb.N_MELS,
+        "n_twiddle": len(t.twiddle_q31),
+        "n_log2": len(t.log2_table),
+        "window": ints(t.window_q22),
+        "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31],
+        "fft_perm": ints(t.fft_perm),
+        "mel_first": ints(t.mel_first),
+        "mel_count": ints(t.mel_count),
+        "mel_offset": ints(t.mel_offset),
+        "mel_weights": ints(t.mel_weights),
+        "log2_table": ints(t.log2_table),
+    }
+
+
+def render_frontend(out_dir: str | Path) -> list[Path]:
+    """Write logmel_tables.h and logmel_tables.c into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    ctx = _context()
+    written = []
+    for name in TEMPLATES:
+        path = out_dir / name[: -len(".j2")]
+        path.write_text(env.get_template(name).render(**ctx))
+        written.append(path)
+    return written

@@ -1,0 +1,258 @@
+/* Fixed-point log-mel frontend (see logmel.h). Stages per frame, each matched by a
+ * function of exporter/frontend/fixed.py:
+ *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^20)
+ *   -> 512-point complex DIF FFT (radix-2, then radix-4; Q31 twiddles, no scaling)
+ *   -> real-split post-processing (2X) -> power >> 16 -> Q16 mel sums (uint64)
+ *   -> log2 (CLZ + table) -> one multiply-add to Q3.12, saturated.
+ * No floats; signed >> is arithmetic (gcc, clang, armcc). */
+#include "logmel.h"
+
+#include <string.h>
+
+#include "logmel_tables.h"
+
+#if defined(__ARM_FEATURE_DSP)
+/* SMMULR: (a * b + 2^31) >> 32 in one instruction; same result as the portable code. */
+static inline int32_t mulhi_r(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+#else
+static inline int32_t mulhi_r(int32_t a, int32_t b) {
+  return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+}
+#endif
+
+/* (re + i im) * (c - i s) with a Q31 twiddle: every product rounded by SMMULR, then * 2. */
+#define CMUL(ore, oim, re, im, w)                                   \
+  do {                                                              \
+    int32_t c_ = (w)[0], s_ = (w)[1];                               \
+    int32_t r_ = mulhi_r((re), c_) + mulhi_r((im), s_);             \
+    int32_t i_ = mulhi_r((im), c_) - mulhi_r((re), s_);             \
+    (ore) = r_ * 2;                                                 \
+    (oim) = i_ * 2;                                                 \
+  } while (0)
+
+static void fft512(int32_t *z) {
+  /* radix-2, span 512: z[j] + z[j+256], (z[j] - z[j+256]) * W_1024^(2j) */
+  for (int j = 0; j < 256; j++) {
+    int32_t *a = z + 2 * j, *b = z + 2 * (j + 256);
+    int32_t dr = a[0] - b[0], di = a[1] - b[1];
+    a[0] += b[0];
+    a[1] += b[1];
+    CMUL(b[0], b[1], dr, di, logmel_twiddle_q31[2 * j]);
+  }
+  /* radix-4 stages with twiddles: span 256, 64, 16 (twiddle index step 1024 / span) */
+  for (int span = 256, stride = 4; span > 4; span >>= 2, stride <<= 2) {
+    const int q = span >> 2;
+    for (int g = 0; g < 512; g += span) {
+      for (int j = 0; j < q; j++) {
+        int32_t *a = z + 2 * (g + j), *b = a + 2 * q, *c = b + 2 * q, *d = c + 2 * q;
+        int32_t t0r = a[0] + c[0], t0i = a[1] + c[1], t1r = a[0] - c[0], t1i = a[1] - c[1];
+        int32_t t2r = b[0] + d[0], t2i = b[1] + d[1], t3r = b[0] - d[0], t3i = b[1] - d[1];
+        const int k = j * stride;
+        a[0] = t0r + t2r;
+        a[1] = t0i + t2i;
+        CMUL(b[0], b[1], t1r + t3i, t1i - t3r, logmel_twiddle_q31[k]);     /* t1 - i t3 */
+        CMUL(c[0], c[1], t0r - t2r, t0i - t2i, logmel_twiddle_q31[2 * k]);
+        CMUL(d[0], d[1], t1r - t3i, t1i + t3r, logmel_twiddle_q31[3 * k]); /* t1 + i t3 */
+      }
+    }
+  }
+  /* last radix-4 stage, span 4: all twiddles are 1 */
+  for (int g = 0; g < 512; g += 4) {
+    int32_t *a = z + 2 * g, *b = a + 2, *c = a + 4, *d = a + 6;
+    int32_t t0r = a[0] + c[0], t0i = a[1] + c[1], t1r = a[0] - c[0], t1i = a[1] - c[1];
+    int32_t t2r = b[0] + d[0], t2i = b[1] + d[1], t3r = b[0] - d[0], t3i = b[1] - d[1];
+    a[0] = t0r + t2r;
+    a[1] = t0i + t2i;
+    b[0] = t1r + t3i;
+    b[1] = t1i - t3r;
+    c[0] = t0r - t2r;
+    c[1] = t0i - t2i;
+    d[0] = t1r - t3i;
+    d[1] = t1i + t3r;
+  }
+}
+
+/* Power (>> 16) of 2X[k], k = BIN_LO..BIN_HI, from the 512-point FFT of the
+ * interleaved real frame: E = Z[k] + conj Z[512-k], D = Z[k] - conj Z[512-k],
+ * 2X = E + W_1024^k * (-i D). */
+static void power_spectrum(const int32_t *z, uint64_t *power) {
+  for (int k = LOGMEL_T_BIN_LO; k <= LOGMEL_T_BIN_HI; k++) {
+    const int32_t *a = z + 2 * logmel_fft_perm[k], *b = z + 2 * logmel_fft_perm[512 - k];
+    int32_t er = a[0] + b[0], ei = a[1] - b[1];
+    int32_t dr = a[0] - b[0], di = a[1] + b[1];
+    int32_t wr, wi;
+    CMUL(wr, wi, di, -dr, logmel_twiddle_q31[k]);
+    int32_t xr = er + wr, xi = ei + wi;
+    uint64_t p = (uint64_t)((int64_t)xr * xr) + (uint64_t)((int64_t)xi * xi);
+    power[k - LOGMEL_T_BIN_LO] = p >> LOGMEL_T_POWER_SHIFT;
+  }
+}
+
+static int clz64(uint64_t v) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_clzll(v);
+#else
+  int n = 0;
+  while (!(v & 0x8000000000000000ULL)) {
+    v <<= 1;
+    n++;
+  }
+  return n;
+#endif
+}
+
+int32_t logmel_log2_q24(uint64_t v) {
+  const int e = 63 - clz64(v);
+  const uint64_t norm = v << (63 - e);
+  const uint32_t i = (uint32_t)(norm >> (63 - LOGMEL_T_LOG2_INDEX_BITS)) & ((1u << LOGMEL_T_LOG2_INDEX_BITS) - 1);
+  const uint32_t r = (uint32_t)(norm >> (63 - LOGMEL_T_LOG2_INDEX_BITS - LOGMEL_T_LOG2_INTERP_BITS)) &
+                     ((1u << LOGMEL_T_LOG2_INTERP_BITS) - 1);
+  const int32_t lo = logmel_log2_table_q24[i], hi = logmel_log2_table_q24[i + 1];
+  /* (hi - lo) < 2^17 and r < 2^15: the product fits uint32 */
+  const uint32_t interp = ((uint32_t)(hi - lo) * r + (1u << (LOGMEL_T_LOG2_INTERP_BITS - 1))) >> LOGMEL_T_LOG2_INTERP_BITS;
+  return (int32_t)(((uint32_t)e << LOGMEL_T_LOG2_FRAC_BITS) + (uint32_t)lo + interp);
+}
+
+int16_t logmel_scale_q12(int32_t log2_q24) {
+  const int64_t q = ((int64_t)log2_q24 * LOGMEL_T_SCALE_MUL + LOGMEL_T_SCALE_ADD) >> LOGMEL_T_SCALE_SHIFT;
+  return (int16_t)(q > 32767 ? 32767 : q < -32768 ? -32768 : q);
+}
+
+static void stage(logmel_state *s, int id, const void *data, size_t bytes) {
+  if (s->stage_fn) s->stage_fn(s->stage_user, id, data, bytes);
+}
+
+/* One frame from the 800 pre-emphasised samples already copied to fft[112 .. 912). */
+static void compute_frame(logmel_state *s) {
+  int32_t *z = s->fft;
+  const int off = (LOGMEL_NFFT - LOGMEL_WIN) / 2;
+  int32_t log2v[LOGMEL_BANDS];
+  int16_t out[LOGMEL_BANDS];
+
+  memset(z, 0, off * sizeof z[0]);
+  memset(z + off + LOGMEL_WIN, 0, off * sizeof z[0]);
+  for (int m = 0; m < LOGMEL_WIN; m++) z[off + m] = mulhi_r(z[off + m], logmel_window_q22[m]);
+  stage(s, LOGMEL_STAGE_WINDOWED, z, LOGMEL_NFFT * sizeof z[0]);
+
+  fft512(z);
+  stage(s, LOGMEL_STAGE_FFT, z, LOGMEL_NFFT * sizeof z[0]);
+
+  power_spectrum(z, s->power);
+  stage(s, LOGMEL_STAGE_POWER, s->power, LOGMEL_T_NBINS * sizeof s->power[0]);
+
+  uint64_t mel[LOGMEL_BANDS];
+  for (int b = 0; b < LOGMEL_BANDS; b++) {
+    const uint64_t *p = s->power + (logmel_mel_first[b] - LOGMEL_T_BIN_LO);
+    const uint16_t *w = logmel_mel_weights_q16 + logmel_mel_offset[b];
+    uint64_t acc = 0;
+    for (int i = 0, n = logmel_mel_count[b]; i < n; i++) acc += p[i] * w[i];
+    mel[b] = acc;
+  }
+  stage(s, LOGMEL_STAGE_MEL, mel, sizeof mel);
+
+  for (int b = 0; b < LOGMEL_BANDS; b++) log2v[b] = logmel_log2_q24(mel[b] + LOGMEL_T_MEL_FLOOR);
+  stage(s, LOGMEL_STAGE_LOG2, log2v, sizeof log2v);
+
+  for (int b = 0; b < LOGMEL_BANDS; b++) out[b] = logmel_scale_q12(log2v[b]);
+  s->fn(s->user, out);
+}
+
+/* Frame t covers y[t*320 - 400 .. t*320 + 400); outside [0, L) the reference reflects:
+ * y[-i] = y[i], y[L-1+i] = y[L-1-i]. L < 0 while the clip's end is not known. */
+static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
+  int32_t *dst = s->fft + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
+  const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
+  if (start >= 0 && (L < 0 || start + LOGMEL_WIN <= L)) {
+    memcpy(dst, s->y + (start - s->base), LOGMEL_WIN * sizeof dst[0]);
+  } else {
+    for (int m = 0; m < LOGMEL_WIN; m++) {
+      int32_t i = start + m;
+      if (i < 0) i = -i;
+      if (L >= 0 && i > L - 1) i = 2 * (L - 1) - i;
+      dst[m] = s->y[i - s->base];
+    }
+  }
+  compute_frame(s);
+}
+
+/* pre-emphasised samples needed before frame t can be computed while streaming */
+static int32_t frame_need(int32_t t) {
+  const int32_t need = t * LOGMEL_HOP + LOGMEL_WIN / 2;
+  return need > LOGMEL_T_MIN_Y ? need : LOGMEL_T_MIN_Y;
+}
+
+void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user) {
+  s->fn = fn;
+  s->user = user;
+  s->base = s->count = s->n_y = s->next_frame = s->n_in = 0;
+  s->prev_x = 0;
+  s->ended = 0;
+  s->stage_fn = NULL; /* set it after logmel_begin */
+  s->stage_user = NULL;
+}
+
+void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user) {
+  s->stage_fn = fn;
+  s->stage_user = user;
+}
+
+void logmel_push(logmel_state *s, const int16_t *pcm, size_t n) {
+  if (s->ended || n == 0) return;
+  if (s->n_in == 0) {
+    s->prev_x = *pcm++;
+    s->n_in = 1;
+    n--;
+  }
+  while (n > 0) {
+    const int32_t need = frame_need(s->next_frame);
+    if (s->count == LOGMEL_WIN) {
+      /* drop what the next frame no longer needs (its window starts at t*320 - 400) */
+      int32_t keep = s->next_frame * LOGMEL_HOP - LOGMEL_WIN / 2;
+      if (keep < 0) keep = 0;
+      const int32_t drop = keep - s->base;
+      memmove(s->y, s->y + drop, (size_t)(s->count - drop) * sizeof s->y[0]);
+      s->base = keep;
+      s->count -= drop;
+    }
+    size_t m = (size_t)(need - s->n_y);
+    if (m > n) m = n;
+    if (m > (size_t)(LOGMEL_WIN - s->count)) m = (size_t)(LOGMEL_WIN - s->count);
+    int32_t *y = s->y + s->count;
+    int32_t prev = s->prev_x;
+    for (size_t i = 0; i < m; i++) {
+      const int32_t x = pcm[i];
+      y[i] = x * 32768 - LOGMEL_T_PREEMPH_Q15 * prev; /* exact: |y| < 2^31 */
+      prev = x;
+    }
+    s->prev_x = (int16_t)prev;
+    pcm += m;
+    n -= m;
+    s->count += (int32_t)m;
+    s->n_y += (int32_t)m;
+    s->n_in += (int32_t)m;
+    if (s->n_y == need) emit_frame(s, s->next_frame++, -1);
+  }
+}
+
+int logmel_end(logmel_state *s) {
+  if (s->ended) return -1;
+  s->ended = 1;
+  const int32_t L = s->n_y;
+  if (L < LOGMEL_T_MIN_Y) return -1;
+  const int32_t frames = 1 + L / LOGMEL_HOP;
+  while (s->next_frame < frames) emit_frame(s, s->next_frame++, L);
+  return (int)frames;
+}
+
+void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t out[LOGMEL_BANDS]) {
+  for (int b = 0; b < LOGMEL_BANDS; b++) {
+    const int32_t half = n_frames / 2;
+    const int32_t adj = sum[b] > 0 ? sum[b] + half : sum[b] - half;
+    const int32_t q = adj / n_frames; /* C truncation: half away from zero overall */
+    out[b] = (int16_t)(q > 32767 ? 32767 : q < -32768 ? -32768 : q);
+  }
+}

@@ -1,0 +1,62 @@
+/* Fixed-point log-mel frontend: int16 PCM at 32 kHz in, int16 Q3.12 frames of the
+ * reference's normalised log-mel ((ln(mel + 1e-5) + 4.5) / 5) out, one per 320 samples.
+ * Integer arithmetic only; the numpy twin exporter/frontend/fixed.py computes the same
+ * bytes at every stage. Tables and formats: exporter/frontend/tables.py. */
+#ifndef LOGMEL_H
+#define LOGMEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOGMEL_BANDS 128
+#define LOGMEL_FRAC_BITS 12 /* frames are int16, Q3.12: real = q / 4096 */
+#define LOGMEL_HOP 320
+#define LOGMEL_WIN 800      /* pre-emphasised samples under one frame's window */
+#define LOGMEL_NFFT 1024
+#define LOGMEL_MAX_BINS 512
+
+typedef void (*logmel_frame_fn)(void *user, const int16_t frame[LOGMEL_BANDS]);
+
+/* Optional per-frame dump of the intermediate stages (host tests): called with the
+ * stage id, the data and its size in bytes. */
+enum {
+  LOGMEL_STAGE_WINDOWED = 0, /* int32[1024]: windowed frame = interleaved complex FFT input */
+  LOGMEL_STAGE_FFT = 1,      /* int32[1024]: 512-point FFT output, digit-reversed order */
+  LOGMEL_STAGE_POWER = 2,    /* uint64[bins]: (re^2 + im^2) >> 16 of 2X, bins bin_lo..bin_hi */
+  LOGMEL_STAGE_MEL = 3,      /* uint64[128]: Q16-weighted band sums, without the floor */
+  LOGMEL_STAGE_LOG2 = 4,     /* int32[128]: log2(mel + floor) in Q24 */
+  LOGMEL_NUM_STAGES = 5
+};
+typedef void (*logmel_stage_fn)(void *user, int stage, const void *data, size_t bytes);
+
+typedef struct logmel_state {
+  logmel_frame_fn fn;
+  void *user;
+  logmel_stage_fn stage_fn; /* NULL unless logmel_set_stage_hook */
+  void *stage_user;
+  int32_t y[LOGMEL_WIN];    /* pre-emphasised samples y[base .. base + count) */
+  int32_t base, count;
+  int32_t n_y;              /* pre-emphasised samples so far (= input samples - 1) */
+  int32_t next_frame;
+  int32_t n_in;
+  int16_t prev_x;
+  int16_t ended;
+  int32_t fft[LOGMEL_NFFT];          /* scratch: windowed frame, then the FFT */
+  uint64_t power[LOGMEL_MAX_BINS];   /* scratch: power of the bins under the mel bands */
+} logmel_state;
+
+void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user); /* start of a clip */
+void logmel_push(logmel_state *s, const int16_t *pcm, size_t n);    /* any block size */
+/* End of clip: emits the remaining frames with the reference's reflect padding;
+ * returns the clip's frame count, or < 0 if the clip was too short (< 514 samples,
+ * in which case no frame was emitted). */
+int logmel_end(logmel_state *s);
+/* L: round_div(sum, n) per band (half away from zero), saturated to int16. */
+void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t out[LOGMEL_BANDS]);
+
+void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user);
+/* The last stage on its own (tests of its saturation): log2 Q24 -> Q12, saturated. */
+int16_t logmel_scale_q12(int32_t log2_q24);
+/* log2(v) in Q24 for v >= 1 (CLZ + table + linear interpolation). */
+int32_t logmel_log2_q24(uint64_t v);
+
+#endif
