@@ -1,0 +1,77 @@
+"""Reading audio files (formats, channels, rates) and the int16 conversion."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from exporter.audio import check_audio, load_audio, to_pcm16
+from exporter.errors import UserError
+
+
+def test_float_wav_round_trips_exactly(tmp_path, test_audio):
+    path = tmp_path / "a.wav"
+    sf.write(path, test_audio, 32000, subtype="FLOAT")
+    x = load_audio(path)
+    assert x.dtype == np.float32 and x.ndim == 1
+    np.testing.assert_array_equal(x, test_audio)
+
+
+@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("FLAC", "PCM_24"), ("OGG", "VORBIS")])
+def test_formats_and_int_samples(tmp_path, test_audio, fmt, subtype):
+    path = tmp_path / f"a.{fmt.lower()}"
+    sf.write(path, test_audio, 32000, format=fmt, subtype=subtype)
+    x = load_audio(path)
+    assert x.shape == test_audio.shape
+    if subtype == "VORBIS":  # lossy: compare energies of the error and the signal
+        assert np.sqrt(np.mean((x - test_audio) ** 2)) < 0.2 * np.sqrt(np.mean(test_audio**2))
+    else:
+        assert np.abs(x - test_audio).max() <= {"PCM_16": 1 / 32768, "PCM_24": 1e-6}[subtype]
+
+
+def test_stereo_is_mixed_to_mono(tmp_path, test_audio):
+    path = tmp_path / "st.wav"
+    sf.write(path, np.stack([test_audio, np.zeros_like(test_audio)], axis=1), 32000, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path), test_audio / 2, atol=1e-7)
+
+
+@pytest.mark.parametrize("rate", [16000, 44100, 48000])
+def test_other_rates_are_resampled_with_soxr(tmp_path, test_audio, rate):
+    src = soxr.resample(test_audio, 32000, rate).astype(np.float32)
+    path = tmp_path / f"r{rate}.wav"
+    sf.write(path, src, rate, subtype="FLOAT")
+    x = load_audio(path)
+    np.testing.assert_array_equal(x, soxr.resample(src, rate, 32000, quality="HQ").astype(np.float32))
+    assert abs(len(x) - len(test_audio)) <= 1
+
+
+def test_unreadable_files_are_named(tmp_path):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    with pytest.raises(UserError, match=r"corrupt\.wav: cannot read audio"):
+        load_audio(corrupt)
+    with pytest.raises(UserError, match=r"missing\.wav: no such audio file"):
+        load_audio(tmp_path / "missing.wav")
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), 32000)
+    with pytest.raises(UserError, match=r"empty\.wav: the file contains no audio samples"):
+        load_audio(empty)
+
+
+def test_nan_in_float_file_is_rejected(tmp_path, test_audio):
+    x = test_audio.copy()
+    x[5] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, 32000, subtype="FLOAT")
+    with pytest.raises(UserError, match=r"nan\.wav: 1 sample\(s\) are NaN or infinite"):
+        load_audio(path)
+    with pytest.raises(UserError, match="NaN or infinite"):
+        check_audio(np.array([0.0, np.inf]))
+
+
+def test_to_pcm16_rounds_and_clips():
+    x = np.array([0.0, 0.5, -1.0, 1.0, 2.0, -2.0, 1.5 / 32768, -0.5 / 32768, 2.5 / 32768], dtype=np.float32)
+    np.testing.assert_array_equal(to_pcm16(x), np.array([0, 16384, -32768, 32767, 32767, -32768, 2, 0, 2], np.int16))
+    assert to_pcm16(x).dtype == np.int16
+    with pytest.raises(UserError):
+        to_pcm16(np.array([np.nan], np.float32))
