@@ -161,27 +161,33 @@ def mel(p: np.ndarray) -> np.ndarray:
 
 
 def log2_q24(m: np.ndarray) -> np.ndarray:
-    """log2(m + MEL_FLOOR) in Q24 (int64): CLZ, 8-bit table index, 15-bit linear interpolation."""
+    """log2(m + MEL_FLOOR) in Q24 (int64)."""
+    return log2_q24_raw(np.asarray(m, dtype=np.uint64) + np.uint64(tb.tables().mel_floor))
+
+
+def log2_q24_raw(v: np.ndarray) -> np.ndarray:
+    """log2(v) in Q24 for uint64 v >= 1 (logmel_log2_q24 in C): CLZ, 8-bit table index,
+    15-bit linear interpolation."""
     t = tb.tables()
-    v = [int(x) + t.mel_floor for x in np.asarray(m, dtype=np.uint64).ravel()]
-    out = np.empty(len(v), dtype=np.int64)
+    v = np.asarray(v, dtype=np.uint64)
+    e = np.zeros(v.shape, dtype=np.int64)  # floor(log2 v): the C code's 63 - clz
+    for bit in range(1, 64):
+        e += v >= np.uint64(1 << bit)
+    norm = v << (63 - e).astype(np.uint64)
     ib, rb = tb.LOG2_INDEX_BITS, tb.LOG2_INTERP_BITS
-    for n, x in enumerate(v):
-        e = x.bit_length() - 1
-        norm = (x << (63 - e)) & ((1 << 64) - 1)
-        i = (norm >> (63 - ib)) & ((1 << ib) - 1)
-        r = (norm >> (63 - ib - rb)) & ((1 << rb) - 1)
-        lo, hi = int(t.log2_table[i]), int(t.log2_table[i + 1])
-        out[n] = (e << tb.LOG2_FRAC_BITS) + lo + (((hi - lo) * r + (1 << (rb - 1))) >> rb)
-    return out.reshape(np.shape(m))
+    i = ((norm >> np.uint64(63 - ib)) & np.uint64((1 << ib) - 1)).astype(np.int64)
+    r = ((norm >> np.uint64(63 - ib - rb)) & np.uint64((1 << rb) - 1)).astype(np.int64)
+    lo, hi = t.log2_table[i], t.log2_table[i + 1]
+    return (e << tb.LOG2_FRAC_BITS) + lo + (((hi - lo) * r + (1 << (rb - 1))) >> rb)
 
 
 def scale_q12(l2: np.ndarray) -> np.ndarray:
     """log2 (Q24) -> normalised log-mel (ln(.) + 4.5) / 5 in Q12, saturated to int16."""
     t = tb.tables()
     l2 = np.asarray(l2, dtype=np.int64)
-    q = [(int(v) * t.scale_mul + t.scale_add) >> tb.SCALE_SHIFT for v in l2.ravel()]
-    return np.clip(np.array(q, dtype=np.int64), -32768, 32767).astype(np.int16).reshape(l2.shape)
+    _check_i32(l2, "log2 input")
+    q = (l2 * t.scale_mul + t.scale_add) >> tb.SCALE_SHIFT  # |l2 * mul| < 2^31 * 2^26: no int64 overflow
+    return np.clip(q, -32768, 32767).astype(np.int16)
 
 
 # ---------------------------------------------------------------- whole clip

@@ -23,19 +23,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from exporter import SAMPLE_RATE
+from exporter import preprocess
 from exporter.windows import MIN_CLIP_SAMPLES
 
-N_FFT = 1024
-HOP = 320
-WIN = 800
-N_MELS = 128
-F_MIN = 0.0
-F_MAX = 15000.0  # eval: sr/2 - fmax_aug_range/2
-PREEMPH = 0.97
-LOG_EPS = 1e-5
-NORM_ADD = 4.5
-NORM_DIV = 5.0
+# The float definitions: exporter/preprocess.py (the reference's window and mel banks).
+N_FFT = preprocess.N_FFT
+HOP = preprocess.HOP
+WIN = preprocess.WIN_LENGTH
+N_MELS = preprocess.N_MELS
+PREEMPH = preprocess.PREEMPHASIS
+LOG_EPS = preprocess.LOG_OFFSET
+NORM_ADD = preprocess.NORM_SHIFT
+NORM_DIV = preprocess.NORM_SCALE
 OUT_FRAC_BITS = 12
 
 PREEMPH_Q15 = int(round(PREEMPH * (1 << 15)))
@@ -51,31 +50,6 @@ SCALE_SHIFT = 40
 # (>> POWER_SHIFT) * Q16 weights = 2^42 again.
 MEL_EXP = 2 * (30 + WINDOW_BITS - 32 + 1) - POWER_SHIFT + MEL_W_BITS
 MIN_Y = MIN_CLIP_SAMPLES - 1  # pre-emphasised samples needed for the reflect padding of 512
-
-
-def hann_window_symmetric(n: int = WIN) -> np.ndarray:
-    """float64 ``torch.hann_window(n, periodic=False)``: 0.5 - 0.5 cos(2 pi k / (n - 1))."""
-    k = np.arange(n, dtype=np.float64)
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * k / (n - 1))
-
-
-def _mel(f):
-    return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
-
-
-def kaldi_mel_banks(n_mels: int = N_MELS, f_min: float = F_MIN, f_max: float = F_MAX) -> np.ndarray:
-    """float64 Kaldi mel banks [n_mels, N_FFT // 2 + 1] (zero Nyquist column), as
-    ``torchaudio.compliance.kaldi.get_mel_banks`` defines them (triangles in the mel domain)."""
-    n_bins = N_FFT // 2
-    mel_lo, mel_hi = _mel(f_min), _mel(f_max)
-    delta = (mel_hi - mel_lo) / (n_mels + 1)
-    b = np.arange(n_mels, dtype=np.float64)[:, None]
-    left, centre, right = mel_lo + b * delta, mel_lo + (b + 1) * delta, mel_lo + (b + 2) * delta
-    m = _mel(np.arange(n_bins, dtype=np.float64) * SAMPLE_RATE / N_FFT)[None, :]
-    up = (m - left) / (centre - left)
-    down = (right - m) / (right - centre)
-    banks = np.maximum(0.0, np.minimum(up, down))
-    return np.concatenate([banks, np.zeros((n_mels, 1))], axis=1)
 
 
 def _clamp_i32(v: np.ndarray) -> np.ndarray:
@@ -114,12 +88,12 @@ def _fft_perm() -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def tables() -> Tables:
-    window = np.round(hann_window_symmetric() * (1 << WINDOW_BITS)).astype(np.int64)
+    window = np.round(preprocess.hann_window_symmetric(WIN).astype(np.float64) * (1 << WINDOW_BITS)).astype(np.int64)
     ang = 2.0 * np.pi * np.arange(768) / N_FFT
     tw = np.stack([np.cos(ang), np.sin(ang)], axis=1)
     twiddle = _clamp_i32(np.round(tw * 2.0**TWIDDLE_BITS))
 
-    banks = kaldi_mel_banks()
+    banks = preprocess.kaldi_mel_banks().astype(np.float64)
     wq = np.round(banks * (1 << MEL_W_BITS)).astype(np.int64)
     assert wq.max() < 1 << 16, "Q16 weights must fit uint16"
     first, count, offset, weights = [], [], [], []

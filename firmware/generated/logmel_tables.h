@@ -8,8 +8,8 @@
 #define LOGMEL_T_MIN_Y 513             /* pre-emphasised samples a clip needs (reflect padding) */
 #define LOGMEL_T_PREEMPH_Q15 31785
 #define LOGMEL_T_BIN_LO 1            /* first FFT bin with a mel weight */
-#define LOGMEL_T_BIN_HI 479          /* last one */
-#define LOGMEL_T_NBINS 479
+#define LOGMEL_T_BIN_HI 480          /* last one */
+#define LOGMEL_T_NBINS 480
 #define LOGMEL_T_POWER_SHIFT 16
 #define LOGMEL_T_MEL_FLOOR 43980465ULL  /* 1e-5 in mel units (real * 2^42) */
 #define LOGMEL_T_LOG2_FRAC_BITS 24
@@ -18,7 +18,7 @@
 #define LOGMEL_T_SCALE_MUL 37213056LL
 #define LOGMEL_T_SCALE_ADD (-22168132605847176LL)
 #define LOGMEL_T_SCALE_SHIFT 40
-#define LOGMEL_T_NWEIGHTS 947
+#define LOGMEL_T_NWEIGHTS 948
 
 extern const int32_t logmel_window_q22[LOGMEL_T_WIN];
 extern const int32_t logmel_twiddle_q31[768][2];   /* cos, sin of 2 pi k / 1024 */

@@ -1,0 +1,84 @@
+"""Run the C frontend on the host (firmware/host/logmel_cli.c): build it with
+freshly rendered tables and stream PCM through it, optionally dumping every stage."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from exporter import ROOT
+from exporter.errors import UserError
+from exporter.frontend import tables as tb
+from exporter.frontend.render import render_frontend
+
+# stage dumps of logmel_cli: name -> element type (logmel.h, LOGMEL_STAGE_*)
+STAGES = {
+    "windowed": np.int32,
+    "fft": np.int32,
+    "power": np.uint64,
+    "mel": np.uint64,
+    "log2": np.int32,
+}
+
+
+@lru_cache(maxsize=None)
+def build_cli(build_root: Path | None = None) -> Path:
+    """Render the tables into build/frontend-generated and build logmel_cli; returns its path."""
+    from exporter.cmake_build import build
+
+    gen = (build_root or ROOT / "build") / "frontend-generated"
+    render_frontend(gen)
+    build_dir = build(board="host", generated_dir=gen, targets=["logmel_cli"], build_root=build_root)
+    exe = build_dir / "firmware" / "host" / "logmel_cli"
+    if not exe.is_file():
+        raise RuntimeError(f"build finished but {exe} is missing")
+    return exe
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([str(build_cli()), *args], capture_output=True, text=True)
+
+
+def logmel_q12_c(pcm16: np.ndarray, block: int = 320, with_stages: bool = False):
+    """Frames int16 [T, 128] (and the mean int16 [128], and with ``with_stages`` a dict of
+    stage arrays [T, ...]) from the C code, pushing ``block`` samples at a time."""
+    pcm16 = np.ascontiguousarray(pcm16, dtype=np.int16)
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        pcm16.tofile(d / "in.pcm")
+        args = ["frames", str(d / "in.pcm"), str(block), str(d / "frames.bin")]
+        if with_stages:
+            args.append(str(d / "st"))
+        proc = _run(args)
+        if proc.returncode == 3:
+            raise UserError(
+                f"clip of {pcm16.size} samples is too short for the log-mel's reflect padding: "
+                f"at least {tb.MIN_CLIP_SAMPLES} samples are needed"
+            )
+        if proc.returncode != 0:
+            raise RuntimeError(f"logmel_cli failed ({proc.returncode}): {proc.stderr.strip()}")
+        frames = np.fromfile(d / "frames.bin", dtype=np.int16).reshape(-1, tb.N_MELS)
+        mean = np.fromfile(d / "frames.bin.mean", dtype=np.int16)
+        if not with_stages:
+            return frames, mean
+        stages = {
+            name: np.fromfile(d / f"st.{name}.bin", dtype=dt).reshape(frames.shape[0], -1)
+            for name, dt in STAGES.items()
+        }
+        return frames, mean, stages
+
+
+def map_c(kind: str, values: np.ndarray) -> np.ndarray:
+    """``scale``: int32 log2 Q24 -> int16 (logmel_scale_q12); ``log2``: uint64 -> int32 Q24."""
+    in_dt, out_dt = {"scale": (np.int32, np.int16), "log2": (np.uint64, np.int32)}[kind]
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        np.ascontiguousarray(values, dtype=in_dt).tofile(d / "in.bin")
+        proc = _run([kind, str(d / "in.bin"), str(d / "out.bin")])
+        if proc.returncode != 0:
+            raise RuntimeError(f"logmel_cli {kind} failed: {proc.stderr.strip()}")
+        return np.fromfile(d / "out.bin", dtype=out_dt)
