@@ -4,7 +4,7 @@
  *   FRAMES: one window of int16 Q12 log-mel frames, raw [T][NET_MEL_BANDS]
  *   TAPS:   written: the NET_TAP_DIM int8 taps
  *   OPS:    optional, written: per op output, int32 op id + uint32 byte count + bytes
- * Prints the arena size. Exit 0, 1 on a bad file, 3 if the network refuses the window. */
+ * Prints the frame count, the arena size and the window's MACs. Exit 0, 1 on a bad file, 3 if the network refuses the window. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -62,6 +62,8 @@ int main(int argc, char **argv)
         return 1;
     }
     fclose(out);
-    printf("frames %ld arena_bytes %lu\n", frames, (unsigned long)net_arena_bytes);
+    unsigned long macs = 0;
+    for (int i = 0; i < NET_NUM_OPS; ++i) macs += net_op_macs(i, (int32_t)frames);
+    printf("frames %ld arena_bytes %lu macs %lu\n", frames, (unsigned long)net_arena_bytes, macs);
     return 0;
 }

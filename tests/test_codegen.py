@@ -1,0 +1,225 @@
+"""The generated C network (exporter/codegen.py + firmware/kernels) against the
+numpy executor of the integer graph, byte for byte; the arena plan; the render.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from exporter import arena, cmake_build, int8_exec
+from exporter.audio import to_pcm16
+from exporter.checkpoint import random_model, resolve_model
+from exporter.codegen import Network, render_network
+from exporter.errors import UserError
+from exporter.fold import fold_model
+from exporter.calibrate import collect_ranges
+from exporter.frontend.fixed import logmel_q12
+from exporter.frontend.render import render_frontend
+from exporter.graph import Graph, op_inputs
+from exporter.quantize import quantize_graph
+
+PLANS = (16, 1000)
+
+
+def quantized_graph(model, logmels_q12: list[np.ndarray], name: str) -> Graph:
+    fgraph = fold_model(model)
+    ranges = collect_ranges(fgraph, [m.astype(np.float64) / 4096.0 for m in logmels_q12], progress=False)
+    return quantize_graph(fgraph, ranges, {"name": name})
+
+
+@pytest.fixture(scope="module")
+def golden_q12(test_audio) -> np.ndarray:
+    """The golden 3 s clip through the fixed-point frontend: int16 [300][128]."""
+    return logmel_q12(to_pcm16(test_audio))
+
+
+@pytest.fixture(scope="module")
+def mn01_graph(mn01_seed0_path, golden_q12) -> Graph:
+    net, _ = resolve_model(checkpoint=mn01_seed0_path)
+    return quantized_graph(net, [golden_q12[:150], golden_q12[150:]], "mn01")
+
+
+def render(graph: Graph, out_dir) -> dict:
+    summary = render_network(graph, out_dir, max_frames=PLANS)
+    render_frontend(out_dir)  # the firmware tree builds the frontend from the same folder
+    return summary
+
+
+class HostNet:
+    """The generated network built for the host with each arena plan."""
+
+    def __init__(self, graph: Graph, gen_dir, build_root):
+        self.graph = graph
+        self.summary = render(graph, gen_dir)
+        self.cli = {}
+        for frames in PLANS:
+            bd = cmake_build.build(board="host", generated_dir=gen_dir, options={"NET_MAX_FRAMES": str(frames)},
+                                   targets=["net_cli"], build_root=build_root)
+            self.cli[frames] = bd / "firmware" / "host" / "net_cli"
+
+    def run(self, frames_q12: np.ndarray, tmp_path, plan: int = 1000):
+        """(taps int8, {op index: output bytes}, stdout fields) of one window."""
+        src, taps, ops = tmp_path / "frames.bin", tmp_path / "taps.bin", tmp_path / "ops.bin"
+        np.ascontiguousarray(frames_q12, dtype="<i2").tofile(src)
+        proc = subprocess.run([str(self.cli[plan]), str(src), str(taps), str(ops)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        raw, outs, pos = ops.read_bytes(), {}, 0
+        while pos < len(raw):
+            op, n = np.frombuffer(raw, np.int32, 2, pos)
+            outs[int(op)] = np.frombuffer(raw, np.int8, int(n), pos + 8)
+            pos += 8 + int(n)
+        words = proc.stdout.split()
+        info = {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
+        return np.fromfile(taps, np.int8), outs, info
+
+    def check(self, frames_q12: np.ndarray, tmp_path, plan: int = 1000) -> None:
+        taps, outs, info = self.run(frames_q12, tmp_path, plan)
+        env = int8_exec.run(self.graph, frames_q12, return_all=True)
+        want = int8_exec.taps_vector(self.graph, env)
+        # Every op's output, but a conv whose activation table is fused into it
+        # (the table's op reports the result) ...
+        fused = {s.index for s in Network(self.graph).steps if s.fused_lut}
+        assert fused and sorted(outs) == sorted(set(range(len(self.graph.ops))) - fused)
+        for i, got in outs.items():
+            ref = env[self.graph.ops[i]["output"]].ravel()
+            assert got.tobytes() == ref.tobytes(), f"op {i} ({self.graph.ops[i]['name']}) differs"
+        # ... and the taps.
+        assert taps.tobytes() == want.tobytes()
+        assert info["frames"] == len(frames_q12)
+        assert info["macs"] == sum(self.graph.macs(len(frames_q12)))
+        assert info["arena_bytes"] == self.summary["plans"][str(plan)]["arena_bytes"]
+
+
+@pytest.fixture(scope="module")
+def mn01_net(mn01_graph, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mn01")
+    return HostNet(mn01_graph, root / "gen", root / "build")
+
+
+def test_mn01_golden_frames(mn01_net, golden_q12, tmp_path):
+    mn01_net.check(golden_q12, tmp_path, plan=1000)
+    mn01_net.check(golden_q12[:16], tmp_path, plan=16)
+    mn01_net.check(golden_q12[100:109], tmp_path, plan=16)  # odd T through four stride-2 layers
+
+
+def test_mn01_random_inputs(mn01_net, tmp_path):
+    rng = np.random.default_rng(0)
+    for t in (1, 2, 5, 16):
+        x = rng.integers(-32768, 32768, size=(t, 128)).astype(np.int16)  # saturates the input quantizer
+        mn01_net.check(x, tmp_path, plan=16)
+    x = rng.normal(-2.0, 3.0, size=(77, 128)) * 4096
+    mn01_net.check(np.clip(x, -32768, 32767).astype(np.int16), tmp_path, plan=1000)
+
+
+def test_window_longer_than_plan_is_refused(mn01_net, golden_q12, tmp_path):
+    src = tmp_path / "frames.bin"
+    golden_q12[:17].astype("<i2").tofile(src)
+    proc = subprocess.run([str(mn01_net.cli[16]), str(src), str(tmp_path / "t.bin")], capture_output=True, text=True)
+    assert proc.returncode == 3 and "NET_MAX_FRAMES" in proc.stderr
+
+
+def test_other_max_frames_is_a_build_error(mn01_net, tmp_path):
+    render_network(mn01_net.graph, tmp_path, max_frames=PLANS)
+    kernels = cmake_build.ROOT / "firmware" / "kernels"
+    cmd = ["gcc", "-std=c99", "-fsyntax-only", f"-I{kernels}", f"-I{tmp_path}", str(tmp_path / "network.c")]
+    assert subprocess.run(cmd + ["-DNET_MAX_FRAMES=16"], capture_output=True).returncode == 0
+    proc = subprocess.run(cmd + ["-DNET_MAX_FRAMES=17"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "no arena plan" in proc.stderr
+
+
+def test_mn02_random_weights(golden_q12, tmp_path_factory, tmp_path):
+    graph = quantized_graph(random_model("mn02", seed=3), [golden_q12[:100]], "mn02")
+    root = tmp_path_factory.mktemp("mn02")
+    net = HostNet(graph, root / "gen", root / "build")
+    net.check(golden_q12[40:240], tmp_path, plan=1000)
+    net.check(golden_q12[:13], tmp_path, plan=16)
+
+
+def test_render_is_deterministic(mn01_graph, tmp_path):
+    a = render_network(mn01_graph, tmp_path / "a", max_frames=PLANS)
+    b = render_network(mn01_graph, tmp_path / "b", max_frames=PLANS)
+    assert a == b
+    for name in ("network.h", "network.c", "network_data.c", "network_plan.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def _live_ranges(net: Network):
+    """Independent of the planner: for each run step, the tensors whose bytes must still be intact."""
+    steps = net.steps
+    last_read = {}
+    for k, s in enumerate(steps):
+        for t in op_inputs(s.op):
+            last_read[t] = k
+    out = {}
+    for k, s in enumerate(steps):
+        t = s.op["output"]
+        if t in net.tensors:
+            end = len(steps) if t in net.taps else last_read.get(t, k)
+            start = 0 if t == net.input else k
+            out[t] = (start, end)
+    return out
+
+
+def test_arena_never_overlaps_live_tensors(mn01_graph):
+    net = Network(mn01_graph)
+    group_of = {t: i for i, g in enumerate(net.groups) for t in g}
+    for frames in PLANS:
+        plan = net.plan(frames)
+        live = _live_ranges(net)
+        names = list(live)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                (a0, a1), (b0, b1) = live[a], live[b]
+                if a0 > b1 or b0 > a1 or (a in group_of and group_of.get(b) == group_of[a]):
+                    continue
+                ea = plan.offsets[a] + net.tensors[a].size(frames)
+                eb = plan.offsets[b] + net.tensors[b].size(frames)
+                assert ea <= plan.offsets[b] or eb <= plan.offsets[a], f"{a} and {b} overlap at T={frames}"
+        assert all(plan.offsets[t] % 4 == 0 for t in names)
+    # Sharing is real: fused activations and in-place elementwise ops.
+    assert any(len(g) > 2 for g in net.groups)
+
+
+def test_arena_planner_random_buffers():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(1, 30))
+        sizes = {f"t{i}": int(rng.integers(1, 500)) for i in range(n)}
+        life = {}
+        for i in range(n):
+            a = int(rng.integers(0, 20))
+            life[f"t{i}"] = (a, a + int(rng.integers(0, 6)))
+        plan = arena.plan(sizes, life, [])
+        arena.check(plan)
+        # The peak is at least the bytes live at the busiest op.
+        busiest = max(sum(-(-sizes[t] // 4) * 4 for t, (a, b) in life.items() if a <= k <= b) for k in range(26))
+        assert busiest <= plan.peak <= sum(-(-s // 4) * 4 for s in sizes.values())
+
+
+def test_graph_without_quantize_op_is_refused(mn01_graph, tmp_path):
+    meta = dict(mn01_graph.meta)
+    meta["ops"] = [op for op in mn01_graph.ops if op["op"] != "quantize"]
+    with pytest.raises(UserError, match="quantize"):
+        render_network(Graph(meta, mn01_graph.arrays), tmp_path)
+
+
+def test_compiles_for_cortex_m4(mn01_net, tmp_path):
+    """Kernels (DSP paths) and the generated network build warning-free for the M4."""
+    gcc = shutil.which("arm-none-eabi-gcc")
+    assert gcc, "arm-none-eabi-gcc is needed (bash ci/setup.sh installs it)"
+    gen = tmp_path / "gen"
+    render_network(mn01_net.graph, gen, max_frames=PLANS)
+    kernels = cmake_build.ROOT / "firmware" / "kernels"
+    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-ffp-contract=off",
+             "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{kernels}", f"-I{gen}", "-DNET_MAX_FRAMES=16"]
+    sources = sorted(kernels.glob("*.c")) + [gen / "network.c", gen / "network_data.c"]
+    for src in sources:
+        obj = tmp_path / (src.name + ".o")
+        proc = subprocess.run([gcc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "nn_conv.c.o")], capture_output=True, text=True)
+    assert "smlad" in dis.stdout  # the DSP path, not the portable one
