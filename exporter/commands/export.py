@@ -1,0 +1,177 @@
+"""``python -m exporter export``: checkpoint -> int8 graph, ONNX models, C sources and reports.
+
+The export folder holds graph.json/graph.npz (the one source of truth),
+model_int.onnx (bit-exact reference), model_qdq.onnx (for other tools), the C
+sources (network.*, logmel_tables.*) and reports/ (fidelity, QDQ
+differences). It is written into a temporary folder next to the target and
+moved into place at the end, so a failed export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from exporter import ROOT, defaults
+from exporter.errors import UserError
+
+REPORTS = "reports"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from exporter.checkpoint import add_model_arguments
+
+    add_model_arguments(parser)
+    parser.add_argument("--calibration", metavar="DIR", type=Path, default=None,
+                        help="folder of calibration audio (wav, flac, ogg; first 10 s of each); "
+                             "default: the built-in deterministic synthetic set")
+    parser.add_argument("--percentile", type=float, default=defaults.PERCENTILE,
+                        help=f"activation range observer: percentile in (50, 100], 100 = min/max (default {defaults.PERCENTILE})")
+    parser.add_argument("--calibration-seed", type=int, default=defaults.CALIBRATION_SEED,
+                        help="seed of the built-in calibration set")
+    parser.add_argument("--calibration-clips", type=int, default=defaults.CALIBRATION_CLIPS,
+                        help="clips in the built-in calibration set")
+    parser.add_argument("--fidelity-clips", type=int, default=None,
+                        help="held-out clips for the fidelity report (default 8)")
+    parser.add_argument("--out", metavar="DIR", type=Path, required=True,
+                        help="export folder to create (must not exist or be empty)")
+
+
+def _model_info(info) -> dict:
+    path = info.path
+    if path is not None:
+        p = Path(path).resolve()
+        path = str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+    return {"name": info.name, "width": info.width, "source": info.source, "checkpoint": path,
+            "checkpoint_sha256": info.sha256, "seed": info.seed}
+
+
+def check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output {out} exists and is not a folder")
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir())
+        if entries:
+            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+            raise UserError(f"output folder {out} is not empty (holds {shown}): choose a new or empty folder")
+
+
+def write_export(model, info, folder: Path, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
+                 calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
+                 calibration_seconds: float = defaults.CALIBRATION_SECONDS, fidelity_clips: int | None = None,
+                 fidelity_seconds: float | None = None, progress: bool = True) -> dict:
+    """Write every export file into ``folder`` (which must exist). Returns a summary."""
+    import numpy as np
+    import onnx
+
+    from exporter import calibrate, fidelity, onnx_int, onnx_qdq
+    from exporter.codegen import render_network
+    from exporter.fold import fold_model
+    from exporter.frontend.fixed import logmel_q12
+    from exporter.frontend.render import render_frontend
+    from exporter.audio import to_pcm16
+    from exporter.quantize import quantize_graph
+
+    fgraph = fold_model(model)
+    mels, source = calibrate.calibration_logmels(calibration, calibration_seed, calibration_clips,
+                                                 calibration_seconds, progress=progress)
+    ranges = calibrate.collect_ranges(fgraph, mels, percentile, progress=progress)
+    graph = quantize_graph(fgraph, ranges, _model_info(info),
+                           extra={"calibration": {"source": source, "clips": len(mels), "percentile": percentile}})
+    graph.save(folder)
+    int_model = onnx_int.build_model(graph)
+    onnx.save(int_model, folder / "model_int.onnx")
+    qdq_model = onnx_qdq.build_model(graph)
+    onnx.save(qdq_model, folder / "model_qdq.onnx")
+    plan = render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
+    render_frontend(folder)
+
+    reports = folder / REPORTS
+    reports.mkdir()
+    clips = fidelity.held_out_clips(n=fidelity_clips or fidelity.HELD_OUT_CLIPS,
+                                    seconds=fidelity_seconds or fidelity.HELD_OUT_SECONDS)
+    fid = fidelity.evaluate(model, graph, clips)
+    fidelity.write_report(fid, reports, context=f"Model `{info.name}`; calibration: {source}, percentile {percentile}.")
+    # QDQ vs integer: the held-out clips as scene windows and as 160 ms windows.
+    qdq_inputs = []
+    for _, clip in clips:
+        mel = logmel_q12(to_pcm16(clip))
+        qdq_inputs += [mel, mel[:16]]
+    qdq = onnx_qdq.compare(graph, qdq_model, int_model, qdq_inputs)
+    (reports / "qdq.json").write_text(json.dumps(qdq, indent=1) + "\n")
+    (reports / "qdq.md").write_text(onnx_qdq.report_markdown(qdq))
+    summary = {
+        "model": graph.meta["model"], "calibration": graph.meta["calibration"],
+        "ops": len(graph.ops), "tap_dim": graph.tap_dim,
+        "macs": {str(t): int(np.sum(graph.macs(t))) for t in defaults.MAX_FRAMES},
+        "fidelity": fid["summary"], "fidelity_target_met": fid["target_met"],
+        "qdq_max_abs_steps": qdq["max_abs_steps"],
+        "arena": plan,
+    }
+    (reports / "export.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    return summary
+
+
+def export_to(out: Path, replace: bool = False, **kwargs) -> dict:
+    """Export into ``out`` atomically: a temporary sibling folder, moved into place when complete.
+
+    ``replace``: an existing ``out`` is replaced (used for firmware/generated/); otherwise it must be empty.
+    """
+    out = Path(out)
+    if not replace:
+        check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        summary = write_export(folder=tmp, **kwargs)
+        if out.exists():
+            if not replace:
+                check_out_dir(out)  # still empty?
+                out.rmdir()
+            else:
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+                os.replace(out, old / out.name)
+                os.replace(tmp, out)
+                shutil.rmtree(old)
+                return summary
+        os.replace(tmp, out)
+        return summary
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _print_summary(out: Path, summary: dict) -> None:
+    fid = " ".join(f"{k}={v['mean_cosine']:.4f}" for k, v in summary["fidelity"].items())
+    print(f"exported {summary['model']['name']} to {out}: {summary['ops']} ops, tap dim {summary['tap_dim']}")
+    print(f"fidelity (mean cosine per section, target 0.99 {'met' if summary['fidelity_target_met'] else 'NOT met'}): {fid}")
+    print(f"reports: {out / REPORTS}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from exporter.checkpoint import resolve_model_args
+
+    check_out_dir(args.out)  # fail before the (slow) work
+    model, info = resolve_model_args(args)
+    summary = export_to(args.out, model=model, info=info, calibration=args.calibration, percentile=args.percentile,
+                        calibration_seed=args.calibration_seed, calibration_clips=args.calibration_clips,
+                        fidelity_clips=args.fidelity_clips)
+    _print_summary(args.out, summary)
+    return 0
+
+
+def regenerate_default() -> int:
+    """Regenerate firmware/generated/ for the default configuration (exporter/defaults.py)."""
+    from exporter.checkpoint import resolve_model
+
+    model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
+    summary = export_to(defaults.GENERATED_DIR, replace=True, model=model, info=info,
+                        calibration=defaults.CALIBRATION_FOLDER, percentile=defaults.PERCENTILE,
+                        calibration_seed=defaults.CALIBRATION_SEED, calibration_clips=defaults.CALIBRATION_CLIPS,
+                        calibration_seconds=defaults.CALIBRATION_SECONDS)
+    _print_summary(defaults.GENERATED_DIR, summary)
+    return 0

@@ -1,0 +1,129 @@
+"""``python -m exporter run``: integer embeddings of audio files on a board.
+
+Boards: ``reference`` (frontend twin + integer ONNX model in ONNX Runtime),
+``host`` (the generated C, compiled for this machine), ``qemu-an386`` and
+``qemu-netduinoplus2`` (the firmware in QEMU). The export comes from ``--export
+DIR`` or is made from the model arguments (default: the project's default
+configuration, exporter/defaults.py) into a cache folder. A file that cannot be
+read is reported by name and skipped; the others are still written, and the
+exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from exporter.boards import BOARDS, MODES
+from exporter.errors import UserError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from exporter.checkpoint import add_model_arguments
+
+    parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (wav, flac, ogg, ...)")
+    parser.add_argument("--board", required=True, choices=BOARDS, help="where the integers are computed")
+    parser.add_argument("--mode", choices=MODES, default="scene", help="default scene")
+    add_model_arguments(parser)
+    parser.add_argument("--export", metavar="DIR", type=Path, default=None,
+                        help="an existing export folder (python -m exporter export); excludes the model arguments")
+    parser.add_argument("--out", required=True, metavar="OUT.npz",
+                        help="embeddings (dequantized), embeddings_q (int16), timestamps_ms, files")
+
+
+def _code_digest() -> str:
+    """Hash of the exporter's code and templates: a cached export is reused only by the code that made it."""
+    from exporter import ROOT, TEMPLATES_DIR
+
+    h = hashlib.sha256()
+    for root in (ROOT / "exporter", TEMPLATES_DIR):
+        for p in sorted(root.rglob("*")):
+            if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".jinja", ".tmpl") and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(ROOT)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def cached_export(model, info) -> Path:
+    """An export of ``model`` with the default calibration, made once into the cache folder."""
+    from exporter import defaults
+    from exporter.checkpoint import cache_dir
+    from exporter.commands.export import export_to
+
+    key = json.dumps({"model": info.as_dict() | {"path": None}, "percentile": defaults.PERCENTILE,
+                      "calibration_seed": defaults.CALIBRATION_SEED, "clips": defaults.CALIBRATION_CLIPS,
+                      "code": _code_digest()}, sort_keys=True)
+    folder = cache_dir() / "exports" / f"{info.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    if not (folder / "graph.json").is_file():
+        print(f"exporting {info.name} into {folder} (once)", file=sys.stderr)
+        export_to(folder, replace=True, model=model, info=info)
+    return folder
+
+
+def resolve_export(args: argparse.Namespace) -> Path:
+    from exporter import defaults
+    from exporter.checkpoint import resolve_model, resolve_model_args
+    from exporter.graph import Graph
+
+    model_given = any(getattr(args, a, None) is not None for a in ("checkpoint", "model", "weights"))
+    if args.export is not None:
+        if model_given:
+            raise UserError("--export and the model arguments (--checkpoint / --model / --weights) exclude each other")
+        Graph.load(args.export)  # a clear error if it is not an export folder
+        return args.export
+    model, info = resolve_model_args(args) if model_given else resolve_model(checkpoint=defaults.CHECKPOINT)
+    return cached_export(model, info)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from exporter import qembed
+    from exporter.audio import load_audio, to_pcm16
+    from exporter.boards import board_module
+    from exporter.graph import Graph
+    from exporter.results import write_embeddings_npz
+    from exporter.windows import timestamp_windows
+
+    board = board_module(args.board)
+    export_dir = resolve_export(args)
+    graph = Graph.load(export_dir)
+
+    files, clips, failed = [], [], []
+    for path in args.audio:
+        try:
+            pcm = to_pcm16(load_audio(path))
+            if args.mode == "timestamp":
+                timestamp_windows(pcm)  # reject a too short clip here, by name
+        except UserError as e:
+            print(f"error: {e if str(path) in str(e) else f'{path}: {e}'}", file=sys.stderr)
+            failed.append(path)
+            continue
+        files.append(path)
+        clips.append(pcm)
+    if not files:
+        raise UserError(f"no embeddings written: none of the {len(args.audio)} file(s) could be read")
+
+    results = board.embed_clips(clips, args.mode, Path(export_dir))
+    extra = {"board": np.asarray(args.board), "model": np.asarray(graph.meta["model"]["name"])}
+    if args.mode == "scene":
+        q = np.stack(results).astype(np.int16)
+        write_embeddings_npz(args.out, qembed.dequantize(graph, q), files, embeddings_q=q, **extra)
+    else:
+        # Clips of different lengths have different numbers of timestamps: pad (NaN, 0 for the integers).
+        n_ts = np.array([len(r) for r in results])
+        d = qembed.embedding_dim(graph)
+        q = np.zeros((len(files), n_ts.max(), d), dtype=np.int16)
+        emb = np.full((len(files), n_ts.max(), d), np.nan, dtype=np.float32)
+        ts = np.full((len(files), n_ts.max()), np.nan, dtype=np.float32)
+        for i, (r, pcm) in enumerate(zip(results, clips)):
+            q[i, : len(r)] = r
+            emb[i, : len(r)] = qembed.dequantize(graph, r)
+            ts[i, : len(r)] = timestamp_windows(pcm)[1]
+        write_embeddings_npz(args.out, emb, files, timestamps_ms=ts, embeddings_q=q, n_timestamps=n_ts, **extra)
+    print(f"wrote {args.out}: {len(files)} file(s), {args.mode} embeddings of {qembed.embedding_dim(graph)} "
+          f"on board {args.board}" + (f"; {len(failed)} file(s) failed" if failed else ""))
+    return 1 if failed else 0
