@@ -27,6 +27,41 @@ BOARDS = ("host", *QEMU_MACHINES)
 MODES = ("scene", "timestamp")
 
 
+# Bytes of SRAM the network's arena may take on each board: netduinoplus2 is linked for the
+# 128 KiB of a real STM32F405/407, of which the frontend, the stack (8 KiB) and the rest
+# need about 24 KiB.
+ARENA_BUDGET = {"host": None, "qemu-an386": 3 * 1024 * 1024, "qemu-netduinoplus2": 104 * 1024}
+TIMESTAMP_FRAMES = 16  # a 160 ms window
+SCENE_FRAMES = 1000  # a 10 s window
+
+
+def choose_max_frames(board: str, mode: str, export_dir: Path) -> int:
+    """NET_MAX_FRAMES for (board, mode): one of the export's arena plans (network_plan.json).
+
+    Timestamp windows need 16 frames. Scene windows want 1000 (10 s); where that arena does
+    not fit, the largest plan that does, which bounds the scene clips the board accepts.
+    """
+    import json
+
+    plan_file = Path(export_dir) / "network_plan.json"
+    if not plan_file.exists():
+        raise UserError(f"{export_dir} has no network_plan.json: not a complete export folder")
+    plans = {int(k): v["arena_bytes"] for k, v in json.loads(plan_file.read_text())["plans"].items()}
+    want = TIMESTAMP_FRAMES if mode == "timestamp" else SCENE_FRAMES
+    budget = ARENA_BUDGET[board]
+    fits = sorted(f for f, size in plans.items() if budget is None or size <= budget)
+    if want in fits:
+        return want
+    bigger = [f for f in fits if f > want]
+    if mode == "timestamp" and bigger:
+        return bigger[0]
+    smaller = [f for f in fits if f < want]
+    if mode == "scene" and smaller:
+        return smaller[-1]
+    raise UserError(f"{export_dir}: no arena plan fits {mode} windows on {board} "
+                    f"(plans: {', '.join(f'{f} frames {plans[f]} B' for f in sorted(plans))})")
+
+
 class FirmwareError(UserError):
     """The firmware faulted, hung, or sent something the host cannot trust."""
 
@@ -55,7 +90,8 @@ def build_embedder(board: str, mode: str, export_dir: Path, profile: bool = Fals
         raise UserError(f"{export_dir} has no network.c: run `python -m exporter export --out {export_dir}` first")
     if board != "host":
         _require("qemu-system-arm")
-    opts = {"EMBED_MODE": mode, "APP_PROFILE": "ON" if profile else "OFF", **(options or {})}
+    opts = {"EMBED_MODE": mode, "APP_PROFILE": "ON" if profile else "OFF",
+            "NET_MAX_FRAMES": str(choose_max_frames(board, mode, export_dir)), **(options or {})}
     build_dir = cmake_build.build(board, generated_dir=export_dir, options=opts, targets=["embedder"])
     exe = build_dir / "firmware" / "app" / ("embedder" if board == "host" else "embedder.elf")
     if not exe.exists():

@@ -175,31 +175,29 @@ static int report_error(uint32_t n_samples, int rc)
 }
 
 #ifdef APP_PROFILE
-#ifndef PROFILE_MAX_OPS
-#define PROFILE_MAX_OPS 256
-#endif
-static uint64_t op_insns[PROFILE_MAX_OPS];
+static uint64_t op_insns[NET_NUM_OPS];
 static uint64_t op_last;
-static uint16_t op_count;
+static int op_current = -1;
 
-/* NET_PROFILE(i): before op i, and with i = op count after the last op. */
+/* NET_PROFILE(i) announces op i (i = NET_NUM_OPS: none); the instructions until the next
+ * announcement belong to the op announced, whatever order the schedule runs ops in. */
 void board_profile_op(int i)
 {
     uint64_t now = board_instructions();
-    if (i > 0 && i <= PROFILE_MAX_OPS) op_insns[i - 1] += now - op_last;
-    if (i > op_count && i <= PROFILE_MAX_OPS) op_count = (uint16_t)i;
+    if (op_current >= 0) op_insns[op_current] += now - op_last;
+    op_current = (i >= 0 && i < NET_NUM_OPS) ? i : -1;
     op_last = board_instructions();
 }
 
 static void send_profile(uint64_t total)
 {
-    proto_begin(PROTO_PROFILE, 0, 30 + 8 * op_count);
+    proto_begin(PROTO_PROFILE, 0, 30 + 8 * NET_NUM_OPS);
     proto_put_u32(embed_profile.windows);
     proto_put_u64(embed_profile.frontend);
     proto_put_u64(embed_profile.network);
     proto_put_u64(total);
-    proto_put_u16(op_count);
-    for (int i = 0; i < op_count; i++) proto_put_u64(op_insns[i]);
+    proto_put_u16(NET_NUM_OPS);
+    for (int i = 0; i < NET_NUM_OPS; i++) proto_put_u64(op_insns[i]);
     proto_end();
 }
 #endif
