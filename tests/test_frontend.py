@@ -1,0 +1,144 @@
+"""Fixed-point frontend: accuracy against the float reference, generated tables,
+input errors and the ``frontend`` command."""
+
+import argparse
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from exporter import preprocess
+from exporter.audio import to_pcm16
+from exporter.commands import frontend as frontend_cmd
+from exporter.errors import UserError
+from exporter.frontend import fixed, render
+from exporter.frontend import tables as tb
+
+RMS_TARGET, MAX_TARGET = 0.005, 0.03
+
+
+def float_logmel(pcm16: np.ndarray) -> np.ndarray:
+    """The reference (exporter.preprocess, float32) of the int16 samples: [T, 128]."""
+    x = torch.from_numpy(pcm16.astype(np.float32) / 32768.0)[None]
+    with torch.no_grad():
+        return preprocess.LogMel()(x)[0].numpy().T
+
+
+def test_golden_audio_accuracy(test_audio, preproc_ref):
+    q = fixed.dequantize(fixed.logmel_q12(to_pcm16(test_audio)))
+    for ref in (float_logmel(to_pcm16(test_audio)), preproc_ref["logmel"][0].T):
+        err = q.astype(np.float64) - ref
+        assert np.sqrt(np.mean(err**2)) <= RMS_TARGET
+        assert np.abs(err).max() <= MAX_TARGET
+    # mel_avgs (L) from the Q12 mean
+    mean = fixed.dequantize(fixed.mel_mean_q12(fixed.logmel_q12(to_pcm16(test_audio))))
+    assert np.abs(mean - preproc_ref["mel_avgs"][0]).max() <= MAX_TARGET
+
+
+@pytest.mark.parametrize("name", ["white", "sweep", "square", "clipped", "silence"])
+@pytest.mark.parametrize("level", [-60.0, 0.0])
+def test_signal_accuracy(name, level):
+    from exporter.frontend import signals
+
+    pcm = signals.make(name, 16000, level)
+    err = fixed.dequantize(fixed.logmel_q12(pcm)).astype(np.float64) - float_logmel(pcm)
+    assert np.sqrt(np.mean(err**2)) <= RMS_TARGET
+    assert np.abs(err).max() <= MAX_TARGET
+
+
+def test_tables_follow_float_definitions():
+    t = tb.tables()
+    win = preprocess.hann_window_symmetric().astype(np.float64)
+    assert np.abs(t.window_q22 - win * 2**tb.WINDOW_BITS).max() <= 0.5
+    banks = preprocess.kaldi_mel_banks().astype(np.float64)
+    dense = np.zeros_like(banks)
+    for b in range(tb.N_MELS):
+        w = t.mel_weights[t.mel_offset[b] : t.mel_offset[b] + t.mel_count[b]]
+        dense[b, t.mel_first[b] : t.mel_first[b] + t.mel_count[b]] = w
+    assert np.abs(dense - banks * 2**tb.MEL_W_BITS).max() <= 0.5
+    ang = 2 * np.pi * np.arange(len(t.twiddle_q31)) / tb.N_FFT
+    assert np.abs(t.twiddle_q31[:, 0] - np.cos(ang) * 2.0**31).max() <= 1.0
+    assert np.abs(t.twiddle_q31[:, 1] - np.sin(ang) * 2.0**31).max() <= 1.0
+    assert t.mel_floor == round(1e-5 * 2.0**tb.MEL_EXP)
+
+
+def test_fft_matches_numpy():
+    """The integer FFT (in its digit-reversed order) is a 512-point DFT of the interleaved frame."""
+    rng = np.random.default_rng(0)
+    buf = rng.integers(-(2**21), 2**21, size=(2, tb.N_FFT)).astype(np.int64)
+    z = fixed.fft512(buf)
+    t = tb.tables()
+    got = z[:, 0::2][:, t.fft_perm] + 1j * z[:, 1::2][:, t.fft_perm]
+    want = np.fft.fft(buf[:, 0::2] + 1j * buf[:, 1::2], axis=1)
+    assert np.abs(got - want).max() < 64  # a few LSB of rounding per stage, out of ~2^27
+
+
+def test_committed_generated_tables_are_current(tmp_path):
+    from exporter import FIRMWARE_DIR
+
+    for path in render.render_frontend(tmp_path):
+        committed = FIRMWARE_DIR / "generated" / path.name
+        assert committed.read_text() == path.read_text(), f"{committed} is stale: rerun render_frontend"
+
+
+def test_input_errors():
+    good = np.zeros(1000, dtype=np.int16)
+    with pytest.raises(UserError, match="NaN or infinite"):
+        fixed.logmel_q12(np.array([0.0, np.nan] * 600))
+    with pytest.raises(UserError, match="NaN or infinite"):
+        fixed.logmel_q12(np.array([0.0, np.inf] * 600))
+    with pytest.raises(UserError, match="32000 Hz"):
+        fixed.logmel_q12(good, sample_rate=16000)
+    with pytest.raises(UserError, match="too short"):
+        fixed.logmel_q12(good[: tb.MIN_CLIP_SAMPLES - 1])
+    with pytest.raises(UserError, match="mono"):
+        fixed.logmel_q12(np.zeros((2, 1000), np.int16))
+    with pytest.raises(UserError, match="int16"):
+        fixed.logmel_q12(np.full(1000, 0.5))
+    assert fixed.logmel_q12(good[: tb.MIN_CLIP_SAMPLES], sample_rate=32000).shape == (2, 128)
+
+
+def test_mean_rounds_half_away_from_zero():
+    frames = np.array([[3, -3, 1, -1, 2] + [0] * 123, [0, 0, 0, 0, 1] + [0] * 123], np.int16)
+    assert fixed.mel_mean_q12(frames)[:5].tolist() == [2, -2, 1, -1, 2]
+
+
+def _run_cli(*argv):
+    parser = argparse.ArgumentParser()
+    frontend_cmd.add_arguments(parser)
+    return frontend_cmd.run(parser.parse_args(list(argv)))
+
+
+def test_cli_python_and_c(tmp_path, test_audio):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, test_audio[:20000], 32000, subtype="FLOAT")
+    out_py, out_c = tmp_path / "py.npz", tmp_path / "c.npz"
+    assert _run_cli(str(wav), "--out", str(out_py)) == 0
+    assert _run_cli(str(wav), "--out", str(out_c), "--impl", "c") == 0
+    py, c = np.load(out_py), np.load(out_c)
+    frames = fixed.logmel_q12(to_pcm16(test_audio[:20000]))
+    assert py["logmel_q"].dtype == np.int16 and py["logmel_q"].shape == (128, fixed.n_frames(20000))
+    assert np.array_equal(py["logmel_q"], frames.T)
+    assert np.array_equal(py["logmel"], frames.T.astype(np.float32) / 4096)
+    assert np.array_equal(py["mel_avgs"], fixed.mel_mean_q12(frames).astype(np.float32) / 4096)
+    for key in ("logmel_q", "logmel", "mel_avgs"):
+        assert np.array_equal(py[key], c[key]), key
+
+
+def test_cli_resamples(tmp_path, test_audio):
+    wav = tmp_path / "a16k.wav"
+    sf.write(wav, test_audio[::2][:8000], 16000, subtype="FLOAT")
+    out = tmp_path / "o.npz"
+    assert _run_cli(str(wav), "--out", str(out)) == 0
+    assert np.load(out)["logmel_q"].shape == (128, fixed.n_frames(16000))
+
+
+@pytest.mark.parametrize("impl", ["python", "c"])
+def test_cli_too_short(tmp_path, impl):
+    wav = tmp_path / "short.wav"
+    sf.write(wav, np.zeros(300, np.float32), 32000)
+    out = tmp_path / "o.npz"
+    with pytest.raises(UserError, match="too short"):
+        _run_cli(str(wav), "--out", str(out), "--impl", impl)
+    assert not out.exists()
