@@ -105,3 +105,15 @@ def test_log2_matches_and_is_accurate(cli):
     assert host.map_c("log2", v).tobytes() == want.astype(np.int32).tobytes()
     exact = np.log2(v.astype(np.float64))
     assert np.abs(want / 2.0**24 - exact).max() < 4e-6
+
+
+def test_rounding_ties(cli):
+    """Isolated -32768 samples give y = -2^30, whose window products sit exactly halfway
+    between two integers: SMMULR's round-half-up must match the twin."""
+    pcm = np.zeros(20000, np.int16)
+    pcm[5::97] = -32768
+    y = fixed.preemphasis(pcm.astype(np.int64))
+    seg = fixed.frame_segments(y)
+    prod = seg * tb.tables().window_q22[None, :]
+    assert np.count_nonzero((prod & 0xFFFFFFFF) == 2**31) > 10
+    assert_same(pcm, block=500)
