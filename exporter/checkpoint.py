@@ -168,8 +168,10 @@ def model_from_state_dict(state_dict: dict, width: float | None = None, origin: 
     else:
         check_width(width)
         check_state_dict(state_dict, width, origin)
-    model = MobileNetV3(width)
-    model.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state_dict.items()})
+    with torch.device("meta"):  # no init work: every tensor comes from the state_dict
+        model = MobileNetV3(width)
+    tensors = {k: (v.to(torch.float32) if v.is_floating_point() else v).clone() for k, v in state_dict.items()}
+    model.load_state_dict(tensors, assign=True)
     return model.eval()
 
 
@@ -234,7 +236,9 @@ def random_state_dict(width_or_name: float | str, seed: int = 0) -> "OrderedDict
 
     width = _width_of(width_or_name)
     gen = torch.Generator().manual_seed(seed)
-    model = MobileNetV3(width).double()
+    with torch.device("meta"):  # every tensor is set below
+        model = MobileNetV3(width)
+    model = model.to_empty(device="cpu").double()
     with torch.no_grad():
         for name, module in model.named_modules():
             if isinstance(module, torch.nn.Conv2d):
