@@ -144,9 +144,9 @@ def spectrum2x(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def power(re: np.ndarray, im: np.ndarray) -> np.ndarray:
-    """(re^2 + im^2) >> POWER_SHIFT, uint64 ([T, bins])."""
+    """(re^2 + im^2) >> POWER_SHIFT, rounded (truncation would bias quiet bands low), uint64 [T, bins]."""
     sq = (re * re).astype(np.uint64) + (im * im).astype(np.uint64)
-    return sq >> np.uint64(tb.POWER_SHIFT)
+    return (sq + np.uint64(1 << (tb.POWER_SHIFT - 1))) >> np.uint64(tb.POWER_SHIFT)
 
 
 def mel(p: np.ndarray) -> np.ndarray:

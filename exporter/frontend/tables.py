@@ -10,7 +10,7 @@ and rendered into C by ``render.py``. Number formats (real = float audio in
 - FFT data / twiddles: int32 / Q31, complex multiply 2 * mulhi_r(.)  (no scaling:
   |X| <= sum |xw| <= 399.5 * 2.07e6 < 2^30)
 - spectrum 2X[k] (real-split post-processing, doubled)                (real * 2^21)
-- power  P = re^2 + im^2 (uint64, real * 2^42);  p = P >> POWER_SHIFT (real * 2^26)
+- power  P = re^2 + im^2 (uint64, real * 2^42);  p = (P + 2^15) >> POWER_SHIFT (real * 2^26)
 - mel    M = sum MEL_WEIGHTS_Q16 * p  (uint64, real * 2^42), + MEL_FLOOR (1e-5)
 - log2   L = log2(M + MEL_FLOOR) in Q24 (CLZ + LOG2_TABLE, linear interpolation)
 - out    q = (L * SCALE_MUL + SCALE_ADD) >> SCALE_SHIFT, saturated to int16 Q3.12

@@ -2,7 +2,7 @@
  * function of exporter/frontend/fixed.py:
  *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^20)
  *   -> 512-point complex DIF FFT (radix-2, then radix-4; Q31 twiddles, no scaling)
- *   -> real-split post-processing (2X) -> power >> 16 -> Q16 mel sums (uint64)
+ *   -> real-split post-processing (2X) -> power, rounded >> 16 -> Q16 mel sums (uint64)
  *   -> log2 (CLZ + table) -> one multiply-add to Q3.12, saturated.
  * No floats; signed >> is arithmetic (gcc, clang, armcc). */
 #include "logmel.h"
@@ -88,7 +88,8 @@ static void power_spectrum(const int32_t *z, uint64_t *power) {
     CMUL(wr, wi, di, -dr, logmel_twiddle_q31[k]);
     int32_t xr = er + wr, xi = ei + wi;
     uint64_t p = (uint64_t)((int64_t)xr * xr) + (uint64_t)((int64_t)xi * xi);
-    power[k - LOGMEL_T_BIN_LO] = p >> LOGMEL_T_POWER_SHIFT;
+    /* rounded: truncation would bias quiet bands low; p < 2^62, no overflow */
+    power[k - LOGMEL_T_BIN_LO] = (p + (1u << (LOGMEL_T_POWER_SHIFT - 1))) >> LOGMEL_T_POWER_SHIFT;
   }
 }
 

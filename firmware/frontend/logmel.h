@@ -21,7 +21,7 @@ typedef void (*logmel_frame_fn)(void *user, const int16_t frame[LOGMEL_BANDS]);
 enum {
   LOGMEL_STAGE_WINDOWED = 0, /* int32[1024]: windowed frame = interleaved complex FFT input */
   LOGMEL_STAGE_FFT = 1,      /* int32[1024]: 512-point FFT output, digit-reversed order */
-  LOGMEL_STAGE_POWER = 2,    /* uint64[bins]: (re^2 + im^2) >> 16 of 2X, bins bin_lo..bin_hi */
+  LOGMEL_STAGE_POWER = 2,    /* uint64[bins]: (re^2 + im^2 + 2^15) >> 16 of 2X, bins bin_lo..bin_hi */
   LOGMEL_STAGE_MEL = 3,      /* uint64[128]: Q16-weighted band sums, without the floor */
   LOGMEL_STAGE_LOG2 = 4,     /* int32[128]: log2(mel + floor) in Q24 */
   LOGMEL_NUM_STAGES = 5
