@@ -10,16 +10,16 @@ import subprocess
 import numpy as np
 import pytest
 
-from exporter import arena, cmake_build, int8_exec
+from exporter import cmake_build, int8_exec
 from exporter.audio import to_pcm16
 from exporter.checkpoint import random_model, resolve_model
-from exporter.codegen import Network, render_network
+from exporter.codegen import fuse_activations, render_network
 from exporter.errors import UserError
 from exporter.fold import fold_model
 from exporter.calibrate import collect_ranges
 from exporter.frontend.fixed import logmel_q12
 from exporter.frontend.render import render_frontend
-from exporter.graph import Graph, op_inputs
+from exporter.graph import Graph
 from exporter.quantize import quantize_graph
 
 PLANS = (16, 1000)
@@ -54,6 +54,7 @@ class HostNet:
 
     def __init__(self, graph: Graph, gen_dir, build_root):
         self.graph = graph
+        self.gen_dir = gen_dir
         self.summary = render(graph, gen_dir)
         self.cli = {}
         for frames in PLANS:
@@ -67,11 +68,15 @@ class HostNet:
         np.ascontiguousarray(frames_q12, dtype="<i2").tofile(src)
         proc = subprocess.run([str(self.cli[plan]), str(src), str(taps), str(ops)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
-        raw, outs, pos = ops.read_bytes(), {}, 0
+        raw, rows, pos = ops.read_bytes(), {}, 0
         while pos < len(raw):
-            op, n = np.frombuffer(raw, np.int32, 2, pos)
-            outs[int(op)] = np.frombuffer(raw, np.int8, int(n), pos + 8)
-            pos += 8 + int(n)
+            op, row, n = (int(v) for v in np.frombuffer(raw, np.int32, 3, pos))
+            rows.setdefault(op, []).append((row, np.frombuffer(raw, np.int8, n, pos + 12)))
+            pos += 12 + n
+        outs = {}
+        for op, rs in rows.items():
+            assert [r for r, _ in rs] == list(range(len(rs))), f"op {op}: rows out of order"
+            outs[op] = np.concatenate([d for _, d in rs])
         words = proc.stdout.split()
         info = {words[i]: int(words[i + 1]) for i in range(0, len(words), 2)}
         return np.fromfile(taps, np.int8), outs, info
@@ -82,7 +87,7 @@ class HostNet:
         want = int8_exec.taps_vector(self.graph, env)
         # Every op's output, but a conv whose activation table is fused into it
         # (the table's op reports the result) ...
-        fused = {s.index for s in Network(self.graph).steps if s.fused_lut}
+        fused = {op["index"] for op in fuse_activations(self.graph).ops if "fused_table" in op}
         assert fused and sorted(outs) == sorted(set(range(len(self.graph.ops))) - fused)
         for i, got in outs.items():
             ref = env[self.graph.ops[i]["output"]].ravel()
@@ -122,10 +127,18 @@ def test_window_longer_than_plan_is_refused(mn01_net, golden_q12, tmp_path):
     assert proc.returncode == 3 and "NET_MAX_FRAMES" in proc.stderr
 
 
-def test_other_max_frames_is_a_build_error(mn01_net, tmp_path):
-    render_network(mn01_net.graph, tmp_path, max_frames=PLANS)
+def test_window_lengths(mn01_net, golden_q12, tmp_path):
+    """Every ring survives windows of any length up to the plan's (the schedule's edge cases)."""
+    for t in range(1, 17):
+        mn01_net.check(golden_q12[3 : 3 + t], tmp_path, plan=16)
+    for t in (17, 31, 64, 101, 255):
+        mn01_net.check(golden_q12[:t], tmp_path, plan=1000)
+
+
+def test_other_max_frames_is_a_build_error(mn01_net):
+    gen = mn01_net.gen_dir
     kernels = cmake_build.ROOT / "firmware" / "kernels"
-    cmd = ["gcc", "-std=c99", "-fsyntax-only", f"-I{kernels}", f"-I{tmp_path}", str(tmp_path / "network.c")]
+    cmd = ["gcc", "-std=c99", "-fsyntax-only", f"-I{kernels}", f"-I{gen}", str(gen / "network.c")]
     assert subprocess.run(cmd + ["-DNET_MAX_FRAMES=16"], capture_output=True).returncode == 0
     proc = subprocess.run(cmd + ["-DNET_MAX_FRAMES=17"], capture_output=True, text=True)
     assert proc.returncode != 0 and "no arena plan" in proc.stderr
@@ -147,59 +160,6 @@ def test_render_is_deterministic(mn01_graph, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def _live_ranges(net: Network):
-    """Independent of the planner: for each run step, the tensors whose bytes must still be intact."""
-    steps = net.steps
-    last_read = {}
-    for k, s in enumerate(steps):
-        for t in op_inputs(s.op):
-            last_read[t] = k
-    out = {}
-    for k, s in enumerate(steps):
-        t = s.op["output"]
-        if t in net.tensors:
-            end = len(steps) if t in net.taps else last_read.get(t, k)
-            start = 0 if t == net.input else k
-            out[t] = (start, end)
-    return out
-
-
-def test_arena_never_overlaps_live_tensors(mn01_graph):
-    net = Network(mn01_graph)
-    group_of = {t: i for i, g in enumerate(net.groups) for t in g}
-    for frames in PLANS:
-        plan = net.plan(frames)
-        live = _live_ranges(net)
-        names = list(live)
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                (a0, a1), (b0, b1) = live[a], live[b]
-                if a0 > b1 or b0 > a1 or (a in group_of and group_of.get(b) == group_of[a]):
-                    continue
-                ea = plan.offsets[a] + net.tensors[a].size(frames)
-                eb = plan.offsets[b] + net.tensors[b].size(frames)
-                assert ea <= plan.offsets[b] or eb <= plan.offsets[a], f"{a} and {b} overlap at T={frames}"
-        assert all(plan.offsets[t] % 4 == 0 for t in names)
-    # Sharing is real: fused activations and in-place elementwise ops.
-    assert any(len(g) > 2 for g in net.groups)
-
-
-def test_arena_planner_random_buffers():
-    rng = np.random.default_rng(1)
-    for _ in range(50):
-        n = int(rng.integers(1, 30))
-        sizes = {f"t{i}": int(rng.integers(1, 500)) for i in range(n)}
-        life = {}
-        for i in range(n):
-            a = int(rng.integers(0, 20))
-            life[f"t{i}"] = (a, a + int(rng.integers(0, 6)))
-        plan = arena.plan(sizes, life, [])
-        arena.check(plan)
-        # The peak is at least the bytes live at the busiest op.
-        busiest = max(sum(-(-sizes[t] // 4) * 4 for t, (a, b) in life.items() if a <= k <= b) for k in range(26))
-        assert busiest <= plan.peak <= sum(-(-s // 4) * 4 for s in sizes.values())
-
-
 def test_graph_without_quantize_op_is_refused(mn01_graph, tmp_path):
     meta = dict(mn01_graph.meta)
     meta["ops"] = [op for op in mn01_graph.ops if op["op"] != "quantize"]
@@ -211,8 +171,7 @@ def test_compiles_for_cortex_m4(mn01_net, tmp_path):
     """Kernels (DSP paths) and the generated network build warning-free for the M4."""
     gcc = shutil.which("arm-none-eabi-gcc")
     assert gcc, "arm-none-eabi-gcc is needed (bash ci/setup.sh installs it)"
-    gen = tmp_path / "gen"
-    render_network(mn01_net.graph, gen, max_frames=PLANS)
+    gen = mn01_net.gen_dir
     kernels = cmake_build.ROOT / "firmware" / "kernels"
     flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-ffp-contract=off",
              "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{kernels}", f"-I{gen}", "-DNET_MAX_FRAMES=16"]

@@ -3,7 +3,7 @@
  * Usage: net_cli FRAMES TAPS [OPS]
  *   FRAMES: one window of int16 Q12 log-mel frames, raw [T][NET_MEL_BANDS]
  *   TAPS:   written: the NET_TAP_DIM int8 taps
- *   OPS:    optional, written: per op output, int32 op id + uint32 byte count + bytes
+ *   OPS:    optional, written: each output row as produced, int32 op id + int32 row + uint32 byte count + bytes
  * Prints the frame count, the arena size and the window's MACs. Exit 0, 1 on a bad file, 3 if the network refuses the window. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +12,11 @@
 
 static FILE *g_ops;
 
-static void dump_op(int op, const int8_t *data, uint32_t n)
+static void dump_op(int op, int32_t row, const int8_t *data, uint32_t n)
 {
     int32_t id = op;
     fwrite(&id, 4, 1, g_ops);
+    fwrite(&row, 4, 1, g_ops);
     fwrite(&n, 4, 1, g_ops);
     fwrite(data, 1, n, g_ops);
 }
@@ -51,8 +52,9 @@ int main(int argc, char **argv)
         ++frames;
     }
     fclose(in);
-    if (net_end(taps) < 0) {
-        fprintf(stderr, "net_cli: no frames\n");
+    int rc = net_end(taps);
+    if (rc < 0) {
+        fprintf(stderr, "net_cli: net_end failed (%d)%s\n", rc, frames ? "" : ": no frames");
         return 3;
     }
     if (g_ops) fclose(g_ops);

@@ -27,28 +27,24 @@ static inline int32_t dot_row(const int8_t *w, const int16_t *patch, int n, int3
     return acc;
 }
 
-/* Scalar reference path, for receptive fields larger than the patch buffer. */
-static void conv2d_scalar(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
+/* Scalar path, for receptive fields larger than the patch buffer. */
+static void conv2d_row_scalar(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int k = p->k, s = p->stride, pad = p->pad, cin = p->cin, cout = p->cout;
-    const int t_out = nn_out_size(t_in, k, s, pad);
-    for (int to = 0; to < t_out; ++to) {
-        for (int fo = 0; fo < p->f_out; ++fo) {
-            for (int co = 0; co < cout; ++co) {
-                int32_t acc = p->bias[co];
-                for (int kt = 0; kt < k; ++kt) {
-                    int ti = to * s - pad + kt;
-                    if (ti < 0 || ti >= t_in) continue;
-                    for (int kf = 0; kf < k; ++kf) {
-                        int fi = fo * s - pad + kf;
-                        if (fi < 0 || fi >= p->f_in) continue;
-                        const int8_t *x = in + ((size_t)ti * p->f_in + fi) * cin;
-                        const int8_t *w = p->weights + (((size_t)co * k + kt) * k + kf) * cin;
-                        for (int ci = 0; ci < cin; ++ci) acc += (x[ci] - p->zp_in) * w[ci];
-                    }
+    for (int fo = 0; fo < p->f_out; ++fo) {
+        for (int co = 0; co < cout; ++co) {
+            int32_t acc = p->bias[co];
+            for (int kt = 0; kt < k; ++kt) {
+                if (!rows[kt]) continue;
+                for (int kf = 0; kf < k; ++kf) {
+                    int fi = fo * s - pad + kf;
+                    if (fi < 0 || fi >= p->f_in) continue;
+                    const int8_t *x = rows[kt] + (size_t)fi * cin;
+                    const int8_t *w = p->weights + (((size_t)co * k + kt) * k + kf) * cin;
+                    for (int ci = 0; ci < cin; ++ci) acc += (x[ci] - p->zp_in) * w[ci];
                 }
-                *out++ = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
             }
+            *out++ = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
         }
     }
 }
@@ -69,40 +65,47 @@ static void pointwise(const nn_conv_t *p, const int8_t *in, int32_t n, int8_t *o
     }
 }
 
-void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
+void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int k = p->k, s = p->stride, pad = p->pad, cin = p->cin, cout = p->cout;
     const int n = k * k * cin;
     if (n > NN_PATCH_MAX) {
-        conv2d_scalar(p, in, t_in, out);
+        conv2d_row_scalar(p, rows, out);
         return;
     }
-    const int t_out = nn_out_size(t_in, k, s, pad);
     if (k == 1 && s == 1 && pad == 0) {
-        pointwise(p, in, (int32_t)t_out * p->f_out, out);
+        pointwise(p, rows[0], p->f_out, out);
         return;
     }
     int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
-    for (int to = 0; to < t_out; ++to) {
-        for (int fo = 0; fo < p->f_out; ++fo) {
-            for (int kt = 0, e = 0; kt < k; ++kt) {
-                int ti = to * s - pad + kt;
-                for (int kf = 0; kf < k; ++kf) {
-                    int fi = fo * s - pad + kf;
-                    if (ti >= 0 && ti < t_in && fi >= 0 && fi < p->f_in) {
-                        const int8_t *x = in + ((size_t)ti * p->f_in + fi) * cin;
-                        for (int ci = 0; ci < cin; ++ci, ++e) patch[nn_pair_index(e)] = (int16_t)(x[ci] - p->zp_in);
-                    } else {
-                        for (int ci = 0; ci < cin; ++ci, ++e) patch[nn_pair_index(e)] = 0;
-                    }
+    for (int fo = 0; fo < p->f_out; ++fo) {
+        for (int kt = 0, e = 0; kt < k; ++kt) {
+            for (int kf = 0; kf < k; ++kf) {
+                int fi = fo * s - pad + kf;
+                if (rows[kt] && fi >= 0 && fi < p->f_in) {
+                    const int8_t *x = rows[kt] + (size_t)fi * cin;
+                    for (int ci = 0; ci < cin; ++ci, ++e) patch[nn_pair_index(e)] = (int16_t)(x[ci] - p->zp_in);
+                } else {
+                    for (int ci = 0; ci < cin; ++ci, ++e) patch[nn_pair_index(e)] = 0;
                 }
             }
-            const int8_t *w = p->weights;
-            for (int co = 0; co < cout; ++co, w += n) {
-                int32_t acc = dot_row(w, patch, n, p->bias[co]);
-                *out++ = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
-            }
         }
+        const int8_t *w = p->weights;
+        for (int co = 0; co < cout; ++co, w += n) {
+            int32_t acc = dot_row(w, patch, n, p->bias[co]);
+            *out++ = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
+        }
+    }
+}
+
+void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
+{
+    const int8_t *rows[NN_MAX_K];
+    const int t_out = nn_out_size(t_in, p->k, p->stride, p->pad);
+    const size_t in_row = (size_t)p->f_in * p->cin, out_row = (size_t)p->f_out * p->cout;
+    for (int to = 0; to < t_out; ++to, out += out_row) {
+        nn_input_rows(in, t_in, in_row, to * p->stride - p->pad, p->k, rows);
+        nn_conv2d_row(p, rows, out);
     }
 }
 

@@ -1,7 +1,23 @@
 /* Pooling, SE gate multiply, residual add, table lookup and the input quantizer. */
 #include "nn_kernels.h"
 
-#define NN_POOL_CHUNK 64 /* channels summed per pass (int32 accumulators on the stack) */
+#define NN_POOL_CHUNK 64 /* channels summed per pass of nn_global_avgpool (stack accumulators) */
+
+void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum)
+{
+    for (int32_t i = 0; i < n; ++i, in += c) {
+        for (int j = 0; j < c; ++j) sum[j] += in[j];
+    }
+}
+
+void nn_avgpool_finish(const int32_t *sum, int32_t n, int c, int8_t *out)
+{
+    for (int j = 0; j < c; ++j) {
+        /* CMSIS-NN rounding: half away from zero with C's truncating division. */
+        int32_t q = sum[j] > 0 ? (sum[j] + n / 2) / n : (sum[j] - n / 2) / n;
+        out[j] = (int8_t)nn_clamp(q, -128, 127);
+    }
+}
 
 void nn_global_avgpool(const int8_t *in, int32_t n, int c, int8_t *out)
 {
@@ -13,11 +29,7 @@ void nn_global_avgpool(const int8_t *in, int32_t n, int c, int8_t *out)
         for (int32_t i = 0; i < n; ++i, x += c) {
             for (int j = 0; j < m; ++j) sum[j] += x[j];
         }
-        for (int j = 0; j < m; ++j) {
-            /* CMSIS-NN rounding: half away from zero with C's truncating division. */
-            int32_t q = sum[j] > 0 ? (sum[j] + n / 2) / n : (sum[j] - n / 2) / n;
-            out[c0 + j] = (int8_t)nn_clamp(q, -128, 127);
-        }
+        nn_avgpool_finish(sum, n, m, out + c0);
     }
 }
 

@@ -62,8 +62,25 @@ static inline int nn_out_size(int n, int k, int stride, int pad)
     return (n + 2 * pad - k) / stride + 1;
 }
 
+#define NN_MAX_K 7 /* largest kernel size */
+
+/* Whole tensors: input [t_in][f_in][cin] -> output [t_out][f_out][cout]. */
 void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out);
 void nn_depthwise_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out);
+
+/* One output time-row [f_out][cout] from the k input rows it reads: rows[kt] is
+ * input row (t_out * stride - pad + kt), or NULL where that row is padding. */
+void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out);
+void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out);
+
+/* rows[kt] = in + (t0 + kt) * row_bytes, NULL outside [0, t_in). */
+static inline void nn_input_rows(const int8_t *in, int t_in, size_t row_bytes, int t0, int k, const int8_t **rows)
+{
+    for (int kt = 0; kt < k; ++kt) {
+        int t = t0 + kt;
+        rows[kt] = (t >= 0 && t < t_in) ? in + (size_t)t * row_bytes : NULL;
+    }
+}
 
 /* Fully connected on a pooled vector [cin] -> [cout]. */
 typedef struct {
@@ -79,6 +96,9 @@ void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out);
 
 /* Global average pool over n pixels of c channels: out[c] = clamp(round_div(sum, n)). */
 void nn_global_avgpool(const int8_t *in, int32_t n, int c, int8_t *out);
+/* The same, a part at a time: sum[c] += the n pixels; then out from the sum of n pixels. */
+void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum);
+void nn_avgpool_finish(const int32_t *sum, int32_t n, int c, int8_t *out);
 
 /* SE gate: out = clamp(requant((x - zp_x) * (g[c] - zp_g), mult, shift) + zp_out). */
 typedef struct {
