@@ -133,6 +133,7 @@ def run_float(graph: FloatGraph, logmel: np.ndarray | torch.Tensor, dtype=torch.
     """Run ``graph`` on a normalised log-mel [T][128]; returns every tensor.
 
     Maps are [1][C][T][F] (NCHW with H = time); pooled tensors are [1][C].
+    Weighted ops also record their pre-activation output as ``<name>.acc``.
     """
     x = torch.as_tensor(np.asarray(logmel)).to(dtype)[None, None]
     env: dict[str, torch.Tensor] = {"input": x}
@@ -144,6 +145,7 @@ def run_float(graph: FloatGraph, logmel: np.ndarray | torch.Tensor, dtype=torch.
                     y = a @ torch.from_numpy(op.weights).to(dtype).T + torch.from_numpy(op.bias).to(dtype)
                 else:
                     y = _torch_conv(op, a)
+                env[op.name + ".acc"] = y  # pre-activation (the quantizer's bias correction compares it)
                 if op.act == "relu":
                     y = torch.relu(y)
                 elif op.act == "hardswish":

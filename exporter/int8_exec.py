@@ -56,46 +56,54 @@ def run(graph: Graph, logmel_q12: np.ndarray, return_all: bool = False):
     x = np.asarray(logmel_q12)
     if x.dtype != np.int16 or x.ndim != 2 or x.shape[1] != graph.meta["input"]["mel_bands"] or x.shape[0] < 1:
         raise ValueError(f"expected an int16 [T][128] log-mel, got {x.dtype} {x.shape}")
-    tensors = graph.tensors
     env: dict[str, np.ndarray] = {graph.meta["input"]["tensor"]: x[:, :, None]}
-
-    def q(name):
-        return tensors[name]["scale"], tensors[name]["zero_point"]
-
     for op in graph.ops:
-        kind, out = op["op"], op["output"]
-        _, zp_out = q(out)
-        if kind == "quantize":
-            y = _requant_out(env[op["input"]], op["mult"], op["shift"], zp_out)
-        elif kind in ("conv2d", "depthwise_conv2d"):
-            acc = conv_acc(env[op["input"]], q(op["input"])[1], graph.array(op, "weights"), graph.array(op, "bias"),
-                           op["stride"], kind == "depthwise_conv2d")
-            y = _requant_out(acc, graph.array(op, "mult"), graph.array(op, "shift"), zp_out, op["act_min"], op["act_max"])
-        elif kind == "fully_connected":
-            xin = env[op["input"]].astype(np.int64) - q(op["input"])[1]
-            acc = graph.array(op, "weights").astype(np.int64) @ xin + graph.array(op, "bias")
-            y = _requant_out(acc, graph.array(op, "mult"), graph.array(op, "shift"), zp_out, op["act_min"], op["act_max"])
-        elif kind == "lut":
-            y = graph.array(op, "table")[env[op["input"]].astype(np.int64) + 128]
-        elif kind == "global_avgpool":
-            a = env[op["input"]]
-            total = a.astype(np.int64).sum(axis=(0, 1))
-            y = int8_math.clamp(int8_math.round_div(total, a.shape[0] * a.shape[1])).astype(np.int8)
-        elif kind == "mul_channel":
-            prod = (env[op["input"]].astype(np.int64) - q(op["input"])[1]) * (env[op["gate"]].astype(np.int64) - q(op["gate"])[1])
-            y = _requant_out(prod, op["mult"], op["shift"], zp_out)
-        elif kind == "add":
-            (a, b), ls = op["inputs"], op["left_shift"]
-            m, s = op["mult"], op["shift"]
-            a1 = int8_math.requantize((env[a].astype(np.int64) - q(a)[1]) << ls, m[0], s[0])
-            b1 = int8_math.requantize((env[b].astype(np.int64) - q(b)[1]) << ls, m[1], s[1])
-            y = _requant_out(a1 + b1, m[2], s[2], zp_out)
-        else:
-            raise ValueError(f"unknown op {kind!r}")
-        env[out] = y
+        env[op["output"]] = run_op(graph, op, env)
     if return_all:
         return env
     return taps_vector(graph, env)
+
+
+def accumulator(graph: Graph, op: dict, env: dict[str, np.ndarray]) -> np.ndarray:
+    """int64 accumulators (bias included) of a conv2d / depthwise_conv2d / fully_connected op."""
+    zp_in = graph.tensors[op["input"]]["zero_point"]
+    if op["op"] == "fully_connected":
+        xin = env[op["input"]].astype(np.int64) - zp_in
+        return graph.array(op, "weights").astype(np.int64) @ xin + graph.array(op, "bias")
+    return conv_acc(env[op["input"]], zp_in, graph.array(op, "weights"), graph.array(op, "bias"),
+                    op["stride"], op["op"] == "depthwise_conv2d")
+
+
+def run_op(graph: Graph, op: dict, env: dict[str, np.ndarray]) -> np.ndarray:
+    """The output of one op, its inputs taken from ``env``."""
+    tensors = graph.tensors
+
+    def zp(name):
+        return tensors[name]["zero_point"]
+
+    kind, out = op["op"], op["output"]
+    if kind == "quantize":
+        return _requant_out(env[op["input"]], op["mult"], op["shift"], zp(out))
+    if kind in ("conv2d", "depthwise_conv2d", "fully_connected"):
+        acc = accumulator(graph, op, env)
+        return _requant_out(acc, graph.array(op, "mult"), graph.array(op, "shift"), zp(out), op["act_min"], op["act_max"])
+    if kind == "lut":
+        return graph.array(op, "table")[env[op["input"]].astype(np.int64) + 128]
+    if kind == "global_avgpool":  # on raw q: input and output share scale and zero point
+        a = env[op["input"]]
+        total = a.astype(np.int64).sum(axis=(0, 1))
+        return int8_math.clamp(int8_math.round_div(total, a.shape[0] * a.shape[1])).astype(np.int8)
+    if kind == "mul_channel":
+        x, g = op["input"], op["gate"]
+        prod = (env[x].astype(np.int64) - zp(x)) * (env[g].astype(np.int64) - zp(g))
+        return _requant_out(prod, op["mult"], op["shift"], zp(out))
+    if kind == "add":
+        (a, b), ls = op["inputs"], op["left_shift"]
+        m, s = op["mult"], op["shift"]
+        a1 = int8_math.requantize((env[a].astype(np.int64) - zp(a)) << ls, m[0], s[0])
+        b1 = int8_math.requantize((env[b].astype(np.int64) - zp(b)) << ls, m[1], s[1])
+        return _requant_out(a1 + b1, m[2], s[2], zp(out))
+    raise ValueError(f"unknown op {kind!r}")
 
 
 def taps_vector(graph: Graph, env: dict[str, np.ndarray]) -> np.ndarray:

@@ -224,3 +224,53 @@ def quantize_graph(
     graph = Graph(meta, b.arrays)
     graph.validate()
     return graph
+
+
+def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarray]) -> dict[str, float]:
+    """Empirical bias correction, layer by layer, in place.
+
+    The taps are means over time and frequency: zero-mean rounding noise
+    averages away there, a systematic shift of a channel does not. For each
+    conv / fully connected op in order, the mean per-channel error of its
+    accumulator (dequantized) against the float model's pre-activation on the
+    same clips (float model on the Q12 input, earlier layers already corrected)
+    is folded into the int32 bias. Returns op -> largest correction in output steps.
+    """
+    from exporter import int8_exec
+    from exporter.fold import run_float
+
+    floats = []
+    for mel in logmels_q12:
+        env = run_float(fgraph, mel.astype(np.float64) / 4096.0)
+        floats.append({k: (v[0].permute(1, 2, 0) if v.dim() == 4 else v[0]).numpy() for k, v in env.items()
+                       if k.endswith(".acc")})
+    envs = [{INPUT: mel[:, :, None]} for mel in logmels_q12]
+    corrections = {}
+    for op in graph.ops:
+        out = op["output"]
+        if op["op"] in ("conv2d", "depthwise_conv2d", "fully_connected"):
+            fname = out[:-4] if out.endswith(".pre") else out
+            mult, shift = graph.array(op, "mult"), graph.array(op, "shift")
+            s_out = graph.tensors[out]["scale"]
+            s_acc = mult.astype(np.float64) * 2.0 ** (shift.astype(np.float64) - 31) * s_out
+            err_sum, count = 0.0, 0
+            for env, fl in zip(envs, floats):
+                acc = int8_exec.accumulator(graph, op, env)
+                diff = fl[fname + ".acc"] - acc * s_acc
+                err_sum = err_sum + diff.reshape(-1, diff.shape[-1]).sum(axis=0)
+                count += diff.size // diff.shape[-1]
+            safe = np.where(s_acc > 0, s_acc, 1.0)
+            delta = np.where(s_acc > 0, round_away(err_sum / count / safe), 0).astype(np.int64)
+            bias = graph.array(op, "bias").astype(np.int64) + delta
+            if np.abs(bias).max() > INT32_MAX // 2:
+                raise QuantizationError(f"{out}: corrected bias does not fit int32")
+            w = graph.array(op, "weights").astype(np.int64)
+            axis = 2 if op["op"] == "depthwise_conv2d" else 0
+            per_channel = np.abs(np.moveaxis(w, axis, 0)).reshape(len(bias), -1).sum(axis=1)
+            zp_in = graph.tensors[op["input"]]["zero_point"]
+            check_no_shift_overflow(out, np.abs(bias) + per_channel * max(127 - zp_in, zp_in + 128), shift)
+            graph.arrays[op["bias"]] = bias.astype(np.int32)
+            corrections[out] = float(np.abs(delta * s_acc / s_out).max())
+        for env in envs:
+            env[out] = int8_exec.run_op(graph, op, env)
+    return corrections

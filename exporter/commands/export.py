@@ -74,14 +74,17 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     from exporter.frontend.fixed import logmel_q12
     from exporter.frontend.render import render_frontend
     from exporter.audio import to_pcm16
-    from exporter.quantize import quantize_graph
+    from exporter.quantize import correct_biases, quantize_graph
 
     fgraph = fold_model(model)
     mels, source = calibrate.calibration_logmels(calibration, calibration_seed, calibration_clips,
                                                  calibration_seconds, progress=progress)
     ranges = calibrate.collect_ranges(fgraph, mels, percentile, progress=progress)
     graph = quantize_graph(fgraph, ranges, _model_info(info),
-                           extra={"calibration": {"source": source, "clips": len(mels), "percentile": percentile}})
+                           extra={"calibration": {"source": source, "clips": len(mels), "percentile": percentile,
+                                                  "bias_correction": True}})
+    correct_biases(graph, fgraph, [np.round(m * 4096).astype(np.int16) for m in mels])
+    graph.validate()
     graph.save(folder)
     int_model = onnx_int.build_model(graph)
     onnx.save(int_model, folder / "model_int.onnx")
