@@ -3,6 +3,9 @@
 Every command that needs a model (embed, export, run) calls ``resolve_model``
 with the arguments ``add_model_arguments`` adds, so they all accept the same
 ``--checkpoint P | --model NAME | --weights random [--seed N] [--width W]``.
+
+torch (and the model, which needs it) is imported inside the functions, so
+that commands can add these arguments without making ``--help`` slow.
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from exporter import SAMPLE_RATE
 from exporter.errors import UserError
-from exporter.model import NAME_TO_WIDTH, MobileNetV3, width_from_name
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from exporter.model import MobileNetV3
 
 # The EfficientAT release holding the AudioSet checkpoints (one per width: the best mAP).
 DEFAULT_URL_BASE = "https://github.com/fschmid56/EfficientAT/releases/download/v0.0.1/"
@@ -43,7 +50,6 @@ OFFICIAL_FILES = {
     "mn40_as": "mn40_as_mAP_484.pt",
 }
 DEFAULT_RANDOM_WIDTH = 0.1
-WIDTH_NAMES = {w: n for n, w in NAME_TO_WIDTH.items()}
 
 
 @dataclass(frozen=True)
@@ -72,15 +78,32 @@ def sha256_file(path: str | os.PathLike) -> str:
 @functools.lru_cache(maxsize=None)
 def expected_shapes(width: float) -> dict[str, tuple[int, ...]]:
     """Key -> shape of the official state_dict at ``width`` (built on the meta device)."""
+    import torch
+
+    from exporter.model import MobileNetV3
+
     with torch.device("meta"):
         model = MobileNetV3(width)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def _width_names() -> dict[float, str]:
+    from exporter.model import NAME_TO_WIDTH
+
+    return {w: n for n, w in NAME_TO_WIDTH.items()}
+
+
+def width_from_name(name: str) -> float:
+    from exporter.model import width_from_name as from_name
+
+    return from_name(name)
+
+
 def check_width(width: float) -> float:
     """A width of EfficientAT's name table (0.1 ... 4.0)."""
-    if width not in WIDTH_NAMES:
-        raise UserError(f"unsupported width {width:g}: choose one of {', '.join(f'{w:g}' for w in sorted(WIDTH_NAMES))}")
+    names = _width_names()
+    if width not in names:
+        raise UserError(f"unsupported width {width:g}: choose one of {', '.join(f'{w:g}' for w in sorted(names))}")
     return width
 
 
@@ -89,7 +112,7 @@ def _width_of(width_or_name: float | str) -> float:
 
 
 def _width_name(width: float) -> str:
-    return WIDTH_NAMES.get(width, f"width {width:g}")
+    return _width_names().get(width, f"width {width:g}")
 
 
 def _mismatch(state_dict: dict, width: float) -> tuple[list[str], list[str], list[str]]:
@@ -131,7 +154,7 @@ def infer_width(state_dict: dict, origin: str = "checkpoint") -> float:
             f"{origin} is not an EfficientAT MobileNetV3 (mn*_as) checkpoint: "
             "it has no 'features.0.0.weight' / 'classifier.5.weight'"
         )
-    widths = sorted(set(NAME_TO_WIDTH.values()))
+    widths = sorted(_width_names())
     for width in widths:
         if not any(_mismatch(state_dict, width)):
             return width
@@ -143,6 +166,8 @@ def infer_width(state_dict: dict, origin: str = "checkpoint") -> float:
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A plain state_dict (or one wrapped under 'model' / 'state_dict') from a torch.save file."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such checkpoint file")
@@ -163,6 +188,10 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 def model_from_state_dict(state_dict: dict, width: float | None = None, origin: str = "checkpoint") -> MobileNetV3:
     """Eval-mode float32 model; the width is inferred from the shapes unless given."""
+    import torch
+
+    from exporter.model import MobileNetV3
+
     if width is None:
         width = infer_width(state_dict, origin)
     else:
@@ -210,6 +239,8 @@ def official_checkpoint(name: str, url_base: str | None = None, cache: str | os.
 
 def _calibration_audio(seed: int, n: int = 4, seconds: float = 1.0) -> np.ndarray:
     """Deterministic test signals: tones, a chirp and coloured noise at several levels."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     clips = []
@@ -232,6 +263,9 @@ def random_state_dict(width_or_name: float | str, seed: int = 0) -> "OrderedDict
     (so they do not depend on the CPU's float32 kernels), then cast to float32.
     Non-trivial mean/var make BN folding matter, as with real checkpoints.
     """
+    import torch
+
+    from exporter.model import MobileNetV3
     from exporter.preprocess import LogMel
 
     width = _width_of(width_or_name)

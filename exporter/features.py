@@ -6,16 +6,23 @@ B15), MSE (pre-ReLU SE bottlenecks of the same blocks), Clf1, Clf2, Clf3
 the default). Whatever order is written, the pieces are concatenated in the
 HEAR wrapper's fixed order: L, clf1, clf2, logits, se5, se11, se13, se15, b5,
 b11, b13, b15.
+
+Importing this module does not import torch (the CLI's --help stays fast).
 """
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from exporter.errors import UserError
-from exporter.model import NUM_CLASSES, N_MELS, TAP_BLOCKS, block_configs, head_channels, last_channel
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_FEATURES = "MB+L"
+
+# The blocks whose pooled outputs (MB) and SE bottlenecks (MSE) the HEAR wrapper taps.
+TAP_BLOCKS = (5, 11, 13, 15)
 
 # The wrapper's concatenation order of the pieces ("components").
 COMPONENT_ORDER = ("L", "clf1", "clf2", "logits") + tuple(f"se{k}" for k in TAP_BLOCKS) + tuple(
@@ -53,6 +60,8 @@ def parse_features(spec: str) -> tuple[str, ...]:
 
 def component_sizes(width: float) -> dict[str, int]:
     """Size of every component at ``width``, in concatenation order."""
+    from exporter.model import N_MELS, NUM_CLASSES, block_configs, head_channels, last_channel
+
     cfgs = {c.index: c for c in block_configs(width)}
     sizes = {"L": N_MELS, "clf1": head_channels(width), "clf2": last_channel(width), "logits": NUM_CLASSES}
     sizes.update({f"se{k}": cfgs[k].se_squeeze for k in TAP_BLOCKS})
@@ -90,4 +99,6 @@ def component_tensor(component: str, mel_avgs: torch.Tensor, logits: torch.Tenso
 
 def assemble(components: tuple[str, ...], mel_avgs: torch.Tensor, logits: torch.Tensor, feats: dict) -> torch.Tensor:
     """Concatenate ``components`` (from parse_features) into (B, D)."""
+    import torch
+
     return torch.cat([component_tensor(c, mel_avgs, logits, feats) for c in components], dim=1)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from exporter.features import TAP_BLOCKS  # re-exported: the blocks whose outputs the HEAR wrapper taps
+
 # EfficientAT's name -> width table (``models/mn/model.py`` NAME_TO_WIDTH).
 NAME_TO_WIDTH = {
     "mn01": 0.1,
@@ -43,8 +45,6 @@ HEAD_FACTOR = 6  # head conv has 6 * out(B15) channels, not rounded separately
 BASE_LAST_CHANNEL = 1280
 BASE_IN_CONV = 16
 
-# The blocks whose outputs (M_B) and SE bottlenecks (M_SE) the HEAR wrapper taps.
-TAP_BLOCKS = (5, 11, 13, 15)
 
 # MobileNetV3-Large at width 1.0: (kernel, exp, out, SE, activation, stride) for B1..B15.
 # The input channels of a block are the previous block's outputs (B1: the in_conv's 16).
