@@ -12,4 +12,4 @@ CALIBRATION_CLIPS = 12
 CALIBRATION_SECONDS = 3.0
 PERCENTILE = 99.99
 GENERATED_DIR = FIRMWARE_DIR / "generated"
-MAX_FRAMES = (16, 128, 1000)  # arena plans: timestamp windows (160 ms), scene windows within 128 KiB of SRAM (1.28 s, netduinoplus2), 10 s scene windows
+MAX_FRAMES = (16, 1000)  # arena plans: timestamp windows (160 ms) and 10 s scene windows
