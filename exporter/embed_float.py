@@ -53,28 +53,31 @@ class FloatEmbedder(torch.nn.Module):
         return assemble(self.components, logmel.mean(dim=2), logits, feats)
 
     @torch.no_grad()
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """Audio windows (N, n) -> embeddings (N, D), batched so that memory stays bounded."""
+    def forward(self, windows) -> torch.Tensor:
+        """Audio windows (N, n) -> embeddings (N, D), in batches of at most MAX_BATCH_SAMPLES samples."""
         self.eval()
-        windows = torch.as_tensor(windows, dtype=torch.float32).to(self.device)
         per_batch = max(1, MAX_BATCH_SAMPLES // max(1, windows.shape[-1]))
-        return torch.cat(
-            [self.embed_logmel(self.mel(chunk)) for chunk in torch.split(windows, per_batch)], dim=0
-        )
+        out = []
+        for start in range(0, windows.shape[0], per_batch):
+            chunk = torch.as_tensor(np.ascontiguousarray(windows[start : start + per_batch]), dtype=torch.float32)
+            out.append(self.embed_logmel(self.mel(chunk.to(self.device))))
+        return torch.cat(out, dim=0)
+
+    def _embed_each_sound(self, windows: np.ndarray) -> torch.Tensor:
+        """(n_sounds, n_windows, n) -> (n_sounds, n_windows, D), one sound at a time (no stacked copy)."""
+        return torch.stack([self(w) for w in windows])
 
     def scene(self, audio) -> torch.Tensor:
         """(n_sounds, n_samples) -> (n_sounds, D): one pass up to 10 s, else the mean over 10 s windows."""
-        x = _as_numpy(audio)
-        windows = scene_windows(x)  # (n_sounds, n_windows, len)
-        emb = self(torch.from_numpy(np.ascontiguousarray(windows.reshape(-1, windows.shape[-1]))))
-        return emb.reshape(windows.shape[0], windows.shape[1], -1).mean(dim=1)
+        windows = scene_windows(_as_numpy(audio))  # (n_sounds, n_windows, len)
+        if windows.shape[1] == 1:  # batch all sounds in one pass, as the wrapper does
+            return self(windows[:, 0])
+        return self._embed_each_sound(windows).mean(dim=1)
 
     def timestamp(self, audio) -> tuple[torch.Tensor, torch.Tensor]:
         """(n_sounds, n_samples) -> (embeddings (n_sounds, n_ts, D), timestamps_ms (n_sounds, n_ts))."""
-        x = _as_numpy(audio)
-        windows, ts = timestamp_windows(x)  # (n_sounds, n_ts, 5120), (n_ts,)
-        emb = self(torch.from_numpy(np.ascontiguousarray(windows.reshape(-1, windows.shape[-1]))))
-        emb = emb.reshape(windows.shape[0], windows.shape[1], -1)
+        windows, ts = timestamp_windows(_as_numpy(audio))  # (n_sounds, n_ts, 5120), (n_ts,)
+        emb = self._embed_each_sound(windows)
         timestamps = torch.from_numpy(np.broadcast_to(ts, windows.shape[:2]).copy()).to(emb.device)
         return emb, timestamps
 
