@@ -1,0 +1,84 @@
+"""The integer ONNX model equals the numpy executor byte for byte, on every tensor."""
+
+import numpy as np
+import pytest
+
+from exporter import int8_exec, onnx_int
+from exporter.calibrate import calibration_logmels, collect_ranges
+from exporter.fold import fold_model
+from exporter.quantize import correct_biases, quantize_graph
+
+
+def _graph(model):
+    fg = fold_model(model)
+    mels, _ = calibration_logmels(None, seed=5, n_clips=2, seconds=1.0, progress=False)
+    graph = quantize_graph(fg, collect_ranges(fg, mels, 99.99, progress=False), {"name": "test"})
+    correct_biases(graph, fg, [np.round(m * 4096).astype(np.int16) for m in mels])
+    return graph
+
+
+@pytest.fixture(scope="module")
+def mn01(mn01_seed0_net):
+    graph = _graph(mn01_seed0_net)
+    return graph, onnx_int.session(onnx_int.build_model(graph, expose_all=True))
+
+
+@pytest.fixture(scope="module")
+def mn02():
+    from exporter.checkpoint import random_model
+
+    graph = _graph(random_model(0.2, seed=1))
+    return graph, onnx_int.session(onnx_int.build_model(graph, expose_all=True))
+
+
+def _assert_all_equal(graph, sess, x):
+    ref = int8_exec.run(graph, x, return_all=True)
+    got = onnx_int.run(sess, x, return_all=True)
+    names = [op["output"] for op in graph.ops]
+    assert set(names) <= set(got)
+    for name in names:
+        assert got[name].dtype == np.int8, name
+        assert got[name].shape == ref[name].shape, name
+        assert got[name].tobytes() == ref[name].tobytes(), f"{name} differs"
+    assert got["taps"].tobytes() == int8_exec.taps_vector(graph, ref).tobytes()
+
+
+def _golden_logmel(test_audio):
+    from exporter.audio import to_pcm16
+    from exporter.frontend.fixed import logmel_q12
+
+    return logmel_q12(to_pcm16(test_audio))
+
+
+def test_mn01_golden_audio(mn01, test_audio):
+    graph, sess = mn01
+    mel = _golden_logmel(test_audio)
+    assert mel.shape == (300, 128)
+    _assert_all_equal(graph, sess, mel)
+    _assert_all_equal(graph, sess, mel[100:116])  # one timestamp-sized window
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 16, 33])
+def test_mn01_random_inputs(mn01, frames):
+    graph, sess = mn01
+    rng = np.random.default_rng(frames)
+    # the full int16 range, saturation included: exercises every clamp
+    _assert_all_equal(graph, sess, rng.integers(-32768, 32768, size=(frames, 128)).astype(np.int16))
+
+
+@pytest.mark.parametrize("frames", [16, 101])
+def test_mn02_random_weights(mn02, test_audio, frames):
+    graph, sess = mn02
+    mel = _golden_logmel(test_audio)
+    _assert_all_equal(graph, sess, mel[:frames])
+    rng = np.random.default_rng(7)
+    _assert_all_equal(graph, sess, rng.integers(-20000, 8000, size=(frames, 128)).astype(np.int16))
+
+
+def test_taps_only_model_matches(mn01, test_audio):
+    """The model as exported (taps only) gives the same taps as the one exposing everything."""
+    graph, _ = mn01
+    sess = onnx_int.session(onnx_int.build_model(graph))
+    assert [o.name for o in sess.get_outputs()] == ["taps"]
+    mel = _golden_logmel(test_audio)
+    assert onnx_int.run(sess, mel).tobytes() == int8_exec.run(graph, mel).tobytes()
