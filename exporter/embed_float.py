@@ -59,8 +59,11 @@ class FloatEmbedder(torch.nn.Module):
         per_batch = max(1, MAX_BATCH_SAMPLES // max(1, windows.shape[-1]))
         out = []
         for start in range(0, windows.shape[0], per_batch):
-            chunk = torch.as_tensor(np.ascontiguousarray(windows[start : start + per_batch]), dtype=torch.float32)
-            out.append(self.embed_logmel(self.mel(chunk.to(self.device))))
+            chunk = windows[start : start + per_batch]
+            if not isinstance(chunk, torch.Tensor):
+                chunk = torch.from_numpy(np.ascontiguousarray(chunk))
+            chunk = chunk.to(self.device, torch.float32).contiguous()
+            out.append(self.embed_logmel(self.mel(chunk)))
         return torch.cat(out, dim=0)
 
     def _embed_each_sound(self, windows: np.ndarray) -> torch.Tensor:
