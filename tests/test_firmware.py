@@ -1,0 +1,129 @@
+"""The embedding firmware, bit-exact: on the host build and in QEMU on both Cortex-M4 boards,
+in both modes, the integers equal the `reference` board's (ONNX Runtime) byte for byte.
+Plus defined behaviour for bad input (too short, too long for the board) and long scene clips."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from exporter import example_clips, firmware_runner
+from exporter.audio import to_pcm16
+from exporter.boards import reference
+from exporter.errors import UserError
+from exporter.windows import TS_HOP
+
+pytestmark = pytest.mark.slow
+BOARDS = ["host", "qemu-an386", "qemu-netduinoplus2"]
+MODES = ["scene", "timestamp"]
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    from exporter import defaults
+    from exporter.checkpoint import resolve_model
+    from exporter.commands.export import export_to
+
+    model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
+    out = tmp_path_factory.mktemp("fw") / "export"
+    export_to(out, model=model, info=info, calibration_clips=4, fidelity_clips=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def clips(test_audio):
+    out = {"golden": to_pcm16(np.asarray(test_audio, dtype=np.float32).ravel())}
+    for name in ("speech", "music", "noise", "silence", "full_scale"):
+        out[name] = to_pcm16(example_clips.CLIPS[name](1.2))
+    return out
+
+
+@pytest.fixture(scope="module")
+def references(export_dir, clips):
+    """The reference integers, computed once per (mode, clip)."""
+    return {(mode, name): reference.embed_clips([clip], mode, export_dir)[0]
+            for mode in MODES for name, clip in clips.items()}
+
+
+@pytest.fixture(scope="module")
+def embedders(export_dir):
+    """One build per (board, mode) for the whole module."""
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.fail("qemu-system-arm / arm-none-eabi-gcc missing (bash ci/setup.sh)")
+    cache = {}
+
+    def get(board, mode):
+        if (board, mode) not in cache:
+            cache[board, mode] = firmware_runner.build_embedder(board, mode, export_dir)
+        return cache[board, mode]
+
+    return get
+
+
+def _embed(embedders, board, mode, clip):
+    run = firmware_runner.run_embedder(board, embedders(board, mode), clip)
+    firmware_runner.check_run(board, run, clip.size, mode)
+    return run, (run.embeddings[0] if mode == "scene" else np.stack(run.embeddings))
+
+
+@pytest.mark.parametrize("clip_name", ["golden", "speech", "music", "noise", "silence", "full_scale"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("board", BOARDS)
+def test_bit_exact_with_reference(embedders, clips, references, board, mode, clip_name):
+    clip = clips[clip_name]
+    ref = references[mode, clip_name]
+    run, got = _embed(embedders, board, mode, clip)
+    assert got.dtype == np.int16 and ref.dtype == np.int16
+    assert got.shape == ref.shape
+    assert np.array_equal(got, ref)
+    if mode == "timestamp":
+        assert run.timestamps_ms == [50 * i for i in range(clip.size // TS_HOP + 1)]
+    assert run.hello.dim == ref.shape[-1] and run.hello.board == board
+
+
+def test_embed_clips_interface_matches_reference(export_dir, clips, references):
+    """The board module API of `python -m exporter run` (several clips in one call)."""
+    from exporter.boards import qemu_an386
+
+    got = qemu_an386.embed_clips([clips["speech"], clips["noise"]], "timestamp", export_dir)
+    assert np.array_equal(got[0], references["timestamp", "speech"])
+    assert np.array_equal(got[1], references["timestamp", "noise"])
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("mode,n", [("timestamp", 0), ("timestamp", 2560), ("scene", 513)])
+def test_clip_shorter_than_a_window_is_an_error_frame(embedders, board, mode, n):
+    clip = to_pcm16(example_clips.noise(1.0))[:n]
+    run = firmware_runner.run_embedder(board, embedders(board, mode), clip)
+    assert run.exit_code == 2
+    assert run.embeddings == [] and run.end is not None and run.end.n_samples == n
+    ((code, msg),) = run.errors
+    assert code == 1 and "too short" in msg
+    with pytest.raises(UserError, match="too short"):
+        firmware_runner.check_run(board, run, n, mode)
+
+
+def test_shortest_timestamp_clip_is_bit_exact(embedders, export_dir):
+    clip = to_pcm16(example_clips.music_like(1.0)[:2561])
+    ref = reference.embed_clips([clip], "timestamp", export_dir)[0]
+    _, got = _embed(embedders, "qemu-an386", "timestamp", clip)
+    assert got.shape == (2, ref.shape[1]) and np.array_equal(got, ref)
+
+
+def test_long_scene_clip_averages_padded_windows(embedders, export_dir):
+    """Over 10 s: 10 s windows every 2.5 s on the clip reflect-padded by 5 s, averaged (an386)."""
+    clip = to_pcm16(np.concatenate([example_clips.speech_like(5.3), example_clips.music_like(5.3)]))
+    ref = reference.embed_clips([clip], "scene", export_dir)[0]
+    _, got = _embed(embedders, "qemu-an386", "scene", clip)
+    assert np.array_equal(got, ref)
+
+
+def test_long_scene_clip_on_netduinoplus2_is_refused(embedders):
+    """Scene clips over 10 s need a 940 KB sample ring: not on a 128 KiB board. A clear error."""
+    clip = to_pcm16(example_clips.noise(10.02))
+    run = firmware_runner.run_embedder("qemu-netduinoplus2", embedders("qemu-netduinoplus2", "scene"), clip)
+    assert run.exit_code == 2 and run.embeddings == []
+    ((code, msg),) = run.errors
+    assert code == 2 and "over 10 s" in msg and "qemu-netduinoplus2" in msg
+    with pytest.raises(UserError, match="over 10 s"):
+        firmware_runner.check_run("qemu-netduinoplus2", run, clip.size, "scene")
