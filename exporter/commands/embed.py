@@ -24,8 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_FEATURES,
         help="feature sets joined by '+': L, MB, MSE, Clf1, Clf2, Clf3 (default MB+L, the paper's M_B+L)",
     )
-    parser.add_argument("--mode", choices=["scene", "timestamp"], default="scene", help="default scene")
-    parser.add_argument("--out", required=True, metavar="OUT.npz", help="embeddings, timestamps_ms, files")
+    parser.add_argument(
+        "--mode",
+        choices=["scene", "timestamp"],
+        default="scene",
+        help="scene (default): one vector per file, the mean over 10 s windows beyond 10 s; "
+        "timestamp: one vector per 50 ms (160 ms windows), files shorter than the longest padded with NaN",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT.npz",
+        help="embeddings, files, features, model; timestamp mode adds timestamps_ms and n_timestamps",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
