@@ -273,22 +273,24 @@ def random_state_dict(width_or_name: float | str, seed: int = 0) -> "OrderedDict
     with torch.device("meta"):  # every tensor is set below
         model = MobileNetV3(width)
     model = model.to_empty(device="cpu").double()
+
+    def normal(t: torch.Tensor) -> torch.Tensor:
+        return torch.randn(t.shape, generator=gen, dtype=torch.float64)
+
     with torch.no_grad():
-        for name, module in model.named_modules():
-            if isinstance(module, torch.nn.Conv2d):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=gen, dtype=torch.float64) * (2.0 / fan_in) ** 0.5)
-            elif isinstance(module, torch.nn.Linear):
-                fan_in = module.weight.shape[1]
-                module.weight.copy_(torch.randn(module.weight.shape, generator=gen, dtype=torch.float64) / fan_in**0.5)
-                module.bias.copy_(torch.randn(module.bias.shape, generator=gen, dtype=torch.float64) * 0.1)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):  # He init: unit-scale activations before BN
+                module.weight.copy_(normal(module.weight) * (2.0 / module.weight[0].numel()) ** 0.5)
+            elif isinstance(module, torch.nn.Linear):  # 1/sqrt(fan_in): SE gates away from 0.5
+                module.weight.copy_(normal(module.weight) / module.weight.shape[1] ** 0.5)
+                module.bias.copy_(normal(module.bias) * 0.1)
             elif isinstance(module, torch.nn.BatchNorm2d):
-                module.weight.copy_(1.0 + 0.25 * torch.randn(module.weight.shape, generator=gen, dtype=torch.float64))
-                module.bias.copy_(0.25 * torch.randn(module.bias.shape, generator=gen, dtype=torch.float64))
+                module.weight.copy_(1.0 + 0.25 * normal(module.weight))
+                module.bias.copy_(0.25 * normal(module.bias))
                 module.momentum = None  # cumulative average: one batch sets running stats = batch stats
                 module.reset_running_stats()
-        audio = torch.from_numpy(_calibration_audio(seed))
-        logmel = LogMel()(audio).double().unsqueeze(1)
+        audio = torch.from_numpy(_calibration_audio(seed)).double()
+        logmel = LogMel().double()(audio).unsqueeze(1)  # float64 all the way
         model.train()
         model(logmel)
     state = model.state_dict()
