@@ -53,10 +53,15 @@ def test_tables_follow_float_definitions():
     assert np.abs(t.window_q22 - win * 2**tb.WINDOW_BITS).max() <= 0.5
     banks = preprocess.kaldi_mel_banks().astype(np.float64)
     dense = np.zeros_like(banks)
-    for b in range(tb.N_MELS):
-        w = t.mel_weights[t.mel_offset[b] : t.mel_offset[b] + t.mel_count[b]]
-        dense[b, t.mel_first[b] : t.mel_first[b] + t.mel_count[b]] = w
-    assert np.abs(dense - banks * 2**tb.MEL_W_BITS).max() <= 0.5
+    dense[:, t.bin_lo : t.bin_hi + 1] = t.mel_dense
+    # complementary weights (band s-1 gets d, band s 2^16 - d): within 1 LSB of the float weights
+    assert np.abs(dense - banks * 2**tb.MEL_W_BITS).max() <= 1.5
+    for s in range(len(t.seg_first) - 1):
+        k = np.arange(t.seg_first[s], t.seg_first[s + 1]) - t.bin_lo
+        if s >= 1:
+            assert np.array_equal(t.mel_dense[s - 1, k], t.seg_weight[k])
+        if s < tb.N_MELS:
+            assert np.array_equal(t.mel_dense[s, k], 2**tb.MEL_W_BITS - t.seg_weight[k])
     ang = 2 * np.pi * np.arange(len(t.twiddle_q31)) / tb.N_FFT
     assert np.abs(t.twiddle_q31[:, 0] - np.cos(ang) * 2.0**31).max() <= 1.0
     assert np.abs(t.twiddle_q31[:, 1] - np.sin(ang) * 2.0**31).max() <= 1.0

@@ -130,17 +130,22 @@ def fft512(buf: np.ndarray) -> np.ndarray:
 
 def spectrum2x(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """2 X[k] for k = bin_lo..bin_hi of the 1024-point real FFT, from the 512-point
-    complex FFT (digit-reversed buffer): E = Z[k] + conj Z[512-k], D = Z[k] - conj Z[512-k],
-    2X = E + W_1024^k (-i D)."""
+    complex FFT (digit-reversed buffer). For j <= 256: E = Z[j] + conj Z[512-j],
+    D = Z[j] - conj Z[512-j], V = W_1024^j (-i D); then 2X[j] = E + V and
+    2X[512-j] = conj(E - V) (one twiddle product serves both bins)."""
     t = tb.tables()
     k = np.arange(t.bin_lo, t.bin_hi + 1)
-    pa, pb = t.fft_perm[k], t.fft_perm[512 - k]
+    mirrored = k > 256
+    j = np.where(mirrored, 512 - k, k)
+    pa, pb = t.fft_perm[j], t.fft_perm[512 - j]
     ar, ai = z[:, 2 * pa], z[:, 2 * pa + 1]
     br, bi = z[:, 2 * pb], -z[:, 2 * pb + 1]
     er, ei = ar + br, ai + bi
     dr, di = ar - br, ai - bi
-    wr, wi = _cmul(di, -dr, t.twiddle_q31[k, 0], t.twiddle_q31[k, 1])
-    return _check_i32(er + wr, "spectrum"), _check_i32(ei + wi, "spectrum")
+    vr, vi = _cmul(di, -dr, t.twiddle_q31[j, 0], t.twiddle_q31[j, 1])
+    re = np.where(mirrored, er - vr, er + vr)
+    im = np.where(mirrored, vi - ei, ei + vi)
+    return _check_i32(re, "spectrum"), _check_i32(im, "spectrum")
 
 
 def power(re: np.ndarray, im: np.ndarray) -> np.ndarray:
@@ -150,14 +155,9 @@ def power(re: np.ndarray, im: np.ndarray) -> np.ndarray:
 
 
 def mel(p: np.ndarray) -> np.ndarray:
-    """[T, 128] uint64: sum of Q16 weight * power over each band's bins."""
-    t = tb.tables()
-    out = np.zeros((p.shape[0], tb.N_MELS), dtype=np.uint64)
-    for b in range(tb.N_MELS):
-        lo = t.mel_first[b] - t.bin_lo
-        w = t.mel_weights[t.mel_offset[b] : t.mel_offset[b] + t.mel_count[b]].astype(np.uint64)
-        out[:, b] = (p[:, lo : lo + t.mel_count[b]] * w[None, :]).sum(axis=1, dtype=np.uint64)
-    return out
+    """[T, 128] uint64: sum of Q16 weight * power over each band's bins (exact integers:
+    the C code's per-segment sums give the same values)."""
+    return p.astype(np.uint64) @ tb.tables().mel_dense.T.astype(np.uint64)
 
 
 def log2_q24(m: np.ndarray) -> np.ndarray:

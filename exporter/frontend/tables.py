@@ -11,7 +11,10 @@ and rendered into C by ``render.py``. Number formats (real = float audio in
   |X| <= sum |xw| <= 399.5 * 2.07e6 < 2^30)
 - spectrum 2X[k] (real-split post-processing, doubled)                (real * 2^21)
 - power  P = re^2 + im^2 (uint64, real * 2^42);  p = (P + 2^15) >> POWER_SHIFT (real * 2^26)
-- mel    M = sum MEL_WEIGHTS_Q16 * p  (uint64, real * 2^42), + MEL_FLOOR (1e-5)
+- mel    M = sum of Q16 weight * p  (uint64, real * 2^42), + MEL_FLOOR (1e-5). Kaldi's
+         triangles overlap so that every bin between the centres of bands b and b+1
+         has weights down_b + up_(b+1) = 1: one Q16 weight d per bin (for band b), and
+         band b+1 gets 2^16 - d. The C code sums p and p * d per segment between centres.
 - log2   L = log2(M + MEL_FLOOR) in Q24 (CLZ + LOG2_TABLE, linear interpolation)
 - out    q = (L * SCALE_MUL + SCALE_ADD) >> SCALE_SHIFT, saturated to int16 Q3.12
 """
@@ -63,10 +66,10 @@ class Tables:
     fft_perm: np.ndarray  # int64 [512]: buffer position holding Z[f] after the in-place FFT
     bin_lo: int  # first FFT bin with a mel weight
     bin_hi: int  # last one (inclusive)
-    mel_first: np.ndarray  # int64 [128]: first bin of each band
-    mel_count: np.ndarray  # int64 [128]: number of bins of each band
-    mel_offset: np.ndarray  # int64 [128]: start of each band in mel_weights
-    mel_weights: np.ndarray  # int64 [n]: Q16 weights, band after band
+    seg_first: np.ndarray  # int64 [130]: first bin of segment s = 0..128 (bins between
+    #   the centres of bands s-1 and s; segment 0 below centre 0, 128 above centre 127), + end
+    seg_weight: np.ndarray  # int64 [bins]: Q16 weight d of bin k for band s-1 (band s gets 2^16 - d)
+    mel_dense: np.ndarray  # int64 [128, bins]: the same weights as a matrix (numpy twin)
     log2_table: np.ndarray  # int64 [257]: log2(1 + i/256) in Q24
     mel_floor: int  # 1e-5 in M units
     scale_mul: int
@@ -86,6 +89,37 @@ def _fft_perm() -> np.ndarray:
     return perm
 
 
+def _mel_segments(banks: np.ndarray):
+    """Bins bin_lo..bin_hi (those with a weight) cut into the 129 segments between band
+    centres, with one Q16 weight per bin: d = down-slope weight of band s-1 (segment 0:
+    2^16 - the up-slope weight of band 0); band s gets 2^16 - d. Each quantised weight is
+    within 1 LSB of round(float * 2^16) (checked)."""
+    nz = np.flatnonzero(banks.any(axis=0))
+    bin_lo, bin_hi = int(nz[0]), int(nz[-1])
+    mel_lo = 1127.0 * np.log(1.0 + preprocess.FMIN / 700.0)
+    mel_hi = 1127.0 * np.log(1.0 + preprocess.FMAX / 700.0)
+    delta = (mel_hi - mel_lo) / (N_MELS + 1)
+    centres = mel_lo + (np.arange(N_MELS) + 1) * delta
+    bins = np.arange(bin_lo, bin_hi + 1)
+    m = 1127.0 * np.log(1.0 + bins * (preprocess.SAMPLE_RATE / N_FFT) / 700.0)
+    seg = np.searchsorted(centres, m, side="left")  # centres strictly below m(k): a bin on a centre starts a segment
+    one = 1 << MEL_W_BITS
+    d = np.empty(bins.size, dtype=np.int64)
+    for i, (k, sgm) in enumerate(zip(bins, seg)):
+        d[i] = round(banks[sgm - 1, k] * one) if sgm >= 1 else one - round(banks[0, k] * one)
+    d = np.clip(d, 0, one - 1)  # uint16; a weight of 1 - 2^-17 or more becomes 1 - 2^-16
+    dense = np.zeros((N_MELS, bins.size), dtype=np.int64)
+    for i, sgm in enumerate(seg):
+        if sgm >= 1:
+            dense[sgm - 1, i] = d[i]
+        if sgm < N_MELS:
+            dense[sgm, i] = one - d[i]
+    want = np.round(banks[:, bin_lo : bin_hi + 1] * one)
+    assert np.abs(dense - want).max() <= 1, "Kaldi weights are not complementary between centres"
+    seg_first = np.searchsorted(seg, np.arange(N_MELS + 2), side="left") + bin_lo
+    return seg_first.astype(np.int64), d, dense, bin_lo, bin_hi
+
+
 @lru_cache(maxsize=1)
 def tables() -> Tables:
     window = np.round(preprocess.hann_window_symmetric(WIN).astype(np.float64) * (1 << WINDOW_BITS)).astype(np.int64)
@@ -94,19 +128,7 @@ def tables() -> Tables:
     twiddle = _clamp_i32(np.round(tw * 2.0**TWIDDLE_BITS))
 
     banks = preprocess.kaldi_mel_banks().astype(np.float64)
-    wq = np.round(banks * (1 << MEL_W_BITS)).astype(np.int64)
-    assert wq.max() < 1 << 16, "Q16 weights must fit uint16"
-    first, count, offset, weights = [], [], [], []
-    for b in range(N_MELS):
-        nz = np.flatnonzero(wq[b])
-        assert nz.size > 0, f"mel band {b} has no weight"
-        lo, hi = int(nz[0]), int(nz[-1])
-        first.append(lo)
-        count.append(hi - lo + 1)
-        offset.append(len(weights))
-        weights.extend(int(v) for v in wq[b, lo : hi + 1])
-    bin_lo = min(first)
-    bin_hi = max(f + c - 1 for f, c in zip(first, count))
+    seg_first, seg_weight, dense, bin_lo, bin_hi = _mel_segments(banks)
     assert 1 <= bin_lo and bin_hi < N_FFT // 2
 
     i = np.arange((1 << LOG2_INDEX_BITS) + 1, dtype=np.float64)
@@ -122,10 +144,9 @@ def tables() -> Tables:
         fft_perm=_fft_perm(),
         bin_lo=bin_lo,
         bin_hi=bin_hi,
-        mel_first=np.array(first, dtype=np.int64),
-        mel_count=np.array(count, dtype=np.int64),
-        mel_offset=np.array(offset, dtype=np.int64),
-        mel_weights=np.array(weights, dtype=np.int64),
+        seg_first=seg_first,
+        seg_weight=seg_weight,
+        mel_dense=dense,
         log2_table=log2_table,
         mel_floor=int(round(LOG_EPS * 2.0**MEL_EXP)),
         scale_mul=int(round(mul)),

@@ -76,20 +76,48 @@ static void fft512(int32_t *z) {
   }
 }
 
-/* Power (>> 16) of 2X[k], k = BIN_LO..BIN_HI, from the 512-point FFT of the
- * interleaved real frame: E = Z[k] + conj Z[512-k], D = Z[k] - conj Z[512-k],
- * 2X = E + W_1024^k * (-i D). */
+static inline uint64_t power_q26(int32_t re, int32_t im) {
+  const uint64_t p = (uint64_t)((int64_t)re * re) + (uint64_t)((int64_t)im * im); /* < 2^62 */
+  return (p + (1u << (LOGMEL_T_POWER_SHIFT - 1))) >> LOGMEL_T_POWER_SHIFT; /* rounded: no low bias */
+}
+
+/* Power of 2X[k], k = BIN_LO..BIN_HI, from the 512-point FFT of the interleaved real
+ * frame. For j <= 256: E = Z[j] + conj Z[512-j], D = Z[j] - conj Z[512-j],
+ * V = W_1024^j (-i D); 2X[j] = E + V and 2X[512-j] = conj(E - V). */
 static void power_spectrum(const int32_t *z, uint64_t *power) {
-  for (int k = LOGMEL_T_BIN_LO; k <= LOGMEL_T_BIN_HI; k++) {
-    const int32_t *a = z + 2 * logmel_fft_perm[k], *b = z + 2 * logmel_fft_perm[512 - k];
-    int32_t er = a[0] + b[0], ei = a[1] - b[1];
-    int32_t dr = a[0] - b[0], di = a[1] + b[1];
-    int32_t wr, wi;
-    CMUL(wr, wi, di, -dr, logmel_twiddle_q31[k]);
-    int32_t xr = er + wr, xi = ei + wi;
-    uint64_t p = (uint64_t)((int64_t)xr * xr) + (uint64_t)((int64_t)xi * xi);
-    /* rounded: truncation would bias quiet bands low; p < 2^62, no overflow */
-    power[k - LOGMEL_T_BIN_LO] = (p + (1u << (LOGMEL_T_POWER_SHIFT - 1))) >> LOGMEL_T_POWER_SHIFT;
+  for (int j = LOGMEL_T_BIN_LO; j <= 256; j++) {
+    const int32_t *a = z + 2 * logmel_fft_perm[j], *b = z + 2 * logmel_fft_perm[512 - j];
+    const int32_t er = a[0] + b[0], ei = a[1] - b[1];
+    const int32_t dr = a[0] - b[0], di = a[1] + b[1];
+    int32_t vr, vi;
+    CMUL(vr, vi, di, -dr, logmel_twiddle_q31[j]);
+    power[j - LOGMEL_T_BIN_LO] = power_q26(er + vr, ei + vi);
+    if (j < 256 && 512 - j <= LOGMEL_T_BIN_HI) power[512 - j - LOGMEL_T_BIN_LO] = power_q26(er - vr, ei - vi);
+  }
+}
+
+/* Mel bands from the segments between band centres: segment s holds the falling slope
+ * of band s-1 (weights d) and the rising slope of band s (2^16 - d), so one product per
+ * bin: band s-1 += sum p*d, band s += (sum p) << 16 - sum p*d. Exact in uint64 (Parseval:
+ * every band sum < 2^62); p*d is split in 32-bit halves for UMLAL + MLA. */
+static void mel_bands(const uint64_t *p, uint64_t mel[LOGMEL_BANDS]) {
+  const uint16_t *d = logmel_seg_weight_q16;
+  uint64_t rising = 0;
+  for (int s = 0; s < LOGMEL_T_NSEGMENTS; s++) {
+    const int n = logmel_seg_first[s + 1] - logmel_seg_first[s];
+    uint64_t sum = 0, lo = 0;
+    uint32_t hi = 0; /* (sum p*d) >> 32 < 2^30 */
+    for (int i = 0; i < n; i++) {
+      const uint64_t v = p[i];
+      sum += v;
+      lo += (uint64_t)(uint32_t)v * d[i];
+      hi += (uint32_t)(v >> 32) * d[i];
+    }
+    p += n;
+    d += n;
+    const uint64_t pd = lo + ((uint64_t)hi << 32);
+    if (s > 0) mel[s - 1] = rising + pd;
+    rising = (sum << 16) - pd;
   }
 }
 
@@ -146,13 +174,7 @@ static void compute_frame(logmel_state *s) {
   stage(s, LOGMEL_STAGE_POWER, s->power, LOGMEL_T_NBINS * sizeof s->power[0]);
 
   uint64_t mel[LOGMEL_BANDS];
-  for (int b = 0; b < LOGMEL_BANDS; b++) {
-    const uint64_t *p = s->power + (logmel_mel_first[b] - LOGMEL_T_BIN_LO);
-    const uint16_t *w = logmel_mel_weights_q16 + logmel_mel_offset[b];
-    uint64_t acc = 0;
-    for (int i = 0, n = logmel_mel_count[b]; i < n; i++) acc += p[i] * w[i];
-    mel[b] = acc;
-  }
+  mel_bands(s->power, mel);
   stage(s, LOGMEL_STAGE_MEL, mel, sizeof mel);
 
   for (int b = 0; b < LOGMEL_BANDS; b++) log2v[b] = logmel_log2_q24(mel[b] + LOGMEL_T_MEL_FLOOR);

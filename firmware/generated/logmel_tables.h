@@ -18,15 +18,13 @@
 #define LOGMEL_T_SCALE_MUL 37213056LL
 #define LOGMEL_T_SCALE_ADD (-22168132605847176LL)
 #define LOGMEL_T_SCALE_SHIFT 40
-#define LOGMEL_T_NWEIGHTS 948
+#define LOGMEL_T_NSEGMENTS 129        /* bins between mel band centres: band s-1 | band s */
 
 extern const int32_t logmel_window_q22[LOGMEL_T_WIN];
 extern const int32_t logmel_twiddle_q31[768][2];   /* cos, sin of 2 pi k / 1024 */
 extern const uint16_t logmel_fft_perm[LOGMEL_T_NFFT / 2];     /* buffer position of Z[f] */
-extern const uint16_t logmel_mel_first[128];
-extern const uint16_t logmel_mel_count[128];
-extern const uint16_t logmel_mel_offset[128];
-extern const uint16_t logmel_mel_weights_q16[LOGMEL_T_NWEIGHTS];
+extern const uint16_t logmel_seg_first[LOGMEL_T_NSEGMENTS + 1]; /* first bin of each segment, then the end */
+extern const uint16_t logmel_seg_weight_q16[LOGMEL_T_NBINS];     /* bin k: band s-1 gets d, band s 2^16 - d */
 extern const int32_t logmel_log2_table_q24[257];
 
 #endif
