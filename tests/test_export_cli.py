@@ -1,0 +1,155 @@
+"""``export``: a complete export folder, and clear errors for bad input that leave nothing behind."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from exporter import defaults, fidelity, int8_exec, onnx_int
+from exporter.commands import export
+from exporter.errors import UserError
+from exporter.graph import Graph
+
+SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=2, fidelity_seconds=1.0, progress=False)
+EXPECTED_FILES = {"graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.h", "network.c",
+                  "network_data.c", "logmel_tables.c", "logmel_tables.h", "reports"}
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    """The export command as the CLI runs it: (exit code, error message)."""
+    parser = argparse.ArgumentParser()
+    export.add_arguments(parser)
+    try:
+        return export.run(parser.parse_args(argv)), ""
+    except UserError as e:
+        return 2, str(e)
+
+
+@pytest.fixture(scope="module")
+def model_and_info(mn01_seed0_path):
+    from exporter.checkpoint import resolve_model
+
+    return resolve_model(checkpoint=mn01_seed0_path)
+
+
+@pytest.fixture(scope="module")
+def exported(model_and_info, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "mn01"
+    model, info = model_and_info
+    summary = export.export_to(out, model=model, info=info, **SMALL)
+    return out, summary
+
+
+def test_export_folder_is_complete(exported, test_audio):
+    out, summary = exported
+    assert EXPECTED_FILES <= {p.name for p in out.iterdir()}
+    assert [p.name for p in out.parent.iterdir()] == ["mn01"]  # no temporary folders left
+    graph = Graph.load(out)
+    assert graph.meta["model"]["checkpoint"] == "tests/data/mn01_seed0.pt"
+    assert graph.meta["calibration"]["clips"] == 2
+    from exporter.audio import to_pcm16
+    from exporter.frontend.fixed import logmel_q12
+
+    mel = logmel_q12(to_pcm16(test_audio))
+    sess = onnx_int.session(str(out / "model_int.onnx"))
+    assert onnx_int.run(sess, mel).tobytes() == int8_exec.run(graph, mel).tobytes()
+    fid = json.loads((out / "reports" / "fidelity.json").read_text())
+    assert list(fid["summary"]) == ["L", "B5", "B11", "B13", "B15"]
+    assert (out / "reports" / "fidelity.md").read_text().startswith("# Fidelity")
+    qdq = json.loads((out / "reports" / "qdq.json").read_text())
+    assert qdq["windows"] == 4 and qdq["max_abs_steps"] >= 0
+    assert summary["macs"]["16"] == 327_168
+
+
+def test_export_is_deterministic(exported, model_and_info, tmp_path):
+    out, _ = exported
+    model, info = model_and_info
+    again = tmp_path / "again"
+    export.export_to(again, model=model, info=info, **SMALL)
+    for name in ("graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.c", "network_data.c"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_cli_with_calibration_folder(mn01_seed0_path, tmp_path, test_audio):
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    sf.write(cal / "a.wav", test_audio, 32000)
+    sf.write(cal / "b.flac", test_audio[::-1].copy(), 32000)
+    out = tmp_path / "out"
+    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--fidelity-clips", "1",
+                      "--out", str(out)])
+    assert (code, err) == (0, "")
+    graph = Graph.load(out)
+    assert str(cal) in graph.meta["calibration"]["source"] and graph.meta["calibration"]["clips"] == 2
+
+
+def test_wrong_checkpoint_family(tmp_path):
+    bad = tmp_path / "resnet.pt"
+    torch.save({"conv1.weight": torch.zeros(4, 1, 3, 3)}, bad)
+    out = tmp_path / "out"
+    code, err = _run(["--checkpoint", str(bad), "--out", str(out)])
+    assert code == 2 and "not an EfficientAT" in err
+    assert not out.exists()
+
+
+def test_empty_calibration_folder(mn01_seed0_path, tmp_path):
+    cal = tmp_path / "empty"
+    cal.mkdir()
+    (cal / "notes.txt").write_text("no audio here")
+    out = tmp_path / "out"
+    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
+    assert code == 2 and str(cal) in err and "no audio files" in err
+    assert not out.exists()
+    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(tmp_path / "nope"), "--out", str(out)])
+    assert code == 2 and "nope" in err
+
+
+def test_unreadable_calibration_file(mn01_seed0_path, tmp_path):
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    (cal / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    out = tmp_path / "out"
+    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
+    assert code == 2 and "broken.wav" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["cal"]
+
+
+def test_output_folder_with_other_files(mn01_seed0_path, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--out", str(out)])
+    assert code == 2 and "not empty" in err and "keep.txt" in err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+
+
+def test_failure_leaves_nothing_half_written(model_and_info, tmp_path, monkeypatch):
+    import exporter.codegen
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("simulated failure while writing C sources")
+
+    monkeypatch.setattr(exporter.codegen, "render_network", fail)
+    model, info = model_and_info
+    with pytest.raises(RuntimeError, match="simulated"):
+        export.export_to(tmp_path / "out", model=model, info=info, **SMALL)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_regenerate_default_replaces_the_folder(tmp_path, monkeypatch):
+    gen = tmp_path / "generated"
+    gen.mkdir()
+    (gen / "stale.c").write_text("old")
+    monkeypatch.setattr(defaults, "GENERATED_DIR", gen)
+    monkeypatch.setattr(defaults, "CALIBRATION_CLIPS", 2)
+    monkeypatch.setattr(defaults, "CALIBRATION_SECONDS", 1.0)
+    monkeypatch.setattr(fidelity, "HELD_OUT_CLIPS", 1)
+    monkeypatch.setattr(fidelity, "HELD_OUT_SECONDS", 1.0)
+    assert export.regenerate_default() == 0
+    names = {p.name for p in gen.iterdir()}
+    assert EXPECTED_FILES <= names and "stale.c" not in names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
+    assert Graph.load(gen).meta["model"]["checkpoint_sha256"] is not None
