@@ -182,16 +182,17 @@ def parse_error(payload: bytes) -> tuple[int, str]:
 class End:
     n_samples: int
     n_embeddings: int
-    stack_used: int
+    stack_used: int  # peak, bytes (0 where the board cannot tell)
     stack_size: int
+    instructions: int  # from the first sample read to the end (0 unless counted: QEMU -icount)
 
 
 def encode_end(e: End) -> bytes:
-    return struct.pack("<IIII", e.n_samples, e.n_embeddings, e.stack_used, e.stack_size)
+    return struct.pack("<IIIIQ", e.n_samples, e.n_embeddings, e.stack_used, e.stack_size, e.instructions)
 
 
 def parse_end(payload: bytes) -> End:
-    return End(*struct.unpack_from("<IIII", payload, 0))
+    return End(*struct.unpack_from("<IIIIQ", payload, 0))
 
 
 @dataclass

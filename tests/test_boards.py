@@ -92,3 +92,17 @@ def test_icount_counts_instructions_exactly(qemu_selftest, tmp_path):
     assert 320 * 3 < per_block < 320 * 20
     assert counts[2] - counts[1] == per_block
     assert counts[3] - counts[2] == 2 * per_block
+
+
+def test_counters_of_both_boards_agree(tmp_path):
+    """Two independent counters (an386 dual timer, STM32 TIM2) on the same code: equal counts up
+    to the boards' own few instructions."""
+    clip = np.ones(40_000_000 // 5, dtype=np.int16)  # ~40 M instructions of summing
+    counts = {}
+    for board in ("qemu-an386", "qemu-netduinoplus2"):
+        b, exe = _build(board)
+        rc, res = _run(b, exe, clip, tmp_path, icount=True)
+        assert rc == 0
+        counts[board] = _selftest_frame(res)[2]
+    assert counts["qemu-an386"] > 30_000_000
+    assert abs(counts["qemu-an386"] - counts["qemu-netduinoplus2"]) < 64

@@ -83,7 +83,7 @@ def test_hello_round_trip_and_dequantize():
 
 
 def test_end_and_error_payloads():
-    e = up.End(96000, 61, 1234, 16384)
+    e = up.End(96000, 61, 1234, 16384, 2**40 + 5)
     assert up.parse_end(up.encode_end(e)) == e
     code, msg = up.parse_error(struct.pack("<H", up.ERR_CLIP_TOO_SHORT) + b"too short")
     assert (code, msg) == (up.ERR_CLIP_TOO_SHORT, "too short")

@@ -202,13 +202,14 @@ static void send_profile(uint64_t total)
 }
 #endif
 
-static void send_end(uint32_t n_samples)
+static void send_end(uint32_t n_samples, uint64_t instructions)
 {
-    proto_begin(PROTO_END, 0, 16);
+    proto_begin(PROTO_END, 0, 24);
     proto_put_u32(n_samples);
     proto_put_u32(n_embeddings);
     proto_put_u32(board_stack_size() - board_stack_unused());
     proto_put_u32(board_stack_size());
+    proto_put_u64(instructions);
     proto_end();
 }
 
@@ -282,13 +283,12 @@ int app_main(void)
     }
 #endif
 
+    uint64_t instructions = board_instructions() - start;
 #ifdef APP_PROFILE
-    send_profile(board_instructions() - start);
-#else
-    (void)start;
+    send_profile(instructions);
 #endif
     int code = BOARD_EXIT_OK;
     if (rc != EMBED_OK) code = report_error(n, rc);
-    send_end(n);
+    send_end(n, instructions);
     return code;
 }

@@ -1,4 +1,4 @@
-/* QEMU mps2-an386 (Cortex-M4F, 25 MHz): CMSDK UART0 console, CMSDK timer0 as the
+/* QEMU mps2-an386 (Cortex-M4F, 25 MHz): CMSDK UART0 console, the CMSDK dual timer as the
  * instruction counter when QEMU runs with -icount shift=10. */
 #include <stdint.h>
 
@@ -10,10 +10,13 @@
 #define UART_CTRL (*(volatile uint32_t *)(UART0_BASE + 0x08))
 #define UART_BAUDDIV (*(volatile uint32_t *)(UART0_BASE + 0x10))
 
-#define TIMER0_BASE 0x40000000u
-#define TIMER_CTRL (*(volatile uint32_t *)(TIMER0_BASE + 0x00))
-#define TIMER_VALUE (*(volatile uint32_t *)(TIMER0_BASE + 0x04))
-#define TIMER_RELOAD (*(volatile uint32_t *)(TIMER0_BASE + 0x08))
+#define DUALTIMER_BASE 0x40002000u
+#define TIMER_LOAD (*(volatile uint32_t *)(DUALTIMER_BASE + 0x00))
+#define TIMER_VALUE (*(volatile uint32_t *)(DUALTIMER_BASE + 0x04))
+#define TIMER_CTRL (*(volatile uint32_t *)(DUALTIMER_BASE + 0x08))
+#define TIMER_ENABLE 0x80u
+#define TIMER_PRESCALE_16 0x04u
+#define TIMER_32BIT 0x02u
 
 const char board_name[] = "qemu-an386";
 
@@ -24,9 +27,8 @@ void board_init(void)
 {
     UART_BAUDDIV = 16;
     UART_CTRL = 1;  /* TX enable: without it a polling write never completes */
-    TIMER_RELOAD = 0xFFFFFFFFu;
-    TIMER_VALUE = 0xFFFFFFFFu;
-    TIMER_CTRL = 1;
+    TIMER_LOAD = 0xFFFFFFFFu;  /* free-running 32-bit down counter, 25 MHz / 16 */
+    TIMER_CTRL = TIMER_ENABLE | TIMER_PRESCALE_16 | TIMER_32BIT;
     timer_last = TIMER_VALUE;
 }
 
@@ -41,10 +43,11 @@ void board_uart_write(const uint8_t *data, size_t n)
 
 uint64_t board_instructions(void)
 {
-    /* A 25 MHz down-counter (40 ns a tick); -icount shift=10 makes one instruction 1024 ns.
-     * Wraps every 2^32 ticks (~168 M instructions): callers read it far more often. */
+    /* A tick is 16 x 40 ns = 640 ns; -icount shift=10 makes one instruction 1024 ns, so
+     * instructions = ticks * 5 / 8, exact to the instruction (1.6 ticks each). The counter
+     * wraps every 2^32 ticks (2.7 G instructions): reads must come more often than that. */
     uint32_t now = TIMER_VALUE;
     timer_ticks += (uint32_t)(timer_last - now);
     timer_last = now;
-    return (timer_ticks * 40u + 512u) / 1024u;
+    return (timer_ticks * 5u + 4u) / 8u;
 }

@@ -1,0 +1,40 @@
+"""``python -m exporter bench``: speed and memory of the firmware in QEMU -> reports/bench.{md,json}."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from exporter import ROOT
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--export", metavar="DIR", type=Path, default=None,
+                        help="export folder to benchmark (default: the default model's cached export)")
+    parser.add_argument("--board", action="append", choices=["qemu-an386", "qemu-netduinoplus2"], default=None,
+                        help="board(s) to measure (repeatable; default both)")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=ROOT / "reports",
+                        help="folder for bench.md and bench.json (default reports/)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from exporter.bench import run_bench
+    from exporter.graph import Graph
+
+    export_dir = args.export
+    if export_dir is None:
+        from exporter import defaults
+        from exporter.checkpoint import resolve_model
+        from exporter.commands.run import cached_export
+
+        export_dir = cached_export(*resolve_model(checkpoint=defaults.CHECKPOINT))
+    else:
+        Graph.load(export_dir)  # a clear error if it is not an export folder
+    report = run_bench(export_dir, args.board or ["qemu-an386", "qemu-netduinoplus2"], args.out)
+    for r in report["results"]:
+        g = r["goals"]
+        print(f"{r['board']:20s} {r['mode']:9s} real time at {r['realtime_mhz']:6.2f} MHz (goal {g['realtime_mhz']:g}), "
+              f"network {r['network_instructions_per_mac']:.2f} instr/MAC, flash {r['flash_bytes'] / 1024:.1f} KB, "
+              f"RAM {r['ram_bytes'] / 1024:.1f} KB (goal {g['ram_kb']:g})")
+    print(f"report: {args.out / 'bench.md'}")
+    return 0
