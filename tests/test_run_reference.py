@@ -1,0 +1,116 @@
+"""``run --board reference``: integer embeddings through ONNX Runtime, equal to the numpy pipeline."""
+
+import argparse
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from exporter import int8_exec, qembed
+from exporter.audio import load_audio, to_pcm16
+from exporter.commands import export, run
+from exporter.errors import UserError
+from exporter.fidelity import integer_scene
+from exporter.frontend.fixed import logmel_q12
+from exporter.graph import Graph
+from exporter.int8_math import round_div
+from exporter.windows import timestamp_windows
+
+SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=1, fidelity_seconds=1.0, progress=False)
+
+
+def _run(argv):
+    parser = argparse.ArgumentParser()
+    run.add_arguments(parser)
+    try:
+        return run.run(parser.parse_args(argv)), ""
+    except UserError as e:
+        return 2, str(e)
+
+
+@pytest.fixture(scope="module")
+def export_dir(mn01_seed0_path, tmp_path_factory):
+    from exporter.checkpoint import resolve_model
+
+    model, info = resolve_model(checkpoint=mn01_seed0_path)
+    out = tmp_path_factory.mktemp("run") / "export"
+    export.export_to(out, model=model, info=info, **SMALL)
+    return out
+
+
+@pytest.fixture(scope="module")
+def golden_wav(test_audio, tmp_path_factory):
+    path = tmp_path_factory.mktemp("audio") / "golden.wav"
+    sf.write(path, test_audio, 32000, subtype="PCM_16")
+    return path
+
+
+def test_scene(export_dir, golden_wav, tmp_path):
+    out = tmp_path / "scene.npz"
+    assert _run(["--board", "reference", str(golden_wav), "--export", str(export_dir), "--out", str(out)]) == (0, "")
+    z = np.load(out)
+    graph = Graph.load(export_dir)
+    assert z["embeddings_q"].dtype == np.int16 and z["embeddings_q"].shape == (1, 184)
+    assert list(z["files"]) == [str(golden_wav)]
+    np.testing.assert_array_equal(z["embeddings"], qembed.dequantize(graph, z["embeddings_q"]))
+    # ONNX Runtime board == numpy executor pipeline, byte for byte
+    expected = integer_scene(graph, load_audio(golden_wav))
+    assert z["embeddings_q"][0].tobytes() == expected.tobytes()
+    # L is the Q12 mean of the frames
+    mel = logmel_q12(to_pcm16(load_audio(golden_wav)))
+    np.testing.assert_array_equal(z["embeddings_q"][0, :128], round_div(mel.astype(np.int64).sum(axis=0), len(mel)))
+
+
+def test_timestamp(export_dir, golden_wav, tmp_path):
+    out = tmp_path / "ts.npz"
+    code, _ = _run(["--board", "reference", str(golden_wav), "--mode", "timestamp", "--export", str(export_dir),
+                    "--out", str(out)])
+    assert code == 0
+    z = np.load(out)
+    assert z["embeddings_q"].shape == (1, 61, 184)
+    np.testing.assert_array_equal(z["timestamps_ms"][0], np.arange(61) * 50.0)
+    graph = Graph.load(export_dir)
+    windows, _ = timestamp_windows(to_pcm16(load_audio(golden_wav)))
+    for i in (0, 30, 60):
+        mel = logmel_q12(windows[i])
+        assert mel.shape == (16, 128)
+        expected = qembed.window_embedding(mel, int8_exec.run(graph, mel))
+        assert z["embeddings_q"][0, i].tobytes() == expected.tobytes(), i
+
+
+def test_long_scene_clip_averages_windows(export_dir, tmp_path):
+    rng = np.random.default_rng(0)
+    clip = (0.1 * rng.normal(size=32000 * 11)).astype(np.float32)  # 11 s: 2 windows of 10 s
+    path = tmp_path / "long.wav"
+    sf.write(path, clip, 32000, subtype="PCM_16")
+    out = tmp_path / "long.npz"
+    assert _run(["--board", "reference", str(path), "--export", str(export_dir), "--out", str(out)])[0] == 0
+    got = np.load(out)["embeddings_q"][0]
+    assert got.tobytes() == integer_scene(Graph.load(export_dir), load_audio(path)).tobytes()
+
+
+def test_unreadable_file_is_named_and_others_processed(export_dir, golden_wav, tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    out = tmp_path / "mixed.npz"
+    code, _ = _run(["--board", "reference", str(bad), str(golden_wav), "--export", str(export_dir), "--out", str(out)])
+    assert code == 1
+    assert "bad.wav" in capsys.readouterr().err
+    assert list(np.load(out)["files"]) == [str(golden_wav)]
+    code, err = _run(["--board", "reference", str(bad), "--export", str(export_dir), "--out", str(tmp_path / "x.npz")])
+    assert code == 2 and not (tmp_path / "x.npz").exists()
+
+
+def test_bad_export_arguments(export_dir, golden_wav, tmp_path, mn01_seed0_path):
+    code, err = _run(["--board", "reference", str(golden_wav), "--export", str(tmp_path), "--out", str(tmp_path / "o.npz")])
+    assert code == 2 and "graph.json" in err
+    code, err = _run(["--board", "reference", str(golden_wav), "--export", str(export_dir),
+                      "--checkpoint", str(mn01_seed0_path), "--out", str(tmp_path / "o.npz")])
+    assert code == 2 and "exclude" in err
+
+
+def test_board_api_rejects_float_audio(export_dir):
+    from exporter.boards import reference
+
+    with pytest.raises(UserError, match="int16"):
+        reference.embed_clips([np.zeros(5000, np.float32)], "scene", export_dir)
