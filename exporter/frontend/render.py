@@ -37,6 +37,7 @@ def _context() -> dict:
         "n_log2": len(t.log2_table),
         "window": ints(t.window_q22),
         "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31],
+        "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index()]],
         "fft_perm": ints(t.fft_perm),
         "seg_first": ints(t.seg_first),
         "seg_weight": ints(t.seg_weight),

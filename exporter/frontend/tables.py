@@ -76,6 +76,17 @@ class Tables:
     scale_add: int  # includes the rounding half
 
 
+def radix4_twiddle_index() -> np.ndarray:
+    """Twiddle-table indices of the radix-4 stages with twiddles (span 256, 64, 16), in the
+    order the C code walks them: per stage, per j < span/4: W^j, W^2j, W^3j (W = W_span)."""
+    idx = []
+    for span in (256, 64, 16):
+        stride = N_FFT // span
+        for j in range(span // 4):
+            idx += [j * stride, 2 * j * stride, 3 * j * stride]
+    return np.array(idx, dtype=np.int64)
+
+
 def _fft_perm() -> np.ndarray:
     """Where the 512-point DIF FFT (one radix-2 stage, then four radix-4 stages on
     each half) leaves Z[f]: f = 2k + h sits at h * 256 + (k with its 4 base-4 digits reversed)."""

@@ -43,22 +43,25 @@ static void fft512(int32_t *z) {
     a[1] += b[1];
     CMUL(b[0], b[1], dr, di, logmel_twiddle_q31[2 * j]);
   }
-  /* radix-4 stages with twiddles: span 256, 64, 16 (twiddle index step 1024 / span) */
-  for (int span = 256, stride = 4; span > 4; span >>= 2, stride <<= 2) {
+  /* radix-4 stages with twiddles: span 256, 64, 16; W^j, W^2j, W^3j of each stage are
+   * stored side by side (logmel_twiddle3_q31) so one pointer walks them. */
+  const int32_t(*w)[2] = logmel_twiddle3_q31;
+  for (int span = 256; span > 4; span >>= 2) {
     const int q = span >> 2;
     for (int g = 0; g < 512; g += span) {
-      for (int j = 0; j < q; j++) {
-        int32_t *a = z + 2 * (g + j), *b = a + 2 * q, *c = b + 2 * q, *d = c + 2 * q;
+      int32_t *a = z + 2 * g, *b = a + 2 * q, *c = b + 2 * q, *d = c + 2 * q;
+      const int32_t(*wj)[2] = w;
+      for (int j = 0; j < q; j++, a += 2, b += 2, c += 2, d += 2, wj += 3) {
         int32_t t0r = a[0] + c[0], t0i = a[1] + c[1], t1r = a[0] - c[0], t1i = a[1] - c[1];
         int32_t t2r = b[0] + d[0], t2i = b[1] + d[1], t3r = b[0] - d[0], t3i = b[1] - d[1];
-        const int k = j * stride;
         a[0] = t0r + t2r;
         a[1] = t0i + t2i;
-        CMUL(b[0], b[1], t1r + t3i, t1i - t3r, logmel_twiddle_q31[k]);     /* t1 - i t3 */
-        CMUL(c[0], c[1], t0r - t2r, t0i - t2i, logmel_twiddle_q31[2 * k]);
-        CMUL(d[0], d[1], t1r - t3i, t1i + t3r, logmel_twiddle_q31[3 * k]); /* t1 + i t3 */
+        CMUL(b[0], b[1], t1r + t3i, t1i - t3r, wj[0]); /* t1 - i t3 */
+        CMUL(c[0], c[1], t0r - t2r, t0i - t2i, wj[1]);
+        CMUL(d[0], d[1], t1r - t3i, t1i + t3r, wj[2]); /* t1 + i t3 */
       }
     }
+    w += 3 * q;
   }
   /* last radix-4 stage, span 4: all twiddles are 1 */
   for (int g = 0; g < 512; g += 4) {
