@@ -38,9 +38,10 @@ def _check_length(n: int, needed: int, what: str) -> None:
 
 
 def _unfold(padded: np.ndarray, n_windows: int, window: int, hop: int) -> np.ndarray:
-    """[..., n] -> [..., n_windows, window] (copies)."""
-    idx = np.arange(n_windows)[:, None] * hop + np.arange(window)[None, :]
-    return padded[..., idx]
+    """[..., n] -> [..., n_windows, window], a read-only view (no copy: an hour of
+    audio would otherwise become gigabytes of overlapping windows)."""
+    view = np.lib.stride_tricks.sliding_window_view(padded, window, axis=-1)
+    return view[..., : (n_windows - 1) * hop + 1 : hop, :]
 
 
 def timestamp_windows(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
