@@ -1,0 +1,63 @@
+"""Fidelity of the integer embedding against the float model (mn01 with tests/data/mn01_seed0.pt).
+
+The project's target is a mean cosine >= 0.99 in every section. L and B5 meet
+it; B11, B13 and B15 do not for this seeded-random network (see the export's
+reports/fidelity.md): the floors below guard against regressions at the level
+measured when they were written.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+
+from exporter import defaults, fidelity
+from exporter.calibrate import calibration_logmels, collect_ranges, synthetic_set
+from exporter.fold import fold_model
+from exporter.graph import Graph
+from exporter.quantize import correct_biases, quantize_graph
+
+# measured with the default configuration (exporter/defaults.py): 1.0000 0.9987 0.9736 0.9153 0.7488
+FLOORS = {"L": 0.999, "B5": 0.99, "B11": 0.95, "B13": 0.88, "B15": 0.65}
+
+
+@pytest.fixture(scope="module")
+def default_graph(mn01_seed0_net):
+    fg = fold_model(mn01_seed0_net)
+    mels, _ = calibration_logmels(None, defaults.CALIBRATION_SEED, defaults.CALIBRATION_CLIPS,
+                                  defaults.CALIBRATION_SECONDS, progress=False)
+    graph = quantize_graph(fg, collect_ranges(fg, mels, defaults.PERCENTILE, progress=False), {"name": "mn01"})
+    correct_biases(graph, fg, [np.round(m * 4096).astype(np.int16) for m in mels])
+    return graph
+
+
+@pytest.fixture(scope="module")
+def result(mn01_seed0_net, default_graph):
+    return fidelity.evaluate(mn01_seed0_net, default_graph, fidelity.held_out_clips())
+
+
+def test_sections_and_floors(result):
+    assert list(result["summary"]) == ["L", "B5", "B11", "B13", "B15"]
+    assert result["clips"] == fidelity.HELD_OUT_CLIPS
+    for section, floor in FLOORS.items():
+        assert result["summary"][section]["mean_cosine"] >= floor, (section, result["summary"][section])
+    assert result["summary"]["L"]["max_abs_error"] < 0.02  # Q12 frontend vs float log-mel
+    met = all(v["mean_cosine"] >= 0.99 for v in result["summary"].values())
+    assert result["target_met"] == met
+    assert ("**met**" if met else "**NOT met**") in fidelity.report_markdown(result)
+
+
+def test_held_out_clips_are_not_calibration_clips():
+    cal = synthetic_set(defaults.CALIBRATION_SEED, defaults.CALIBRATION_CLIPS, defaults.CALIBRATION_SECONDS)
+    for _, held in fidelity.held_out_clips():
+        assert not any(len(c) == len(held) and np.array_equal(c, held) for _, c in cal)
+
+
+def test_a_wrong_tap_parameter_is_detected(mn01_seed0_net, default_graph, result):
+    broken = Graph(copy.deepcopy(default_graph.meta), default_graph.arrays)
+    broken.meta["taps"][0]["zero_point"] += 10  # B5 dequantized with a wrong zero point
+    bad = fidelity.evaluate(mn01_seed0_net, broken, fidelity.held_out_clips(n=2))
+    assert bad["summary"]["B5"]["max_abs_error"] > 5 * result["summary"]["B5"]["max_abs_error"]
+    assert bad["summary"]["B5"]["mean_cosine"] < result["summary"]["B5"]["mean_cosine"]
+    assert bad["summary"]["L"] == pytest.approx(fidelity.evaluate(mn01_seed0_net, default_graph,
+                                                                  fidelity.held_out_clips(n=2))["summary"]["L"])
