@@ -72,6 +72,33 @@ def _check(graph: Graph) -> None:
             raise UserError(f"op {op['name']}: kernel {op['kernel']} is larger than the kernels support (7)")
 
 
+def _check_accumulators(graph: Graph) -> None:
+    """The kernels requantize with one SMMULR, exact while |acc * 2^max(shift, 0)| < 2^30."""
+    limit = 1 << 30
+    for op in graph.ops:
+        kind = op["op"]
+        if kind in WEIGHTED:
+            w = graph.array(op, "weights")
+            # products summed per output: K*K*C_in (conv), K*K (depthwise), C_in (fully connected)
+            terms = int(np.prod(w.shape[1:])) if kind == "conv2d" else (w.shape[0] * w.shape[1] if kind == "depthwise_conv2d" else w.shape[1])
+            bias = int(np.abs(graph.array(op, "bias").astype(np.int64)).max())
+            worst = [(bias + 255 * 128 * terms, int(graph.array(op, "shift").max()))]
+        elif kind == "mul_channel":
+            worst = [(255 * 255, op["shift"])]
+        elif kind == "add":
+            sh = op["shift"]
+            side = 255 << op["left_shift"]
+            worst = [(side, sh[0]), (side, sh[1]), (2 * (side << max(sh[0], sh[1], 0)), sh[2])]
+        elif kind == "quantize":
+            worst = [(1 << 15, op["shift"])]
+        else:
+            continue
+        for acc, shift in worst:
+            if acc << max(shift, 0) >= limit:
+                raise UserError(f"op {op['name']}: accumulators up to {acc} with shift {shift} exceed the "
+                                "kernels' requantization range (|acc * 2^shift| < 2^30)")
+
+
 def _c_array(values, per_line: int = 16) -> str:
     vals = [str(int(v)) for v in np.asarray(values).ravel()]
     lines = [", ".join(vals[i : i + per_line]) for i in range(0, len(vals), per_line)]
@@ -121,6 +148,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
     if not frames_list or frames_list[0] < 1:
         raise UserError(f"max_frames must be positive integers, got {max_frames!r}")
     _check(graph)
+    _check_accumulators(graph)
     run = fuse_activations(graph)
     g_in = graph.meta["input"]["tensor"]
     divs = _time_divisors(run)

@@ -89,6 +89,20 @@ def test_requant_matches_int8_math(build_dir, tmp_path):
     check_all(build_dir, tmp_path, [case], [want])
 
 
+def test_requant_fast_matches_int8_math(build_dir, tmp_path):
+    """The SMMULR form, for |acc << max(shift, 0)| < 2^30 (every accumulator of the network)."""
+    rng = np.random.default_rng(11)
+    n = 200_000
+    mult = rng.integers(0, (1 << 31) - 1, size=n, endpoint=True, dtype=np.int64)
+    shift = rng.integers(-31, 6, size=n, endpoint=True)
+    bits = rng.integers(0, 31, size=n)
+    acc = (rng.integers(-(1 << 30) + 1, 1 << 30, size=n, dtype=np.int64) >> bits) >> np.maximum(shift, 0)
+    acc[:6], mult[:6], shift[:6] = [(1 << 30) - 1, -(1 << 30) + 1, -1, 1, 0, -2], (1 << 31) - 1, [-31, -31, 0, 0, -3, -1]
+    want = int8_math.requantize(acc, mult, shift).astype(np.int32)
+    case = ["requant_fast", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32)]
+    check_all(build_dir, tmp_path, [case], [want])
+
+
 def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int, stride: int, with_lut: bool):
     pad = (k - 1) // 2
     x = rand_i8(rng, (t, f, cin))

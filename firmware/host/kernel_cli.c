@@ -134,12 +134,14 @@ int main(int argc, char **argv)
             nn_quantize(&p, (const int16_t *)(const void *)x.data, n, y);
             write_out(out, y, (uint32_t)n);
             free(y);
-        } else if (!strcmp(k, "requant")) {
+        } else if (!strcmp(k, "requant") || !strcmp(k, "requant_fast")) {
             /* acc, mult, shift (int32 arrays) -> int32 */
             blob acc = next(), m = next(), s = next();
             uint32_t n = acc.size / 4;
             int32_t *y = (int32_t *)malloc(4 * (size_t)n + 4);
-            for (uint32_t i = 0; i < n; ++i) y[i] = nn_requant(I32(acc)[i], I32(m)[i], I32(s)[i]);
+            for (uint32_t i = 0; i < n; ++i) {
+                y[i] = k[7] ? nn_requant_fast(I32(acc)[i], I32(m)[i], I32(s)[i]) : nn_requant(I32(acc)[i], I32(m)[i], I32(s)[i]);
+            }
             write_out(out, y, 4 * n);
             free(y);
         } else {

@@ -1,36 +1,33 @@
 /* Conv2d (stem, pointwise, any square kernel) and fully connected.
  *
- * Each output pixel's receptive field is widened once into an int16 patch of
- * (x - zp_in), zero where the kernel hangs over the edge (the padded input is
- * zp_in), in pair order; every output channel is then one dot product of its
- * int8 weight row with the patch (two SMLADs per four MACs on the M4). */
+ * A block of output pixels of one row is first widened into int16 patches
+ * (x - zp_in, zero where the kernel hangs over the edge: the padded input is
+ * zp_in), in "patch layout": groups of four in pair order, a tail of one or two
+ * elements as a plain pair, zero padded to whole 32-bit words. Then, output
+ * channel by output channel, the channel's weights are widened once into the
+ * same layout (kept in registers for short patches) and every pixel of the
+ * block is one run of SMLADs plus the requantization. */
 #include "nn_kernels.h"
 #include "nn_simd.h"
 
-#define NN_PATCH_MAX 1024 /* int16 elements: 2 KB of stack */
+#define NN_PATCH_MAX 1024 /* int16 elements of patches per block: 2 KB of stack */
 
-static inline int8_t store_q(int32_t acc, const int32_t *mult, const int32_t *shift, int co, int32_t zp_out,
-                             int32_t lo, int32_t hi, const int8_t *lut)
+/* Position of element i of an n-element patch in patch layout; patch_len(n) elements in all. */
+static inline int patch_index(int i, int n)
 {
-    int32_t q = nn_clamp(nn_requant(acc, mult[co], shift[co]) + zp_out, lo, hi);
-    return lut ? lut[q + 128] : (int8_t)q;
+    return (i < (n & ~3) || (n & 3) == 3) ? nn_pair_index(i) : i;
 }
 
-/* Dot product of a weight row of n int8 with a pair-ordered patch of n int16. */
-static inline int32_t dot_row(const int8_t *w, const int16_t *patch, int n, int32_t acc)
+static inline int patch_len(int n)
 {
-    int n4 = n >> 2;
-    acc = nn_dot4_s8_s16(w, patch, n4, acc);
-    for (int i = n4 * 4; i < n; ++i) {
-        acc += w[i] * patch[nn_pair_index(i)];
-    }
-    return acc;
+    return (n & 3) == 3 ? n + 1 : (n + 1) & ~1;
 }
 
-/* Scalar path, for receptive fields larger than the patch buffer. */
+/* Scalar path, for receptive fields larger than a patch block. */
 static void conv2d_row_scalar(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int k = p->k, s = p->stride, pad = p->pad, cin = p->cin, cout = p->cout;
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     for (int fo = 0; fo < p->f_out; ++fo) {
         for (int co = 0; co < cout; ++co) {
             int32_t acc = p->bias[co];
@@ -44,56 +41,91 @@ static void conv2d_row_scalar(const nn_conv_t *p, const int8_t *const *rows, int
                     for (int ci = 0; ci < cin; ++ci) acc += (x[ci] - p->zp_in) * w[ci];
                 }
             }
-            *out++ = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
+            *out++ = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
         }
     }
 }
 
-/* 1x1 stride-1 conv over n pixels: the patch is the pixel itself. */
-static void pointwise(const nn_conv_t *p, const int8_t *in, int32_t n, int8_t *out)
+/* Patches of pixels fo0 .. fo0 + nb - 1 of the output row. */
+static void build_patches(const nn_conv_t *p, const int8_t *const *rows, int fo0, int nb, int n, int len,
+                          int16_t *patch)
 {
-    int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
-    const int cin = p->cin, cout = p->cout, cin4 = cin >> 2;
-    for (int32_t i = 0; i < n; ++i, in += cin) {
-        for (int g = 0; g < cin4; ++g) nn_widen4(in + 4 * g, p->zp_in, patch + 4 * g);
-        for (int c = cin4 * 4; c < cin; ++c) patch[nn_pair_index(c)] = (int16_t)(in[c] - p->zp_in);
-        const int8_t *w = p->weights;
-        for (int co = 0; co < cout; ++co, w += cin) {
-            int32_t acc = dot_row(w, patch, cin, p->bias[co]);
-            *out++ = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
-        }
-    }
-}
-
-void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
-{
-    const int k = p->k, s = p->stride, pad = p->pad, cin = p->cin, cout = p->cout;
-    const int n = k * k * cin;
-    if (n > NN_PATCH_MAX) {
-        conv2d_row_scalar(p, rows, out);
+    const int k = p->k, s = p->stride, pad = p->pad, cin = p->cin;
+    const int32_t zp = p->zp_in;
+    if (k == 1 && (cin & 3) == 0) { /* pointwise: the pixels are contiguous */
+        const int8_t *x = rows[0] + (size_t)fo0 * cin;
+        for (int g = 0; g < nb * cin; g += 4) nn_widen4(x + g, zp, patch + g);
         return;
     }
-    if (k == 1 && s == 1 && pad == 0) {
-        pointwise(p, rows[0], p->f_out, out);
-        return;
-    }
-    int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
-    for (int fo = 0; fo < p->f_out; ++fo) {
-        for (int kt = 0, e = 0; kt < k; ++kt) {
+    for (int b = 0; b < nb; ++b, patch += len) {
+        const int fo = fo0 + b;
+        int e = 0;
+        for (int kt = 0; kt < k; ++kt) {
             for (int kf = 0; kf < k; ++kf) {
-                int fi = fo * s - pad + kf;
+                const int fi = fo * s - pad + kf;
                 if (rows[kt] && fi >= 0 && fi < p->f_in) {
                     const int8_t *x = rows[kt] + (size_t)fi * cin;
-                    for (int ci = 0; ci < cin; ++ci, ++e) patch[nn_pair_index(e)] = (int16_t)(x[ci] - p->zp_in);
+                    for (int ci = 0; ci < cin; ++ci, ++e) patch[patch_index(e, n)] = (int16_t)(x[ci] - zp);
                 } else {
-                    for (int ci = 0; ci < cin; ++ci, ++e) patch[nn_pair_index(e)] = 0;
+                    for (int ci = 0; ci < cin; ++ci, ++e) patch[patch_index(e, n)] = 0;
                 }
             }
         }
+        for (; e < len; ++e) patch[e] = 0;
+    }
+}
+
+/* One output channel over a block of nb patches of `words` words each. */
+#define NN_DOT_BLOCK(NAME, WORDS_DECL, WORDS)                                                              \
+    static void NAME(const uint32_t *patch, int nb, const uint32_t *wv, WORDS_DECL int32_t bias, nn_rq_t rq, \
+                     nn_out_t o, int8_t *out, int stride)                                                  \
+    {                                                                                                      \
+        for (int i = 0; i < nb; ++i, patch += (WORDS), out += stride) {                                     \
+            int32_t acc = bias;                                                                            \
+            _Pragma("GCC unroll 8") for (int j = 0; j < (WORDS); ++j) acc = nn_smlad(wv[j], patch[j], acc); \
+            *out = nn_out_apply(nn_rq_apply(acc, rq), o);                                                  \
+        }                                                                                                  \
+    }
+
+NN_DOT_BLOCK(dot_block_4, , 4)
+NN_DOT_BLOCK(dot_block_5, , 5)
+NN_DOT_BLOCK(dot_block_8, , 8)
+#define COMMA ,
+NN_DOT_BLOCK(dot_block_n, int words COMMA, words)
+#undef COMMA
+
+void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+{
+    const int cin = p->cin, cout = p->cout, f_out = p->f_out;
+    const int n = p->k * p->k * cin, len = patch_len(n), words = len / 2;
+    if (len > NN_PATCH_MAX / 4) {
+        conv2d_row_scalar(p, rows, out);
+        return;
+    }
+    int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
+    int16_t wv[NN_PATCH_MAX / 4] __attribute__((aligned(4)));
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    const int block = NN_PATCH_MAX / len;
+    for (int fo0 = 0; fo0 < f_out; fo0 += block) {
+        const int nb = f_out - fo0 < block ? f_out - fo0 : block;
+        build_patches(p, rows, fo0, nb, n, len, patch);
         const int8_t *w = p->weights;
         for (int co = 0; co < cout; ++co, w += n) {
-            int32_t acc = dot_row(w, patch, n, p->bias[co]);
-            *out++ = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
+            if ((n & 3) == 0) {
+                for (int g = 0; g < n; g += 4) nn_widen4(w + g, 0, wv + g);
+            } else {
+                for (int e = 0; e < n; ++e) wv[patch_index(e, n)] = w[e];
+                for (int e = n; e < len; ++e) wv[e] = 0;
+            }
+            const uint32_t *pw = (const uint32_t *)(const void *)wv, *pp = (const uint32_t *)(const void *)patch;
+            const nn_rq_t rq = nn_rq_make(p->mult[co], p->shift[co]);
+            int8_t *dst = out + (size_t)fo0 * cout + co;
+            switch (words) {
+            case 4: dot_block_4(pp, nb, pw, p->bias[co], rq, o, dst, cout); break;
+            case 5: dot_block_5(pp, nb, pw, p->bias[co], rq, o, dst, cout); break;
+            case 8: dot_block_8(pp, nb, pw, p->bias[co], rq, o, dst, cout); break;
+            default: dot_block_n(pp, nb, pw, words, p->bias[co], rq, o, dst, cout); break;
+            }
         }
     }
 }
@@ -113,9 +145,10 @@ void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
 {
     const int cin = p->cin;
     const int8_t *w = p->weights;
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     for (int co = 0; co < p->cout; ++co, w += cin) {
         int32_t acc = p->bias[co];
         for (int ci = 0; ci < cin; ++ci) acc += (in[ci] - p->zp_in) * w[ci];
-        out[co] = store_q(acc, p->mult, p->shift, co, p->zp_out, p->act_min, p->act_max, p->lut);
+        out[co] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
     }
 }

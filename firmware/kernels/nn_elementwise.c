@@ -1,5 +1,16 @@
 /* Pooling, SE gate multiply, residual add, table lookup and the input quantizer. */
 #include "nn_kernels.h"
+#include "nn_simd.h"
+
+/* table[q + 128] = q: the output stage of kernels without an activation table. */
+const int8_t nn_identity_table[256] = {
+#define NN_ID8(b) (int8_t)(b), (int8_t)(b + 1), (int8_t)(b + 2), (int8_t)(b + 3), (int8_t)(b + 4), (int8_t)(b + 5), (int8_t)(b + 6), (int8_t)(b + 7)
+    NN_ID8(-128), NN_ID8(-120), NN_ID8(-112), NN_ID8(-104), NN_ID8(-96), NN_ID8(-88), NN_ID8(-80), NN_ID8(-72),
+    NN_ID8(-64), NN_ID8(-56), NN_ID8(-48), NN_ID8(-40), NN_ID8(-32), NN_ID8(-24), NN_ID8(-16), NN_ID8(-8),
+    NN_ID8(0), NN_ID8(8), NN_ID8(16), NN_ID8(24), NN_ID8(32), NN_ID8(40), NN_ID8(48), NN_ID8(56),
+    NN_ID8(64), NN_ID8(72), NN_ID8(80), NN_ID8(88), NN_ID8(96), NN_ID8(104), NN_ID8(112), NN_ID8(120),
+#undef NN_ID8
+};
 
 #define NN_POOL_CHUNK 64 /* channels summed per pass of nn_global_avgpool (stack accumulators) */
 
@@ -36,21 +47,24 @@ void nn_global_avgpool(const int8_t *in, int32_t n, int c, int8_t *out)
 void nn_mul_channel(const nn_mul_channel_t *p, const int8_t *in, int32_t n, const int8_t *gate, int8_t *out)
 {
     const int c = p->c;
-    for (int32_t i = 0; i < n; ++i) {
+    const int32_t zp_x = p->zp_x, zp_g = p->zp_g, zp_out = p->zp_out;
+    const nn_rq_t rq = nn_rq_make(p->mult, p->shift);
+    for (int32_t i = 0; i < n; ++i, in += c, out += c) {
         for (int j = 0; j < c; ++j) {
-            int32_t prod = (in[j] - p->zp_x) * (gate[j] - p->zp_g);
-            *out++ = (int8_t)nn_clamp(nn_requant(prod, p->mult, p->shift) + p->zp_out, -128, 127);
+            int32_t prod = (in[j] - zp_x) * (gate[j] - zp_g);
+            out[j] = (int8_t)nn_ssat8(nn_rq_apply(prod, rq) + zp_out);
         }
-        in += c;
     }
 }
 
 void nn_add(const nn_add_t *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out)
 {
+    const int32_t zp_a = p->zp_a, zp_b = p->zp_b, zp_out = p->zp_out, ls = p->left_shift;
+    const nn_rq_t ra = nn_rq_make(p->m1, p->s1), rb = nn_rq_make(p->m2, p->s2), ro = nn_rq_make(p->mo, p->so);
     for (int32_t i = 0; i < n; ++i) {
-        int32_t ra = nn_requant((int32_t)((uint32_t)(a[i] - p->zp_a) << p->left_shift), p->m1, p->s1);
-        int32_t rb = nn_requant((int32_t)((uint32_t)(b[i] - p->zp_b) << p->left_shift), p->m2, p->s2);
-        out[i] = (int8_t)nn_clamp(nn_requant(ra + rb, p->mo, p->so) + p->zp_out, -128, 127);
+        int32_t va = nn_rq_apply((int32_t)((uint32_t)(a[i] - zp_a) << ls), ra);
+        int32_t vb = nn_rq_apply((int32_t)((uint32_t)(b[i] - zp_b) << ls), rb);
+        out[i] = (int8_t)nn_ssat8(nn_rq_apply(va + vb, ro) + zp_out);
     }
 }
 
@@ -61,7 +75,7 @@ void nn_lut(const int8_t table[256], const int8_t *in, int32_t n, int8_t *out)
 
 void nn_quantize(const nn_quantize_t *p, const int16_t *in, int32_t n, int8_t *out)
 {
-    for (int32_t i = 0; i < n; ++i) {
-        out[i] = (int8_t)nn_clamp(nn_requant(in[i], p->mult, p->shift) + p->zp_out, -128, 127);
-    }
+    const nn_rq_t rq = nn_rq_make(p->mult, p->shift);
+    const int32_t zp = p->zp_out;
+    for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)nn_ssat8(nn_rq_apply(in[i], rq) + zp);
 }

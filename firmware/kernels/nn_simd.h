@@ -37,6 +37,18 @@ static inline int32_t nn_smlatt(uint32_t a, uint32_t b, int32_t acc) { return (i
 #define NN_DSP 0
 #endif
 
+#if !(defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP)
+/* Portable two-lane multiply-accumulate (the SMLAD of the DSP build). */
+static inline int32_t nn_smlad_c(uint32_t a, uint32_t b, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)((int16_t)(a & 0xffffu) * (int16_t)(b & 0xffffu))
+                     + (uint32_t)((int16_t)(a >> 16) * (int16_t)(b >> 16)));
+}
+#if !NN_DSP
+#define nn_smlad(a, b, acc) nn_smlad_c((a), (b), (acc))
+#endif
+#endif
+
 /* Rotate right by 8 (GCC 12's arm_acle.h has no __ror); GCC folds it into SXTB16's ROR operand. */
 static inline uint32_t nn_ror8(uint32_t v)
 {
@@ -49,6 +61,73 @@ static inline uint32_t nn_load32(const void *p)
     uint32_t v;
     memcpy(&v, p, sizeof v);
     return v;
+}
+
+/* Requantization with its per-channel constants prepared once (see nn_requant_fast). */
+typedef struct {
+    int32_t mult;
+    int32_t lsh;    /* max(shift, 0) + 1 */
+    int32_t rsh;    /* max(-shift, 0) */
+    uint32_t round; /* 1 << rsh */
+} nn_rq_t;
+
+static inline nn_rq_t nn_rq_make(int32_t mult, int32_t shift)
+{
+    nn_rq_t q;
+    int32_t left = shift > 0 ? shift : 0;
+    q.mult = mult;
+    q.lsh = left + 1;
+    q.rsh = left - shift;
+    q.round = 1u << q.rsh;
+    return q;
+}
+
+static inline int32_t nn_rq_apply(int32_t acc, nn_rq_t q)
+{
+    int32_t a = (int32_t)((uint32_t)acc << q.lsh);
+    int32_t y;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(a), "r"(q.mult));
+#else
+    y = (int32_t)(((int64_t)a * q.mult + ((int64_t)1 << 31)) >> 32);
+#endif
+    uint32_t t = q.round + (uint32_t)(y >> 31);
+    return (y + (int32_t)(t >> 1)) >> q.rsh;
+}
+
+static inline int32_t nn_ssat8(int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return __ssat(v, 8);
+#else
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+/* Output stage: clamp(v + zp, lo, hi), then an activation table (identity if none). */
+typedef struct {
+    const int8_t *tab; /* table + 128 */
+    int32_t zp, lo, hi;
+} nn_out_t;
+
+extern const int8_t nn_identity_table[256];
+
+static inline nn_out_t nn_out_make(int32_t zp, int32_t lo, int32_t hi, const int8_t *lut)
+{
+    nn_out_t o;
+    o.tab = (lut ? lut : nn_identity_table) + 128;
+    o.zp = zp;
+    o.lo = lo;
+    o.hi = hi;
+    return o;
+}
+
+static inline int8_t nn_out_apply(int32_t v, nn_out_t o)
+{
+    v = nn_ssat8(v + o.zp);
+    v = v < o.lo ? o.lo : v;
+    v = v > o.hi ? o.hi : v;
+    return o.tab[v];
 }
 
 /* "Pair order": a group of four int8 values e0..e3 is kept as int16
