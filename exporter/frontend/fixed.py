@@ -149,15 +149,30 @@ def spectrum2x(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def power(re: np.ndarray, im: np.ndarray) -> np.ndarray:
-    """(re^2 + im^2) >> POWER_SHIFT, rounded (truncation would bias quiet bands low), uint64 [T, bins]."""
-    sq = (re * re).astype(np.uint64) + (im * im).astype(np.uint64)
-    return (sq + np.uint64(1 << (tb.POWER_SHIFT - 1))) >> np.uint64(tb.POWER_SHIFT)
+    """re^2 + im^2, uint64 [T, bins] (< 2^62)."""
+    return (re * re).astype(np.uint64) + (im * im).astype(np.uint64)
 
 
 def mel(p: np.ndarray) -> np.ndarray:
-    """[T, 128] uint64: sum of Q16 weight * power over each band's bins (exact integers:
-    the C code's per-segment sums give the same values)."""
-    return p.astype(np.uint64) @ tb.tables().mel_dense.T.astype(np.uint64)
+    """[T, 128] uint64 band sums, per segment between band centres (tables.py):
+    S0 = sum P, F = floor(sum P * d / 2^16) computed from the 32-bit halves of P;
+    band s-1 gets F, band s gets S0 - F."""
+    t = tb.tables()
+    p = np.asarray(p, dtype=np.uint64)
+    d = t.seg_weight.astype(np.uint64)[None, :]
+    lo = (p & np.uint64(0xFFFFFFFF)) * d
+    hi = (p >> np.uint64(32)) * d
+
+    def seg_sums(v):  # exact uint64 sums over each segment's bins (prefix sums, no overflow)
+        c = np.concatenate([np.zeros((v.shape[0], 1), np.uint64), np.cumsum(v, axis=1, dtype=np.uint64)], axis=1)
+        idx = t.seg_first - t.bin_lo
+        return c[:, idx[1:]] - c[:, idx[:-1]]
+
+    s0, a, b = seg_sums(p), seg_sums(hi), seg_sums(lo)
+    sh = np.uint64(tb.MEL_W_BITS)
+    f = (a << np.uint64(32 - tb.MEL_W_BITS)) + (b >> sh)  # floor((a * 2^32 + b) / 2^16)
+    rising = s0 - f
+    return rising[:, : tb.N_MELS] + f[:, 1:]
 
 
 def log2_q24(m: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ from exporter.frontend.render import render_frontend
 
 # stage dumps of logmel_cli: name -> element type (logmel.h, LOGMEL_STAGE_*)
 STAGES = {
-    "windowed": np.int32,
     "fft": np.int32,
     "power": np.uint64,
     "mel": np.uint64,

@@ -22,7 +22,7 @@ def _context() -> dict:
         "preemph_q15": tb.PREEMPH_Q15,
         "bin_lo": t.bin_lo,
         "bin_hi": t.bin_hi,
-        "power_shift": tb.POWER_SHIFT,
+        "mel_w_bits": tb.MEL_W_BITS,
         "mel_floor": t.mel_floor,
         "mel_exp": tb.MEL_EXP,
         "log2_frac_bits": tb.LOG2_FRAC_BITS,

@@ -10,11 +10,13 @@ and rendered into C by ``render.py``. Number formats (real = float audio in
 - FFT data / twiddles: int32 / Q31, complex multiply 2 * mulhi_r(.)  (no scaling:
   |X| <= sum |xw| <= 399.5 * 2.07e6 < 2^30)
 - spectrum 2X[k] (real-split post-processing, doubled)                (real * 2^21)
-- power  P = re^2 + im^2 (uint64, real * 2^42);  p = (P + 2^15) >> POWER_SHIFT (real * 2^26)
-- mel    M = sum of Q16 weight * p  (uint64, real * 2^42), + MEL_FLOOR (1e-5). Kaldi's
-         triangles overlap so that every bin between the centres of bands b and b+1
-         has weights down_b + up_(b+1) = 1: one Q16 weight d per bin (for band b), and
-         band b+1 gets 2^16 - d. The C code sums p and p * d per segment between centres.
+- power  P = re^2 + im^2 (uint64 < 2^62, real * 2^42)
+- mel    M = sum of P * Q16 weight / 2^16  (uint64, real * 2^42), + MEL_FLOOR (1e-5).
+         Kaldi's triangles overlap so that every bin between the centres of bands s-1
+         and s has weights down_(s-1) + up_s = 1: one Q16 weight d per bin (for band
+         s-1), band s gets 2^16 - d. Per segment between centres: S0 = sum P and
+         F = floor(sum P * d / 2^16) (from 32-bit halves of P); band s-1 gets F, band s
+         gets S0 - F. Every band sum stays below 2^62 (Parseval).
 - log2   L = log2(M + MEL_FLOOR) in Q24 (CLZ + LOG2_TABLE, linear interpolation)
 - out    q = (L * SCALE_MUL + SCALE_ADD) >> SCALE_SHIFT, saturated to int16 Q3.12
 """
@@ -43,15 +45,13 @@ OUT_FRAC_BITS = 12
 PREEMPH_Q15 = int(round(PREEMPH * (1 << 15)))
 WINDOW_BITS = 22
 TWIDDLE_BITS = 31
-POWER_SHIFT = 16
 MEL_W_BITS = 16
 LOG2_FRAC_BITS = 24  # log2 in Q24: 63.99 * 2^24 < 2^31
 LOG2_INDEX_BITS = 8
 LOG2_INTERP_BITS = 15
 SCALE_SHIFT = 40
-# real-unit exponent of M: y 2^30 * window 2^22 / 2^32 = 2^20; doubled spectrum 2^21; power 2^42;
-# (>> POWER_SHIFT) * Q16 weights = 2^42 again.
-MEL_EXP = 2 * (30 + WINDOW_BITS - 32 + 1) - POWER_SHIFT + MEL_W_BITS
+# real-unit exponent of M (and P): y 2^30 * window 2^22 / 2^32 = 2^20; doubled spectrum 2^21; power 2^42
+MEL_EXP = 2 * (30 + WINDOW_BITS - 32 + 1)
 MIN_Y = MIN_CLIP_SAMPLES - 1  # pre-emphasised samples needed for the reflect padding of 512
 
 

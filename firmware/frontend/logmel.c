@@ -1,7 +1,8 @@
 /* Fixed-point log-mel frontend (see logmel.h). Stages per frame, each matched by a
  * function of exporter/frontend/fixed.py:
- *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^20)
- *   -> 512-point complex DIF FFT (radix-2, then radix-4; Q31 twiddles, no scaling)
+ *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^20), fused
+ *   with the first FFT stage -> 512-point complex DIF FFT (radix-2, then radix-4;
+ *   Q31 twiddles, no scaling)
  *   -> real-split post-processing (2X) -> power, rounded >> 16 -> Q16 mel sums (uint64)
  *   -> log2 (CLZ + table) -> one multiply-add to Q3.12, saturated.
  * No floats; signed >> is arithmetic (gcc, clang, armcc). */
@@ -24,6 +25,17 @@ static inline int32_t mulhi_r(int32_t a, int32_t b) {
 }
 #endif
 
+/* acc + a * b (64-bit): UMLAL, which GCC does not always pick for this loop */
+static inline uint64_t umlal(uint64_t acc, uint32_t a, uint32_t b) {
+#if defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_7M__)
+  uint32_t lo = (uint32_t)acc, hi = (uint32_t)(acc >> 32);
+  __asm__("umlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+  return ((uint64_t)hi << 32) | lo;
+#else
+  return acc + (uint64_t)a * b;
+#endif
+}
+
 /* (re + i im) * (c - i s) with a Q31 twiddle: every product rounded by SMMULR, then * 2. */
 #define CMUL(ore, oim, re, im, w)                                   \
   do {                                                              \
@@ -34,15 +46,58 @@ static inline int32_t mulhi_r(int32_t a, int32_t b) {
     (oim) = i_ * 2;                                                 \
   } while (0)
 
-static void fft512(int32_t *z) {
-  /* radix-2, span 512: z[j] + z[j+256], (z[j] - z[j+256]) * W_1024^(2j) */
-  for (int j = 0; j < 256; j++) {
-    int32_t *a = z + 2 * j, *b = z + 2 * (j + 256);
-    int32_t dr = a[0] - b[0], di = a[1] - b[1];
-    a[0] += b[0];
-    a[1] += b[1];
-    CMUL(b[0], b[1], dr, di, logmel_twiddle_q31[2 * j]);
-  }
+/* The first FFT stage (radix-2, span 512) of the windowed frame xw[0..1024), whose
+ * samples 112..911 are the windowed y[m] = (x[m+1] << 15) - 0.97 x[m] (m = n - 112) and
+ * the rest zero: z[j] = xw[2j] + i xw[2j+1]; out z[j] = a + b, z[j+256] = (a - b) W^2j with
+ * a = z[j], b = z[j+256]. a is zero for j < 56 and b for j >= 200.
+ * Y(m) yields y[m]; the window is applied here, by SMMULR with the Q22 table. */
+#define WINDOW_RADIX2(z, Y)                                                         \
+  do {                                                                              \
+    const int32_t *w_ = logmel_window_q22;                                          \
+    for (int j = 0; j < 56; j++) { /* a = 0: m = 2j + 400 for b */                  \
+      int32_t *b = (z) + 2 * (j + 256);                                             \
+      const int32_t br = mulhi_r(Y(2 * j + 400), w_[2 * j + 400]);                  \
+      const int32_t bi = mulhi_r(Y(2 * j + 401), w_[2 * j + 401]);                  \
+      (z)[2 * j] = br;                                                              \
+      (z)[2 * j + 1] = bi;                                                          \
+      CMUL(b[0], b[1], -br, -bi, logmel_twiddle_q31[2 * j]);                        \
+    }                                                                               \
+    for (int j = 56; j < 200; j++) {                                                \
+      int32_t *a = (z) + 2 * j, *b = (z) + 2 * (j + 256);                           \
+      const int32_t ar = mulhi_r(Y(2 * j - 112), w_[2 * j - 112]);                  \
+      const int32_t ai = mulhi_r(Y(2 * j - 111), w_[2 * j - 111]);                  \
+      const int32_t br = mulhi_r(Y(2 * j + 400), w_[2 * j + 400]);                  \
+      const int32_t bi = mulhi_r(Y(2 * j + 401), w_[2 * j + 401]);                  \
+      a[0] = ar + br;                                                               \
+      a[1] = ai + bi;                                                               \
+      CMUL(b[0], b[1], ar - br, ai - bi, logmel_twiddle_q31[2 * j]);                \
+    }                                                                               \
+    for (int j = 200; j < 256; j++) { /* b = 0 */                                   \
+      int32_t *a = (z) + 2 * j, *b = (z) + 2 * (j + 256);                           \
+      const int32_t ar = mulhi_r(Y(2 * j - 112), w_[2 * j - 112]);                  \
+      const int32_t ai = mulhi_r(Y(2 * j - 111), w_[2 * j - 111]);                  \
+      a[0] = ar;                                                                    \
+      a[1] = ai;                                                                    \
+      CMUL(b[0], b[1], ar, ai, logmel_twiddle_q31[2 * j]);                          \
+    }                                                                               \
+  } while (0)
+
+/* y[m] from the input samples (exact: |y| < 2^31) */
+#define Y_FROM_X(m) (x[(m) + 1] * 32768 - LOGMEL_T_PREEMPH_Q15 * x[(m)])
+#define Y_FROM_BUF(m) (y[(m)])
+
+/* interior frame: x[0..800] are the input samples under the window */
+static void window_radix2_x(const int16_t *x, int32_t *z) { WINDOW_RADIX2(z, Y_FROM_X); }
+
+/* frame with reflect padding: y[0..800) already computed at z + 112, its windowed
+ * position, so every butterfly reads exactly the two slots it writes (in place) */
+static void window_radix2_y(int32_t *z) {
+  const int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
+  WINDOW_RADIX2(z, Y_FROM_BUF);
+}
+
+/* the remaining stages of the 512-point DIF FFT (in place, digit-reversed output) */
+static void fft512_radix4(int32_t *z) {
   /* radix-4 stages with twiddles: span 256, 64, 16; W^j, W^2j, W^3j of each stage are
    * stored side by side (logmel_twiddle3_q31) so one pointer walks them. */
   const int32_t(*w)[2] = logmel_twiddle3_q31;
@@ -79,9 +134,8 @@ static void fft512(int32_t *z) {
   }
 }
 
-static inline uint64_t power_q26(int32_t re, int32_t im) {
-  const uint64_t p = (uint64_t)((int64_t)re * re) + (uint64_t)((int64_t)im * im); /* < 2^62 */
-  return (p + (1u << (LOGMEL_T_POWER_SHIFT - 1))) >> LOGMEL_T_POWER_SHIFT; /* rounded: no low bias */
+static inline uint64_t bin_power(int32_t re, int32_t im) {
+  return (uint64_t)((int64_t)re * re) + (uint64_t)((int64_t)im * im); /* < 2^62 */
 }
 
 /* Power of 2X[k], k = BIN_LO..BIN_HI, from the 512-point FFT of the interleaved real
@@ -94,33 +148,32 @@ static void power_spectrum(const int32_t *z, uint64_t *power) {
     const int32_t dr = a[0] - b[0], di = a[1] + b[1];
     int32_t vr, vi;
     CMUL(vr, vi, di, -dr, logmel_twiddle_q31[j]);
-    power[j - LOGMEL_T_BIN_LO] = power_q26(er + vr, ei + vi);
-    if (j < 256 && 512 - j <= LOGMEL_T_BIN_HI) power[512 - j - LOGMEL_T_BIN_LO] = power_q26(er - vr, ei - vi);
+    power[j - LOGMEL_T_BIN_LO] = bin_power(er + vr, ei + vi);
+    if (j < 256 && 512 - j <= LOGMEL_T_BIN_HI) power[512 - j - LOGMEL_T_BIN_LO] = bin_power(er - vr, ei - vi);
   }
 }
 
 /* Mel bands from the segments between band centres: segment s holds the falling slope
  * of band s-1 (weights d) and the rising slope of band s (2^16 - d), so one product per
- * bin: band s-1 += sum p*d, band s += (sum p) << 16 - sum p*d. Exact in uint64 (Parseval:
- * every band sum < 2^62); p*d is split in 32-bit halves for UMLAL + MLA. */
+ * bin. S0 = sum P, F = floor(sum P * d / 2^16) from the 32-bit halves of P (UMLAL);
+ * band s-1 gets F, band s gets S0 - F. No overflow: every band sum < 2^62 (Parseval). */
 static void mel_bands(const uint64_t *p, uint64_t mel[LOGMEL_BANDS]) {
   const uint16_t *d = logmel_seg_weight_q16;
   uint64_t rising = 0;
   for (int s = 0; s < LOGMEL_T_NSEGMENTS; s++) {
     const int n = logmel_seg_first[s + 1] - logmel_seg_first[s];
-    uint64_t sum = 0, lo = 0;
-    uint32_t hi = 0; /* (sum p*d) >> 32 < 2^30 */
+    uint64_t s0 = 0, lo = 0, hi = 0;
     for (int i = 0; i < n; i++) {
       const uint64_t v = p[i];
-      sum += v;
-      lo += (uint64_t)(uint32_t)v * d[i];
-      hi += (uint32_t)(v >> 32) * d[i];
+      s0 += v;
+      lo = umlal(lo, (uint32_t)v, d[i]);
+      hi = umlal(hi, (uint32_t)(v >> 32), d[i]);
     }
     p += n;
     d += n;
-    const uint64_t pd = lo + ((uint64_t)hi << 32);
-    if (s > 0) mel[s - 1] = rising + pd;
-    rising = (sum << 16) - pd;
+    const uint64_t f = (hi << (32 - LOGMEL_T_MEL_W_BITS)) + (lo >> LOGMEL_T_MEL_W_BITS);
+    if (s > 0) mel[s - 1] = rising + f;
+    rising = s0 - f;
   }
 }
 
@@ -137,7 +190,7 @@ static int clz64(uint64_t v) {
 #endif
 }
 
-int32_t logmel_log2_q24(uint64_t v) {
+static inline int32_t log2_q24(uint64_t v) {
   const int e = 63 - clz64(v);
   const uint64_t norm = v << (63 - e);
   const uint32_t i = (uint32_t)(norm >> (63 - LOGMEL_T_LOG2_INDEX_BITS)) & ((1u << LOGMEL_T_LOG2_INDEX_BITS) - 1);
@@ -149,73 +202,68 @@ int32_t logmel_log2_q24(uint64_t v) {
   return (int32_t)(((uint32_t)e << LOGMEL_T_LOG2_FRAC_BITS) + (uint32_t)lo + interp);
 }
 
-int16_t logmel_scale_q12(int32_t log2_q24) {
-  const int64_t q = ((int64_t)log2_q24 * LOGMEL_T_SCALE_MUL + LOGMEL_T_SCALE_ADD) >> LOGMEL_T_SCALE_SHIFT;
+int32_t logmel_log2_q24(uint64_t v) { return log2_q24(v); }
+
+static inline int16_t scale_q12(int32_t l2) {
+  const int64_t q = ((int64_t)l2 * LOGMEL_T_SCALE_MUL + LOGMEL_T_SCALE_ADD) >> LOGMEL_T_SCALE_SHIFT;
   return (int16_t)(q > 32767 ? 32767 : q < -32768 ? -32768 : q);
 }
+
+int16_t logmel_scale_q12(int32_t log2_q24) { return scale_q12(log2_q24); }
 
 static void stage(logmel_state *s, int id, const void *data, size_t bytes) {
   if (s->stage_fn) s->stage_fn(s->stage_user, id, data, bytes);
 }
 
-/* One frame from the 800 pre-emphasised samples already copied to fft[112 .. 912). */
-static void compute_frame(logmel_state *s) {
+/* Frame t: y[t*320 - 400 .. t*320 + 400), from x[t*320 - 400 .. t*320 + 400]. Outside
+ * [0, L) the reference reflects y: y[-i] = y[i], y[L-1+i] = y[L-1-i] (L < 0: end unknown). */
+static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   int32_t *z = s->fft;
-  const int off = (LOGMEL_NFFT - LOGMEL_WIN) / 2;
   int32_t log2v[LOGMEL_BANDS];
   int16_t out[LOGMEL_BANDS];
+  uint64_t mel[LOGMEL_BANDS];
+  const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
 
-  memset(z, 0, off * sizeof z[0]);
-  memset(z + off + LOGMEL_WIN, 0, off * sizeof z[0]);
-  for (int m = 0; m < LOGMEL_WIN; m++) z[off + m] = mulhi_r(z[off + m], logmel_window_q22[m]);
-  stage(s, LOGMEL_STAGE_WINDOWED, z, LOGMEL_NFFT * sizeof z[0]);
-
-  fft512(z);
+  if (start >= 0 && (L < 0 || start + LOGMEL_WIN <= L)) {
+    window_radix2_x(s->x + (start - s->base), z);
+  } else {
+    int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
+    for (int m = 0; m < LOGMEL_WIN; m++) {
+      int32_t i = start + m;
+      if (i < 0) i = -i;
+      if (L >= 0 && i > L - 1) i = 2 * (L - 1) - i;
+      const int16_t *x = s->x + (i - s->base);
+      y[m] = Y_FROM_X(0);
+    }
+    window_radix2_y(z);
+  }
+  fft512_radix4(z);
   stage(s, LOGMEL_STAGE_FFT, z, LOGMEL_NFFT * sizeof z[0]);
 
   power_spectrum(z, s->power);
   stage(s, LOGMEL_STAGE_POWER, s->power, LOGMEL_T_NBINS * sizeof s->power[0]);
 
-  uint64_t mel[LOGMEL_BANDS];
   mel_bands(s->power, mel);
   stage(s, LOGMEL_STAGE_MEL, mel, sizeof mel);
 
-  for (int b = 0; b < LOGMEL_BANDS; b++) log2v[b] = logmel_log2_q24(mel[b] + LOGMEL_T_MEL_FLOOR);
+  for (int b = 0; b < LOGMEL_BANDS; b++) log2v[b] = log2_q24(mel[b] + LOGMEL_T_MEL_FLOOR);
   stage(s, LOGMEL_STAGE_LOG2, log2v, sizeof log2v);
 
-  for (int b = 0; b < LOGMEL_BANDS; b++) out[b] = logmel_scale_q12(log2v[b]);
+  for (int b = 0; b < LOGMEL_BANDS; b++) out[b] = scale_q12(log2v[b]);
   s->fn(s->user, out);
 }
 
-/* Frame t covers y[t*320 - 400 .. t*320 + 400); outside [0, L) the reference reflects:
- * y[-i] = y[i], y[L-1+i] = y[L-1-i]. L < 0 while the clip's end is not known. */
-static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
-  int32_t *dst = s->fft + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
-  const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
-  if (start >= 0 && (L < 0 || start + LOGMEL_WIN <= L)) {
-    memcpy(dst, s->y + (start - s->base), LOGMEL_WIN * sizeof dst[0]);
-  } else {
-    for (int m = 0; m < LOGMEL_WIN; m++) {
-      int32_t i = start + m;
-      if (i < 0) i = -i;
-      if (L >= 0 && i > L - 1) i = 2 * (L - 1) - i;
-      dst[m] = s->y[i - s->base];
-    }
-  }
-  compute_frame(s);
-}
-
-/* pre-emphasised samples needed before frame t can be computed while streaming */
+/* input samples needed before frame t can be computed while streaming: x up to index
+ * t*320 + 400, and at least the 514 of the shortest clip (so a too-short clip emits nothing) */
 static int32_t frame_need(int32_t t) {
-  const int32_t need = t * LOGMEL_HOP + LOGMEL_WIN / 2;
-  return need > LOGMEL_T_MIN_Y ? need : LOGMEL_T_MIN_Y;
+  const int32_t need = t * LOGMEL_HOP + LOGMEL_WIN / 2 + 1;
+  return need > LOGMEL_T_MIN_Y + 1 ? need : LOGMEL_T_MIN_Y + 1;
 }
 
 void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user) {
   s->fn = fn;
   s->user = user;
-  s->base = s->count = s->n_y = s->next_frame = s->n_in = 0;
-  s->prev_x = 0;
+  s->base = s->count = s->n_in = s->next_frame = 0;
   s->ended = 0;
   s->stage_fn = NULL; /* set it after logmel_begin */
   s->stage_user = NULL;
@@ -227,47 +275,34 @@ void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user) {
 }
 
 void logmel_push(logmel_state *s, const int16_t *pcm, size_t n) {
-  if (s->ended || n == 0) return;
-  if (s->n_in == 0) {
-    s->prev_x = *pcm++;
-    s->n_in = 1;
-    n--;
-  }
+  if (s->ended) return;
   while (n > 0) {
-    const int32_t need = frame_need(s->next_frame);
-    if (s->count == LOGMEL_WIN) {
-      /* drop what the next frame no longer needs (its window starts at t*320 - 400) */
+    if (s->count == LOGMEL_XBUF) {
+      /* drop what the next frame no longer needs: its window starts at x[t*320 - 400] */
       int32_t keep = s->next_frame * LOGMEL_HOP - LOGMEL_WIN / 2;
       if (keep < 0) keep = 0;
       const int32_t drop = keep - s->base;
-      memmove(s->y, s->y + drop, (size_t)(s->count - drop) * sizeof s->y[0]);
+      memmove(s->x, s->x + drop, (size_t)(s->count - drop) * sizeof s->x[0]);
       s->base = keep;
       s->count -= drop;
     }
-    size_t m = (size_t)(need - s->n_y);
+    const int32_t need = frame_need(s->next_frame);
+    size_t m = (size_t)(need - s->n_in);
     if (m > n) m = n;
-    if (m > (size_t)(LOGMEL_WIN - s->count)) m = (size_t)(LOGMEL_WIN - s->count);
-    int32_t *y = s->y + s->count;
-    int32_t prev = s->prev_x;
-    for (size_t i = 0; i < m; i++) {
-      const int32_t x = pcm[i];
-      y[i] = x * 32768 - LOGMEL_T_PREEMPH_Q15 * prev; /* exact: |y| < 2^31 */
-      prev = x;
-    }
-    s->prev_x = (int16_t)prev;
+    if (m > (size_t)(LOGMEL_XBUF - s->count)) m = (size_t)(LOGMEL_XBUF - s->count);
+    memcpy(s->x + s->count, pcm, m * sizeof pcm[0]);
     pcm += m;
     n -= m;
     s->count += (int32_t)m;
-    s->n_y += (int32_t)m;
     s->n_in += (int32_t)m;
-    if (s->n_y == need) emit_frame(s, s->next_frame++, -1);
+    if (s->n_in == need) emit_frame(s, s->next_frame++, -1);
   }
 }
 
 int logmel_end(logmel_state *s) {
   if (s->ended) return -1;
   s->ended = 1;
-  const int32_t L = s->n_y;
+  const int32_t L = s->n_in - 1; /* pre-emphasised samples */
   if (L < LOGMEL_T_MIN_Y) return -1;
   const int32_t frames = 1 + L / LOGMEL_HOP;
   while (s->next_frame < frames) emit_frame(s, s->next_frame++, L);

@@ -11,6 +11,7 @@
 #define LOGMEL_FRAC_BITS 12 /* frames are int16, Q3.12: real = q / 4096 */
 #define LOGMEL_HOP 320
 #define LOGMEL_WIN 800      /* pre-emphasised samples under one frame's window */
+#define LOGMEL_XBUF (LOGMEL_WIN + 2) /* input samples a frame needs (801), kept even */
 #define LOGMEL_NFFT 1024
 #define LOGMEL_MAX_BINS 512
 
@@ -19,12 +20,11 @@ typedef void (*logmel_frame_fn)(void *user, const int16_t frame[LOGMEL_BANDS]);
 /* Optional per-frame dump of the intermediate stages (host tests): called with the
  * stage id, the data and its size in bytes. */
 enum {
-  LOGMEL_STAGE_WINDOWED = 0, /* int32[1024]: windowed frame = interleaved complex FFT input */
-  LOGMEL_STAGE_FFT = 1,      /* int32[1024]: 512-point FFT output, digit-reversed order */
-  LOGMEL_STAGE_POWER = 2,    /* uint64[bins]: (re^2 + im^2 + 2^15) >> 16 of 2X, bins bin_lo..bin_hi */
-  LOGMEL_STAGE_MEL = 3,      /* uint64[128]: Q16-weighted band sums, without the floor */
-  LOGMEL_STAGE_LOG2 = 4,     /* int32[128]: log2(mel + floor) in Q24 */
-  LOGMEL_NUM_STAGES = 5
+  LOGMEL_STAGE_FFT = 0,   /* int32[1024]: 512-point FFT of the windowed frame, digit-reversed order */
+  LOGMEL_STAGE_POWER = 1, /* uint64[bins]: re^2 + im^2 of 2X, bins bin_lo..bin_hi */
+  LOGMEL_STAGE_MEL = 2,   /* uint64[128]: band sums (weights / 2^16), without the floor */
+  LOGMEL_STAGE_LOG2 = 3,  /* int32[128]: log2(mel + floor) in Q24 */
+  LOGMEL_NUM_STAGES = 4
 };
 typedef void (*logmel_stage_fn)(void *user, int stage, const void *data, size_t bytes);
 
@@ -33,13 +33,11 @@ typedef struct logmel_state {
   void *user;
   logmel_stage_fn stage_fn; /* NULL unless logmel_set_stage_hook */
   void *stage_user;
-  int32_t y[LOGMEL_WIN];    /* pre-emphasised samples y[base .. base + count) */
+  int16_t x[LOGMEL_XBUF];   /* input samples x[base .. base + count) */
   int32_t base, count;
-  int32_t n_y;              /* pre-emphasised samples so far (= input samples - 1) */
+  int32_t n_in;             /* input samples so far (clips up to 2^31 / 320 frames) */
   int32_t next_frame;
-  int32_t n_in;
-  int16_t prev_x;
-  int16_t ended;
+  int32_t ended;
   int32_t fft[LOGMEL_NFFT];          /* scratch: windowed frame, then the FFT */
   uint64_t power[LOGMEL_MAX_BINS];   /* scratch: power of the bins under the mel bands */
 } logmel_state;

@@ -10,7 +10,7 @@
 #define LOGMEL_T_BIN_LO 1            /* first FFT bin with a mel weight */
 #define LOGMEL_T_BIN_HI 480          /* last one */
 #define LOGMEL_T_NBINS 480
-#define LOGMEL_T_POWER_SHIFT 16
+#define LOGMEL_T_MEL_W_BITS 16
 #define LOGMEL_T_MEL_FLOOR 43980465ULL  /* 1e-5 in mel units (real * 2^42) */
 #define LOGMEL_T_LOG2_FRAC_BITS 24
 #define LOGMEL_T_LOG2_INDEX_BITS 8

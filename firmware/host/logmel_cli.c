@@ -12,7 +12,7 @@
 
 #include "logmel.h"
 
-static const char *const stage_names[LOGMEL_NUM_STAGES] = {"windowed", "fft", "power", "mel", "log2"};
+static const char *const stage_names[LOGMEL_NUM_STAGES] = {"fft", "power", "mel", "log2"};
 
 typedef struct {
   FILE *frames;
