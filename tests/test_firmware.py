@@ -127,3 +127,23 @@ def test_long_scene_clip_on_netduinoplus2_is_refused(embedders):
     assert code == 2 and "over 10 s" in msg and "qemu-netduinoplus2" in msg
     with pytest.raises(UserError, match="over 10 s"):
         firmware_runner.check_run("qemu-netduinoplus2", run, clip.size, "scene")
+
+
+def test_firmware_problems_are_clear_errors(embedders, clips):
+    """A hang (timeout), a fault (exit status + error frame), a corrupt stream: FirmwareError."""
+    exe = embedders("qemu-an386", "timestamp")
+    with pytest.raises(firmware_runner.FirmwareError, match="did not finish within"):
+        firmware_runner.run_embedder("qemu-an386", exe, clips["golden"], timeout=0.05)
+
+    run = firmware_runner.run_embedder("qemu-an386", exe, clips["speech"])
+    firmware_runner.check_run("qemu-an386", run, clips["speech"].size, "timestamp")  # the good run passes
+    faulted = firmware_runner.FirmwareRun(exit_code=3, errors=[(4, "cpu fault: exception=0x00000003 pc=0x1")])
+    with pytest.raises(firmware_runner.FirmwareError, match="status 3: cpu fault"):
+        firmware_runner.check_run("qemu-an386", faulted, clips["speech"].size, "timestamp")
+    run.decode.crc_errors = 1
+    with pytest.raises(firmware_runner.FirmwareError, match="1 CRC errors"):
+        firmware_runner.check_run("qemu-an386", run, clips["speech"].size, "timestamp")
+    run.decode.crc_errors = 0
+    run.embeddings.pop()
+    with pytest.raises(firmware_runner.FirmwareError, match="embeddings for"):
+        firmware_runner.check_run("qemu-an386", run, clips["speech"].size, "timestamp")

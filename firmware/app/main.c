@@ -16,7 +16,7 @@
 #define WINDOW (SAMPLE_RATE * 160u / 1000u) /* 5,120 */
 #define HOP (SAMPLE_RATE * 50u / 1000u)     /* 1,600 */
 #define PAD (WINDOW / 2u)
-#define RING_LEN (WINDOW + 1024u)           /* > 2*PAD and >= WINDOW */
+#define RING_LEN (WINDOW + 2u)              /* > 2*PAD and >= WINDOW (padded_windows.h) */
 #else
 #define MODE_ID 0
 #define SCENE_ONE_PASS (10u * SAMPLE_RATE) /* a clip up to 10 s is one window */
