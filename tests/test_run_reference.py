@@ -114,3 +114,22 @@ def test_board_api_rejects_float_audio(export_dir):
 
     with pytest.raises(UserError, match="int16"):
         reference.embed_clips([np.zeros(5000, np.float32)], "scene", export_dir)
+
+
+def test_model_arguments_export_once_into_the_cache(golden_wav, tmp_path, monkeypatch, capsys):
+    from exporter import defaults, fidelity
+
+    monkeypatch.setenv("EFFICIENTAT_M4_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(defaults, "CALIBRATION_CLIPS", 2)
+    monkeypatch.setattr(defaults, "CALIBRATION_SECONDS", 1.0)
+    monkeypatch.setattr(fidelity, "HELD_OUT_CLIPS", 1)
+    monkeypatch.setattr(fidelity, "HELD_OUT_SECONDS", 1.0)
+    argv = ["--board", "reference", str(golden_wav), "--weights", "random", "--width", "0.2", "--seed", "3"]
+    assert _run(argv + ["--out", str(tmp_path / "a.npz")]) == (0, "")
+    assert "exporting random-mn02-seed3" in capsys.readouterr().err
+    exports = list((tmp_path / "cache" / "exports").iterdir())
+    assert len(exports) == 1 and Graph.load(exports[0]).meta["model"]["width"] == 0.2
+    assert _run(argv + ["--out", str(tmp_path / "b.npz")]) == (0, "")
+    assert "exporting" not in capsys.readouterr().err  # reused
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    assert a["embeddings_q"].shape == (1, 128 + 96) and np.array_equal(a["embeddings_q"], b["embeddings_q"])
