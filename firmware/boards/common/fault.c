@@ -19,11 +19,20 @@ void fault_report(const uint32_t *frame)
     uint32_t ipsr;
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
     volatile const uint32_t *scb = (const uint32_t *)0xE000ED00;
-    char msg[160], *p = msg;
+    uint32_t cfsr = scb[0x28 / 4];
+    /* A stacking error (MSTKERR, STKERR): no frame was saved, e.g. the stack overflowed. */
+    int stacked = !(cfsr & ((1u << 4) | (1u << 12)));
+    char msg[200], *p = msg;
     p = put_hex(p, "cpu fault: exception=", ipsr & 0x1FF);
-    p = put_hex(p, " pc=", frame[6]);
-    p = put_hex(p, " lr=", frame[5]);
-    p = put_hex(p, " cfsr=", scb[0x28 / 4]);
+    if (stacked) {
+        p = put_hex(p, " pc=", frame[6]);
+        p = put_hex(p, " lr=", frame[5]);
+    } else {
+        const char *s = " stack overflow (no frame stacked) sp=";
+        while (*s) *p++ = *s++;
+        p = put_hex(p, "", (uint32_t)frame);
+    }
+    p = put_hex(p, " cfsr=", cfsr);
     p = put_hex(p, " hfsr=", scb[0x2C / 4]);
     p = put_hex(p, " mmfar=", scb[0x34 / 4]);
     p = put_hex(p, " bfar=", scb[0x38 / 4]);

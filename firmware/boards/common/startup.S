@@ -7,7 +7,7 @@
     .section .isr_vector, "a", %progbits
     .global g_vectors
 g_vectors:
-    .word __stack_top
+    .word __handler_stack_top   /* MSP: exception handlers */
     .word Reset_Handler
     .word Fault_Handler   /* NMI */
     .word Fault_Handler   /* HardFault */
@@ -49,16 +49,21 @@ Reset_Handler:
     bhs 4f
     str r2, [r0], #4
     b 3b
-    /* paint the stack below the current frame, to measure its peak use later */
+    /* paint the application's stack, to measure its peak use later */
 4:  ldr r0, =__stack_limit
-    mov r1, sp
-    sub r1, r1, #64
+    ldr r1, =__stack_top
     ldr r2, =0x5AA5F00D
 5:  cmp r0, r1
     bhs 6f
     str r2, [r0], #4
     b 5b
-6:  bl board_start
+    /* thread mode on PSP (the application's stack), handlers keep MSP */
+6:  ldr r0, =__stack_top
+    msr psp, r0
+    movs r0, #2
+    msr control, r0
+    isb
+    bl board_start
     b .
 
     .thumb_func
