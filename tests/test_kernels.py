@@ -130,6 +130,8 @@ def test_conv2d(build_dir, tmp_path):
     shapes = [  # (t, f, cin, cout, k, stride)
         (9, 16, 1, 8, 3, 2),  # stem: one input channel, stride 2 on odd T
         (10, 17, 1, 16, 3, 2),  # odd F
+        (6, 9, 1, 4, 3, 1),  # one input channel, stride 1
+        (4, 5, 1, 70, 3, 2),  # one input channel, more output channels than its fast path takes
         (7, 7, 3, 5, 3, 1),
         (5, 9, 8, 16, 1, 1),  # pointwise
         (6, 8, 16, 8, 1, 1),
@@ -152,7 +154,8 @@ def test_depthwise_conv2d(build_dir, tmp_path):
     cases, wants = [], []
     for k in (3, 5):
         for stride in (1, 2):
-            for t, f, c in ((9, 16, 8), (8, 17, 16), (3, 3, 12), (1, 1, 8), (6, 5, 7), (11, 7, 40), (2, 9, 1)):
+            # (3, 400, 8): a window wider than the stack buffer (plain path)
+            for t, f, c in ((9, 16, 8), (8, 17, 16), (3, 3, 12), (1, 1, 8), (6, 5, 7), (11, 7, 40), (2, 9, 1), (3, 400, 8)):
                 case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.3))
                 cases.append(case)
                 wants.append(want)

@@ -76,27 +76,102 @@ static void build_patches(const nn_conv_t *p, const int8_t *const *rows, int fo0
 }
 
 /* One output channel over a block of nb patches of `words` words each. */
-#define NN_DOT_BLOCK(NAME, WORDS_DECL, WORDS)                                                              \
-    static void NAME(const uint32_t *patch, int nb, const uint32_t *wv, WORDS_DECL int32_t bias, nn_rq_t rq, \
-                     nn_out_t o, int8_t *out, int stride)                                                  \
-    {                                                                                                      \
-        for (int i = 0; i < nb; ++i, patch += (WORDS), out += stride) {                                     \
-            int32_t acc = bias;                                                                            \
-            _Pragma("GCC unroll 8") for (int j = 0; j < (WORDS); ++j) acc = nn_smlad(wv[j], patch[j], acc); \
-            *out = nn_out_apply(nn_rq_apply(acc, rq), o);                                                  \
-        }                                                                                                  \
+static inline __attribute__((always_inline)) void dot_block(const uint32_t *patch, int nb, const uint32_t *wv,
+                                                            int words, int32_t bias, nn_rq_t rq, nn_out_t o, int kind,
+                                                            int8_t *out, int stride)
+{
+    uint32_t w[8];
+    if (words <= 8) {
+        for (int j = 0; j < words; ++j) w[j] = wv[j];
+    }
+    for (int i = 0; i < nb; ++i, patch += words, out += stride) {
+        int32_t acc = bias;
+        if (words <= 8) {
+            _Pragma("GCC unroll 8") for (int j = 0; j < words; ++j) acc = nn_smlad(w[j], patch[j], acc);
+        } else {
+            for (int j = 0; j < words; ++j) acc = nn_smlad(wv[j], patch[j], acc);
+        }
+        *out = nn_out_k(nn_rq_apply(acc, rq), o, kind);
+    }
+}
+
+#define NN_DOT_BLOCK(WORDS, KIND)                                                                               \
+    static void dot_block_##WORDS##_##KIND(const uint32_t *patch, int nb, const uint32_t *wv, int words,        \
+                                           int32_t bias, nn_rq_t rq, nn_out_t o, int8_t *out, int stride)       \
+    {                                                                                                          \
+        (void)words;                                                                                           \
+        dot_block(patch, nb, wv, WORDS + 0 ? WORDS + 0 : words, bias, rq, o, KIND, out, stride);               \
     }
 
-NN_DOT_BLOCK(dot_block_4, , 4)
-NN_DOT_BLOCK(dot_block_5, , 5)
-NN_DOT_BLOCK(dot_block_8, , 8)
-#define COMMA ,
-NN_DOT_BLOCK(dot_block_n, int words COMMA, words)
-#undef COMMA
+typedef void (*dot_block_fn)(const uint32_t *, int, const uint32_t *, int, int32_t, nn_rq_t, nn_out_t, int8_t *, int);
+
+#define NN_DOT_BLOCKS(WORDS)                                                                                   \
+    NN_DOT_BLOCK(WORDS, NN_OUT_PLAIN) NN_DOT_BLOCK(WORDS, NN_OUT_RELU) NN_DOT_BLOCK(WORDS, NN_OUT_LUT)          \
+    NN_DOT_BLOCK(WORDS, NN_OUT_ANY)                                                                           \
+    static const dot_block_fn dot_blocks_##WORDS[4] = {dot_block_##WORDS##_NN_OUT_PLAIN,                       \
+                                                       dot_block_##WORDS##_NN_OUT_RELU,                        \
+                                                       dot_block_##WORDS##_NN_OUT_LUT,                         \
+                                                       dot_block_##WORDS##_NN_OUT_ANY};
+
+NN_DOT_BLOCKS(4)
+NN_DOT_BLOCKS(5)
+NN_DOT_BLOCKS(8)
+NN_DOT_BLOCKS() /* any length */
+
+#if NN_DSP
+#define NN_STEM_F_MAX 256 /* input mel bands of the one-channel 3x3 path */
+#define NN_STEM_C_MAX 64  /* output channels of the one-channel 3x3 path */
+
+/* 3x3 conv of a one-channel input (the stem): the three input rows are widened
+ * once into int16 (x - zp_in) with a zero column on each side; a pixel then
+ * reads two words per row, (x[f-1], x[f]) and (x[f+1], .), and each output
+ * channel is three SMLADs and three halfword MACs with weights prepared as
+ * (w[kt][0], w[kt][1]) pairs, (w[0][2], w[1][2]) and w[2][2]. */
+static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+{
+    const int f_in = p->f_in, s = p->stride, cout = p->cout;
+    int16_t x16[3][NN_STEM_F_MAX + 4] __attribute__((aligned(4)));
+    uint32_t wq[NN_STEM_C_MAX][5];
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    for (int kt = 0; kt < 3; ++kt) {
+        int16_t *r = x16[kt];
+        r[0] = 0;
+        for (int f = 0; f < f_in; ++f) r[f + 1] = rows[kt] ? (int16_t)(rows[kt][f] - p->zp_in) : 0;
+        r[f_in + 1] = r[f_in + 2] = r[f_in + 3] = 0;
+    }
+    for (int co = 0; co < cout; ++co) {
+        const int8_t *w = p->weights + co * 9;
+        for (int kt = 0; kt < 3; ++kt) wq[co][kt] = (uint16_t)w[3 * kt] | (uint32_t)(uint16_t)w[3 * kt + 1] << 16;
+        wq[co][3] = (uint16_t)w[2] | (uint32_t)(uint16_t)w[5] << 16;
+        wq[co][4] = (uint16_t)w[8];
+    }
+    for (int fo = 0; fo < p->f_out; ++fo) {
+        const int b = fo * s; /* x16 index of input column fo * s - 1 */
+        const uint32_t a0 = nn_load32(&x16[0][b]), a1 = nn_load32(&x16[1][b]), a2 = nn_load32(&x16[2][b]);
+        const uint32_t b0 = nn_load32(&x16[0][b + 2]), b1 = nn_load32(&x16[1][b + 2]), b2 = nn_load32(&x16[2][b + 2]);
+        for (int co = 0; co < cout; ++co) {
+            const uint32_t *q = wq[co];
+            int32_t acc = nn_smlad(a0, q[0], p->bias[co]);
+            acc = nn_smlad(a1, q[1], acc);
+            acc = nn_smlad(a2, q[2], acc);
+            acc = nn_smlabb(b0, q[3], acc);
+            acc = nn_smlabt(b1, q[3], acc);
+            acc = nn_smlabb(b2, q[4], acc);
+            *out++ = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
+        }
+    }
+}
+#endif
 
 void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int cin = p->cin, cout = p->cout, f_out = p->f_out;
+#if NN_DSP
+    if (cin == 1 && p->k == 3 && p->pad == 1 && p->f_in <= NN_STEM_F_MAX && cout <= NN_STEM_C_MAX) {
+        conv3x3_c1_row(p, rows, out);
+        return;
+    }
+#endif
     const int n = p->k * p->k * cin, len = patch_len(n), words = len / 2;
     if (len > NN_PATCH_MAX / 4) {
         conv2d_row_scalar(p, rows, out);
@@ -106,6 +181,10 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
     int16_t wv[NN_PATCH_MAX / 4] __attribute__((aligned(4)));
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const int block = NN_PATCH_MAX / len;
+    const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
+    const dot_block_fn fn = words == 4 ? dot_blocks_4[kind]
+                            : words == 5 ? dot_blocks_5[kind]
+                            : words == 8 ? dot_blocks_8[kind] : dot_blocks_[kind];
     for (int fo0 = 0; fo0 < f_out; fo0 += block) {
         const int nb = f_out - fo0 < block ? f_out - fo0 : block;
         build_patches(p, rows, fo0, nb, n, len, patch);
@@ -120,12 +199,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
             const uint32_t *pw = (const uint32_t *)(const void *)wv, *pp = (const uint32_t *)(const void *)patch;
             const nn_rq_t rq = nn_rq_make(p->mult[co], p->shift[co]);
             int8_t *dst = out + (size_t)fo0 * cout + co;
-            switch (words) {
-            case 4: dot_block_4(pp, nb, pw, p->bias[co], rq, o, dst, cout); break;
-            case 5: dot_block_5(pp, nb, pw, p->bias[co], rq, o, dst, cout); break;
-            case 8: dot_block_8(pp, nb, pw, p->bias[co], rq, o, dst, cout); break;
-            default: dot_block_n(pp, nb, pw, words, p->bias[co], rq, o, dst, cout); break;
-            }
+            fn(pp, nb, pw, words, p->bias[co], rq, o, dst, cout);
         }
     }
 }

@@ -14,6 +14,7 @@
 #define nn_smlad(a, b, acc) __smlad((a), (b), (acc))
 #define nn_smlabb(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
 #define nn_smlatt(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
+#define nn_smlabt(a, b, acc) __smlabt((int32_t)(a), (int32_t)(b), (acc))
 #elif defined(NN_EMULATE_DSP)
 /* Host build of the DSP paths (tests): the instructions as the Armv7E-M manual defines them. */
 #define NN_DSP 1
@@ -33,6 +34,7 @@ static inline int32_t nn_smlad(uint32_t a, uint32_t b, int32_t acc)
 }
 static inline int32_t nn_smlabb(uint32_t a, uint32_t b, int32_t acc) { return (int32_t)((uint32_t)acc + (uint32_t)(nn_lo16(a) * nn_lo16(b))); }
 static inline int32_t nn_smlatt(uint32_t a, uint32_t b, int32_t acc) { return (int32_t)((uint32_t)acc + (uint32_t)(nn_hi16(a) * nn_hi16(b))); }
+static inline int32_t nn_smlabt(uint32_t a, uint32_t b, int32_t acc) { return (int32_t)((uint32_t)acc + (uint32_t)(nn_lo16(a) * nn_hi16(b))); }
 #else
 #define NN_DSP 0
 #endif
@@ -49,10 +51,24 @@ static inline int32_t nn_smlad_c(uint32_t a, uint32_t b, int32_t acc)
 #endif
 #endif
 
-/* Rotate right by 8 (GCC 12's arm_acle.h has no __ror); GCC folds it into SXTB16's ROR operand. */
+/* Rotate right by 8 (GCC 12's arm_acle.h has no __ror). */
 static inline uint32_t nn_ror8(uint32_t v)
 {
     return (v >> 8) | (v << 24);
+}
+
+/* SXTB16 of the word rotated right by 8: lanes 1 and 3 (one instruction on the M4). */
+static inline uint32_t nn_sxtb16_ror8(uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+#elif NN_DSP
+    return nn_sxtb16(nn_ror8(x));
+#else
+    return ((uint32_t)(uint16_t)(int16_t)(int8_t)((x >> 8) & 0xffu)) | ((uint32_t)(uint16_t)(int16_t)(int8_t)(x >> 24) << 16);
+#endif
 }
 
 /* Unaligned 32-bit load (a single LDR on the M4). */
@@ -130,6 +146,29 @@ static inline int8_t nn_out_apply(int32_t v, nn_out_t o)
     return o.tab[v];
 }
 
+/* The output stage specialised by what an op needs (a constant argument of
+ * always-inlined loops): no activation, a ReLU clamp (act_min > -128), an
+ * activation table, or anything (act_max < 127 included). */
+enum { NN_OUT_PLAIN, NN_OUT_RELU, NN_OUT_LUT, NN_OUT_ANY };
+
+static inline int nn_out_kind(int32_t lo, int32_t hi, const int8_t *lut)
+{
+    if (hi != 127 || (lut && lo != -128)) return NN_OUT_ANY;
+    if (lut) return NN_OUT_LUT;
+    return lo == -128 ? NN_OUT_PLAIN : NN_OUT_RELU;
+}
+
+static inline __attribute__((always_inline)) int8_t nn_out_k(int32_t v, nn_out_t o, int kind)
+{
+    v = nn_ssat8(v + o.zp);
+    if (kind == NN_OUT_PLAIN) return (int8_t)v;
+    if (kind == NN_OUT_RELU) return (int8_t)(v < o.lo ? o.lo : v);
+    if (kind == NN_OUT_LUT) return o.tab[v];
+    v = v < o.lo ? o.lo : v;
+    v = v > o.hi ? o.hi : v;
+    return o.tab[v];
+}
+
 /* "Pair order": a group of four int8 values e0..e3 is kept as int16
  * [e0, e2, e1, e3], the order in which SXTB16 / SXTB16-ROR8 widen an int8
  * word. Index of element i in a pair-ordered buffer: */
@@ -148,7 +187,7 @@ static inline int32_t nn_dot4_s8_s16(const int8_t *w, const int16_t *p, int n4, 
     for (int g = 0; g < n4; ++g) {
         uint32_t wv = nn_load32(w + 4 * g);
         acc = nn_smlad(nn_sxtb16(wv), pw[2 * g], acc);
-        acc = nn_smlad(nn_sxtb16(nn_ror8(wv)), pw[2 * g + 1], acc);
+        acc = nn_smlad(nn_sxtb16_ror8(wv), pw[2 * g + 1], acc);
     }
 #else
     for (int g = 0; g < n4; ++g) {
@@ -168,7 +207,7 @@ static inline void nn_widen4(const int8_t *src, int32_t zp, int16_t *dst)
     uint32_t zz = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
     uint32_t *d = (uint32_t *)(void *)dst;
     d[0] = nn_ssub16(nn_sxtb16(xv), zz);
-    d[1] = nn_ssub16(nn_sxtb16(nn_ror8(xv)), zz);
+    d[1] = nn_ssub16(nn_sxtb16_ror8(xv), zz);
 #else
     dst[0] = (int16_t)(src[0] - zp);
     dst[1] = (int16_t)(src[2] - zp);
