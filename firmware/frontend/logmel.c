@@ -3,7 +3,8 @@
  *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^20), fused
  *   with the first FFT stage -> 512-point complex DIF FFT (radix-2, then radix-4;
  *   Q31 twiddles, no scaling)
- *   -> real-split post-processing (2X) -> power, rounded >> 16 -> Q16 mel sums (uint64)
+ *   -> real-split post-processing (2X) -> power (uint64, in place of the FFT output)
+ *   -> mel sums per segment between band centres (Q16 weights)
  *   -> log2 (CLZ + table) -> one multiply-add to Q3.12, saturated.
  * No floats; signed >> is arithmetic (gcc, clang, armcc). */
 #include "logmel.h"
@@ -138,18 +139,27 @@ static inline uint64_t bin_power(int32_t re, int32_t im) {
   return (uint64_t)((int64_t)re * re) + (uint64_t)((int64_t)im * im); /* < 2^62 */
 }
 
+/* The power of bin k is stored in place, in the 8 bytes that held Z[k] (position
+ * logmel_fft_perm[k]); memcpy keeps the int32/uint64 reuse free of aliasing problems. */
+static inline uint64_t load_power(const int32_t *z, int k) {
+  uint64_t v;
+  memcpy(&v, z + 2 * logmel_fft_perm[k], sizeof v);
+  return v;
+}
+
 /* Power of 2X[k], k = BIN_LO..BIN_HI, from the 512-point FFT of the interleaved real
  * frame. For j <= 256: E = Z[j] + conj Z[512-j], D = Z[j] - conj Z[512-j],
  * V = W_1024^j (-i D); 2X[j] = E + V and 2X[512-j] = conj(E - V). */
-static void power_spectrum(const int32_t *z, uint64_t *power) {
+static void power_spectrum(int32_t *z) {
   for (int j = LOGMEL_T_BIN_LO; j <= 256; j++) {
-    const int32_t *a = z + 2 * logmel_fft_perm[j], *b = z + 2 * logmel_fft_perm[512 - j];
+    int32_t *a = z + 2 * logmel_fft_perm[j], *b = z + 2 * logmel_fft_perm[512 - j];
     const int32_t er = a[0] + b[0], ei = a[1] - b[1];
     const int32_t dr = a[0] - b[0], di = a[1] + b[1];
     int32_t vr, vi;
     CMUL(vr, vi, di, -dr, logmel_twiddle_q31[j]);
-    power[j - LOGMEL_T_BIN_LO] = bin_power(er + vr, ei + vi);
-    if (j < 256 && 512 - j <= LOGMEL_T_BIN_HI) power[512 - j - LOGMEL_T_BIN_LO] = bin_power(er - vr, ei - vi);
+    const uint64_t pa = bin_power(er + vr, ei + vi), pb = bin_power(er - vr, ei - vi);
+    memcpy(b, &pb, sizeof pb); /* b == a for j = 256: a's value is stored last */
+    memcpy(a, &pa, sizeof pa);
   }
 }
 
@@ -157,20 +167,17 @@ static void power_spectrum(const int32_t *z, uint64_t *power) {
  * of band s-1 (weights d) and the rising slope of band s (2^16 - d), so one product per
  * bin. S0 = sum P, F = floor(sum P * d / 2^16) from the 32-bit halves of P (UMLAL);
  * band s-1 gets F, band s gets S0 - F. No overflow: every band sum < 2^62 (Parseval). */
-static void mel_bands(const uint64_t *p, uint64_t mel[LOGMEL_BANDS]) {
-  const uint16_t *d = logmel_seg_weight_q16;
+static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS]) {
+  const uint16_t *d = logmel_seg_weight_q16 - LOGMEL_T_BIN_LO;
   uint64_t rising = 0;
   for (int s = 0; s < LOGMEL_T_NSEGMENTS; s++) {
-    const int n = logmel_seg_first[s + 1] - logmel_seg_first[s];
     uint64_t s0 = 0, lo = 0, hi = 0;
-    for (int i = 0; i < n; i++) {
-      const uint64_t v = p[i];
+    for (int k = logmel_seg_first[s], end = logmel_seg_first[s + 1]; k < end; k++) {
+      const uint64_t v = load_power(z, k);
       s0 += v;
-      lo = umlal(lo, (uint32_t)v, d[i]);
-      hi = umlal(hi, (uint32_t)(v >> 32), d[i]);
+      lo = umlal(lo, (uint32_t)v, d[k]);
+      hi = umlal(hi, (uint32_t)(v >> 32), d[k]);
     }
-    p += n;
-    d += n;
     const uint64_t f = (hi << (32 - LOGMEL_T_MEL_W_BITS)) + (lo >> LOGMEL_T_MEL_W_BITS);
     if (s > 0) mel[s - 1] = rising + f;
     rising = s0 - f;
@@ -240,10 +247,15 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   fft512_radix4(z);
   stage(s, LOGMEL_STAGE_FFT, z, LOGMEL_NFFT * sizeof z[0]);
 
-  power_spectrum(z, s->power);
-  stage(s, LOGMEL_STAGE_POWER, s->power, LOGMEL_T_NBINS * sizeof s->power[0]);
+  power_spectrum(z);
+  if (s->stage_fn) {
+    for (int k = LOGMEL_T_BIN_LO; k <= LOGMEL_T_BIN_HI; k++) {
+      const uint64_t v = load_power(z, k);
+      stage(s, LOGMEL_STAGE_POWER, &v, sizeof v);
+    }
+  }
 
-  mel_bands(s->power, mel);
+  mel_bands(z, mel);
   stage(s, LOGMEL_STAGE_MEL, mel, sizeof mel);
 
   for (int b = 0; b < LOGMEL_BANDS; b++) log2v[b] = log2_q24(mel[b] + LOGMEL_T_MEL_FLOOR);

@@ -13,7 +13,6 @@
 #define LOGMEL_WIN 800      /* pre-emphasised samples under one frame's window */
 #define LOGMEL_XBUF (LOGMEL_WIN + 2) /* input samples a frame needs (801), kept even */
 #define LOGMEL_NFFT 1024
-#define LOGMEL_MAX_BINS 512
 
 typedef void (*logmel_frame_fn)(void *user, const int16_t frame[LOGMEL_BANDS]);
 
@@ -38,8 +37,7 @@ typedef struct logmel_state {
   int32_t n_in;             /* input samples so far (clips up to 2^31 / 320 frames) */
   int32_t next_frame;
   int32_t ended;
-  int32_t fft[LOGMEL_NFFT];          /* scratch: windowed frame, then the FFT */
-  uint64_t power[LOGMEL_MAX_BINS];   /* scratch: power of the bins under the mel bands */
+  int32_t fft[LOGMEL_NFFT];          /* scratch: the FFT, then the power spectrum in its place */
 } logmel_state;
 
 void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user); /* start of a clip */
