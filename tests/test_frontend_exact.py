@@ -56,7 +56,7 @@ def test_extreme_inputs(cli, name, pcm):
     assert np.abs(want["spectrum"]).max() < 2**31
 
 
-@pytest.mark.parametrize("n", [514, 515, 640, 641, 720, 721, 1040, 1041, 1361, 5120])
+@pytest.mark.parametrize("n", [514, 515, 640, 641, 720, 721, 961, 1040, 1041, 1361, 3201, 5120, 5121])
 @pytest.mark.parametrize("block", [1, 320, 7, 100000])
 def test_clip_lengths_and_blocks(cli, n, block):
     """Frames near both ends use the reflect padding; any block size gives the same frames."""

@@ -98,7 +98,7 @@ def fft512(buf: np.ndarray) -> np.ndarray:
     # radix-2, span 512: a = z[j], b = z[j + 256], twiddle W_1024^(2j)
     j = np.arange(256)
     ar, ai, br, bi = re[:, j], im[:, j], re[:, j + 256], im[:, j + 256]
-    re[:, j], im[:, j] = ar + br, ai + bi
+    re[:, j], im[:, j] = _check_i32(ar + br, "FFT"), _check_i32(ai + bi, "FFT")
     re[:, j + 256], im[:, j + 256] = _cmul(ar - br, ai - bi, tw[2 * j, 0], tw[2 * j, 1])
     for span in (256, 64, 16, 4):
         q = span // 4
@@ -112,6 +112,8 @@ def fft512(buf: np.ndarray) -> np.ndarray:
         cr, ci, dr, di = re[:, ic], im[:, ic], re[:, id_], im[:, id_]
         t0r, t0i, t1r, t1i = ar + cr, ai + ci, ar - cr, ai - ci
         t2r, t2i, t3r, t3i = br + dr, bi + di, br - dr, bi - di
+        for v in (t0r, t0i, t1r, t1i, t2r, t2i, t3r, t3i):
+            _check_i32(v, "FFT butterfly")
         y0 = (t0r + t2r, t0i + t2i)
         y1 = (t1r + t3i, t1i - t3r)  # t1 - i t3
         y2 = (t0r - t2r, t0i - t2i)
@@ -140,8 +142,8 @@ def spectrum2x(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pa, pb = t.fft_perm[j], t.fft_perm[512 - j]
     ar, ai = z[:, 2 * pa], z[:, 2 * pa + 1]
     br, bi = z[:, 2 * pb], -z[:, 2 * pb + 1]
-    er, ei = ar + br, ai + bi
-    dr, di = ar - br, ai - bi
+    er, ei = _check_i32(ar + br, "spectrum"), _check_i32(ai + bi, "spectrum")
+    dr, di = _check_i32(ar - br, "spectrum"), _check_i32(ai - bi, "spectrum")
     vr, vi = _cmul(di, -dr, t.twiddle_q31[j, 0], t.twiddle_q31[j, 1])
     re = np.where(mirrored, er - vr, er + vr)
     im = np.where(mirrored, vi - ei, ei + vi)
