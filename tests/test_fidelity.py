@@ -64,3 +64,13 @@ def test_a_wrong_tap_parameter_is_detected(mn01_seed0_net, default_graph, result
     assert bad["summary"]["B5"]["mean_cosine"] < result["summary"]["B5"]["mean_cosine"]
     assert bad["summary"]["L"] == pytest.approx(fidelity.evaluate(mn01_seed0_net, default_graph,
                                                                   fidelity.held_out_clips(n=2), analysis=False)["summary"]["L"])
+
+
+def test_analysis_covers_every_tensor(result, default_graph):
+    a = result["analysis"]
+    assert list(a["layers"]) == [op["output"] for op in default_graph.ops]
+    assert all(np.isfinite(v) and v >= 0 for v in a["layers"].values())
+    assert list(a["input_noise"]) == ["B5", "B11", "B13", "B15"]
+    # the quantized input is the first error source; deeper taps amplify it
+    assert 0 < a["input_noise"]["B5"] < a["input_noise"]["B15"]
+    assert "## Where the error comes from" in fidelity.report_markdown(result)
