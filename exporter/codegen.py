@@ -29,6 +29,9 @@ from exporter.graph import Graph, op_inputs
 TEMPLATES = ROOT / "templates"
 PLAN_FILE = "network_plan.json"
 WEIGHTED = ("conv2d", "depthwise_conv2d", "fully_connected")
+STEP_KINDS = {"quantize": "K_QUANTIZE", "conv2d": "K_CONV", "depthwise_conv2d": "K_DEPTHWISE",
+              "fully_connected": "K_FC", "lut": "K_LUT", "global_avgpool": "K_POOL", "mul_channel": "K_MUL",
+              "add": "K_ADD"}
 
 
 def c_ident(name: str) -> str:
@@ -153,6 +156,8 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
     g_in = graph.meta["input"]["tensor"]
     divs = _time_divisors(run)
     names = [g_in] + [op["output"] for op in run.ops]
+    if len(names) > 255:
+        raise UserError(f"the graph has {len(names)} tensors; the generated scheduler indexes at most 255")
     index = {n: k for k, n in enumerate(names)}
     plans = {f: row_schedule.plan_arena(run, f) for f in frames_list}
     row_bytes = {n: plans[frames_list[0]][0][n].row_bytes for n in names}
@@ -194,7 +199,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         "model": graph.meta.get("model", {}).get("name", "?"),
         "mel_bands": graph.meta["input"]["mel_bands"], "tap_dim": graph.tap_dim, "taps": taps,
         "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors,
-        "pool_channels": max(pool_off, 1), "default_frames": frames_list[-1],
+        "pool_channels": max(pool_off, 1), "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
         "plans": [{"frames": f, "peak": total, "offsets": [offs[n] for n in names],
                    "capacity": [tp[n].capacity for n in names]} for f, (tp, offs, total) in plans.items()],
     }

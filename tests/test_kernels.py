@@ -121,7 +121,7 @@ def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int,
     t_out, f_out = want.shape[:2]
     head = i32(cin, cout, f, f_out, k, stride, pad, zp_in, zp_out, act_min, act_max, t)
     name = "depthwise_conv2d" if depthwise else "conv2d"
-    return [name, head, w, bias, mult, shift, lut, x], want
+    return [name, head, w, bias, mult, shift.astype(np.int8), lut, x], want
 
 
 def test_conv2d(build_dir, tmp_path):
@@ -174,7 +174,7 @@ def test_saturation_both_ends(build_dir, tmp_path):
     acc = conv_acc(x, 0, w, bias, 1, False)
     want = requant_out(acc, mult, shift, 5)
     assert (want == 127).any() and (want == -128).any()
-    case = ["conv2d", i32(8, 8, 6, 6, 1, 1, 0, 0, 5, -128, 127, 4), w, bias, mult, shift, np.zeros(0, np.int8), x]
+    case = ["conv2d", i32(8, 8, 6, 6, 1, 1, 0, 0, 5, -128, 127, 4), w, bias, mult, shift.astype(np.int8), np.zeros(0, np.int8), x]
     check_all(build_dir, tmp_path, [case], [want])
 
 
@@ -190,7 +190,7 @@ def test_fully_connected(build_dir, tmp_path):
         want = requant_out(wt.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias, mult, shift, zp_out, zp_out, 127)
         if lut.size:
             want = lut[want.astype(np.int64) + 128]
-        cases.append(["fully_connected", i32(cin, cout, zp_in, zp_out, zp_out, 127), wt, bias, mult, shift, lut, x])
+        cases.append(["fully_connected", i32(cin, cout, zp_in, zp_out, zp_out, 127), wt, bias, mult, shift.astype(np.int8), lut, x])
         wants.append(want)
     check_all(build_dir, tmp_path, cases, wants)
 
@@ -234,6 +234,12 @@ def test_add(build_dir, tmp_path):
         ra = int8_math.requantize((a.astype(np.int64) - zp_a) << left, m1, sh1)
         rb = int8_math.requantize((b.astype(np.int64) - zp_b) << left, m2, sh2)
         want = requant_out(ra + rb, mo, sho, zp_out)
+        if i % 4 == 3:  # neither side at (2^30, 0): both take the general path
+            m1, m2 = (int(v) for v in rng.integers(1 << 30, 1 << 31, size=2))
+            sh1, sh2 = (int(v) for v in rng.integers(-4, 1, size=2))
+            ra = int8_math.requantize((a.astype(np.int64) - zp_a) << left, m1, sh1)
+            rb = int8_math.requantize((b.astype(np.int64) - zp_b) << left, m2, sh2)
+            want = requant_out(ra + rb, mo, sho, zp_out)
         cases.append(["add", i32(zp_a, zp_b, zp_out, left, m1, sh1, m2, sh2, mo, sho), a, b])
         wants.append(want)
     check_all(build_dir, tmp_path, cases, wants)

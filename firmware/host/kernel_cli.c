@@ -56,7 +56,7 @@ static void run_conv(FILE *out, int depthwise)
     const int32_t *v = I32(h);
     nn_conv_t p = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint16_t)v[3], (uint8_t)v[4], (uint8_t)v[5],
                    (uint8_t)v[6], (int16_t)v[7], (int16_t)v[8], (int16_t)v[9], (int16_t)v[10], I8(w), I32(bias),
-                   I32(mult), I32(shift), lut.size ? I8(lut) : NULL};
+                   I32(mult), I8(shift), lut.size ? I8(lut) : NULL};
     int t_in = v[11];
     int t_out = nn_out_size(t_in, p.k, p.stride, p.pad);
     uint32_t n = (uint32_t)t_out * p.f_out * p.cout;
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
             blob h = next(), w = next(), bias = next(), mult = next(), shift = next(), lut = next(), x = next();
             const int32_t *v = I32(h);
             nn_fc_t p = {(uint16_t)v[0], (uint16_t)v[1], (int16_t)v[2], (int16_t)v[3], (int16_t)v[4], (int16_t)v[5],
-                         I8(w), I32(bias), I32(mult), I32(shift), lut.size ? I8(lut) : NULL};
+                         I8(w), I32(bias), I32(mult), I8(shift), lut.size ? I8(lut) : NULL};
             int8_t y[4096];
             nn_fully_connected(&p, I8(x), y);
             write_out(out, y, p.cout);

@@ -89,7 +89,7 @@ static inline __attribute__((always_inline)) void dot_block(const uint32_t *patc
         if (words <= 8) {
             _Pragma("GCC unroll 8") for (int j = 0; j < words; ++j) acc = nn_smlad(w[j], patch[j], acc);
         } else {
-            for (int j = 0; j < words; ++j) acc = nn_smlad(wv[j], patch[j], acc);
+            _Pragma("GCC unroll 4") for (int j = 0; j < words; ++j) acc = nn_smlad(wv[j], patch[j], acc);
         }
         *out = nn_out_k(nn_rq_apply(acc, rq), o, kind);
     }
@@ -127,38 +127,71 @@ NN_DOT_BLOCKS() /* any length */
  * reads two words per row, (x[f-1], x[f]) and (x[f+1], .), and each output
  * channel is three SMLADs and three halfword MACs with weights prepared as
  * (w[kt][0], w[kt][1]) pairs, (w[0][2], w[1][2]) and w[2][2]. */
-static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+typedef struct {
+    uint32_t w[5];
+    int32_t bias;
+    nn_rq_t rq;
+} stem_channel_t;
+
+static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_STEM_F_MAX + 4],
+                                                              const stem_channel_t *wq, int s, int f_out, int cout,
+                                                              nn_out_t o, int kind, int8_t *out)
 {
-    const int f_in = p->f_in, s = p->stride, cout = p->cout;
-    int16_t x16[3][NN_STEM_F_MAX + 4] __attribute__((aligned(4)));
-    uint32_t wq[NN_STEM_C_MAX][5];
-    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    for (int kt = 0; kt < 3; ++kt) {
-        int16_t *r = x16[kt];
-        r[0] = 0;
-        for (int f = 0; f < f_in; ++f) r[f + 1] = rows[kt] ? (int16_t)(rows[kt][f] - p->zp_in) : 0;
-        r[f_in + 1] = r[f_in + 2] = r[f_in + 3] = 0;
-    }
-    for (int co = 0; co < cout; ++co) {
-        const int8_t *w = p->weights + co * 9;
-        for (int kt = 0; kt < 3; ++kt) wq[co][kt] = (uint16_t)w[3 * kt] | (uint32_t)(uint16_t)w[3 * kt + 1] << 16;
-        wq[co][3] = (uint16_t)w[2] | (uint32_t)(uint16_t)w[5] << 16;
-        wq[co][4] = (uint16_t)w[8];
-    }
-    for (int fo = 0; fo < p->f_out; ++fo) {
+    for (int fo = 0; fo < f_out; ++fo) {
         const int b = fo * s; /* x16 index of input column fo * s - 1 */
         const uint32_t a0 = nn_load32(&x16[0][b]), a1 = nn_load32(&x16[1][b]), a2 = nn_load32(&x16[2][b]);
         const uint32_t b0 = nn_load32(&x16[0][b + 2]), b1 = nn_load32(&x16[1][b + 2]), b2 = nn_load32(&x16[2][b + 2]);
         for (int co = 0; co < cout; ++co) {
-            const uint32_t *q = wq[co];
-            int32_t acc = nn_smlad(a0, q[0], p->bias[co]);
-            acc = nn_smlad(a1, q[1], acc);
-            acc = nn_smlad(a2, q[2], acc);
-            acc = nn_smlabb(b0, q[3], acc);
-            acc = nn_smlabt(b1, q[3], acc);
-            acc = nn_smlabb(b2, q[4], acc);
-            *out++ = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
+            const stem_channel_t *q = &wq[co];
+            int32_t acc = nn_smlad(a0, q->w[0], q->bias);
+            acc = nn_smlad(a1, q->w[1], acc);
+            acc = nn_smlad(a2, q->w[2], acc);
+            acc = nn_smlabb(b0, q->w[3], acc);
+            acc = nn_smlabt(b1, q->w[3], acc);
+            acc = nn_smlabb(b2, q->w[4], acc);
+            *out++ = nn_out_k(nn_rq_apply(acc, q->rq), o, kind);
         }
+    }
+}
+
+static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+{
+    const int f_in = p->f_in, s = p->stride, cout = p->cout;
+    int16_t x16[3][NN_STEM_F_MAX + 4] __attribute__((aligned(4)));
+    stem_channel_t wq[NN_STEM_C_MAX];
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    const uint32_t zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
+    for (int kt = 0; kt < 3; ++kt) {
+        int16_t *r = x16[kt];
+        int f = 0;
+        if (rows[kt]) {
+            for (; f + 4 <= f_in; f += 4) { /* natural order: (x0, x1), (x2, x3) */
+                uint32_t v = nn_load32(rows[kt] + f);
+                uint32_t e = nn_ssub16(nn_sxtb16(v), zz), d = nn_ssub16(nn_sxtb16_ror8(v), zz);
+                uint32_t lo = (e & 0xffffu) | (d << 16), hi = (e >> 16) | (d & 0xffff0000u);
+                memcpy(&r[f + 1], &lo, 4);
+                memcpy(&r[f + 3], &hi, 4);
+            }
+            for (; f < f_in; ++f) r[f + 1] = (int16_t)(rows[kt][f] - p->zp_in);
+        } else {
+            for (; f < f_in; ++f) r[f + 1] = 0;
+        }
+        r[0] = 0;
+        r[f_in + 1] = r[f_in + 2] = r[f_in + 3] = 0;
+    }
+    for (int co = 0; co < cout; ++co) {
+        const int8_t *w = p->weights + co * 9;
+        for (int kt = 0; kt < 3; ++kt) wq[co].w[kt] = (uint16_t)w[3 * kt] | (uint32_t)(uint16_t)w[3 * kt + 1] << 16;
+        wq[co].w[3] = (uint16_t)w[2] | (uint32_t)(uint16_t)w[5] << 16;
+        wq[co].w[4] = (uint16_t)w[8];
+        wq[co].bias = p->bias[co];
+        wq[co].rq = nn_rq_make(p->mult[co], p->shift[co]);
+    }
+    switch (nn_out_kind(p->act_min, p->act_max, p->lut)) {
+    case NN_OUT_PLAIN: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_PLAIN, out); break;
+    case NN_OUT_RELU: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_RELU, out); break;
+    case NN_OUT_LUT: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_LUT, out); break;
+    default: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_ANY, out); break;
     }
 }
 #endif

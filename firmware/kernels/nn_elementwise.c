@@ -57,15 +57,33 @@ void nn_mul_channel(const nn_mul_channel_t *p, const int8_t *in, int32_t n, cons
     }
 }
 
-void nn_add(const nn_add_t *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out)
+/* (q - zp) << left_shift requantized by (m, s); `half` says (m, s) == (2^30, 0), the
+ * side with the larger scale, where the result is exactly (q - zp) << (left_shift - 1). */
+static inline __attribute__((always_inline)) int32_t add_side(int32_t q, int32_t zp, int32_t ls, nn_rq_t rq, int half)
+{
+    if (half) return (q - zp) * (1 << (ls - 1));
+    return nn_rq_apply((int32_t)((uint32_t)(q - zp) << ls), rq);
+}
+
+static inline __attribute__((always_inline)) void add_loop(const nn_add_t *p, const int8_t *a, const int8_t *b,
+                                                           int32_t n, int8_t *out, int half_a, int half_b)
 {
     const int32_t zp_a = p->zp_a, zp_b = p->zp_b, zp_out = p->zp_out, ls = p->left_shift;
     const nn_rq_t ra = nn_rq_make(p->m1, p->s1), rb = nn_rq_make(p->m2, p->s2), ro = nn_rq_make(p->mo, p->so);
     for (int32_t i = 0; i < n; ++i) {
-        int32_t va = nn_rq_apply((int32_t)((uint32_t)(a[i] - zp_a) << ls), ra);
-        int32_t vb = nn_rq_apply((int32_t)((uint32_t)(b[i] - zp_b) << ls), rb);
-        out[i] = (int8_t)nn_ssat8(nn_rq_apply(va + vb, ro) + zp_out);
+        int32_t v = add_side(a[i], zp_a, ls, ra, half_a) + add_side(b[i], zp_b, ls, rb, half_b);
+        out[i] = (int8_t)nn_ssat8(nn_rq_apply(v, ro) + zp_out);
     }
+}
+
+void nn_add(const nn_add_t *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out)
+{
+    const int half_a = p->m1 == (1 << 30) && p->s1 == 0 && p->left_shift >= 1;
+    const int half_b = p->m2 == (1 << 30) && p->s2 == 0 && p->left_shift >= 1;
+    if (half_a && !half_b) add_loop(p, a, b, n, out, 1, 0);
+    else if (half_b && !half_a) add_loop(p, a, b, n, out, 0, 1);
+    else if (half_a && half_b) add_loop(p, a, b, n, out, 1, 1);
+    else add_loop(p, a, b, n, out, 0, 0);
 }
 
 void nn_lut(const int8_t table[256], const int8_t *in, int32_t n, int8_t *out)

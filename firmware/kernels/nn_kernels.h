@@ -73,7 +73,8 @@ typedef struct {
     int16_t zp_in, zp_out;
     int16_t act_min, act_max;
     const int8_t *weights;
-    const int32_t *bias, *mult, *shift;
+    const int32_t *bias, *mult;
+    const int8_t *shift;     /* per output channel, in [-31, 30] */
     const int8_t *lut;       /* optional activation fused on store: out = lut[q + 128]; NULL for none */
 } nn_conv_t;
 
@@ -108,7 +109,8 @@ typedef struct {
     int16_t zp_in, zp_out;
     int16_t act_min, act_max;
     const int8_t *weights;
-    const int32_t *bias, *mult, *shift;
+    const int32_t *bias, *mult;
+    const int8_t *shift;     /* per output channel, in [-31, 30] */
     const int8_t *lut;       /* optional fused activation, as in nn_conv_t */
 } nn_fc_t;
 
