@@ -147,3 +147,17 @@ def test_firmware_problems_are_clear_errors(embedders, clips):
     run.embeddings.pop()
     with pytest.raises(firmware_runner.FirmwareError, match="embeddings for"):
         firmware_runner.check_run("qemu-an386", run, clips["speech"].size, "timestamp")
+
+
+def test_hello_frame_carries_the_graphs_dequantization(embedders, export_dir, clips):
+    from exporter import qembed
+    from exporter.graph import Graph
+
+    graph = Graph.load(export_dir)
+    run, got = _embed(embedders, "qemu-netduinoplus2", "timestamp", clips["music"])
+    h = run.hello
+    assert (h.mode, h.l_frac_bits, h.l_dim, h.max_frames) == ("timestamp", 12, 128, 16)
+    assert [(t.name, t.offset, t.channels, t.zero_point) for t in h.taps] == \
+        [(t["name"], t["offset"], t["channels"], t["zero_point"]) for t in graph.taps]
+    assert [t.scale for t in h.taps] == [float(np.float32(t["scale"])) for t in graph.taps]
+    np.testing.assert_allclose(h.dequantize(got), qembed.dequantize(graph, got), rtol=1e-6, atol=1e-7)
