@@ -1,8 +1,6 @@
 """Fixed-point frontend: accuracy against the float reference, generated tables,
 input errors and the ``frontend`` command."""
 
-import argparse
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -10,7 +8,6 @@ import torch
 
 from exporter import preprocess
 from exporter.audio import to_pcm16
-from exporter.commands import frontend as frontend_cmd
 from exporter.errors import UserError
 from exporter.frontend import fixed, render
 from exporter.frontend import tables as tb
@@ -110,9 +107,9 @@ def test_mean_rounds_half_away_from_zero():
 
 
 def _run_cli(*argv):
-    parser = argparse.ArgumentParser()
-    frontend_cmd.add_arguments(parser)
-    return frontend_cmd.run(parser.parse_args(list(argv)))
+    from exporter.cli import main
+
+    return main(["frontend", *argv])
 
 
 def test_cli_python_and_c(tmp_path, test_audio):
@@ -140,10 +137,17 @@ def test_cli_resamples(tmp_path, test_audio):
 
 
 @pytest.mark.parametrize("impl", ["python", "c"])
-def test_cli_too_short(tmp_path, impl):
+def test_cli_too_short(tmp_path, impl, capsys):
     wav = tmp_path / "short.wav"
     sf.write(wav, np.zeros(300, np.float32), 32000)
     out = tmp_path / "o.npz"
-    with pytest.raises(UserError, match="too short"):
-        _run_cli(str(wav), "--out", str(out), "--impl", impl)
+    assert _run_cli(str(wav), "--out", str(out), "--impl", impl) == 2
+    assert "too short" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cli_bad_audio(tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    assert _run_cli(str(bad), "--out", str(tmp_path / "o.npz")) == 2
+    assert "cannot read audio" in capsys.readouterr().err
