@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="held-out clips for the fidelity report (default 8)")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
+    parser.epilog = "Without model arguments, the default model (exporter/defaults.py: tests/data/mn01_seed0.pt) is exported."
 
 
 def _model_info(info) -> dict:
@@ -155,11 +156,20 @@ def _print_summary(out: Path, summary: dict) -> None:
     print(f"reports: {out / REPORTS}")
 
 
-def run(args: argparse.Namespace) -> int:
-    from exporter.checkpoint import resolve_model_args
+def model_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, a, None) is not None for a in ("checkpoint", "model", "weights"))
 
+
+def resolve_model_or_default(args: argparse.Namespace):
+    """The model of the model arguments, or the default configuration's (exporter/defaults.py) without any."""
+    from exporter.checkpoint import resolve_model, resolve_model_args
+
+    return resolve_model_args(args) if model_given(args) else resolve_model(checkpoint=defaults.CHECKPOINT)
+
+
+def run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)  # fail before the (slow) work
-    model, info = resolve_model_args(args)
+    model, info = resolve_model_or_default(args)
     summary = export_to(args.out, model=model, info=info, calibration=args.calibration, percentile=args.percentile,
                         calibration_seed=args.calibration_seed, calibration_clips=args.calibration_clips,
                         fidelity_clips=args.fidelity_clips)

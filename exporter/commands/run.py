@@ -67,18 +67,15 @@ def cached_export(model, info) -> Path:
 
 
 def resolve_export(args: argparse.Namespace) -> Path:
-    from exporter import defaults
-    from exporter.checkpoint import resolve_model, resolve_model_args
+    from exporter.commands.export import model_given, resolve_model_or_default
     from exporter.graph import Graph
 
-    model_given = any(getattr(args, a, None) is not None for a in ("checkpoint", "model", "weights"))
     if args.export is not None:
-        if model_given:
+        if model_given(args):
             raise UserError("--export and the model arguments (--checkpoint / --model / --weights) exclude each other")
         Graph.load(args.export)  # a clear error if it is not an export folder
         return args.export
-    model, info = resolve_model_args(args) if model_given else resolve_model(checkpoint=defaults.CHECKPOINT)
-    return cached_export(model, info)
+    return cached_export(*resolve_model_or_default(args))
 
 
 def run(args: argparse.Namespace) -> int:
