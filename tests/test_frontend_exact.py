@@ -117,3 +117,16 @@ def test_rounding_ties(cli):
     prod = seg * tb.tables().window_q22[None, :]
     assert np.count_nonzero((prod & 0xFFFFFFFF) == 2**31) > 10
     assert_same(pcm, block=500)
+
+
+def test_mean_rounding(cli):
+    """logmel_mean_q12 vs the twin on ties (half away from zero), negatives and large sums."""
+    from exporter.int8_math import round_div
+
+    for n in (1, 2, 3, 16, 300, 1000):
+        base = np.arange(-64, 64, dtype=np.int64) * n
+        sums = base + np.where(np.arange(128) % 2 == 0, n // 2, -(n // 2))
+        sums[:4] = [n * 32767, -n * 32768, (n * 5) // 2, -(n * 5) // 2]
+        got = host.mean_c(sums, n)
+        assert got.tolist() == round_div(sums, n).astype(np.int16).tolist(), n
+    assert host.mean_c(np.ones(128, np.int32), 0).tolist() == [0] * 128

@@ -71,6 +71,17 @@ def logmel_q12_c(pcm16: np.ndarray, block: int = 320, with_stages: bool = False)
         return frames, mean, stages
 
 
+def mean_c(sums: np.ndarray, n_frames: int) -> np.ndarray:
+    """logmel_mean_q12 of int32 [128] sums over ``n_frames`` frames."""
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        np.ascontiguousarray(sums, dtype=np.int32).tofile(d / "in.bin")
+        proc = _run(["mean", str(d / "in.bin"), str(n_frames), str(d / "out.bin")])
+        if proc.returncode != 0:
+            raise RuntimeError(f"logmel_cli mean failed: {proc.stderr.strip()}")
+        return np.fromfile(d / "out.bin", dtype=np.int16)
+
+
 def map_c(kind: str, values: np.ndarray) -> np.ndarray:
     """``scale``: int32 log2 Q24 -> int16 (logmel_scale_q12); ``log2``: uint64 -> int32 Q24."""
     in_dt, out_dt = {"scale": (np.int32, np.int16), "log2": (np.uint64, np.int32)}[kind]

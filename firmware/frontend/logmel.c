@@ -323,6 +323,10 @@ int logmel_end(logmel_state *s) {
 
 void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t out[LOGMEL_BANDS]) {
   for (int b = 0; b < LOGMEL_BANDS; b++) {
+    if (n_frames < 1) {
+      out[b] = 0;
+      continue;
+    }
     const int32_t half = n_frames / 2;
     const int32_t adj = sum[b] > 0 ? sum[b] + half : sum[b] - half;
     const int32_t q = adj / n_frames; /* C truncation: half away from zero overall */

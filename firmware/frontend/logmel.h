@@ -34,7 +34,7 @@ typedef struct logmel_state {
   void *stage_user;
   int16_t x[LOGMEL_XBUF];   /* input samples x[base .. base + count) */
   int32_t base, count;
-  int32_t n_in;             /* input samples so far (clips up to 2^31 / 320 frames) */
+  int32_t n_in;             /* input samples so far: a clip holds < 2^31 samples (18 h) */
   int32_t next_frame;
   int32_t ended;
   int32_t fft[LOGMEL_NFFT];          /* scratch: the FFT, then the power spectrum in its place */
@@ -46,7 +46,8 @@ void logmel_push(logmel_state *s, const int16_t *pcm, size_t n);    /* any block
  * returns the clip's frame count, or < 0 if the clip was too short (< 514 samples,
  * in which case no frame was emitted). */
 int logmel_end(logmel_state *s);
-/* L: round_div(sum, n) per band (half away from zero), saturated to int16. */
+/* L: round_div(sum, n) per band (half away from zero), saturated to int16; zeros if
+ * n_frames < 1. */
 void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t out[LOGMEL_BANDS]);
 
 void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user);

@@ -5,7 +5,8 @@
  *     PREFIX.<stage>.bin per intermediate stage (every frame appended).
  *     Exit 3 if the clip is too short.
  *   logmel_cli scale LOG2_IN OUT   int32 log2 Q24 values -> int16 (logmel_scale_q12)
- *   logmel_cli log2 U64_IN OUT     uint64 values -> int32 log2 Q24 (logmel_log2_q24) */
+ *   logmel_cli log2 U64_IN OUT     uint64 values -> int32 log2 Q24 (logmel_log2_q24)
+ *   logmel_cli mean SUMS_IN N OUT  int32[128] sums of N frames -> int16[128] (logmel_mean_q12) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,13 +132,30 @@ static int run_map(char **argv, int to_scale) {
   return 0;
 }
 
+static int run_mean(char **argv) {
+  size_t bytes;
+  int32_t *sum = read_all(argv[2], &bytes);
+  if (bytes != LOGMEL_BANDS * sizeof(int32_t)) {
+    fprintf(stderr, "expected %d int32 sums\n", LOGMEL_BANDS);
+    return 2;
+  }
+  int16_t mean[LOGMEL_BANDS];
+  logmel_mean_q12(sum, (int32_t)atol(argv[3]), mean);
+  FILE *f = open_out(argv[4]);
+  fwrite(mean, sizeof mean[0], LOGMEL_BANDS, f);
+  fclose(f);
+  free(sum);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 5 && strcmp(argv[1], "frames") == 0) return run_frames(argc, argv);
   if (argc == 4 && strcmp(argv[1], "scale") == 0) return run_map(argv, 1);
   if (argc == 4 && strcmp(argv[1], "log2") == 0) return run_map(argv, 0);
+  if (argc == 5 && strcmp(argv[1], "mean") == 0) return run_mean(argv);
   fprintf(stderr,
           "usage: %s frames PCM_IN BLOCK FRAMES_OUT [STAGE_PREFIX]\n"
-          "       %s scale LOG2_Q24_IN OUT | log2 U64_IN OUT\n",
+          "       %s scale LOG2_Q24_IN OUT | log2 U64_IN OUT | mean SUMS_IN N OUT\n",
           argv[0], argv[0]);
   return 2;
 }
