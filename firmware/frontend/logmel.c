@@ -97,28 +97,36 @@ static void window_radix2_y(int32_t *z) {
   WINDOW_RADIX2(z, Y_FROM_BUF);
 }
 
+/* One radix-4 DIF stage with twiddles, span 4q; q is a constant at each call, so b, c
+ * and d are fixed offsets from a (one pointer). w: W^j, W^2j, W^3j per j, side by side. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline const int32_t (*radix4_stage(int32_t *z, const int q, const int32_t (*w)[2]))[2] {
+  for (int g = 0; g < 512; g += 4 * q) {
+    int32_t *a = z + 2 * g;
+    const int32_t(*wj)[2] = w;
+    for (int j = 0; j < q; j++, a += 2, wj += 3) {
+      int32_t *b = a + 2 * q, *c = a + 4 * q, *d = a + 6 * q;
+      int32_t t0r = a[0] + c[0], t0i = a[1] + c[1], t1r = a[0] - c[0], t1i = a[1] - c[1];
+      int32_t t2r = b[0] + d[0], t2i = b[1] + d[1], t3r = b[0] - d[0], t3i = b[1] - d[1];
+      a[0] = t0r + t2r;
+      a[1] = t0i + t2i;
+      CMUL(b[0], b[1], t1r + t3i, t1i - t3r, wj[0]); /* t1 - i t3 */
+      CMUL(c[0], c[1], t0r - t2r, t0i - t2i, wj[1]);
+      CMUL(d[0], d[1], t1r - t3i, t1i + t3r, wj[2]); /* t1 + i t3 */
+    }
+  }
+  return w + 3 * q;
+}
+
 /* the remaining stages of the 512-point DIF FFT (in place, digit-reversed output) */
 static void fft512_radix4(int32_t *z) {
-  /* radix-4 stages with twiddles: span 256, 64, 16; W^j, W^2j, W^3j of each stage are
-   * stored side by side (logmel_twiddle3_q31) so one pointer walks them. */
+  /* radix-4 stages with twiddles: span 256, 64, 16 */
   const int32_t(*w)[2] = logmel_twiddle3_q31;
-  for (int span = 256; span > 4; span >>= 2) {
-    const int q = span >> 2;
-    for (int g = 0; g < 512; g += span) {
-      int32_t *a = z + 2 * g, *b = a + 2 * q, *c = b + 2 * q, *d = c + 2 * q;
-      const int32_t(*wj)[2] = w;
-      for (int j = 0; j < q; j++, a += 2, b += 2, c += 2, d += 2, wj += 3) {
-        int32_t t0r = a[0] + c[0], t0i = a[1] + c[1], t1r = a[0] - c[0], t1i = a[1] - c[1];
-        int32_t t2r = b[0] + d[0], t2i = b[1] + d[1], t3r = b[0] - d[0], t3i = b[1] - d[1];
-        a[0] = t0r + t2r;
-        a[1] = t0i + t2i;
-        CMUL(b[0], b[1], t1r + t3i, t1i - t3r, wj[0]); /* t1 - i t3 */
-        CMUL(c[0], c[1], t0r - t2r, t0i - t2i, wj[1]);
-        CMUL(d[0], d[1], t1r - t3i, t1i + t3r, wj[2]); /* t1 + i t3 */
-      }
-    }
-    w += 3 * q;
-  }
+  w = radix4_stage(z, 64, w);
+  w = radix4_stage(z, 16, w);
+  radix4_stage(z, 4, w);
   /* last radix-4 stage, span 4: all twiddles are 1 */
   for (int g = 0; g < 512; g += 4) {
     int32_t *a = z + 2 * g, *b = a + 2, *c = a + 4, *d = a + 6;
