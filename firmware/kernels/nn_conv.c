@@ -120,7 +120,7 @@ NN_DOT_BLOCKS() /* any length */
 
 #if NN_DSP
 #define NN_STEM_F_MAX 256 /* input mel bands of the one-channel 3x3 path */
-#define NN_STEM_C_MAX 64  /* output channels of the one-channel 3x3 path */
+#define NN_STEM_C_MAX 32  /* output channels of the one-channel 3x3 path */
 
 /* 3x3 conv of a one-channel input (the stem): the three input rows are widened
  * once into int16 (x - zp_in) with a zero column on each side; a pixel then

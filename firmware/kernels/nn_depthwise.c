@@ -12,13 +12,14 @@
 
 #include <string.h>
 
-#define NN_DW_CHUNK 16          /* channels per chunk (a multiple of 4) */
-#define NN_DW_WINDOW_MAX 6144   /* bytes of a chunk's padded input window (stack) */
+#define NN_DW_CHUNK 16        /* channels per chunk (a multiple of 4) */
+#define NN_DW_K_MAX 5         /* kernels of the chunked path; larger ones take the plain path */
+#define NN_DW_WINDOW_MAX 3200 /* bytes of a chunk's padded input window (stack): 3 x (64 + 2) x 16 */
 
 typedef struct {
     int32_t bias_in[NN_DW_CHUNK];
     nn_rq_t rq[NN_DW_CHUNK];
-    uint32_t w[NN_MAX_K * NN_MAX_K][NN_DW_CHUNK / 2]; /* per tap: (c0, c2), (c1, c3), (c4, c6), ... */
+    uint32_t w[NN_DW_K_MAX * NN_DW_K_MAX][NN_DW_CHUNK / 2]; /* per tap: (c0, c2), (c1, c3), (c4, c6), ... */
 } dw_chunk_t;
 
 /* Every channel of one pixel, scalar (windows too wide for the stack buffer). */
@@ -106,7 +107,7 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
 {
     const int k = p->k, s = p->stride, pad = p->pad, ch = p->cout, f_in = p->f_in, f_out = p->f_out;
     const int fp = f_in + 2 * pad; /* padded row width */
-    if ((size_t)k * fp * NN_DW_CHUNK > NN_DW_WINDOW_MAX) {
+    if (k > NN_DW_K_MAX || (size_t)k * fp * NN_DW_CHUNK > NN_DW_WINDOW_MAX) {
         for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel_plain(p, rows, fo, out + (size_t)fo * ch);
         return;
     }
