@@ -176,15 +176,15 @@ static void power_spectrum(int32_t *z) {
  * bin. S0 = sum P, F = floor(sum P * d / 2^16) from the 32-bit halves of P (UMLAL);
  * band s-1 gets F, band s gets S0 - F. No overflow: every band sum < 2^62 (Parseval). */
 static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS]) {
-  const uint16_t *d = logmel_seg_weight_q16 - LOGMEL_T_BIN_LO;
   uint64_t rising = 0;
   for (int s = 0; s < LOGMEL_T_NSEGMENTS; s++) {
     uint64_t s0 = 0, lo = 0, hi = 0;
     for (int k = logmel_seg_first[s], end = logmel_seg_first[s + 1]; k < end; k++) {
       const uint64_t v = load_power(z, k);
       s0 += v;
-      lo = umlal(lo, (uint32_t)v, d[k]);
-      hi = umlal(hi, (uint32_t)(v >> 32), d[k]);
+      const uint32_t d = logmel_seg_weight_q16[k - LOGMEL_T_BIN_LO];
+      lo = umlal(lo, (uint32_t)v, d);
+      hi = umlal(hi, (uint32_t)(v >> 32), d);
     }
     const uint64_t f = (hi << (32 - LOGMEL_T_MEL_W_BITS)) + (lo >> LOGMEL_T_MEL_W_BITS);
     if (s > 0) mel[s - 1] = rising + f;
