@@ -17,7 +17,7 @@ from exporter.frontend.render import render_frontend
 
 CFLAGS = [
     "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-std=c99",
-    "-ffp-contract=off", "-ffunction-sections", "-fdata-sections",
+    "-ffp-contract=off", "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Werror",
 ]  # fmt: skip
 FLASH, RAM, MEM_SIZE = 0x0000_0000, 0x2000_0000, 0x0040_0000
 MAX_PCM = 200_000
@@ -78,7 +78,9 @@ def build(work: Path) -> tuple[bytes, dict[str, int], dict[str, int]]:
            str(gen / "logmel_tables.c"), str(work / "driver.c"), "-nostartfiles", "--specs=nano.specs",
            "--specs=nosys.specs", "-Wl,--gc-sections", "-Wl,-e,drv_push", "-Wl,--undefined=drv_begin",
            "-Wl,--undefined=drv_end", f"-T{work / 'link.ld'}", "-o", str(elf)]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"Cortex-M4 build of the frontend failed:\n{proc.stderr[-3000:]}")
     binary = work / "frontend.bin"
     subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", str(elf), str(binary)], check=True)
     syms = {}
