@@ -112,7 +112,8 @@ def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int,
     bias = rng.integers(-scale * 40, scale * 40, size=cout).astype(np.int32)
     mult, shift = rand_mult_shift(rng, cout, lo_shift=-14, hi_shift=1)
     zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
-    act_min, act_max = (zp_out, 127) if rng.random() < 0.5 else (-128, 127)
+    # ReLU, none, or a clamp below 127 (the kernels' general output stage)
+    act_min, act_max = [(zp_out, 127), (-128, 127), (-100, int(rng.integers(-20, 127)))][int(rng.integers(0, 3))]
     lut = rand_i8(rng, 256) if with_lut else np.zeros(0, np.int8)
     acc = conv_acc(x, zp_in, w, bias, stride, depthwise)
     want = requant_out(acc, mult, shift, zp_out, act_min, act_max)
