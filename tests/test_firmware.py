@@ -79,6 +79,9 @@ def test_bit_exact_with_reference(embedders, clips, references, board, mode, cli
     if mode == "timestamp":
         assert run.timestamps_ms == [50 * i for i in range(clip.size // TS_HOP + 1)]
     assert run.hello.dim == ref.shape[-1] and run.hello.board == board
+    if board != "host":
+        # Measured stack peak (painted stack) with headroom: an overflow would fault.
+        assert 0 < run.end.stack_used <= run.end.stack_size - 512
 
 
 def test_embed_clips_interface_matches_reference(export_dir, clips, references):
