@@ -29,7 +29,7 @@ from exporter.frontend import tables as tb  # noqa: E402
 from exporter.frontend.m4sim import CFLAGS, M4  # noqa: E402
 
 TARGET = 40_000
-STAGES = ["pre-emphasis, buffering, window, FFT", "power spectrum", "mel bands", "log2", "scale + frame callback"]
+STAGES = ["pre-emphasis, buffering, window, FFT", "power spectrum", "mel bands", "log", "rounding + frame callback"]
 WARMUP = 1041  # input samples that emit frames 0..2 (the start-up frames)
 
 
@@ -50,7 +50,7 @@ def measure(n_frames: int) -> dict:
     m4.marks.clear()
     start = m4.count
     m4.call("drv_push", WARMUP, 320)
-    # marks: FFT, one per power bin, mel, log2, frame
+    # marks: FFT, one per power bin, mel, log, frame
     nbins = tb.tables().bin_hi - tb.tables().bin_lo + 1
     marks = m4.marks[:1] + m4.marks[nbins : nbins + 4]
     bounds = [start, *marks, m4.count]

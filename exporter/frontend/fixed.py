@@ -177,34 +177,33 @@ def mel(p: np.ndarray) -> np.ndarray:
     return rising[:, : tb.N_MELS] + f[:, 1:]
 
 
-def log2_q24(m: np.ndarray) -> np.ndarray:
-    """log2(m + MEL_FLOOR) in Q24 (int64)."""
-    return log2_q24_raw(np.asarray(m, dtype=np.uint64) + np.uint64(tb.tables().mel_floor))
+def log_q24(m: np.ndarray) -> np.ndarray:
+    """The normalised log-mel (ln(m / 2^MEL_EXP + 1e-5) + 4.5) / 5 in Q24 (int64)."""
+    return log_q24_raw(np.asarray(m, dtype=np.uint64) + np.uint64(tb.tables().mel_floor))
 
 
-def log2_q24_raw(v: np.ndarray) -> np.ndarray:
-    """log2(v) in Q24 for uint64 v >= 1 (logmel_log2_q24 in C): CLZ, 8-bit table index,
-    15-bit linear interpolation."""
+def log_q24_raw(v: np.ndarray) -> np.ndarray:
+    """(ln(v / 2^MEL_EXP) + 4.5) / 5 in Q24 for uint64 v >= 1 (logmel_log_q24 in C):
+    e = floor(log2 v) by CLZ, then the 8 + 15 bits below v's top bit index and
+    interpolate the ln(1 + x) table."""
     t = tb.tables()
     v = np.asarray(v, dtype=np.uint64)
     e = np.zeros(v.shape, dtype=np.int64)  # floor(log2 v): the C code's 63 - clz
     for bit in range(1, 64):
         e += v >= np.uint64(1 << bit)
     norm = v << (63 - e).astype(np.uint64)
-    ib, rb = tb.LOG2_INDEX_BITS, tb.LOG2_INTERP_BITS
+    ib, rb = tb.LOG_INDEX_BITS, tb.LOG_INTERP_BITS
     i = ((norm >> np.uint64(63 - ib)) & np.uint64((1 << ib) - 1)).astype(np.int64)
     r = ((norm >> np.uint64(63 - ib - rb)) & np.uint64((1 << rb) - 1)).astype(np.int64)
-    lo, hi = t.log2_table[i], t.log2_table[i + 1]
-    return (e << tb.LOG2_FRAC_BITS) + lo + (((hi - lo) * r + (1 << (rb - 1))) >> rb)
+    lo, hi = t.log_frac[i], t.log_frac[i + 1]
+    return t.log_exp[e] + lo + (((hi - lo) * r + (1 << (rb - 1))) >> rb)
 
 
-def scale_q12(l2: np.ndarray) -> np.ndarray:
-    """log2 (Q24) -> normalised log-mel (ln(.) + 4.5) / 5 in Q12, saturated to int16."""
-    t = tb.tables()
-    l2 = np.asarray(l2, dtype=np.int64)
-    _check_i32(l2, "log2 input")
-    q = (l2 * t.scale_mul + t.scale_add) >> tb.SCALE_SHIFT  # |l2 * mul| < 2^31 * 2^26: no int64 overflow
-    return np.clip(q, -32768, 32767).astype(np.int16)
+def round_q12(g: np.ndarray) -> np.ndarray:
+    """Q24 -> Q12, rounded (half up) and saturated to int16 (logmel_round_q12 in C)."""
+    g = _check_i32(np.asarray(g, dtype=np.int64), "log-mel Q24")
+    sh = tb.LOG_FRAC_BITS - tb.OUT_FRAC_BITS
+    return np.clip((g + (1 << (sh - 1))) >> sh, -32768, 32767).astype(np.int16)
 
 
 # ---------------------------------------------------------------- whole clip
@@ -218,7 +217,7 @@ def stages(pcm16, sample_rate: int | None = None) -> dict[str, np.ndarray]:
     re, im = spectrum2x(z)
     p = power(re, im)
     m = mel(p)
-    l2 = log2_q24(m)
+    g = log_q24(m)
     return {
         "preemphasis": y,
         "windowed": xw,
@@ -226,8 +225,8 @@ def stages(pcm16, sample_rate: int | None = None) -> dict[str, np.ndarray]:
         "spectrum": np.stack([re, im], axis=-1),
         "power": p,
         "mel": m,
-        "log2": l2,
-        "frames": scale_q12(l2),
+        "log": g,
+        "frames": round_q12(g),
     }
 
 

@@ -20,7 +20,7 @@ STAGES = {
     "fft": np.int32,
     "power": np.uint64,
     "mel": np.uint64,
-    "log2": np.int32,
+    "log": np.int32,
 }
 
 
@@ -83,8 +83,9 @@ def mean_c(sums: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 def map_c(kind: str, values: np.ndarray) -> np.ndarray:
-    """``scale``: int32 log2 Q24 -> int16 (logmel_scale_q12); ``log2``: uint64 -> int32 Q24."""
-    in_dt, out_dt = {"scale": (np.int32, np.int16), "log2": (np.uint64, np.int32)}[kind]
+    """``round``: int32 Q24 -> int16 Q12 (logmel_round_q12); ``log``: uint64 -> int32 Q24
+    (logmel_log_q24)."""
+    in_dt, out_dt = {"round": (np.int32, np.int16), "log": (np.uint64, np.int32)}[kind]
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         np.ascontiguousarray(values, dtype=in_dt).tofile(d / "in.bin")

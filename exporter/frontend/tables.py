@@ -17,8 +17,10 @@ and rendered into C by ``render.py``. Number formats (real = float audio in
          s-1), band s gets 2^16 - d. Per segment between centres: S0 = sum P and
          F = floor(sum P * d / 2^16) (from 32-bit halves of P); band s-1 gets F, band s
          gets S0 - F. Every band sum stays below 2^62 (Parseval).
-- log2   L = log2(M + MEL_FLOOR) in Q24 (CLZ + LOG2_TABLE, linear interpolation)
-- out    q = (L * SCALE_MUL + SCALE_ADD) >> SCALE_SHIFT, saturated to int16 Q3.12
+- log    G = (ln(M / 2^MEL_EXP + 1e-5) + 4.5) / 5 in Q24, from v = M + MEL_FLOOR:
+         e = floor(log2 v) (CLZ), G = LOG_EXP[e] + LOG_FRAC[i] + linear interpolation
+         between LOG_FRAC[i] and LOG_FRAC[i+1], i and r the 8 + 15 bits below v's top bit
+- out    q = (G + 2^11) >> 12, saturated to int16 Q3.12
 """
 
 from __future__ import annotations
@@ -46,10 +48,9 @@ PREEMPH_Q15 = int(round(PREEMPH * (1 << 15)))
 WINDOW_BITS = 22
 TWIDDLE_BITS = 31
 MEL_W_BITS = 16
-LOG2_FRAC_BITS = 24  # log2 in Q24: 63.99 * 2^24 < 2^31
-LOG2_INDEX_BITS = 8
-LOG2_INTERP_BITS = 15
-SCALE_SHIFT = 40
+LOG_FRAC_BITS = 24  # the normalised log-mel in Q24 (|G| < 5 * 2^24)
+LOG_INDEX_BITS = 8
+LOG_INTERP_BITS = 15
 # real-unit exponent of M (and P): y 2^30 * window 2^22 / 2^32 = 2^20; doubled spectrum 2^21; power 2^42
 MEL_EXP = 2 * (30 + WINDOW_BITS - 32 + 1)
 MIN_Y = MIN_CLIP_SAMPLES - 1  # pre-emphasised samples needed for the reflect padding of 512
@@ -70,10 +71,9 @@ class Tables:
     #   the centres of bands s-1 and s; segment 0 below centre 0, 128 above centre 127), + end
     seg_weight: np.ndarray  # int64 [bins]: Q16 weight d of bin k for band s-1 (band s gets 2^16 - d)
     mel_dense: np.ndarray  # int64 [128, bins]: the same weights as a matrix (numpy twin)
-    log2_table: np.ndarray  # int64 [257]: log2(1 + i/256) in Q24
+    log_exp: np.ndarray  # int64 [64]: ((e - MEL_EXP) ln 2 + 4.5) / 5 in Q24
+    log_frac: np.ndarray  # int64 [257]: ln(1 + i/256) / 5 in Q24
     mel_floor: int  # 1e-5 in M units
-    scale_mul: int
-    scale_add: int  # includes the rounding half
 
 
 def radix4_twiddle_index() -> np.ndarray:
@@ -142,13 +142,11 @@ def tables() -> Tables:
     seg_first, seg_weight, dense, bin_lo, bin_hi = _mel_segments(banks)
     assert 1 <= bin_lo and bin_hi < N_FFT // 2
 
-    i = np.arange((1 << LOG2_INDEX_BITS) + 1, dtype=np.float64)
-    log2_table = np.round(np.log2(1.0 + i / (1 << LOG2_INDEX_BITS)) * (1 << LOG2_FRAC_BITS)).astype(np.int64)
-
-    # q12 = ((ln2 * (L / 2^24 - MEL_EXP)) + NORM_ADD) / NORM_DIV * 2^12
-    ln2 = np.log(2.0)
-    mul = ln2 / NORM_DIV * 2.0**OUT_FRAC_BITS / 2.0**LOG2_FRAC_BITS * 2.0**SCALE_SHIFT
-    add = (NORM_ADD - MEL_EXP * ln2) / NORM_DIV * 2.0**OUT_FRAC_BITS * 2.0**SCALE_SHIFT
+    one = 2.0**LOG_FRAC_BITS
+    e = np.arange(64, dtype=np.float64)
+    log_exp = np.round(((e - MEL_EXP) * np.log(2.0) + NORM_ADD) / NORM_DIV * one).astype(np.int64)
+    i = np.arange((1 << LOG_INDEX_BITS) + 1, dtype=np.float64)
+    log_frac = np.round(np.log1p(i / (1 << LOG_INDEX_BITS)) / NORM_DIV * one).astype(np.int64)
     return Tables(
         window_q22=window,
         twiddle_q31=twiddle,
@@ -158,8 +156,7 @@ def tables() -> Tables:
         seg_first=seg_first,
         seg_weight=seg_weight,
         mel_dense=dense,
-        log2_table=log2_table,
+        log_exp=log_exp,
+        log_frac=log_frac,
         mel_floor=int(round(LOG_EPS * 2.0**MEL_EXP)),
-        scale_mul=int(round(mul)),
-        scale_add=int(round(add)) + (1 << (SCALE_SHIFT - 1)),
     )

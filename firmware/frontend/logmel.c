@@ -5,7 +5,7 @@
  *   Q31 twiddles, no scaling)
  *   -> real-split post-processing (2X) -> power (uint64, in place of the FFT output)
  *   -> mel sums per segment between band centres (Q16 weights)
- *   -> log2 (CLZ + table) -> one multiply-add to Q3.12, saturated.
+ *   -> normalised log (CLZ + ln table, Q24) -> rounded to Q3.12, saturated.
  * No floats; signed >> is arithmetic (gcc, clang, armcc). */
 #include "logmel.h"
 
@@ -205,26 +205,30 @@ static int clz64(uint64_t v) {
 #endif
 }
 
-static inline int32_t log2_q24(uint64_t v) {
+/* (ln(v / 2^MEL_EXP) + 4.5) / 5 in Q24 for v >= 1: e = floor(log2 v), then the 8 bits
+ * below the top bit index ln(1 + x) and the next 15 interpolate linearly. */
+static inline int32_t log_q24(uint64_t v) {
   const int e = 63 - clz64(v);
   const uint64_t norm = v << (63 - e);
-  const uint32_t i = (uint32_t)(norm >> (63 - LOGMEL_T_LOG2_INDEX_BITS)) & ((1u << LOGMEL_T_LOG2_INDEX_BITS) - 1);
-  const uint32_t r = (uint32_t)(norm >> (63 - LOGMEL_T_LOG2_INDEX_BITS - LOGMEL_T_LOG2_INTERP_BITS)) &
-                     ((1u << LOGMEL_T_LOG2_INTERP_BITS) - 1);
-  const int32_t lo = logmel_log2_table_q24[i], hi = logmel_log2_table_q24[i + 1];
-  /* (hi - lo) < 2^17 and r < 2^15: the product fits uint32 */
-  const uint32_t interp = ((uint32_t)(hi - lo) * r + (1u << (LOGMEL_T_LOG2_INTERP_BITS - 1))) >> LOGMEL_T_LOG2_INTERP_BITS;
-  return (int32_t)(((uint32_t)e << LOGMEL_T_LOG2_FRAC_BITS) + (uint32_t)lo + interp);
+  const uint32_t top = (uint32_t)(norm >> 32);
+  const uint32_t i = (top >> (31 - LOGMEL_T_LOG_INDEX_BITS)) & ((1u << LOGMEL_T_LOG_INDEX_BITS) - 1);
+  const int32_t r = (int32_t)((top >> (31 - LOGMEL_T_LOG_INDEX_BITS - LOGMEL_T_LOG_INTERP_BITS)) &
+                              ((1u << LOGMEL_T_LOG_INTERP_BITS) - 1));
+  const int32_t lo = logmel_log_frac_q24[i], hi = logmel_log_frac_q24[i + 1];
+  /* (hi - lo) < 2^14 and r < 2^15: no overflow */
+  const int32_t interp = ((hi - lo) * r + (1 << (LOGMEL_T_LOG_INTERP_BITS - 1))) >> LOGMEL_T_LOG_INTERP_BITS;
+  return logmel_log_exp_q24[e] + lo + interp;
 }
 
-int32_t logmel_log2_q24(uint64_t v) { return log2_q24(v); }
+int32_t logmel_log_q24(uint64_t v) { return log_q24(v); }
 
-static inline int16_t scale_q12(int32_t l2) {
-  const int64_t q = ((int64_t)l2 * LOGMEL_T_SCALE_MUL + LOGMEL_T_SCALE_ADD) >> LOGMEL_T_SCALE_SHIFT;
+static inline int16_t round_q12(int32_t g) {
+  const int sh = LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS;
+  const int32_t q = (g >> sh) + ((g >> (sh - 1)) & 1); /* (g + 2^11) >> 12 without overflow */
   return (int16_t)(q > 32767 ? 32767 : q < -32768 ? -32768 : q);
 }
 
-int16_t logmel_scale_q12(int32_t log2_q24) { return scale_q12(log2_q24); }
+int16_t logmel_round_q12(int32_t log_q24) { return round_q12(log_q24); }
 
 static void stage(logmel_state *s, int id, const void *data, size_t bytes) {
   if (s->stage_fn) s->stage_fn(s->stage_user, id, data, bytes);
@@ -234,7 +238,7 @@ static void stage(logmel_state *s, int id, const void *data, size_t bytes) {
  * [0, L) the reference reflects y: y[-i] = y[i], y[L-1+i] = y[L-1-i] (L < 0: end unknown). */
 static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   int32_t *z = s->fft;
-  int32_t log2v[LOGMEL_BANDS];
+  int32_t logv[LOGMEL_BANDS];
   int16_t out[LOGMEL_BANDS];
   uint64_t mel[LOGMEL_BANDS];
   const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
@@ -266,10 +270,11 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   mel_bands(z, mel);
   stage(s, LOGMEL_STAGE_MEL, mel, sizeof mel);
 
-  for (int b = 0; b < LOGMEL_BANDS; b++) log2v[b] = log2_q24(mel[b] + LOGMEL_T_MEL_FLOOR);
-  stage(s, LOGMEL_STAGE_LOG2, log2v, sizeof log2v);
-
-  for (int b = 0; b < LOGMEL_BANDS; b++) out[b] = scale_q12(log2v[b]);
+  for (int b = 0; b < LOGMEL_BANDS; b++) {
+    logv[b] = log_q24(mel[b] + LOGMEL_T_MEL_FLOOR);
+    out[b] = round_q12(logv[b]);
+  }
+  stage(s, LOGMEL_STAGE_LOG, logv, sizeof logv);
   s->fn(s->user, out);
 }
 

@@ -22,7 +22,7 @@ enum {
   LOGMEL_STAGE_FFT = 0,   /* int32[1024]: 512-point FFT of the windowed frame, digit-reversed order */
   LOGMEL_STAGE_POWER = 1, /* uint64[bins]: re^2 + im^2 of 2X, bins bin_lo..bin_hi */
   LOGMEL_STAGE_MEL = 2,   /* uint64[128]: band sums (weights / 2^16), without the floor */
-  LOGMEL_STAGE_LOG2 = 3,  /* int32[128]: log2(mel + floor) in Q24 */
+  LOGMEL_STAGE_LOG = 3,   /* int32[128]: (ln(mel + 1e-5) + 4.5) / 5 in Q24, before rounding */
   LOGMEL_NUM_STAGES = 4
 };
 typedef void (*logmel_stage_fn)(void *user, int stage, const void *data, size_t bytes);
@@ -51,9 +51,10 @@ int logmel_end(logmel_state *s);
 void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t out[LOGMEL_BANDS]);
 
 void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user);
-/* The last stage on its own (tests of its saturation): log2 Q24 -> Q12, saturated. */
-int16_t logmel_scale_q12(int32_t log2_q24);
-/* log2(v) in Q24 for v >= 1 (CLZ + table + linear interpolation). */
-int32_t logmel_log2_q24(uint64_t v);
+/* The last two stages on their own, for tests: the normalised log-mel in Q24 of a mel
+ * value v = mel + floor >= 1 (CLZ + table + linear interpolation), and its rounding to
+ * Q12 with saturation. */
+int32_t logmel_log_q24(uint64_t v);
+int16_t logmel_round_q12(int32_t log_q24);
 
 #endif

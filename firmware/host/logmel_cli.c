@@ -4,8 +4,8 @@
  *     then FRAMES_OUT.mean (int16[128], logmel_mean_q12) and, with STAGE_PREFIX,
  *     PREFIX.<stage>.bin per intermediate stage (every frame appended).
  *     Exit 3 if the clip is too short.
- *   logmel_cli scale LOG2_IN OUT   int32 log2 Q24 values -> int16 (logmel_scale_q12)
- *   logmel_cli log2 U64_IN OUT     uint64 values -> int32 log2 Q24 (logmel_log2_q24)
+ *   logmel_cli round LOG_IN OUT    int32 Q24 values -> int16 Q12 (logmel_round_q12)
+ *   logmel_cli log U64_IN OUT      uint64 values -> int32 Q24 (logmel_log_q24)
  *   logmel_cli mean SUMS_IN N OUT  int32[128] sums of N frames -> int16[128] (logmel_mean_q12) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 
 #include "logmel.h"
 
-static const char *const stage_names[LOGMEL_NUM_STAGES] = {"fft", "power", "mel", "log2"};
+static const char *const stage_names[LOGMEL_NUM_STAGES] = {"fft", "power", "mel", "log"};
 
 typedef struct {
   FILE *frames;
@@ -110,20 +110,20 @@ static int run_frames(int argc, char **argv) {
   return 0;
 }
 
-static int run_map(char **argv, int to_scale) {
+static int run_map(char **argv, int to_q12) {
   size_t bytes;
   void *in = read_all(argv[2], &bytes);
   FILE *f = open_out(argv[3]);
-  if (to_scale) {
+  if (to_q12) {
     const int32_t *v = in;
     for (size_t i = 0; i < bytes / 4; i++) {
-      const int16_t q = logmel_scale_q12(v[i]);
+      const int16_t q = logmel_round_q12(v[i]);
       fwrite(&q, sizeof q, 1, f);
     }
   } else {
     const uint64_t *v = in;
     for (size_t i = 0; i < bytes / 8; i++) {
-      const int32_t l = logmel_log2_q24(v[i]);
+      const int32_t l = logmel_log_q24(v[i]);
       fwrite(&l, sizeof l, 1, f);
     }
   }
@@ -150,12 +150,12 @@ static int run_mean(char **argv) {
 
 int main(int argc, char **argv) {
   if (argc >= 5 && strcmp(argv[1], "frames") == 0) return run_frames(argc, argv);
-  if (argc == 4 && strcmp(argv[1], "scale") == 0) return run_map(argv, 1);
-  if (argc == 4 && strcmp(argv[1], "log2") == 0) return run_map(argv, 0);
+  if (argc == 4 && strcmp(argv[1], "round") == 0) return run_map(argv, 1);
+  if (argc == 4 && strcmp(argv[1], "log") == 0) return run_map(argv, 0);
   if (argc == 5 && strcmp(argv[1], "mean") == 0) return run_mean(argv);
   fprintf(stderr,
           "usage: %s frames PCM_IN BLOCK FRAMES_OUT [STAGE_PREFIX]\n"
-          "       %s scale LOG2_Q24_IN OUT | log2 U64_IN OUT | mean SUMS_IN N OUT\n",
+          "       %s round LOG_Q24_IN OUT | log U64_IN OUT | mean SUMS_IN N OUT\n",
           argv[0], argv[0]);
   return 2;
 }
