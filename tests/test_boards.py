@@ -122,3 +122,29 @@ def test_stack_overflow_does_not_corrupt_silently(qemu_selftest, tmp_path):
         assert code == up.ERR_FAULT and "stack overflow" in msg
     else:
         assert rc in (134, -6) and res.frames == []  # SIGABRT (a shell shows 134)
+
+
+@pytest.fixture(scope="module")
+def insn_plugin(tmp_path_factory):
+    """The TCG plugin of firmware/tools/, built with the host compiler."""
+    src = Path(__file__).resolve().parent.parent / "firmware" / "tools" / "insn_count_plugin.c"
+    lib = tmp_path_factory.mktemp("plugin") / "libinsn_count.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(lib), str(src)], check=True)
+    return lib
+
+
+def test_icount_counter_agrees_with_the_tcg_plugin(qemu_selftest, insn_plugin, tmp_path):
+    """Instructions between two clip lengths: the guest's timer and QEMU's own count (plugin)."""
+    board, exe = qemu_selftest
+    guest, plugin = [], []
+    for n in (3200, 32000):
+        pcm = tmp_path / "clip.raw"
+        np.ones(n, dtype="<i2").tofile(pcm)
+        out = tmp_path / f"count{n}.txt"
+        cmd = firmware_runner.qemu_command(board, exe, pcm, icount=True) + ["-plugin", f"{insn_plugin},out={out}"]
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        assert proc.returncode == 0
+        guest.append(_selftest_frame(up.decode_stream(proc.stdout))[2])
+        plugin.append(int(out.read_text()))
+    assert plugin[0] > guest[0] > 0  # the plugin also counts boot and exit
+    assert plugin[1] - plugin[0] == guest[1] - guest[0]
