@@ -42,6 +42,30 @@ def integer_scene(graph: Graph, clip: np.ndarray) -> np.ndarray:
     return qembed.average_windows(np.stack(embs))
 
 
+def integer_timestamps(graph: Graph, clip: np.ndarray) -> np.ndarray:
+    """int16 [n_ts, D] timestamp embeddings of a float clip (160 ms windows every 50 ms)."""
+    from exporter.audio import to_pcm16
+    from exporter.frontend.fixed import logmel_q12
+    from exporter.windows import timestamp_windows
+
+    windows, _ = timestamp_windows(to_pcm16(clip))
+    out = []
+    for w in windows:
+        mel = logmel_q12(w)
+        out.append(qembed.window_embedding(mel, int8_exec.run(graph, mel)))
+    return np.stack(out)
+
+
+def _summary(pairs: list[tuple[np.ndarray, np.ndarray]], sections) -> dict:
+    """Per section: mean and min cosine, max abs error over (float, dequantized int) embedding pairs."""
+    out = {}
+    for s, sl in sections:
+        cos = np.array([_cosine(ref[sl], got[sl]) for ref, got in pairs])
+        err = max(float(np.abs(ref[sl] - got[sl]).max()) for ref, got in pairs)
+        out[s] = {"mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()), "max_abs_error": err}
+    return out
+
+
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0 or nb == 0:
@@ -71,8 +95,8 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]], seed: int 
         mel = logmel_q12(scene_windows(to_pcm16(clip))[0])
         x = mel.astype(np.float64) / 4096.0
         ints = int8_exec.run(graph, mel, return_all=True)
-        floats = run_float(fgraph, x, dtype=torch_float64())
-        noisy = run_float(fgraph, x + rng.uniform(-step / 2, step / 2, x.shape), dtype=torch_float64())
+        floats = run_float(fgraph, x)
+        noisy = run_float(fgraph, x + rng.uniform(-step / 2, step / 2, x.shape))
         for op in graph.ops:
             name = op["output"]
             t = graph.tensors[name]
@@ -89,14 +113,12 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]], seed: int 
     }
 
 
-def torch_float64():
-    import torch
+def evaluate(model, graph: Graph, clips: list[tuple[str, np.ndarray]], analysis: bool = True,
+             timestamp_clips: int = 4) -> dict:
+    """Per-section cosine similarity and max abs error (float vs dequantized integer), per clip and summarised.
 
-    return torch.float64
-
-
-def evaluate(model, graph: Graph, clips: list[tuple[str, np.ndarray]], analysis: bool = True) -> dict:
-    """Per-section cosine similarity and max abs error (float vs dequantized integer), per clip and summarised."""
+    Scene mode on every clip; timestamp mode (every window) on the first ``timestamp_clips`` clips.
+    """
     from exporter.embed_float import FloatEmbedder
 
     embedder = FloatEmbedder(model)
@@ -120,7 +142,14 @@ def evaluate(model, graph: Graph, clips: list[tuple[str, np.ndarray]], analysis:
         cos = np.array([c["sections"][s]["cosine"] for c in per_clip])
         err = np.array([c["sections"][s]["max_abs_error"] for c in per_clip])
         summary[s] = {"mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()), "max_abs_error": float(err.max())}
+    ts_pairs = []
+    if timestamp_clips:
+        for _, clip in clips[:timestamp_clips]:
+            ref = embedder.timestamp(np.asarray(clip, dtype=np.float32)[None])[0][0].numpy().astype(np.float64)
+            got = qembed.dequantize(graph, integer_timestamps(graph, clip)).astype(np.float64)
+            ts_pairs += list(zip(ref, got))
     return {
+        "timestamp": {"windows": len(ts_pairs), "summary": _summary(ts_pairs, sections)} if ts_pairs else None,
         "mode": "scene",
         "analysis": analyse(model, graph, clips) if analysis else None,
         "clips": len(per_clip),
@@ -145,6 +174,12 @@ def report_markdown(result: dict, context: str = "") -> str:
     ]
     for s, v in result["summary"].items():
         lines.append(f"| {s} | {v['mean_cosine']:.4f} | {v['min_cosine']:.4f} | {v['max_abs_error']:.4g} |")
+    ts = result.get("timestamp")
+    if ts:
+        lines += ["", f"Timestamp embeddings (160 ms windows every 50 ms) of the same clips, {ts['windows']} windows:", "",
+                  "| section | mean cosine | min cosine | max abs error |", "| --- | --- | --- | --- |"]
+        for s, v in ts["summary"].items():
+            lines.append(f"| {s} | {v['mean_cosine']:.4f} | {v['min_cosine']:.4f} | {v['max_abs_error']:.4g} |")
     a = result.get("analysis")
     if a:
         lines += [

@@ -59,11 +59,11 @@ def test_held_out_clips_are_not_calibration_clips():
 def test_a_wrong_tap_parameter_is_detected(mn01_seed0_net, default_graph, result):
     broken = Graph(copy.deepcopy(default_graph.meta), default_graph.arrays)
     broken.meta["taps"][0]["zero_point"] += 10  # B5 dequantized with a wrong zero point
-    bad = fidelity.evaluate(mn01_seed0_net, broken, fidelity.held_out_clips(n=2), analysis=False)
+    bad = fidelity.evaluate(mn01_seed0_net, broken, fidelity.held_out_clips(n=2), analysis=False, timestamp_clips=0)
     assert bad["summary"]["B5"]["max_abs_error"] > 3 * result["summary"]["B5"]["max_abs_error"]
     assert bad["summary"]["B5"]["mean_cosine"] < result["summary"]["B5"]["mean_cosine"]
     assert bad["summary"]["L"] == pytest.approx(fidelity.evaluate(mn01_seed0_net, default_graph,
-                                                                  fidelity.held_out_clips(n=2), analysis=False)["summary"]["L"])
+                                                                  fidelity.held_out_clips(n=2), analysis=False, timestamp_clips=0)["summary"]["L"])
 
 
 def test_analysis_covers_every_tensor(result, default_graph):
@@ -74,3 +74,12 @@ def test_analysis_covers_every_tensor(result, default_graph):
     # the quantized input is the first error source; deeper taps amplify it
     assert 0 < a["input_noise"]["B5"] < a["input_noise"]["B15"]
     assert "## Where the error comes from" in fidelity.report_markdown(result)
+
+
+def test_timestamp_mode(result):
+    ts = result["timestamp"]
+    assert ts["windows"] == 4 * 61  # the first 4 clips of 3 s: 61 windows each
+    assert list(ts["summary"]) == ["L", "B5", "B11", "B13", "B15"]
+    assert ts["summary"]["L"]["mean_cosine"] >= 0.999
+    assert ts["summary"]["B5"]["mean_cosine"] >= 0.98
+    assert "Timestamp embeddings" in fidelity.report_markdown(result)
