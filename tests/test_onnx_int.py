@@ -82,3 +82,31 @@ def test_taps_only_model_matches(mn01, test_audio):
     assert [o.name for o in sess.get_outputs()] == ["taps"]
     mel = _golden_logmel(test_audio)
     assert onnx_int.run(sess, mel).tobytes() == int8_exec.run(graph, mel).tobytes()
+
+
+def test_mn01_ten_second_window(mn01):
+    """The longest window the device runs (T = 1000), every tensor byte-equal."""
+    graph, sess = mn01
+    rng = np.random.default_rng(1000)
+    _assert_all_equal(graph, sess, rng.integers(-24000, 8000, size=(1000, 128)).astype(np.int16))
+
+
+def test_qdq_model_is_close_to_the_integer_model(mn01, test_audio):
+    """QDQ: same parameters, float arithmetic between Q and DQ; differences are rounding steps."""
+    from exporter import onnx_qdq
+
+    graph, _ = mn01
+    qdq = onnx_qdq.build_model(graph)
+    n_q = sum(node.op_type == "QuantizeLinear" for node in qdq.graph.node)
+    assert n_q == len(graph.ops)  # every integer tensor is a quantized tensor of the QDQ model
+    mel = _golden_logmel(test_audio)
+    inputs = [mel, mel[:16], mel[200:233]]
+    result = onnx_qdq.compare(graph, qdq, onnx_int.build_model(graph), inputs)
+    assert result["windows"] == 3 and result["values"] == 3 * 56
+    # single-step rounding differences grow a little through the layers; a miswired layer would
+    # give differences of tens of steps
+    assert result["max_abs_steps"] <= 8
+    assert result["fraction_more_than_one_step"] < 0.3
+    # and not trivially equal: float requantization rounds differently somewhere
+    assert result["fraction_different"] > 0
+    assert "largest difference" in onnx_qdq.report_markdown(result)
