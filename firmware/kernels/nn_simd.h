@@ -15,9 +15,16 @@
 #define nn_smlabb(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
 #define nn_smlatt(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
 #define nn_smlabt(a, b, acc) __smlabt((int32_t)(a), (int32_t)(b), (acc))
-#elif defined(NN_EMULATE_DSP)
-/* Host build of the DSP paths (tests): the instructions as the Armv7E-M manual defines them. */
+#define nn_smlatb(a, b, acc) __smlatb((int32_t)(a), (int32_t)(b), (acc))
+#else
+/* Elsewhere the instructions in C, as the Armv7E-M manual defines them. NN_DSP
+ * selects the code paths written around them where a kernel also has a plain
+ * one: the host tests build both (NN_EMULATE_DSP). */
+#ifdef NN_EMULATE_DSP
 #define NN_DSP 1
+#else
+#define NN_DSP 0
+#endif
 static inline int32_t nn_lo16(uint32_t v) { return (int16_t)(v & 0xffffu); }
 static inline int32_t nn_hi16(uint32_t v) { return (int16_t)(v >> 16); }
 static inline uint32_t nn_sxtb16(uint32_t x)
@@ -35,20 +42,7 @@ static inline int32_t nn_smlad(uint32_t a, uint32_t b, int32_t acc)
 static inline int32_t nn_smlabb(uint32_t a, uint32_t b, int32_t acc) { return (int32_t)((uint32_t)acc + (uint32_t)(nn_lo16(a) * nn_lo16(b))); }
 static inline int32_t nn_smlatt(uint32_t a, uint32_t b, int32_t acc) { return (int32_t)((uint32_t)acc + (uint32_t)(nn_hi16(a) * nn_hi16(b))); }
 static inline int32_t nn_smlabt(uint32_t a, uint32_t b, int32_t acc) { return (int32_t)((uint32_t)acc + (uint32_t)(nn_lo16(a) * nn_hi16(b))); }
-#else
-#define NN_DSP 0
-#endif
-
-#if !(defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP)
-/* Portable two-lane multiply-accumulate (the SMLAD of the DSP build). */
-static inline int32_t nn_smlad_c(uint32_t a, uint32_t b, int32_t acc)
-{
-    return (int32_t)((uint32_t)acc + (uint32_t)((int16_t)(a & 0xffffu) * (int16_t)(b & 0xffffu))
-                     + (uint32_t)((int16_t)(a >> 16) * (int16_t)(b >> 16)));
-}
-#if !NN_DSP
-#define nn_smlad(a, b, acc) nn_smlad_c((a), (b), (acc))
-#endif
+static inline int32_t nn_smlatb(uint32_t a, uint32_t b, int32_t acc) { return (int32_t)((uint32_t)acc + (uint32_t)(nn_hi16(a) * nn_lo16(b))); }
 #endif
 
 /* Rotate right by 8 (GCC 12's arm_acle.h has no __ror). */
@@ -64,10 +58,8 @@ static inline uint32_t nn_sxtb16_ror8(uint32_t x)
     uint32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
     return r;
-#elif NN_DSP
-    return nn_sxtb16(nn_ror8(x));
 #else
-    return ((uint32_t)(uint16_t)(int16_t)(int8_t)((x >> 8) & 0xffu)) | ((uint32_t)(uint16_t)(int16_t)(int8_t)(x >> 24) << 16);
+    return nn_sxtb16(nn_ror8(x));
 #endif
 }
 
