@@ -151,3 +151,12 @@ def test_cli_bad_audio(tmp_path, capsys):
     bad.write_bytes(b"not audio")
     assert _run_cli(str(bad), "--out", str(tmp_path / "o.npz")) == 2
     assert "cannot read audio" in capsys.readouterr().err
+
+
+def test_twin_chunks_frames_consistently():
+    from exporter.frontend import signals
+
+    pcm = signals.make("pink", 9999, -10.0)
+    whole = fixed.stages(pcm)["frames"]
+    for chunk in (1, 3, 256):
+        assert fixed.logmel_q12(pcm, chunk=chunk).tobytes() == whole.tobytes()

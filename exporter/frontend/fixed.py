@@ -64,13 +64,14 @@ def preemphasis(x: np.ndarray) -> np.ndarray:
     return _check_i32((x[1:] << 15) - tb.PREEMPH_Q15 * x[:-1], "pre-emphasis")
 
 
-def frame_segments(y: np.ndarray) -> np.ndarray:
-    """[T, 800] pre-emphasised samples of each frame: y[t*320 - 400 + m], with the
-    reference's reflect padding at both ends (y[-i] = y[i], y[L-1+i] = y[L-1-i])."""
+def frame_segments(y: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """[frames, 800] pre-emphasised samples of frames start..stop (default all
+    1 + L // 320): y[t*320 - 400 + m], with the reference's reflect padding at both
+    ends (y[-i] = y[i], y[L-1+i] = y[L-1-i])."""
     half = tb.WIN // 2
     padded = np.pad(y, half, mode="reflect")
-    T = 1 + y.size // tb.HOP
-    idx = np.arange(T)[:, None] * tb.HOP + np.arange(tb.WIN)[None, :]
+    stop = 1 + y.size // tb.HOP if stop is None else stop
+    idx = np.arange(start, stop)[:, None] * tb.HOP + np.arange(tb.WIN)[None, :]
     return padded[idx]
 
 
@@ -207,11 +208,7 @@ def round_q12(g: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- whole clip
-def stages(pcm16, sample_rate: int | None = None) -> dict[str, np.ndarray]:
-    """Every stage of a finite clip, keyed by the names the C stage dump uses."""
-    x = check_pcm16(pcm16, sample_rate)
-    y = preemphasis(x)
-    seg = frame_segments(y)
+def _frame_stages(seg: np.ndarray) -> dict[str, np.ndarray]:
     xw = windowed(seg)
     z = fft512(xw)
     re, im = spectrum2x(z)
@@ -219,7 +216,6 @@ def stages(pcm16, sample_rate: int | None = None) -> dict[str, np.ndarray]:
     m = mel(p)
     g = log_q24(m)
     return {
-        "preemphasis": y,
         "windowed": xw,
         "fft": z,
         "spectrum": np.stack([re, im], axis=-1),
@@ -230,9 +226,20 @@ def stages(pcm16, sample_rate: int | None = None) -> dict[str, np.ndarray]:
     }
 
 
-def logmel_q12(pcm16, sample_rate: int | None = None) -> np.ndarray:
-    """int16 [n_frames, 128] Q3.12 normalised log-mel of a finite clip of int16 PCM at 32 kHz."""
-    return stages(pcm16, sample_rate)["frames"]
+def stages(pcm16, sample_rate: int | None = None) -> dict[str, np.ndarray]:
+    """Every stage of a finite clip ([frames, ...] arrays, and the pre-emphasised
+    signal), keyed by the names the C stage dump uses."""
+    y = preemphasis(check_pcm16(pcm16, sample_rate))
+    return {"preemphasis": y, **_frame_stages(frame_segments(y))}
+
+
+def logmel_q12(pcm16, sample_rate: int | None = None, chunk: int = 256) -> np.ndarray:
+    """int16 [n_frames, 128] Q3.12 normalised log-mel of a finite clip of int16 PCM at
+    32 kHz; ``chunk`` frames at a time, so long clips need little memory."""
+    y = preemphasis(check_pcm16(pcm16, sample_rate))
+    T = 1 + y.size // tb.HOP
+    parts = [_frame_stages(frame_segments(y, t, min(T, t + chunk)))["frames"] for t in range(0, T, chunk)]
+    return np.concatenate(parts, axis=0)
 
 
 def mel_mean_q12(frames: np.ndarray) -> np.ndarray:
