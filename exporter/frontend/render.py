@@ -31,10 +31,10 @@ def _context() -> dict:
         "out_frac_bits": tb.OUT_FRAC_BITS,
         "n_segments": len(t.seg_first) - 1,
         "n_mels": tb.N_MELS,
-        "n_twiddle": len(t.twiddle_q31),
+        "n_twiddle": tb.N_FFT // 2,  # the C code indexes k < 512 (radix-2 stage, post-processing)
         "n_log_frac": len(t.log_frac),
         "window": ints(t.window_q22),
-        "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31],
+        "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31[: tb.N_FFT // 2]],
         "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index()]],
         "fft_perm": ints(t.fft_perm),
         "seg_first": ints(t.seg_first),

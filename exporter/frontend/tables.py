@@ -9,7 +9,7 @@ and rendered into C by ``render.py``. Number formats (real = float audio in
 - windowed sample        xw = mulhi_r(y, WINDOW_Q22[m])              (real * 2^20)
 - FFT data / twiddles: int32 / Q31, complex multiply 2 * mulhi_r(.)  (no scaling:
   |X| <= sum |xw| <= 399.5 * 2.07e6 < 2^30)
-- spectrum 2X[k] (real-split post-processing, doubled)                (real * 2^21)
+- spectrum 2X[k] (real-split post-processing, doubled)                (real * 2^21, < 1.65e9)
 - power  P = re^2 + im^2 (uint64 < 2^62, real * 2^42)
 - mel    M = sum of P * Q16 weight / 2^16  (uint64, real * 2^42), + MEL_FLOOR (1e-5).
          Kaldi's triangles overlap so that every bin between the centres of bands s-1

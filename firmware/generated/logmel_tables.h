@@ -19,7 +19,7 @@
 #define LOGMEL_T_NSEGMENTS 129        /* bins between mel band centres: band s-1 | band s */
 
 extern const int32_t logmel_window_q22[LOGMEL_T_WIN];
-extern const int32_t logmel_twiddle_q31[768][2];   /* cos, sin of 2 pi k / 1024 */
+extern const int32_t logmel_twiddle_q31[512][2];   /* cos, sin of 2 pi k / 1024 */
 extern const int32_t logmel_twiddle3_q31[252][2]; /* radix-4 stages: W^j, W^2j, W^3j per j */
 extern const uint16_t logmel_fft_perm[LOGMEL_T_NFFT / 2];     /* buffer position of Z[f] */
 extern const uint16_t logmel_seg_first[LOGMEL_T_NSEGMENTS + 1]; /* first bin of each segment, then the end */
