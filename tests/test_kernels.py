@@ -182,7 +182,7 @@ def test_saturation_both_ends(build_dir, tmp_path):
 def test_fully_connected(build_dir, tmp_path):
     rng = np.random.default_rng(5)
     cases, wants = [], []
-    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32)):
+    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32), (1030, 3)):  # 1030: scalar path
         x, wt = rand_i8(rng, cin), rand_i8(rng, (cout, cin))
         bias = rng.integers(-50000, 50000, size=cout).astype(np.int32)
         mult, shift = rand_mult_shift(rng, cout, -12, 0)

@@ -250,12 +250,24 @@ void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
 
 void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
 {
-    const int cin = p->cin;
-    const int8_t *w = p->weights;
+    const int cin = p->cin, cin4 = cin & ~3;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    int16_t x[NN_PATCH_MAX] __attribute__((aligned(4)));
+    if (cin > NN_PATCH_MAX) { /* scalar */
+        const int8_t *w = p->weights;
+        for (int co = 0; co < p->cout; ++co, w += cin) {
+            int32_t acc = p->bias[co];
+            for (int ci = 0; ci < cin; ++ci) acc += (in[ci] - p->zp_in) * w[ci];
+            out[co] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
+        }
+        return;
+    }
+    /* the input widened once (x - zp_in, pair order); each output a dot product with its weight row */
+    for (int g = 0; g < cin4; g += 4) nn_widen4(in + g, p->zp_in, x + g);
+    const int8_t *w = p->weights;
     for (int co = 0; co < p->cout; ++co, w += cin) {
-        int32_t acc = p->bias[co];
-        for (int ci = 0; ci < cin; ++ci) acc += (in[ci] - p->zp_in) * w[ci];
+        int32_t acc = nn_dot4_s8_s16(w, x, cin4 >> 2, p->bias[co]);
+        for (int ci = cin4; ci < cin; ++ci) acc += (in[ci] - p->zp_in) * w[ci];
         out[co] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
     }
 }
