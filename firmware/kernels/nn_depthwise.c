@@ -118,18 +118,28 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
     int8_t win[NN_DW_WINDOW_MAX] __attribute__((aligned(4)));
     for (int c0 = 0; c0 < ch; c0 += NN_DW_CHUNK) {
         const int m = ch - c0 < NN_DW_CHUNK ? ch - c0 : NN_DW_CHUNK, m4 = m & ~3;
-        for (int j = 0; j < m; ++j) {
-            int32_t sum = 0;
-            for (int t = 0; t < k * k; ++t) sum += p->weights[t * ch + c0 + j];
-            ck.bias_in[j] = p->bias[c0 + j] - p->zp_in * sum;
-            ck.rq[j] = nn_rq_make(p->mult[c0 + j], p->shift[c0 + j]);
-        }
+        /* widened weights, and their sums per channel in int16 lanes (|sum| <= 25 * 128) */
+        uint32_t wsum[NN_DW_CHUNK / 2] = {0};
         for (int t = 0; t < k * k; ++t) {
             for (int j = 0; j < m4; j += 4) {
-                const int8_t *w = p->weights + t * ch + c0 + j;
-                ck.w[t][j / 2] = (uint16_t)w[0] | (uint32_t)(uint16_t)w[2] << 16;
-                ck.w[t][j / 2 + 1] = (uint16_t)w[1] | (uint32_t)(uint16_t)w[3] << 16;
+                const uint32_t W = nn_load32(p->weights + t * ch + c0 + j);
+                const uint32_t a = nn_sxtb16(W), b = nn_sxtb16_ror8(W);
+                ck.w[t][j / 2] = a;
+                ck.w[t][j / 2 + 1] = b;
+                wsum[j / 2] = nn_sadd16(wsum[j / 2], a);
+                wsum[j / 2 + 1] = nn_sadd16(wsum[j / 2 + 1], b);
             }
+        }
+        for (int j = 0; j < m; ++j) {
+            int32_t sum = 0;
+            if (j < m4) {
+                const uint32_t v = wsum[(j & ~3) / 2 + (j & 1)];
+                sum = (j & 2) ? (int16_t)(v >> 16) : (int16_t)(v & 0xffffu);
+            } else {
+                for (int t = 0; t < k * k; ++t) sum += p->weights[t * ch + c0 + j];
+            }
+            ck.bias_in[j] = p->bias[c0 + j] - p->zp_in * sum;
+            ck.rq[j] = nn_rq_make(p->mult[c0 + j], p->shift[c0 + j]);
         }
         /* The window of this chunk: k rows of fp pixels, padding (and missing rows) = zp_in. */
         for (int kt = 0; kt < k; ++kt) {

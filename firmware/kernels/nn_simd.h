@@ -16,6 +16,7 @@
 #define nn_smlatt(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
 #define nn_smlabt(a, b, acc) __smlabt((int32_t)(a), (int32_t)(b), (acc))
 #define nn_smlatb(a, b, acc) __smlatb((int32_t)(a), (int32_t)(b), (acc))
+#define nn_sadd16(a, b) ((uint32_t)__sadd16((a), (b)))
 #else
 /* Elsewhere the instructions in C, as the Armv7E-M manual defines them. NN_DSP
  * selects the code paths written around them where a kernel also has a plain
@@ -34,6 +35,10 @@ static inline uint32_t nn_sxtb16(uint32_t x)
 static inline uint32_t nn_ssub16(uint32_t a, uint32_t b)
 {
     return ((uint32_t)(uint16_t)(nn_lo16(a) - nn_lo16(b))) | ((uint32_t)(uint16_t)(nn_hi16(a) - nn_hi16(b)) << 16);
+}
+static inline uint32_t nn_sadd16(uint32_t a, uint32_t b)
+{
+    return ((uint32_t)(uint16_t)(nn_lo16(a) + nn_lo16(b))) | ((uint32_t)(uint16_t)(nn_hi16(a) + nn_hi16(b)) << 16);
 }
 static inline int32_t nn_smlad(uint32_t a, uint32_t b, int32_t acc)
 {
