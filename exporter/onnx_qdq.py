@@ -50,7 +50,9 @@ def weight_scales(graph: Graph, op: dict) -> np.ndarray:
     return mult * 2.0 ** (shift - 31) * s_out / s_in
 
 
-def build_model(graph: Graph) -> onnx.ModelProto:
+def build_model(graph: Graph, expose_all: bool = False) -> onnx.ModelProto:
+    """The QDQ model; ``expose_all`` adds every quantized tensor as an int8 output under its graph name,
+    in the numpy executor's layout ([T][F][C], pooled [C])."""
     b = _Builder()
     t = graph.tensors
     mel = graph.meta["input"]["mel_bands"]
@@ -101,9 +103,20 @@ def build_model(graph: Graph) -> onnx.ModelProto:
 
     flat = [b.node("Reshape", [q_env[tap["tensor"]], b.const([-1], np.int64)]) for tap in graph.taps]
     b.node("Concat", flat, out="taps", axis=0)
+    outputs = [helper.make_tensor_value_info("taps", TensorProto.INT8, [graph.tap_dim])]
+    if expose_all:
+        for name, q in q_env.items():
+            if t[name].get("pooled"):
+                b.node("Reshape", [q, b.const([-1], np.int64)], out=name)
+                shape = [t[name]["channels"]]
+            else:
+                nhwc = b.node("Transpose", [q], perm=[0, 2, 3, 1])
+                b.node("Squeeze", [nhwc, b.const([0], np.int64)], out=name)
+                shape = [None, t[name]["mel"], t[name]["channels"]]
+            outputs.append(helper.make_tensor_value_info(name, TensorProto.INT8, shape))
     g = helper.make_graph(
         b.nodes, "efficientat_qdq", [helper.make_tensor_value_info(inp, TensorProto.FLOAT, ["T", mel])],
-        [helper.make_tensor_value_info("taps", TensorProto.INT8, [graph.tap_dim])], initializer=b.inits,
+        outputs, initializer=b.inits,
     )
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="efficientat-m4")
     model.ir_version = 8
