@@ -85,8 +85,9 @@ def windowed(seg: np.ndarray) -> np.ndarray:
 
 
 def _cmul(re, im, c, s):
-    """(re + i im) * (c - i s), Q31 twiddle: each product through SMMULR, times 2."""
-    return 2 * (mulhi_r(re, c) + mulhi_r(im, s)), 2 * (mulhi_r(im, c) - mulhi_r(re, s))
+    """(re + i im) * (c - i s), Q31 twiddle, each product rounded on its own (SMMULR,
+    SMMLAR, SMMLSR), times 2: re c + im s and im c + (-re) s."""
+    return 2 * (mulhi_r(re, c) + mulhi_r(im, s)), 2 * (mulhi_r(im, c) + mulhi_r(-re, s))
 
 
 def fft512(buf: np.ndarray) -> np.ndarray:

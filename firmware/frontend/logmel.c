@@ -13,16 +13,32 @@
 
 #include "logmel_tables.h"
 
+/* Rounded high-word products; the DSP instructions give the same results as the
+ * portable code:  mulhi_r = SMMULR: (a * b + 2^31) >> 32,
+ * mla_r = SMMLAR: acc + ((a * b + 2^31) >> 32),  mls_r = SMMLSR: acc + ((-a * b + 2^31) >> 32). */
 #if defined(__ARM_FEATURE_DSP)
-/* SMMULR: (a * b + 2^31) >> 32 in one instruction; same result as the portable code. */
 static inline int32_t mulhi_r(int32_t a, int32_t b) {
   int32_t r;
   __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
   return r;
 }
+static inline int32_t mla_r(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
+static inline int32_t mls_r(int32_t a, int32_t b, int32_t acc) {
+  int32_t r;
+  __asm__("smmlsr %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+}
 #else
 static inline int32_t mulhi_r(int32_t a, int32_t b) {
   return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+}
+static inline int32_t mla_r(int32_t a, int32_t b, int32_t acc) { return acc + mulhi_r(a, b); }
+static inline int32_t mls_r(int32_t a, int32_t b, int32_t acc) {
+  return acc + (int32_t)((0x80000000LL - (int64_t)a * b) >> 32);
 }
 #endif
 
@@ -37,12 +53,13 @@ static inline uint64_t umlal(uint64_t acc, uint32_t a, uint32_t b) {
 #endif
 }
 
-/* (re + i im) * (c - i s) with a Q31 twiddle: every product rounded by SMMULR, then * 2. */
+/* (re + i im) * (c - i s) with a Q31 twiddle, each product rounded on its own, then * 2:
+ * re c + im s and im c - re s (the last as + (-re) s: SMMLSR's rounding). */
 #define CMUL(ore, oim, re, im, w)                                   \
   do {                                                              \
-    int32_t c_ = (w)[0], s_ = (w)[1];                               \
-    int32_t r_ = mulhi_r((re), c_) + mulhi_r((im), s_);             \
-    int32_t i_ = mulhi_r((im), c_) - mulhi_r((re), s_);             \
+    const int32_t c_ = (w)[0], s_ = (w)[1], xr_ = (re), xi_ = (im); \
+    const int32_t r_ = mla_r(xi_, s_, mulhi_r(xr_, c_));            \
+    const int32_t i_ = mls_r(xr_, s_, mulhi_r(xi_, c_));            \
     (ore) = r_ * 2;                                                 \
     (oim) = i_ * 2;                                                 \
   } while (0)
