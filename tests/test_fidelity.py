@@ -70,6 +70,9 @@ def test_analysis_covers_every_tensor(result, default_graph):
     a = result["analysis"]
     assert list(a["layers"]) == [op["output"] for op in default_graph.ops]
     assert all(np.isfinite(v) and v >= 0 for v in a["layers"].values())
+    # full maps (not only pooled taps) of the first layers match the float model: layout and scales are right
+    for name in ("input", "in_conv.pre", "in_conv"):
+        assert a["layers"][name] < 0.03, (name, a["layers"][name])
     assert list(a["input_noise"]) == ["B5", "B11", "B13", "B15"]
     # the quantized input is the first error source; deeper taps amplify it
     assert 0 < a["input_noise"]["B5"] < a["input_noise"]["B15"]
