@@ -190,7 +190,7 @@ def markdown(report: dict) -> str:
                      f"{r['frontend_state_bytes']:,} B | {r['sample_ring_bytes']:,} B | {r['static_ram_bytes']:,} B | "
                      f"{r['stack_peak_bytes']:,} / {r['stack_reserved_bytes']:,} B |")
     lines += ["", "Images built without SCENE_LONG_CLIPS: scene clips over 10 s (several windows, averaged) "
-              "add a 938 KiB sample ring and are built for mps2-an386 only.", ""]
+              "add a 626 KiB sample ring and are built for mps2-an386 only.", ""]
     for r in report["results"]:
         lines += [f"## Network per op: {r['board']}, {r['mode']} ({r['frames_per_window']} frames)", "",
                   "| # | op | kind | instructions | MACs | instr./MAC |", "| --- | --- | --- | --- | --- | --- |"]

@@ -16,15 +16,15 @@
 #define WINDOW (SAMPLE_RATE * 160u / 1000u) /* 5,120 */
 #define HOP (SAMPLE_RATE * 50u / 1000u)     /* 1,600 */
 #define PAD (WINDOW / 2u)
-#define RING_LEN (WINDOW + 2u)              /* > 2*PAD and >= WINDOW (padded_windows.h) */
+#define RING_LEN (WINDOW - HOP + 64u)       /* >= WINDOW - HOP (padded_windows.h) */
 #else
 #define MODE_ID 0
 #define SCENE_ONE_PASS (10u * SAMPLE_RATE) /* a clip up to 10 s is one window */
 #define WINDOW SCENE_ONE_PASS
 #define HOP (SAMPLE_RATE * 2500u / 1000u) /* 80,000 */
 #define PAD (WINDOW / 2u)
-/* The ring holds window 0 (padded 0 .. 10 s) until the clip is known to be over 10 s. */
-#define RING_LEN (PAD + WINDOW + MIC_BLOCK)
+/* The ring holds the first 10 s (+ one block) until the clip is known to be longer. */
+#define RING_LEN (SCENE_ONE_PASS + MIC_BLOCK)
 #endif
 
 /* A scene clip over 10 s on a build without SCENE_LONG_CLIPS. */
@@ -83,21 +83,27 @@ static void send_embedding(uint32_t timestamp_ms, const int16_t *e)
     n_embeddings++;
 }
 
-/* Feeds a window given as two ring pieces through the frontend and the network. */
-static int embed_window(const int16_t *a, size_t na, const int16_t *b, size_t nb)
-{
-    embed_begin(&emb);
-    embed_push(&emb, a, na);
-    if (nb) embed_push(&emb, b, nb);
-    return embed_end(&emb, embedding);
-}
-
-#ifdef EMBED_MODE_TIMESTAMP
-static void on_window(void *user, uint32_t index, const int16_t *a, size_t na, const int16_t *b,
-                      size_t nb)
+#if defined(EMBED_MODE_TIMESTAMP) || defined(SCENE_LONG_CLIPS)
+/* The cutter's windows go through the frontend and the network as their samples arrive. */
+static void on_begin(void *user, uint32_t index)
 {
     (void)user;
-    int rc = embed_window(a, na, b, nb);
+    (void)index;
+    embed_begin(&emb);
+}
+
+static void on_push(void *user, const int16_t *pcm, size_t n)
+{
+    (void)user;
+    embed_push(&emb, pcm, n);
+}
+#endif
+
+#ifdef EMBED_MODE_TIMESTAMP
+static void on_end(void *user, uint32_t index)
+{
+    (void)user;
+    int rc = embed_end(&emb, embedding);
     if (rc != EMBED_OK) {
         if (!window_error) window_error = rc;
         return;
@@ -106,18 +112,21 @@ static void on_window(void *user, uint32_t index, const int16_t *a, size_t na, c
 }
 #elif defined(SCENE_LONG_CLIPS)
 static int32_t scene_sum[EMBED_DIM];
-static void on_window(void *user, uint32_t index, const int16_t *a, size_t na, const int16_t *b,
-                      size_t nb)
+static void on_end(void *user, uint32_t index)
 {
     (void)user;
     (void)index;
-    int rc = embed_window(a, na, b, nb);
+    int rc = embed_end(&emb, embedding);
     if (rc != EMBED_OK) {
         if (!window_error) window_error = rc;
         return;
     }
     for (int i = 0; i < EMBED_DIM; i++) scene_sum[i] += embedding[i];
 }
+#endif
+
+#if defined(EMBED_MODE_TIMESTAMP) || defined(SCENE_LONG_CLIPS)
+static const window_sink sink = {on_begin, on_push, on_end};
 #endif
 
 static void append_u32(char **p, uint32_t v)
@@ -164,7 +173,7 @@ static int report_error(uint32_t n_samples, int rc)
     } else if (rc == SCENE_NOT_LONG) {
         code = PROTO_ERR_CLIP_TOO_LONG;
         append(&p, " samples is over 10 s: scene clips over 10 s need SCENE_LONG_CLIPS "
-                   "(a 940 KB sample ring), not built for ");
+                   "(a 640 KB sample ring), not built for ");
         append(&p, board_name);
     } else {
         append(&p, " samples: the network failed");
@@ -235,7 +244,7 @@ int app_main(void)
     int rc = EMBED_OK;
 
 #ifdef EMBED_MODE_TIMESTAMP
-    pw_init(&cutter, ring, RING_LEN, PAD, WINDOW, HOP, on_window, 0);
+    pw_init(&cutter, ring, RING_LEN, PAD, WINDOW, HOP, &sink, 0);
     while ((got = mic_read_block(block, MIC_BLOCK)) > 0) {
         pw_push(&cutter, block, got);
         n += (uint32_t)got;
@@ -245,7 +254,7 @@ int app_main(void)
 #else
     /* Up to 10 s the clip is one window: its frames stream into the network as they come. */
 #ifdef SCENE_LONG_CLIPS
-    pw_init(&cutter, ring, RING_LEN, PAD, WINDOW, HOP, on_window, 0);
+    pw_init(&cutter, ring, RING_LEN, PAD, WINDOW, HOP, &sink, 0);
     cutter.hold = 1; /* its windows are only needed for a clip over 10 s */
 #endif
     int one_pass = 1;
