@@ -74,9 +74,14 @@ def folder_set(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
     if not files:
         raise UserError(f"calibration folder {folder} contains no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+    from exporter.windows import MIN_CLIP_SAMPLES
+
     clips = []
     for p in files:
         x = load_audio(p)  # raises UserError naming the file if unreadable
+        if len(x) < MIN_CLIP_SAMPLES:
+            raise UserError(f"calibration file {p} is too short: {len(x)} samples, at least {MIN_CLIP_SAMPLES} "
+                            "at 32 kHz are needed")
         clips.append((str(p), x[: int(MAX_SECONDS * SAMPLE_RATE)]))
     return clips
 
@@ -92,12 +97,16 @@ def device_logmel(clip: np.ndarray) -> np.ndarray:
     return logmel_q12(to_pcm16(clip)).astype(np.float64) / 4096.0
 
 
+def check_percentile(percentile: float | None) -> None:
+    if percentile is not None and not 50 < percentile <= 100:
+        raise UserError(f"percentile must be in (50, 100] (100 = min/max), got {percentile:g}")
+
+
 class RangeObserver:
     """Per-tensor ranges: min/max (``percentile`` None or 100) or the (100-p, p) percentiles of the values."""
 
     def __init__(self, percentile: float | None = DEFAULT_PERCENTILE, seed: int = 0):
-        if percentile is not None and not 50 < percentile <= 100:
-            raise UserError(f"percentile must be in (50, 100], got {percentile}")
+        check_percentile(percentile)
         self.percentile = None if percentile == 100 else percentile
         self.samples: dict[str, list[np.ndarray]] = {}
         self.minmax: dict[str, tuple[float, float]] = {}

@@ -117,6 +117,18 @@ def test_unreadable_calibration_file(mn01_seed0_path, tmp_path):
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["cal"]
 
 
+def test_short_calibration_file_and_bad_percentile(mn01_seed0_path, tmp_path):
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    sf.write(cal / "click.wav", np.zeros(100, np.float32), 32000)
+    out = tmp_path / "out"
+    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
+    assert code == 2 and "click.wav" in err and "too short" in err
+    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--percentile", "30", "--out", str(out)])
+    assert code == 2 and "percentile" in err
+    assert not out.exists()
+
+
 def test_output_folder_with_other_files(mn01_seed0_path, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

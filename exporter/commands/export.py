@@ -168,7 +168,12 @@ def resolve_model_or_default(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from exporter.calibrate import check_percentile
+
     check_out_dir(args.out)  # fail before the (slow) work
+    check_percentile(args.percentile)
+    if args.calibration_clips < 1 or (args.fidelity_clips is not None and args.fidelity_clips < 1):
+        raise UserError("--calibration-clips and --fidelity-clips must be at least 1")
     model, info = resolve_model_or_default(args)
     summary = export_to(args.out, model=model, info=info, calibration=args.calibration, percentile=args.percentile,
                         calibration_seed=args.calibration_seed, calibration_clips=args.calibration_clips,
