@@ -110,7 +110,9 @@ def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int,
     w[w == -128] = -127
     scale = int(rng.integers(1, 3000))
     bias = rng.integers(-scale * 40, scale * 40, size=cout).astype(np.int32)
-    mult, shift = rand_mult_shift(rng, cout, lo_shift=-14, hi_shift=1)
+    # mostly the usual shifts (<= 0); sometimes left shifts or more than 22 right shifts (the kernels' slow paths)
+    lo_shift, hi_shift = [(-14, 0), (-14, 0), (-14, 1), (-26, -20)][int(rng.integers(0, 4))]
+    mult, shift = rand_mult_shift(rng, cout, lo_shift=lo_shift, hi_shift=hi_shift)
     zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
     # ReLU, none, or a clamp below 127 (the kernels' general output stage)
     act_min, act_max = [(zp_out, 127), (-128, 127), (-100, int(rng.integers(-20, 127)))][int(rng.integers(0, 3))]

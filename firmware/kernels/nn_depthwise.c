@@ -1,12 +1,14 @@
 /* Depthwise conv2d (channel multiplier 1), any square kernel and stride.
  *
  * Channels are processed in chunks of 16. For a chunk, the weights are widened
- * once into int16 pairs (SXTB16 order), each channel gets the bias
- * bias - zp_in * sum(w), and the k input rows are copied into a window padded
+ * once into doubled int16 pairs (SXTB16 order; the doubled accumulator is the
+ * input of nn_rqz_apply), each channel gets the bias 2 * (bias - zp_in * sum(w)),
+ * and the k input rows are copied into a window padded
  * with zp_in (the padded input of the graph): then every pixel accumulates
  * x * w directly, four channels per input word and tap, with no edge cases.
- * Channels beyond a multiple of four take a plain path that sums
- * (x - zp_in) * w over the valid part of the window. */
+ * Channels beyond a multiple of four (and chunks with a channel outside the
+ * fast requantization) take a plain path that sums (x - zp_in) * w over the
+ * valid part of the window. */
 #include "nn_kernels.h"
 #include "nn_simd.h"
 
@@ -17,8 +19,9 @@
 #define NN_DW_WINDOW_MAX 3200 /* bytes of a chunk's padded input window (stack): 3 x (64 + 2) x 16 */
 
 typedef struct {
-    int32_t bias_in[NN_DW_CHUNK];
+    int32_t bias_in[NN_DW_CHUNK]; /* doubled (the weights in w are doubled too) */
     nn_rq_t rq[NN_DW_CHUNK];
+    nn_rqz_t rqz[NN_DW_CHUNK];
     uint32_t w[NN_DW_K_MAX * NN_DW_K_MAX][NN_DW_CHUNK / 2]; /* per tap: (c0, c2), (c1, c3), (c4, c6), ... */
 } dw_chunk_t;
 
@@ -86,10 +89,10 @@ static inline __attribute__((always_inline)) void dw_pixel(const dw_chunk_t *ck,
 #endif
             }
         }
-        out[j] = nn_out_k(nn_rq_apply(a0, ck->rq[j]), o, kind);
-        out[j + 1] = nn_out_k(nn_rq_apply(a1, ck->rq[j + 1]), o, kind);
-        out[j + 2] = nn_out_k(nn_rq_apply(a2, ck->rq[j + 2]), o, kind);
-        out[j + 3] = nn_out_k(nn_rq_apply(a3, ck->rq[j + 3]), o, kind);
+        out[j] = nn_outz_k(nn_rqz_apply(a0, ck->rqz[j]), o, kind);
+        out[j + 1] = nn_outz_k(nn_rqz_apply(a1, ck->rqz[j + 1]), o, kind);
+        out[j + 2] = nn_outz_k(nn_rqz_apply(a2, ck->rqz[j + 2]), o, kind);
+        out[j + 3] = nn_outz_k(nn_rqz_apply(a3, ck->rqz[j + 3]), o, kind);
     }
 }
 
@@ -124,12 +127,13 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             for (int j = 0; j < m4; j += 4) {
                 const uint32_t W = nn_load32(p->weights + t * ch + c0 + j);
                 const uint32_t a = nn_sxtb16(W), b = nn_sxtb16_ror8(W);
-                ck.w[t][j / 2] = a;
-                ck.w[t][j / 2 + 1] = b;
+                ck.w[t][j / 2] = nn_sadd16(a, a);
+                ck.w[t][j / 2 + 1] = nn_sadd16(b, b);
                 wsum[j / 2] = nn_sadd16(wsum[j / 2], a);
                 wsum[j / 2 + 1] = nn_sadd16(wsum[j / 2 + 1], b);
             }
         }
+        int fast = 1;
         for (int j = 0; j < m; ++j) {
             int32_t sum = 0;
             if (j < m4) {
@@ -138,8 +142,14 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             } else {
                 for (int t = 0; t < k * k; ++t) sum += p->weights[t * ch + c0 + j];
             }
-            ck.bias_in[j] = p->bias[c0 + j] - p->zp_in * sum;
+            ck.bias_in[j] = 2 * (p->bias[c0 + j] - p->zp_in * sum);
             ck.rq[j] = nn_rq_make(p->mult[c0 + j], p->shift[c0 + j]);
+            ck.rqz[j] = nn_rqz_make(p->mult[c0 + j], p->shift[c0 + j], p->zp_out);
+            fast &= nn_rqz_ok(p->shift[c0 + j]);
+        }
+        if (!fast) { /* a channel with a left shift or a tiny multiplier: the plain path */
+            for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, &ck, rows, fo, c0, 0, m, o, out + (size_t)fo * ch);
+            continue;
         }
         /* The window of this chunk: k rows of fp pixels, padding (and missing rows) = zp_in. */
         for (int kt = 0; kt < k; ++kt) {

@@ -108,6 +108,43 @@ static inline int32_t nn_rq_apply(int32_t acc, nn_rq_t q)
     return (y + (int32_t)(t >> 1)) >> q.rsh;
 }
 
+/* The fast form for the usual channel (shift <= 0, at most 22 right shifts): the
+ * accumulator comes in doubled (weights or inputs doubled: exact), so SMMULR
+ * needs no shift first, and the output zero point is folded into the rounding
+ * constant: (y + 2^(R-1) - (y < 0)) >> R + zp == (y + ((c + (y >> 31)) >> 1)) >> R
+ * with c = 2^R + zp * 2^(R+1) (zp * 2^R is a multiple of 2^R; |y| < 2^30 and
+ * R <= 22 keep the sum in range). The result includes zp_out. */
+typedef struct {
+    int32_t mult, c, rsh;
+} nn_rqz_t;
+
+#define NN_RQZ_RSH_MAX 22
+
+static inline int nn_rqz_ok(int32_t shift)
+{
+    return shift <= 0 && -shift <= NN_RQZ_RSH_MAX;
+}
+
+static inline nn_rqz_t nn_rqz_make(int32_t mult, int32_t shift, int32_t zp)
+{
+    nn_rqz_t q;
+    q.mult = mult;
+    q.rsh = -shift;
+    q.c = (int32_t)(1u << q.rsh) + zp * (int32_t)(2u << q.rsh);
+    return q;
+}
+
+static inline int32_t nn_rqz_apply(int32_t acc2, nn_rqz_t q)
+{
+    int32_t y;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(acc2), "r"(q.mult));
+#else
+    y = (int32_t)(((int64_t)acc2 * q.mult + ((int64_t)1 << 31)) >> 32);
+#endif
+    return (y + ((q.c + (y >> 31)) >> 1)) >> q.rsh;
+}
+
 static inline int32_t nn_ssat8(int32_t v)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -166,6 +203,18 @@ static inline __attribute__((always_inline)) int8_t nn_out_k(int32_t v, nn_out_t
     return o.tab[v];
 }
 
+/* nn_out_k for a value that already includes the zero point (nn_rqz_apply). */
+static inline __attribute__((always_inline)) int8_t nn_outz_k(int32_t v, nn_out_t o, int kind)
+{
+    v = nn_ssat8(v);
+    if (kind == NN_OUT_PLAIN) return (int8_t)v;
+    if (kind == NN_OUT_RELU) return (int8_t)(v < o.lo ? o.lo : v);
+    if (kind == NN_OUT_LUT) return o.tab[v];
+    v = v < o.lo ? o.lo : v;
+    v = v > o.hi ? o.hi : v;
+    return o.tab[v];
+}
+
 /* "Pair order": a group of four int8 values e0..e3 is kept as int16
  * [e0, e2, e1, e3], the order in which SXTB16 / SXTB16-ROR8 widen an int8
  * word. Index of element i in a pair-ordered buffer: */
@@ -210,6 +259,24 @@ static inline void nn_widen4(const int8_t *src, int32_t zp, int16_t *dst)
     dst[1] = (int16_t)(src[2] - zp);
     dst[2] = (int16_t)(src[1] - zp);
     dst[3] = (int16_t)(src[3] - zp);
+#endif
+}
+
+/* nn_widen4 with the values doubled: 2 * (x - zp). */
+static inline void nn_widen4x2(const int8_t *src, int32_t zp, int16_t *dst)
+{
+#if NN_DSP
+    uint32_t xv = nn_load32(src);
+    uint32_t zz = ((uint32_t)(uint16_t)zp << 16) | (uint16_t)zp;
+    uint32_t a = nn_ssub16(nn_sxtb16(xv), zz), b = nn_ssub16(nn_sxtb16_ror8(xv), zz);
+    uint32_t *d = (uint32_t *)(void *)dst;
+    d[0] = nn_sadd16(a, a);
+    d[1] = nn_sadd16(b, b);
+#else
+    dst[0] = (int16_t)(2 * (src[0] - zp));
+    dst[1] = (int16_t)(2 * (src[2] - zp));
+    dst[2] = (int16_t)(2 * (src[1] - zp));
+    dst[3] = (int16_t)(2 * (src[3] - zp));
 #endif
 }
 
