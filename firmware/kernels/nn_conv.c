@@ -46,7 +46,7 @@ static void conv2d_row_scalar(const nn_conv_t *p, const int8_t *const *rows, int
     }
 }
 
-/* Patches of pixels fo0 .. fo0 + nb - 1 of the output row. */
+/* Patches of pixels fo0 .. fo0 + nb - 1 of the output row, doubled: 2 * (x - zp_in). */
 static void build_patches(const nn_conv_t *p, const int8_t *const *rows, int fo0, int nb, int n, int len,
                           int16_t *patch)
 {
@@ -54,7 +54,7 @@ static void build_patches(const nn_conv_t *p, const int8_t *const *rows, int fo0
     const int32_t zp = p->zp_in;
     if (k == 1 && (cin & 3) == 0) { /* pointwise: the pixels are contiguous */
         const int8_t *x = rows[0] + (size_t)fo0 * cin;
-        for (int g = 0; g < nb * cin; g += 4) nn_widen4(x + g, zp, patch + g);
+        for (int g = 0; g < nb * cin; g += 4) nn_widen4x2(x + g, zp, patch + g);
         return;
     }
     for (int b = 0; b < nb; ++b, patch += len) {
@@ -65,7 +65,7 @@ static void build_patches(const nn_conv_t *p, const int8_t *const *rows, int fo0
                 const int fi = fo * s - pad + kf;
                 if (rows[kt] && fi >= 0 && fi < p->f_in) {
                     const int8_t *x = rows[kt] + (size_t)fi * cin;
-                    for (int ci = 0; ci < cin; ++ci, ++e) patch[patch_index(e, n)] = (int16_t)(x[ci] - zp);
+                    for (int ci = 0; ci < cin; ++ci, ++e) patch[patch_index(e, n)] = (int16_t)(2 * (x[ci] - zp));
                 } else {
                     for (int ci = 0; ci < cin; ++ci, ++e) patch[patch_index(e, n)] = 0;
                 }
@@ -75,35 +75,48 @@ static void build_patches(const nn_conv_t *p, const int8_t *const *rows, int fo0
     }
 }
 
-/* One output channel over a block of nb patches of `words` words each. */
+/* One output channel over a block of nb (doubled) patches of `words` words each;
+ * bias2 = 2 * bias, and the channel's requantization is the fast form. */
 static inline __attribute__((always_inline)) void dot_block(const uint32_t *patch, int nb, const uint32_t *wv,
-                                                            int words, int32_t bias, nn_rq_t rq, nn_out_t o, int kind,
-                                                            int8_t *out, int stride)
+                                                            int words, int32_t bias2, nn_rqz_t rq, nn_out_t o,
+                                                            int kind, int8_t *out, int stride)
 {
     uint32_t w[8];
     if (words <= 8) {
         for (int j = 0; j < words; ++j) w[j] = wv[j];
     }
     for (int i = 0; i < nb; ++i, patch += words, out += stride) {
-        int32_t acc = bias;
+        int32_t acc = bias2;
         if (words <= 8) {
             _Pragma("GCC unroll 8") for (int j = 0; j < words; ++j) acc = nn_smlad(w[j], patch[j], acc);
         } else {
             _Pragma("GCC unroll 4") for (int j = 0; j < words; ++j) acc = nn_smlad(wv[j], patch[j], acc);
         }
-        *out = nn_out_k(nn_rq_apply(acc, rq), o, kind);
+        *out = nn_outz_k(nn_rqz_apply(acc, rq), o, kind);
+    }
+}
+
+/* The same for a channel outside the fast requantization (a left shift, or more than 22
+ * right shifts): the doubled dot product halved (exactly: it is even) plus the bias. */
+static void dot_block_slow(const uint32_t *patch, int nb, const uint32_t *wv, int words, int32_t bias, nn_rq_t rq,
+                           nn_out_t o, int8_t *out, int stride)
+{
+    for (int i = 0; i < nb; ++i, patch += words, out += stride) {
+        int32_t acc = 0;
+        for (int j = 0; j < words; ++j) acc = nn_smlad(wv[j], patch[j], acc);
+        *out = nn_out_apply(nn_rq_apply(bias + acc / 2, rq), o);
     }
 }
 
 #define NN_DOT_BLOCK(WORDS, KIND)                                                                               \
     static void dot_block_##WORDS##_##KIND(const uint32_t *patch, int nb, const uint32_t *wv, int words,        \
-                                           int32_t bias, nn_rq_t rq, nn_out_t o, int8_t *out, int stride)       \
+                                           int32_t bias2, nn_rqz_t rq, nn_out_t o, int8_t *out, int stride)     \
     {                                                                                                          \
         (void)words;                                                                                           \
-        dot_block(patch, nb, wv, WORDS + 0 ? WORDS + 0 : words, bias, rq, o, KIND, out, stride);               \
+        dot_block(patch, nb, wv, WORDS + 0 ? WORDS + 0 : words, bias2, rq, o, KIND, out, stride);              \
     }
 
-typedef void (*dot_block_fn)(const uint32_t *, int, const uint32_t *, int, int32_t, nn_rq_t, nn_out_t, int8_t *, int);
+typedef void (*dot_block_fn)(const uint32_t *, int, const uint32_t *, int, int32_t, nn_rqz_t, nn_out_t, int8_t *, int);
 
 #define NN_DOT_BLOCKS(WORDS)                                                                                   \
     NN_DOT_BLOCK(WORDS, NN_OUT_PLAIN) NN_DOT_BLOCK(WORDS, NN_OUT_RELU) NN_DOT_BLOCK(WORDS, NN_OUT_LUT)          \
@@ -130,7 +143,7 @@ NN_DOT_BLOCKS() /* any length */
 typedef struct {
     uint32_t w[5];
     int32_t bias;
-    nn_rq_t rq;
+    nn_rqz_t rq;
 } stem_channel_t;
 
 static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_STEM_F_MAX + 4],
@@ -149,7 +162,7 @@ static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_
             acc = nn_smlabb(b0, q->w[3], acc);
             acc = nn_smlabt(b1, q->w[3], acc);
             acc = nn_smlabb(b2, q->w[4], acc);
-            *out++ = nn_out_k(nn_rq_apply(acc, q->rq), o, kind);
+            *out++ = nn_outz_k(nn_rqz_apply(acc, q->rq), o, kind);
         }
     }
 }
@@ -179,13 +192,15 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
         r[0] = 0;
         r[f_in + 1] = r[f_in + 2] = r[f_in + 3] = 0;
     }
-    for (int co = 0; co < cout; ++co) {
+    for (int co = 0; co < cout; ++co) { /* doubled weights and bias (nn_rqz_apply) */
         const int8_t *w = p->weights + co * 9;
-        for (int kt = 0; kt < 3; ++kt) wq[co].w[kt] = (uint16_t)w[3 * kt] | (uint32_t)(uint16_t)w[3 * kt + 1] << 16;
-        wq[co].w[3] = (uint16_t)w[2] | (uint32_t)(uint16_t)w[5] << 16;
-        wq[co].w[4] = (uint16_t)w[8];
-        wq[co].bias = p->bias[co];
-        wq[co].rq = nn_rq_make(p->mult[co], p->shift[co]);
+        for (int kt = 0; kt < 3; ++kt) {
+            wq[co].w[kt] = (uint16_t)(2 * w[3 * kt]) | (uint32_t)(uint16_t)(2 * w[3 * kt + 1]) << 16;
+        }
+        wq[co].w[3] = (uint16_t)(2 * w[2]) | (uint32_t)(uint16_t)(2 * w[5]) << 16;
+        wq[co].w[4] = (uint16_t)(2 * w[8]);
+        wq[co].bias = 2 * p->bias[co];
+        wq[co].rq = nn_rqz_make(p->mult[co], p->shift[co], p->zp_out);
     }
     switch (nn_out_kind(p->act_min, p->act_max, p->lut)) {
     case NN_OUT_PLAIN: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_PLAIN, out); break;
@@ -201,8 +216,12 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
     const int cin = p->cin, cout = p->cout, f_out = p->f_out;
 #if NN_DSP
     if (cin == 1 && p->k == 3 && p->pad == 1 && p->f_in <= NN_STEM_F_MAX && cout <= NN_STEM_C_MAX) {
-        conv3x3_c1_row(p, rows, out);
-        return;
+        int fast = 1;
+        for (int co = 0; co < cout; ++co) fast &= nn_rqz_ok(p->shift[co]);
+        if (fast) {
+            conv3x3_c1_row(p, rows, out);
+            return;
+        }
     }
 #endif
     const int n = p->k * p->k * cin, len = patch_len(n), words = len / 2;
@@ -230,9 +249,12 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
                 for (int e = n; e < len; ++e) wv[e] = 0;
             }
             const uint32_t *pw = (const uint32_t *)(const void *)wv, *pp = (const uint32_t *)(const void *)patch;
-            const nn_rq_t rq = nn_rq_make(p->mult[co], p->shift[co]);
             int8_t *dst = out + (size_t)fo0 * cout + co;
-            fn(pp, nb, pw, words, p->bias[co], rq, o, dst, cout);
+            if (nn_rqz_ok(p->shift[co])) {
+                fn(pp, nb, pw, words, 2 * p->bias[co], nn_rqz_make(p->mult[co], p->shift[co], p->zp_out), o, dst, cout);
+            } else {
+                dot_block_slow(pp, nb, pw, words, p->bias[co], nn_rq_make(p->mult[co], p->shift[co]), o, dst, cout);
+            }
         }
     }
 }
