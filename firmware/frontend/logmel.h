@@ -16,11 +16,11 @@
 
 typedef void (*logmel_frame_fn)(void *user, const int16_t frame[LOGMEL_BANDS]);
 
-/* Optional per-frame dump of the intermediate stages (host tests): called with the
- * stage id, the data and its size in bytes. */
+/* Optional dump of the intermediate stages of every frame (host tests), in this order:
+ * called with the stage id, the data and its size in bytes. */
 enum {
   LOGMEL_STAGE_FFT = 0,   /* int32[1024]: 512-point FFT of the windowed frame, digit-reversed order */
-  LOGMEL_STAGE_POWER = 1, /* uint64[bins]: re^2 + im^2 of 2X, bins bin_lo..bin_hi */
+  LOGMEL_STAGE_POWER = 1, /* uint64: re^2 + im^2 of 2X, one call per bin, bin_lo..bin_hi */
   LOGMEL_STAGE_MEL = 2,   /* uint64[128]: band sums (weights / 2^16), without the floor */
   LOGMEL_STAGE_LOG = 3,   /* int32[128]: (ln(mel + 1e-5) + 4.5) / 5 in Q24, before rounding */
   LOGMEL_NUM_STAGES = 4
@@ -50,7 +50,7 @@ int logmel_end(logmel_state *s);
  * n_frames < 1. */
 void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t out[LOGMEL_BANDS]);
 
-void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user);
+void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user); /* after begin */
 /* The last two stages on their own, for tests: the normalised log-mel in Q24 of a mel
  * value v = mel + floor >= 1 (CLZ + table + linear interpolation), and its rounding to
  * Q12 with saturation. */
