@@ -97,6 +97,10 @@ def test_unreadable_file_is_named_and_others_processed(export_dir, golden_wav, t
     assert code == 1
     assert "bad.wav" in capsys.readouterr().err
     assert list(np.load(out)["files"]) == [str(golden_wav)]
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(300, np.float32), 32000)
+    code, _ = _run(["--board", "reference", str(short), str(golden_wav), "--export", str(export_dir), "--out", str(out)])
+    assert code == 1 and "short.wav" in capsys.readouterr().err
     code, err = _run(["--board", "reference", str(bad), "--export", str(export_dir), "--out", str(tmp_path / "x.npz")])
     assert code == 2 and not (tmp_path / "x.npz").exists()
 

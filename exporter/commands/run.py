@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from exporter.boards import board_module
     from exporter.graph import Graph
     from exporter.results import write_embeddings_npz
-    from exporter.windows import timestamp_windows
+    from exporter.windows import scene_windows, timestamp_windows
 
     board = board_module(args.board)
     export_dir = resolve_export(args)
@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     for path in args.audio:
         try:
             pcm = to_pcm16(load_audio(path))
-            if args.mode == "timestamp":
-                timestamp_windows(pcm)  # reject a too short clip here, by name
+            # reject a too short clip here, by name, before the board sees the batch
+            (timestamp_windows if args.mode == "timestamp" else scene_windows)(pcm)
         except UserError as e:
             print(f"error: {e if str(path) in str(e) else f'{path}: {e}'}", file=sys.stderr)
             failed.append(path)
