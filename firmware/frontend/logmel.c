@@ -209,12 +209,12 @@ static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS]) {
   }
 }
 
-static int clz64(uint64_t v) {
+static inline int clz32(uint32_t v) { /* v != 0 */
 #if defined(__GNUC__) || defined(__clang__)
-  return __builtin_clzll(v);
+  return __builtin_clz(v);
 #else
   int n = 0;
-  while (!(v & 0x8000000000000000ULL)) {
+  while (!(v & 0x80000000u)) {
     v <<= 1;
     n++;
   }
@@ -225,16 +225,25 @@ static int clz64(uint64_t v) {
 /* (ln(v / 2^MEL_EXP) + 4.5) / 5 in Q24 for v >= 1: e = floor(log2 v), then the 8 bits
  * below the top bit index ln(1 + x) and the next 15 interpolate linearly. */
 static inline int32_t log_q24(uint64_t v) {
-  const int e = 63 - clz64(v);
-  const uint64_t norm = v << (63 - e);
-  const uint32_t top = (uint32_t)(norm >> 32);
+  const uint32_t hi = (uint32_t)(v >> 32), lo = (uint32_t)v;
+  int e;
+  uint32_t top; /* v's 32 bits from its top bit down */
+  if (hi) {
+    const int n = clz32(hi);
+    e = 63 - n;
+    top = n ? (hi << n) | (lo >> (32 - n)) : hi;
+  } else {
+    const int n = clz32(lo);
+    e = 31 - n;
+    top = lo << n;
+  }
   const uint32_t i = (top >> (31 - LOGMEL_T_LOG_INDEX_BITS)) & ((1u << LOGMEL_T_LOG_INDEX_BITS) - 1);
   const int32_t r = (int32_t)((top >> (31 - LOGMEL_T_LOG_INDEX_BITS - LOGMEL_T_LOG_INTERP_BITS)) &
                               ((1u << LOGMEL_T_LOG_INTERP_BITS) - 1));
-  const int32_t lo = logmel_log_frac_q24[i], hi = logmel_log_frac_q24[i + 1];
-  /* (hi - lo) < 2^14 and r < 2^15: no overflow */
-  const int32_t interp = ((hi - lo) * r + (1 << (LOGMEL_T_LOG_INTERP_BITS - 1))) >> LOGMEL_T_LOG_INTERP_BITS;
-  return logmel_log_exp_q24[e] + lo + interp;
+  const int32_t a = logmel_log_frac_q24[i], b = logmel_log_frac_q24[i + 1];
+  /* (b - a) < 2^14 and r < 2^15: no overflow */
+  const int32_t interp = ((b - a) * r + (1 << (LOGMEL_T_LOG_INTERP_BITS - 1))) >> LOGMEL_T_LOG_INTERP_BITS;
+  return logmel_log_exp_q24[e] + a + interp;
 }
 
 int32_t logmel_log_q24(uint64_t v) { return log_q24(v); }
