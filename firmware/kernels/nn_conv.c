@@ -85,7 +85,7 @@ static inline __attribute__((always_inline)) void dot_block(const uint32_t *patc
     if (words <= 8) {
         for (int j = 0; j < words; ++j) w[j] = wv[j];
     }
-    for (int i = 0; i < nb; ++i, patch += words, out += stride) {
+    for (int8_t *const end = out + nb * stride; out != end; patch += words, out += stride) {
         int32_t acc = bias2;
         if (words <= 8) {
             _Pragma("GCC unroll 8") for (int j = 0; j < words; ++j) acc = nn_smlad(w[j], patch[j], acc);

@@ -154,6 +154,16 @@ static inline int32_t nn_ssat8(int32_t v)
 #endif
 }
 
+/* max(v, 0) for v <= 255 (USAT to 8 bits). */
+static inline int32_t nn_usat8(int32_t v)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return (int32_t)__usat(v, 8);
+#else
+    return v < 0 ? 0 : (v > 255 ? 255 : v);
+#endif
+}
+
 /* Output stage: clamp(v + zp, lo, hi), then an activation table (identity if none). */
 typedef struct {
     const int8_t *tab; /* table + 128 */
@@ -208,7 +218,7 @@ static inline __attribute__((always_inline)) int8_t nn_outz_k(int32_t v, nn_out_
 {
     v = nn_ssat8(v);
     if (kind == NN_OUT_PLAIN) return (int8_t)v;
-    if (kind == NN_OUT_RELU) return (int8_t)(v < o.lo ? o.lo : v);
+    if (kind == NN_OUT_RELU) return (int8_t)(nn_usat8(v - o.lo) + o.lo); /* max(v, lo): v - lo <= 255 */
     if (kind == NN_OUT_LUT) return o.tab[v];
     v = v < o.lo ? o.lo : v;
     v = v > o.hi ? o.hi : v;
