@@ -91,6 +91,7 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]], seed: int 
     step = graph.tensors["input"]["scale"]
     layers: dict[str, list[float]] = {}
     noise: dict[str, list[float]] = {t["name"]: [] for t in graph.taps}
+    pooled: dict[str, list[tuple[float, float]]] = {t["name"]: [] for t in graph.taps}
     for _, clip in clips:
         mel = logmel_q12(scene_windows(to_pcm16(clip))[0])
         x = mel.astype(np.float64) / 4096.0
@@ -107,9 +108,17 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]], seed: int 
         for tap in graph.taps:
             f, g = floats[tap["tensor"]][0].numpy(), noisy[tap["tensor"]][0].numpy()
             noise[tap["name"]].append(float(np.linalg.norm(g - f) / max(np.linalg.norm(f), 1e-12)))
+            block = graph.tensors[tap["name"]]
+            exact_mean = (ints[tap["name"]].astype(np.float64) - block["zero_point"]).mean(axis=(0, 1)) * block["scale"]
+            tap_q = (ints[tap["tensor"]].astype(np.float64) - tap["zero_point"]) * tap["scale"]
+            pooled[tap["name"]].append((_cosine(exact_mean, f), _cosine(tap_q, f)))
     return {
         "layers": {k: float(np.mean(v)) for k, v in layers.items()},
         "input_noise": {k: float(np.mean(v)) for k, v in noise.items()},
+        # cosine to the float tap of (exact mean of the int8 block output, the int8 tap): what
+        # rounding the pooled tap to the block output's scale costs
+        "tap_rounding": {k: [float(np.mean([a for a, _ in v])), float(np.mean([b for _, b in v]))]
+                         for k, v in pooled.items()},
     }
 
 
@@ -194,6 +203,9 @@ def report_markdown(result: dict, context: str = "") -> str:
             "| --- | --- |",
         ]
         lines += [f"| {k} | {v:.4f} |" for k, v in a["input_noise"].items()]
+        lines += ["", "What rounding the pooled tap to its block output's scale costs (mean cosine to the float tap):", "",
+                  "| tap | exact mean of the int8 block output | int8 tap |", "| --- | --- | --- |"]
+        lines += [f"| {k} | {a:.4f} | {b:.4f} |" for k, (a, b) in a["tap_rounding"].items()]
         lines += ["", "Relative error ||int - float|| / ||float|| of every tensor (float model on the same Q12 input):", "",
                   "| tensor | relative error |", "| --- | --- |"]
         lines += [f"| {k} | {v:.4f} |" for k, v in a["layers"].items()]

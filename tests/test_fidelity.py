@@ -77,6 +77,8 @@ def test_analysis_covers_every_tensor(result, default_graph):
     # the quantized input is the first error source; deeper taps amplify it
     assert 0 < a["input_noise"]["B5"] < a["input_noise"]["B15"]
     assert "## Where the error comes from" in fidelity.report_markdown(result)
+    assert list(a["tap_rounding"]) == ["B5", "B11", "B13", "B15"]
+    assert all(-1 <= c <= 1 for pair in a["tap_rounding"].values() for c in pair)
 
 
 def test_timestamp_mode(result):
