@@ -201,12 +201,15 @@ def test_fully_connected(build_dir, tmp_path):
 def test_global_avgpool(build_dir, tmp_path):
     rng = np.random.default_rng(6)
     cases, wants = [], []
-    for n, c in ((1, 8), (2, 8), (3, 16), (250, 80), (64 * 9, 3), (4, 130)):
+    for n, c in ((1, 8), (2, 8), (3, 16), (250, 80), (64 * 9, 3), (4, 130), (1500, 12), (700, 7)):
         x = rand_i8(rng, (n, c))
         if n == 2:
             x[:, :] = [[-1] * c, [0] * c]  # exact -0.5: rounds away from zero
         want = int8_math.clamp(int8_math.round_div(x.astype(np.int64).sum(axis=0), n)).astype(np.int8)
         cases.append(["global_avgpool", i32(n, c), x])
+        wants.append(want)
+        # the streaming form: rows accumulated a slice at a time (slices beyond 256 pixels included)
+        cases.append(["avgpool_parts", i32(n, c, min(n, 3)), x])
         wants.append(want)
     check_all(build_dir, tmp_path, cases, wants)
 
@@ -217,7 +220,9 @@ def test_mul_channel(build_dir, tmp_path):
     for n, c in ((7, 8), (30, 16), (5, 13)):
         x, g = rand_i8(rng, (n, c)), rand_i8(rng, c)
         zp_x, zp_g, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
-        mult, shift = (int(v[0]) for v in rand_mult_shift(rng, 1, -14, -4))
+        # the usual shifts, and one beyond the fast requantization (more than 22 right shifts)
+        lo, hi = (-14, -4) if c != 13 else (-25, -25)
+        mult, shift = (int(v[0]) for v in rand_mult_shift(rng, 1, lo, hi))
         prod = (x.astype(np.int64) - zp_x) * (g.astype(np.int64) - zp_g)
         cases.append(["mul_channel", i32(c, zp_x, zp_g, zp_out, mult, shift, n), x, g])
         wants.append(requant_out(prod, mult, shift, zp_out))

@@ -100,6 +100,19 @@ int main(int argc, char **argv)
             int8_t y[4096];
             nn_global_avgpool(I8(x), I32(h)[0], I32(h)[1], y);
             write_out(out, y, (uint32_t)I32(h)[1]);
+        } else if (!strcmp(k, "avgpool_parts")) {
+            /* [n c parts], x: accumulated in `parts` slices of rows, then finished */
+            blob h = next(), x = next();
+            const int32_t n = I32(h)[0], c = I32(h)[1], parts = I32(h)[2];
+            int32_t sum[4096] = {0};
+            int8_t y[4096];
+            for (int32_t i0 = 0, q = 0; q < parts; ++q) {
+                const int32_t i1 = (int32_t)((int64_t)n * (q + 1) / parts);
+                nn_avgpool_accumulate(I8(x) + (size_t)i0 * c, i1 - i0, c, sum);
+                i0 = i1;
+            }
+            nn_avgpool_finish(sum, n, c, y);
+            write_out(out, y, (uint32_t)c);
         } else if (!strcmp(k, "mul_channel")) {
             /* [c zp_x zp_g zp_out mult shift n], x, gate */
             blob h = next(), x = next(), g = next();

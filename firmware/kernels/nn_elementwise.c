@@ -16,8 +16,32 @@ const int8_t nn_identity_table[256] = {
 
 void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum)
 {
-    for (int32_t i = 0; i < n; ++i, in += c) {
-        for (int j = 0; j < c; ++j) sum[j] += in[j];
+    const int c4 = c & ~3;
+#if NN_DSP
+    /* four channels at a time in int16 lanes, flushed every 256 pixels (|lane| <= 256 * 128) */
+    for (int j = 0; j < c4; j += 4) {
+        for (int32_t i0 = 0; i0 < n; i0 += 256) {
+            const int32_t i1 = n - i0 < 256 ? n : i0 + 256;
+            uint32_t s02 = 0, s13 = 0;
+            const int8_t *x = in + (size_t)i0 * c + j;
+            for (int32_t i = i0; i < i1; ++i, x += c) {
+                const uint32_t v = nn_load32(x);
+                s02 = nn_sadd16(s02, nn_sxtb16(v));
+                s13 = nn_sadd16(s13, nn_sxtb16_ror8(v));
+            }
+            sum[j] += (int16_t)(s02 & 0xffffu);
+            sum[j + 2] += (int16_t)(s02 >> 16);
+            sum[j + 1] += (int16_t)(s13 & 0xffffu);
+            sum[j + 3] += (int16_t)(s13 >> 16);
+        }
+    }
+#else
+    for (int32_t i = 0; i < n; ++i) {
+        for (int j = 0; j < c4; ++j) sum[j] += in[(size_t)i * c + j];
+    }
+#endif
+    for (int32_t i = 0; i < n; ++i) {
+        for (int j = c4; j < c; ++j) sum[j] += in[(size_t)i * c + j];
     }
 }
 
@@ -44,10 +68,22 @@ void nn_global_avgpool(const int8_t *in, int32_t n, int c, int8_t *out)
     }
 }
 
+#define NN_MUL_C_MAX 256 /* channels of the fast path (a stack table of the doubled gate) */
+
 void nn_mul_channel(const nn_mul_channel_t *p, const int8_t *in, int32_t n, const int8_t *gate, int8_t *out)
 {
     const int c = p->c;
     const int32_t zp_x = p->zp_x, zp_g = p->zp_g, zp_out = p->zp_out;
+    if (c <= NN_MUL_C_MAX && nn_rqz_ok(p->shift)) {
+        /* (x - zp_x) * 2 (g - zp_g): the doubled product of nn_rqz_apply, zp_out folded in */
+        int16_t g2[NN_MUL_C_MAX];
+        for (int j = 0; j < c; ++j) g2[j] = (int16_t)(2 * (gate[j] - zp_g));
+        const nn_rqz_t rq = nn_rqz_make(p->mult, p->shift, zp_out);
+        for (int32_t i = 0; i < n; ++i, in += c, out += c) {
+            for (int j = 0; j < c; ++j) out[j] = (int8_t)nn_ssat8(nn_rqz_apply((in[j] - zp_x) * g2[j], rq));
+        }
+        return;
+    }
     const nn_rq_t rq = nn_rq_make(p->mult, p->shift);
     for (int32_t i = 0; i < n; ++i, in += c, out += c) {
         for (int j = 0; j < c; ++j) {
