@@ -85,12 +85,12 @@ def test_requant_matches_int8_math(build_dir, tmp_path):
     mult[:8], shift[:8] = (1 << 31) - 1, 0
     acc[8:16], mult[8:16], shift[8:16] = [-6, -2, 2, 6, -10, 10, -1, 1], 1 << 30, -1
     want = int8_math.requantize(acc, mult, shift).astype(np.int32)
-    case = ["requant", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32)]
+    case = ["requant", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32), np.zeros(n, np.int32)]
     check_all(build_dir, tmp_path, [case], [want])
 
 
 def test_requant_fast_matches_int8_math(build_dir, tmp_path):
-    """The SMMULR form, for |acc << max(shift, 0)| < 2^30 (every accumulator of the network)."""
+    """The kernels' SMMULR form, for |acc << max(shift, 0)| < 2^30 (every accumulator of the network)."""
     rng = np.random.default_rng(11)
     n = 200_000
     mult = rng.integers(0, (1 << 31) - 1, size=n, endpoint=True, dtype=np.int64)
@@ -99,7 +99,21 @@ def test_requant_fast_matches_int8_math(build_dir, tmp_path):
     acc = (rng.integers(-(1 << 30) + 1, 1 << 30, size=n, dtype=np.int64) >> bits) >> np.maximum(shift, 0)
     acc[:6], mult[:6], shift[:6] = [(1 << 30) - 1, -(1 << 30) + 1, -1, 1, 0, -2], (1 << 31) - 1, [-31, -31, 0, 0, -3, -1]
     want = int8_math.requantize(acc, mult, shift).astype(np.int32)
-    case = ["requant_fast", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32)]
+    case = ["requant_fast", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32), np.zeros(n, np.int32)]
+    check_all(build_dir, tmp_path, [case], [want])
+
+
+def test_requant_z_matches_int8_math(build_dir, tmp_path):
+    """The kernels' usual form: doubled accumulator, shift in [-22, 0], output zero point folded in."""
+    rng = np.random.default_rng(12)
+    n = 200_000
+    mult = rng.integers(0, (1 << 31) - 1, size=n, endpoint=True, dtype=np.int64)
+    shift = rng.integers(-22, 0, size=n, endpoint=True)
+    acc = rng.integers(-(1 << 30) + 1, 1 << 30, size=n, dtype=np.int64) >> rng.integers(0, 31, size=n)
+    zp = rng.integers(-128, 128, size=n)
+    acc[:4], mult[:4], shift[:4] = [(1 << 30) - 1, -(1 << 30) + 1, -1, -3], (1 << 31) - 1, [-22, -22, 0, -1]
+    want = (int8_math.requantize(acc, mult, shift) + zp).astype(np.int32)
+    case = ["requant_z", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32), zp.astype(np.int32)]
     check_all(build_dir, tmp_path, [case], [want])
 
 

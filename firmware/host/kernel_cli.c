@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn_kernels.h"
+#include "nn_simd.h" /* the requantization forms the kernels use inside */
 
 typedef struct {
     uint8_t *data;
@@ -147,13 +148,17 @@ int main(int argc, char **argv)
             nn_quantize(&p, (const int16_t *)(const void *)x.data, n, y);
             write_out(out, y, (uint32_t)n);
             free(y);
-        } else if (!strcmp(k, "requant") || !strcmp(k, "requant_fast")) {
-            /* acc, mult, shift (int32 arrays) -> int32 */
-            blob acc = next(), m = next(), s = next();
+        } else if (!strcmp(k, "requant") || !strcmp(k, "requant_fast") || !strcmp(k, "requant_z")) {
+            /* acc, mult, shift, zp (int32 arrays) -> int32: nn_requant, nn_rq_apply, or
+             * nn_rqz_apply of the doubled acc (which includes zp) */
+            blob acc = next(), m = next(), s = next(), zp = next();
             uint32_t n = acc.size / 4;
             int32_t *y = (int32_t *)malloc(4 * (size_t)n + 4);
             for (uint32_t i = 0; i < n; ++i) {
-                y[i] = k[7] ? nn_requant_fast(I32(acc)[i], I32(m)[i], I32(s)[i]) : nn_requant(I32(acc)[i], I32(m)[i], I32(s)[i]);
+                const int32_t a = I32(acc)[i], mi = I32(m)[i], si = I32(s)[i];
+                if (k[8] == 'f') y[i] = nn_rq_apply(a, nn_rq_make(mi, si));
+                else if (k[8] == 'z') y[i] = nn_rqz_apply(2 * a, nn_rqz_make(mi, si, I32(zp)[i]));
+                else y[i] = nn_requant(a, mi, si);
             }
             write_out(out, y, 4 * n);
             free(y);

@@ -40,26 +40,6 @@ static inline int32_t nn_requant(int32_t acc, int32_t mult, int32_t shift)
     return (y >> right) + (int32_t)(r >> right);
 }
 
-/* The same integers for |acc * 2^max(shift, 0)| < 2^30, which holds for every
- * accumulator of the network (the exporter checks it): the rounding doubling
- * high multiply is then one SMMULR, (2 * acc * mult + 2^31) >> 32, and the
- * rounding divide cannot overflow. */
-static inline int32_t nn_requant_fast(int32_t acc, int32_t mult, int32_t shift)
-{
-    int32_t left = shift & ~(shift >> 31);
-    int32_t right = left - shift;
-    int32_t a = (int32_t)((uint32_t)acc << (left + 1));
-    int32_t y;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(a), "r"(mult));
-#else
-    y = (int32_t)(((int64_t)a * mult + ((int64_t)1 << 31)) >> 32);
-#endif
-    /* half away from zero: add 2^(R-1), less one for negative y (nothing when R == 0) */
-    uint32_t t = (1u << right) + (uint32_t)(y >> 31);
-    return (y + (int32_t)(t >> 1)) >> right;
-}
-
 static inline int32_t nn_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);

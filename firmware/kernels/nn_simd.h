@@ -76,7 +76,10 @@ static inline uint32_t nn_load32(const void *p)
     return v;
 }
 
-/* Requantization with its per-channel constants prepared once (see nn_requant_fast). */
+/* nn_requant with its per-channel constants prepared once, for |acc * 2^max(shift, 0)| < 2^30
+ * (every accumulator of the network: the exporter checks it). Then the rounding doubling
+ * high multiply is one SMMULR, (2 * acc * mult + 2^31) >> 32, and the rounding divide
+ * (y + 2^(R-1) - (y < 0)) >> R, done on the remainder's carry, cannot overflow. */
 typedef struct {
     int32_t mult;
     int32_t lsh;    /* max(shift, 0) + 1 */
