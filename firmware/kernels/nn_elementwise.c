@@ -113,22 +113,24 @@ static inline __attribute__((always_inline)) void add_loop(const nn_add_t *p, co
 }
 
 /* The common case of the graph: left shift 20, input h at (2^30, 0) (its term is
- * exactly (h - zp_h) << 19), input q and the output with shifts <= 0, i.e. with
- * requantizations whose left shift is the constant 1 (fewer live registers). */
+ * exactly (h - zp_h) << 19), input q with a shift <= 0 and the output within the
+ * fast requantization: every shift a constant, the output zero point folded in. */
 static void add_common(const int8_t *h, int32_t zp_h, const int8_t *q, int32_t zp_q, int32_t mq, int32_t sq, int32_t mo,
                        int32_t so, int32_t zp_out, int32_t n, int8_t *out)
 {
-    const nn_rq_t rq = {mq, 1, -sq, 1u << -sq}, ro = {mo, 1, -so, 1u << -so};
-    const int32_t zh19 = zp_h * (1 << 19), zq20 = zp_q * (1 << 20);
+    const nn_rq_t rq = {mq, 1, -sq, 1u << -sq};
+    const nn_rqz_t ro = nn_rqz_make(mo, so, zp_out);
+    const int32_t zh20 = zp_h * (1 << 20), zq20 = zp_q * (1 << 20);
     for (int32_t i = 0; i < n; ++i) {
         const int32_t vq = nn_rq_apply(q[i] * (1 << 20) - zq20, rq);
-        out[i] = (int8_t)nn_ssat8(nn_rq_apply(h[i] * (1 << 19) - zh19 + vq, ro) + zp_out);
+        /* 2 * (a' + b') = ((h - zp_h) << 20) + 2 * vq */
+        out[i] = (int8_t)nn_ssat8(nn_rqz_apply(h[i] * (1 << 20) - zh20 + vq * 2, ro));
     }
 }
 
 void nn_add(const nn_add_t *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out)
 {
-    if (p->left_shift == 20 && p->so <= 0) {
+    if (p->left_shift == 20 && nn_rqz_ok(p->so)) {
         if (p->m1 == (1 << 30) && p->s1 == 0 && p->s2 <= 0) {
             add_common(a, p->zp_a, b, p->zp_b, p->m2, p->s2, p->mo, p->so, p->zp_out, n, out);
             return;
