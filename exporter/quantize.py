@@ -87,7 +87,6 @@ class _Builder:
         self.tensors: dict[str, dict] = {}
         self.ops: list[dict] = []
         self.arrays: dict[str, np.ndarray] = {}
-        self.mel: dict[str, int] = {}
 
     def tensor(self, name: str, channels: int, mel: int, pooled: bool, scale: float, zp: int, dtype="int8") -> None:
         self.tensors[name] = {
