@@ -6,8 +6,12 @@
  * The time size is dynamic (a call argument); everything else is in the
  * parameter structs, which the code generator emits as const data.
  *
- * Every kernel has a portable C99 path; where __ARM_FEATURE_DSP is defined the
- * hot loops use the Cortex-M4 DSP instructions and give identical results.
+ * The hot loops are written around the Cortex-M4 DSP instructions (SMLAD,
+ * SXTB16, SMMULR, SSAT, ...: <arm_acle.h> where __ARM_FEATURE_DSP is defined,
+ * their C definitions in nn_simd.h elsewhere); where a kernel also has a plain
+ * C form, the host tests build both (NN_EMULATE_DSP) and compare them with the
+ * Python arithmetic. Precondition, checked by the exporter (codegen.py): every
+ * accumulator times 2^max(shift, 0) is below 2^30 in magnitude.
  */
 #ifndef NN_KERNELS_H
 #define NN_KERNELS_H
