@@ -118,18 +118,18 @@ static void dot_block_slow(const uint32_t *patch, int nb, const uint32_t *wv, in
 
 typedef void (*dot_block_fn)(const uint32_t *, int, const uint32_t *, int, int32_t, nn_rqz_t, nn_out_t, int8_t *, int);
 
+/* Specialised for the pointwise layers of 8 and 16 input channels (4 and 8 words) and the
+ * usual output stages; any length and NN_OUT_ANY share the general versions. */
 #define NN_DOT_BLOCKS(WORDS)                                                                                   \
     NN_DOT_BLOCK(WORDS, NN_OUT_PLAIN) NN_DOT_BLOCK(WORDS, NN_OUT_RELU) NN_DOT_BLOCK(WORDS, NN_OUT_LUT)          \
-    NN_DOT_BLOCK(WORDS, NN_OUT_ANY)                                                                           \
     static const dot_block_fn dot_blocks_##WORDS[4] = {dot_block_##WORDS##_NN_OUT_PLAIN,                       \
                                                        dot_block_##WORDS##_NN_OUT_RELU,                        \
-                                                       dot_block_##WORDS##_NN_OUT_LUT,                         \
-                                                       dot_block_##WORDS##_NN_OUT_ANY};
+                                                       dot_block_##WORDS##_NN_OUT_LUT, dot_block__NN_OUT_ANY};
 
-NN_DOT_BLOCKS(4)
-NN_DOT_BLOCKS(5)
-NN_DOT_BLOCKS(8)
+NN_DOT_BLOCK(, NN_OUT_ANY)
 NN_DOT_BLOCKS() /* any length */
+NN_DOT_BLOCKS(4)
+NN_DOT_BLOCKS(8)
 
 #if NN_DSP
 #define NN_STEM_F_MAX 256 /* input mel bands of the one-channel 3x3 path */
@@ -234,9 +234,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const int block = NN_PATCH_MAX / len;
     const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
-    const dot_block_fn fn = words == 4 ? dot_blocks_4[kind]
-                            : words == 5 ? dot_blocks_5[kind]
-                            : words == 8 ? dot_blocks_8[kind] : dot_blocks_[kind];
+    const dot_block_fn fn = words == 4 ? dot_blocks_4[kind] : words == 8 ? dot_blocks_8[kind] : dot_blocks_[kind];
     for (int fo0 = 0; fo0 < f_out; fo0 += block) {
         const int nb = f_out - fo0 < block ? f_out - fo0 : block;
         build_patches(p, rows, fo0, nb, n, len, patch);
