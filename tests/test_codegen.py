@@ -133,6 +133,8 @@ def test_window_lengths(mn01_net, golden_q12, tmp_path):
         mn01_net.check(golden_q12[3 : 3 + t], tmp_path, plan=16)
     for t in (17, 31, 64, 101, 255):
         mn01_net.check(golden_q12[:t], tmp_path, plan=1000)
+    # the plan's full length: the golden frames repeated (a 10 s window)
+    mn01_net.check(np.tile(golden_q12, (4, 1))[:1000], tmp_path, plan=1000)
 
 
 def test_other_max_frames_is_a_build_error(mn01_net):
