@@ -64,56 +64,6 @@ static inline uint64_t umlal(uint64_t acc, uint32_t a, uint32_t b) {
     (oim) = i_ * 2;                                                 \
   } while (0)
 
-/* The first FFT stage (radix-2, span 512) of the windowed frame xw[0..1024), whose
- * samples 112..911 are the windowed y[m] = (x[m+1] << 15) - 0.97 x[m] (m = n - 112) and
- * the rest zero: z[j] = xw[2j] + i xw[2j+1]; out z[j] = a + b, z[j+256] = (a - b) W^2j with
- * a = z[j], b = z[j+256]. a is zero for j < 56 and b for j >= 200.
- * Y(m) yields y[m]; the window is applied here, by SMMULR with the Q22 table. */
-#define WINDOW_RADIX2(z, Y)                                                         \
-  do {                                                                              \
-    const int32_t *w_ = logmel_window_q22;                                          \
-    for (int j = 0; j < 56; j++) { /* a = 0: m = 2j + 400 for b */                  \
-      int32_t *b = (z) + 2 * (j + 256);                                             \
-      const int32_t br = mulhi_r(Y(2 * j + 400), w_[2 * j + 400]);                  \
-      const int32_t bi = mulhi_r(Y(2 * j + 401), w_[2 * j + 401]);                  \
-      (z)[2 * j] = br;                                                              \
-      (z)[2 * j + 1] = bi;                                                          \
-      CMUL(b[0], b[1], -br, -bi, logmel_twiddle_q31[2 * j]);                        \
-    }                                                                               \
-    for (int j = 56; j < 200; j++) {                                                \
-      int32_t *a = (z) + 2 * j, *b = (z) + 2 * (j + 256);                           \
-      const int32_t ar = mulhi_r(Y(2 * j - 112), w_[2 * j - 112]);                  \
-      const int32_t ai = mulhi_r(Y(2 * j - 111), w_[2 * j - 111]);                  \
-      const int32_t br = mulhi_r(Y(2 * j + 400), w_[2 * j + 400]);                  \
-      const int32_t bi = mulhi_r(Y(2 * j + 401), w_[2 * j + 401]);                  \
-      a[0] = ar + br;                                                               \
-      a[1] = ai + bi;                                                               \
-      CMUL(b[0], b[1], ar - br, ai - bi, logmel_twiddle_q31[2 * j]);                \
-    }                                                                               \
-    for (int j = 200; j < 256; j++) { /* b = 0 */                                   \
-      int32_t *a = (z) + 2 * j, *b = (z) + 2 * (j + 256);                           \
-      const int32_t ar = mulhi_r(Y(2 * j - 112), w_[2 * j - 112]);                  \
-      const int32_t ai = mulhi_r(Y(2 * j - 111), w_[2 * j - 111]);                  \
-      a[0] = ar;                                                                    \
-      a[1] = ai;                                                                    \
-      CMUL(b[0], b[1], ar, ai, logmel_twiddle_q31[2 * j]);                          \
-    }                                                                               \
-  } while (0)
-
-/* y[m] from the input samples (exact: |y| < 2^31) */
-#define Y_FROM_X(m) (x[(m) + 1] * 32768 - LOGMEL_T_PREEMPH_Q15 * x[(m)])
-#define Y_FROM_BUF(m) (y[(m)])
-
-/* interior frame: x[0..800] are the input samples under the window */
-static void window_radix2_x(const int16_t *x, int32_t *z) { WINDOW_RADIX2(z, Y_FROM_X); }
-
-/* frame with reflect padding: y[0..800) already computed at z + 112, its windowed
- * position, so every butterfly reads exactly the two slots it writes (in place) */
-static void window_radix2_y(int32_t *z) {
-  const int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
-  WINDOW_RADIX2(z, Y_FROM_BUF);
-}
-
 /* A complex element (re, im) at p + off (off: int32 units, a compile-time constant) as
  * one LDRD/STRD on the M4, which GCC does not pick for two int32 accesses. The "m"
  * operands tell the compiler which memory the instruction reads or writes. */
@@ -133,6 +83,69 @@ typedef struct {
 #define LD2(p, off, re, im) ((re) = (p)[(off)], (im) = (p)[(off) + 1])
 #define ST2(p, off, re, im) ((p)[(off)] = (re), (p)[(off) + 1] = (im))
 #endif
+
+/* The first FFT stage (radix-2, span 512) of the windowed frame xw[0..1024), whose
+ * samples 112..911 are the windowed y[m] = (x[m+1] << 15) - 0.97 x[m] (m = n - 112) and
+ * the rest zero: z[j] = xw[2j] + i xw[2j+1]; out z[j] = a + b, z[j+256] = (a - b) W^2j with
+ * a = z[j], b = z[j+256]. a is zero for j < 56 and b for j >= 200.
+ * Y(m) yields y[m]; the window is applied here, by SMMULR with the Q22 table. */
+#define WINDOW_PAIR(re, im, Y, m, w)             \
+  do {                                           \
+    int32_t w0_, w1_;                            \
+    LD2(w, 0, w0_, w1_);                         \
+    (re) = mulhi_r(Y(m), w0_);                   \
+    (im) = mulhi_r(Y((m) + 1), w1_);             \
+  } while (0)
+#define WINDOW_RADIX2(z, Y)                                                         \
+  do {                                                                              \
+    const int32_t *w_ = logmel_window_q22, *tw_ = logmel_twiddle_q31[0];            \
+    int32_t *a_ = (z), *b_ = (z) + 512;                                             \
+    int32_t ar, ai, br, bi, yr, yi;                                                 \
+    for (int m = 400; m < 512; m += 2, a_ += 2, b_ += 2, tw_ += 4) { /* a = 0 */   \
+      WINDOW_PAIR(br, bi, Y, m, w_ + m);                                            \
+      ST2(a_, 0, br, bi);                                                           \
+      CMUL(yr, yi, -br, -bi, tw_);                                                  \
+      ST2(b_, 0, yr, yi);                                                           \
+    }                                                                               \
+    for (int m = 0; m < 288; m += 2, a_ += 2, b_ += 2, tw_ += 4) { /* a: m, b: m + 512 */ \
+      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                            \
+      WINDOW_PAIR(br, bi, Y, m + 512, w_ + m + 512);                                \
+      ST2(a_, 0, ar + br, ai + bi);                                                 \
+      CMUL(yr, yi, ar - br, ai - bi, tw_);                                          \
+      ST2(b_, 0, yr, yi);                                                           \
+    }                                                                               \
+    for (int m = 288; m < 400; m += 2, a_ += 2, b_ += 2, tw_ += 4) { /* b = 0 */   \
+      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                            \
+      ST2(a_, 0, ar, ai);                                                           \
+      CMUL(yr, yi, ar, ai, tw_);                                                    \
+      ST2(b_, 0, yr, yi);                                                           \
+    }                                                                               \
+  } while (0)
+
+/* y[m] from the input samples (exact: |y| < 2^31); on the M4 one SMUSDX of the
+ * (unaligned) word x[m] | x[m+1] << 16 with -32768 | -31785 << 16 */
+#if defined(__ARM_FEATURE_DSP)
+static inline int32_t preemph(const int16_t *x) {
+  uint32_t pair, r;
+  memcpy(&pair, x, sizeof pair);
+  __asm__("smusdx %0, %1, %2" : "=r"(r) : "r"(pair), "r"(((uint32_t)-LOGMEL_T_PREEMPH_Q15 << 16) | 0x8000u));
+  return (int32_t)r;
+}
+#define Y_FROM_X(m) preemph(x + (m))
+#else
+#define Y_FROM_X(m) (x[(m) + 1] * 32768 - LOGMEL_T_PREEMPH_Q15 * x[(m)])
+#endif
+#define Y_FROM_BUF(m) (y[(m)])
+
+/* interior frame: x[0..800] are the input samples under the window */
+static void window_radix2_x(const int16_t *x, int32_t *z) { WINDOW_RADIX2(z, Y_FROM_X); }
+
+/* frame with reflect padding: y[0..800) already computed at z + 112, its windowed
+ * position, so every butterfly reads exactly the two slots it writes (in place) */
+static void window_radix2_y(int32_t *z) {
+  const int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
+  WINDOW_RADIX2(z, Y_FROM_BUF);
+}
 
 /* One radix-4 DIF stage with twiddles, span 4q; q is a constant at each call, so b, c
  * and d are fixed offsets from a (one pointer). w: W^j, W^2j, W^3j per j, side by side. */
