@@ -103,7 +103,9 @@ def test_log_matches_and_is_accurate(cli):
     want = fixed.log_q24_raw(v)
     assert host.map_c("log", v).tobytes() == want.astype(np.int32).tobytes()
     exact = (np.log(v.astype(np.float64)) - tb.MEL_EXP * np.log(2.0) + 4.5) / 5.0
-    assert np.abs(want / 2.0**24 - exact).max() < 1e-6  # 0.004 of a Q12 step
+    err = np.abs(want / 2.0**24 - exact)
+    assert err.max() < 1e-4  # the table's bound (tables.py): 0.4 of a Q12 step
+    assert err.max() > 5e-5  # the 10-bit table is what is being tested, not a finer one
 
 
 def test_rounding_ties(cli):

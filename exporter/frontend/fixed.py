@@ -186,19 +186,16 @@ def log_q24(m: np.ndarray) -> np.ndarray:
 
 def log_q24_raw(v: np.ndarray) -> np.ndarray:
     """(ln(v / 2^MEL_EXP) + 4.5) / 5 in Q24 for uint64 v >= 1 (logmel_log_q24 in C):
-    e = floor(log2 v) by CLZ, then the 8 + 15 bits below v's top bit index and
-    interpolate the ln(1 + x) table."""
+    e = floor(log2 v) by CLZ; the 10 bits below v's top bit index the ln(1 + x) table."""
     t = tb.tables()
     v = np.asarray(v, dtype=np.uint64)
     e = np.zeros(v.shape, dtype=np.int64)  # floor(log2 v): the C code's 63 - clz
     for bit in range(1, 64):
         e += v >= np.uint64(1 << bit)
     norm = v << (63 - e).astype(np.uint64)
-    ib, rb = tb.LOG_INDEX_BITS, tb.LOG_INTERP_BITS
+    ib = tb.LOG_INDEX_BITS
     i = ((norm >> np.uint64(63 - ib)) & np.uint64((1 << ib) - 1)).astype(np.int64)
-    r = ((norm >> np.uint64(63 - ib - rb)) & np.uint64((1 << rb) - 1)).astype(np.int64)
-    lo, hi = t.log_frac[i], t.log_frac[i + 1]
-    return t.log_exp[e] + lo + (((hi - lo) * r + (1 << (rb - 1))) >> rb)
+    return t.log_exp[e] + t.log_frac[i]
 
 
 def round_q12(g: np.ndarray) -> np.ndarray:

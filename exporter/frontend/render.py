@@ -27,7 +27,6 @@ def _context() -> dict:
         "mel_exp": tb.MEL_EXP,
         "log_frac_bits": tb.LOG_FRAC_BITS,
         "log_index_bits": tb.LOG_INDEX_BITS,
-        "log_interp_bits": tb.LOG_INTERP_BITS,
         "out_frac_bits": tb.OUT_FRAC_BITS,
         "n_segments": len(t.seg_first) - 1,
         "n_mels": tb.N_MELS,

@@ -262,8 +262,8 @@ static inline int clz32(uint32_t v) { /* v != 0 */
 #endif
 }
 
-/* (ln(v / 2^MEL_EXP) + 4.5) / 5 in Q24 for v >= 1: e = floor(log2 v), then the 8 bits
- * below the top bit index ln(1 + x) and the next 15 interpolate linearly. */
+/* (ln(v / 2^MEL_EXP) + 4.5) / 5 in Q24 for v >= 1: e = floor(log2 v), then the 10 bits
+ * below the top bit index ln(1 + x) (tabulated at the middle of each interval). */
 static inline int32_t log_q24(uint64_t v) {
   const uint32_t hi = (uint32_t)(v >> 32), lo = (uint32_t)v;
   int e;
@@ -271,19 +271,14 @@ static inline int32_t log_q24(uint64_t v) {
   if (hi) {
     const int n = clz32(hi);
     e = 63 - n;
-    top = n ? (hi << n) | (lo >> (32 - n)) : hi;
+    top = (hi << n) | ((lo >> 1) >> (31 - n)); /* no shift by 32 for n = 0 */
   } else {
     const int n = clz32(lo);
     e = 31 - n;
     top = lo << n;
   }
   const uint32_t i = (top >> (31 - LOGMEL_T_LOG_INDEX_BITS)) & ((1u << LOGMEL_T_LOG_INDEX_BITS) - 1);
-  const int32_t r = (int32_t)((top >> (31 - LOGMEL_T_LOG_INDEX_BITS - LOGMEL_T_LOG_INTERP_BITS)) &
-                              ((1u << LOGMEL_T_LOG_INTERP_BITS) - 1));
-  const int32_t a = logmel_log_frac_q24[i], b = logmel_log_frac_q24[i + 1];
-  /* (b - a) < 2^14 and r < 2^15: no overflow */
-  const int32_t interp = ((b - a) * r + (1 << (LOGMEL_T_LOG_INTERP_BITS - 1))) >> LOGMEL_T_LOG_INTERP_BITS;
-  return logmel_log_exp_q24[e] + a + interp;
+  return logmel_log_exp_q24[e] + logmel_log_frac_q24[i];
 }
 
 int32_t logmel_log_q24(uint64_t v) { return log_q24(v); }
@@ -338,7 +333,9 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
 
   for (int b = 0; b < LOGMEL_BANDS; b++) {
     logv[b] = log_q24(mel[b] + LOGMEL_T_MEL_FLOOR);
-    out[b] = round_q12(logv[b]);
+    /* no saturation needed: tables.py checks that every log-mel rounds into int16 */
+    out[b] = (int16_t)((logv[b] + (1 << (LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS - 1))) >>
+                       (LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS));
   }
   stage(s, LOGMEL_STAGE_LOG, logv, sizeof logv);
   s->fn(s->user, out);

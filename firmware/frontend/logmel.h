@@ -52,7 +52,7 @@ void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t 
 
 void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user); /* after begin */
 /* The last two stages on their own, for tests: the normalised log-mel in Q24 of a mel
- * value v = mel + floor >= 1 (CLZ + table + linear interpolation), and its rounding to
+ * value v = mel + floor >= 1 (CLZ + table), and its rounding to
  * Q12 with saturation. */
 int32_t logmel_log_q24(uint64_t v);
 int16_t logmel_round_q12(int32_t log_q24);

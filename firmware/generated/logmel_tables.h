@@ -13,8 +13,7 @@
 #define LOGMEL_T_MEL_W_BITS 16
 #define LOGMEL_T_MEL_FLOOR 43980465ULL  /* 1e-5 in mel units (real * 2^42) */
 #define LOGMEL_T_LOG_FRAC_BITS 24    /* the normalised log-mel in Q24 */
-#define LOGMEL_T_LOG_INDEX_BITS 8
-#define LOGMEL_T_LOG_INTERP_BITS 15
+#define LOGMEL_T_LOG_INDEX_BITS 10   /* bits of the ln(1 + x) table index */
 #define LOGMEL_T_OUT_FRAC_BITS 12
 #define LOGMEL_T_NSEGMENTS 129        /* bins between mel band centres: band s-1 | band s */
 
@@ -25,6 +24,6 @@ extern const uint16_t logmel_fft_perm[LOGMEL_T_NFFT / 2];     /* buffer position
 extern const uint16_t logmel_seg_first[LOGMEL_T_NSEGMENTS + 1]; /* first bin of each segment, then the end */
 extern const uint16_t logmel_seg_weight_q16[LOGMEL_T_NBINS];     /* bin k: band s-1 gets d, band s 2^16 - d */
 extern const int32_t logmel_log_exp_q24[64];                /* ((e - 42) ln 2 + 4.5) / 5 */
-extern const int32_t logmel_log_frac_q24[257];  /* ln(1 + i / 256) / 5 */
+extern const int32_t logmel_log_frac_q24[1024];  /* ln(1 + (i + 1/2) / 1024) / 5 */
 
 #endif
