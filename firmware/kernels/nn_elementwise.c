@@ -155,6 +155,11 @@ void nn_lut(const int8_t table[256], const int8_t *in, int32_t n, int8_t *out)
 
 void nn_quantize(const nn_quantize_t *p, const int16_t *in, int32_t n, int8_t *out)
 {
+    if (nn_rqz_ok(p->shift)) { /* the usual case: the fast form, zero point folded in */
+        const nn_rqz_t rq = nn_rqz_make(p->mult, p->shift, p->zp_out);
+        for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)nn_ssat8(nn_rqz_apply(in[i] * 2, rq));
+        return;
+    }
     const nn_rq_t rq = nn_rq_make(p->mult, p->shift);
     const int32_t zp = p->zp_out;
     for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)nn_ssat8(nn_rq_apply(in[i], rq) + zp);
