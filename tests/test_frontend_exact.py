@@ -115,7 +115,7 @@ def test_rounding_ties(cli):
     pcm[5::97] = -32768
     y = fixed.preemphasis(pcm.astype(np.int64))
     seg = fixed.frame_segments(y)
-    prod = seg * tb.tables().window_q22[None, :]
+    prod = seg * tb.tables().window[None, :]
     assert np.count_nonzero((prod & 0xFFFFFFFF) == 2**31) > 10
     assert_same(pcm, block=500)
 

@@ -80,7 +80,7 @@ def windowed(seg: np.ndarray) -> np.ndarray:
     Interleaved, it is also the 512-point complex input z[n] = xw[2n] + i xw[2n+1]."""
     off = (tb.N_FFT - tb.WIN) // 2
     out = np.zeros((seg.shape[0], tb.N_FFT), dtype=np.int64)
-    out[:, off : off + tb.WIN] = mulhi_r(seg, tb.tables().window_q22[None, :])
+    out[:, off : off + tb.WIN] = mulhi_r(seg, tb.tables().window[None, :])
     return out
 
 
@@ -90,10 +90,16 @@ def _cmul(re, im, c, s):
     return 2 * (mulhi_r(re, c) + mulhi_r(im, s)), 2 * (mulhi_r(im, c) + mulhi_r(-re, s))
 
 
+def _cmul_half(re, im, c, s):
+    """_cmul without the doubling: the radix-4 stages' scaling by 1/2."""
+    return mulhi_r(re, c) + mulhi_r(im, s), mulhi_r(im, c) + mulhi_r(-re, s)
+
+
 def fft512(buf: np.ndarray) -> np.ndarray:
     """In-place-order 512-point complex DIF FFT of [T, 1024] interleaved int32:
-    one radix-2 stage, then radix-4 stages of span 256, 64, 16 and 4 (the last
-    without twiddles). Output order: ``tables().fft_perm``."""
+    one radix-2 stage, then radix-4 stages of span 256, 64, 16 (twiddles, each scaled
+    by 1/2: y0 = (t0 + t2) >> 1, the others mulhi_r products not doubled) and 4 (no
+    twiddles, no scaling). Output order: ``tables().fft_perm``."""
     tw = tb.tables().twiddle_q31
     re = buf[:, 0::2].copy()
     im = buf[:, 1::2].copy()
@@ -122,9 +128,10 @@ def fft512(buf: np.ndarray) -> np.ndarray:
         y3 = (t1r - t3i, t1i + t3r)  # t1 + i t3
         if span > 4:
             k1, k2, k3 = jr * stride, 2 * jr * stride, 3 * jr * stride
-            y1 = _cmul(*y1, tw[k1, 0], tw[k1, 1])
-            y2 = _cmul(*y2, tw[k2, 0], tw[k2, 1])
-            y3 = _cmul(*y3, tw[k3, 0], tw[k3, 1])
+            y0 = (y0[0] >> 1, y0[1] >> 1)
+            y1 = _cmul_half(*y1, tw[k1, 0], tw[k1, 1])
+            y2 = _cmul_half(*y2, tw[k2, 0], tw[k2, 1])
+            y3 = _cmul_half(*y3, tw[k3, 0], tw[k3, 1])
         for pos, (yr, yi) in zip((ia, ib, ic, id_), (y0, y1, y2, y3)):
             re[:, pos], im[:, pos] = _check_i32(yr, "FFT"), _check_i32(yi, "FFT")
     out = np.empty_like(buf)

@@ -32,10 +32,13 @@ def _context() -> dict:
         "n_mels": tb.N_MELS,
         "n_twiddle": tb.N_FFT // 2,  # the C code indexes k < 512 (radix-2 stage, post-processing)
         "n_log_frac": len(t.log_frac),
-        "window": ints(t.window_q22),
+        "window": ints(t.window),
         "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31[: tb.N_FFT // 2]],
         "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index()]],
-        "fft_perm": ints(t.fft_perm),
+        # byte offsets into the FFT buffer: of Z[k] (power of bin k), k = bin_lo..bin_hi,
+        # and of the pair Z[j] | Z[512-j] << 16 for j = bin_lo..256 (post-processing)
+        "bin_offset": ints(8 * t.fft_perm[t.bin_lo : t.bin_hi + 1]),
+        "pair_offset": [int(8 * t.fft_perm[j] | (8 * t.fft_perm[512 - j]) << 16) for j in range(t.bin_lo, 257)],
         "seg_first": ints(t.seg_first),
         "seg_weight": ints(t.seg_weight),
         "log_exp": ints(t.log_exp),

@@ -6,9 +6,11 @@ and rendered into C by ``render.py``. Number formats (real = float audio in
 [-1, 1)):
 
 - pre-emphasised sample  y  = (x[n+1] << 15) - PREEMPH_Q15 * x[n]   (real * 2^30, exact)
-- windowed sample        xw = mulhi_r(y, WINDOW_Q22[m])              (real * 2^20)
-- FFT data / twiddles: int32 / Q31, complex multiply 2 * mulhi_r(.)  (no scaling:
-  |X| <= sum |xw| <= 399.5 * 2.07e6 < 2^30)
+- windowed sample        xw = mulhi_r(y, WINDOW[m]), WINDOW in Q25     (real * 2^23)
+- FFT data / twiddles: int32 / Q31. Radix-2 stage: complex multiply 2 * mulhi_r(.);
+  each radix-4 stage with twiddles halves: the multiplied outputs are mulhi_r(.) (no
+  doubling) and the plain one is (t0 + t2) >> 1. The FFT output is real * 2^20, and
+  every intermediate fits int32 (the sum of |xw| over a frame is < 400 * 2^24).
 - spectrum 2X[k] (real-split post-processing, doubled)                (real * 2^21, < 1.65e9)
 - power  P = re^2 + im^2 (uint64 < 2^62, real * 2^42)
 - mel    M = sum of P * Q16 weight / 2^16  (uint64, real * 2^42), + MEL_FLOOR (1e-5).
@@ -47,13 +49,14 @@ NORM_DIV = preprocess.NORM_SCALE
 OUT_FRAC_BITS = 12
 
 PREEMPH_Q15 = int(round(PREEMPH * (1 << 15)))
-WINDOW_BITS = 22
+WINDOW_BITS = 25
+FFT_HALVINGS = 3  # radix-4 stages with twiddles, each scaling by 1/2
 TWIDDLE_BITS = 31
 MEL_W_BITS = 16
 LOG_FRAC_BITS = 24  # the normalised log-mel in Q24 (|G| < 5 * 2^24)
 LOG_INDEX_BITS = 10
-# real-unit exponent of M (and P): y 2^30 * window 2^22 / 2^32 = 2^20; doubled spectrum 2^21; power 2^42
-MEL_EXP = 2 * (30 + WINDOW_BITS - 32 + 1)
+# real-unit exponent of M (and P): y 2^30 * window 2^25 / 2^32 / 2^3 = 2^20; doubled spectrum 2^21; power 2^42
+MEL_EXP = 2 * (30 + WINDOW_BITS - 32 - FFT_HALVINGS + 1)
 MIN_Y = MIN_CLIP_SAMPLES - 1  # pre-emphasised samples needed for the reflect padding of 512
 
 
@@ -63,7 +66,7 @@ def _clamp_i32(v: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Tables:
-    window_q22: np.ndarray  # int64 [800]
+    window: np.ndarray  # int64 [800], Q25
     twiddle_q31: np.ndarray  # int64 [768, 2]: cos, sin of 2 pi k / 1024 (1.0 -> 2^31 - 1)
     fft_perm: np.ndarray  # int64 [512]: buffer position holding Z[f] after the in-place FFT
     bin_lo: int  # first FFT bin with a mel weight
@@ -154,7 +157,7 @@ def tables() -> Tables:
         LOG_FRAC_BITS - OUT_FRAC_BITS
     ) < 2**15, "the log-mel of a uint64 mel value must round into int16 without saturation"
     return Tables(
-        window_q22=window,
+        window=window,
         twiddle_q31=twiddle,
         fft_perm=_fft_perm(),
         bin_lo=bin_lo,

@@ -1,8 +1,8 @@
 /* Fixed-point log-mel frontend (see logmel.h). Stages per frame, each matched by a
  * function of exporter/frontend/fixed.py:
- *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^20), fused
+ *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^23), fused
  *   with the first FFT stage -> 512-point complex DIF FFT (radix-2, then radix-4;
- *   Q31 twiddles, no scaling)
+ *   Q31 twiddles; the three radix-4 stages with twiddles scale by 1/2: real * 2^20)
  *   -> real-split post-processing (2X) -> power (uint64, in place of the FFT output)
  *   -> mel sums per segment between band centres (Q16 weights)
  *   -> normalised log (CLZ + ln table, Q24) -> rounded to Q3.12, saturated.
@@ -63,6 +63,13 @@ static inline uint64_t umlal(uint64_t acc, uint32_t a, uint32_t b) {
     (ore) = r_ * 2;                                                 \
     (oim) = i_ * 2;                                                 \
   } while (0)
+/* the same without the doubling: half the product (radix-4 stages) */
+#define CMUL_HALF(ore, oim, re, im, w)                              \
+  do {                                                              \
+    const int32_t c_ = (w)[0], s_ = (w)[1], xr_ = (re), xi_ = (im); \
+    (ore) = mla_r(xi_, s_, mulhi_r(xr_, c_));                       \
+    (oim) = mls_r(xr_, s_, mulhi_r(xi_, c_));                       \
+  } while (0)
 
 /* A complex element (re, im) at p + off (off: int32 units, a compile-time constant) as
  * one LDRD/STRD on the M4, which GCC does not pick for two int32 accesses. The "m"
@@ -88,7 +95,7 @@ typedef struct {
  * samples 112..911 are the windowed y[m] = (x[m+1] << 15) - 0.97 x[m] (m = n - 112) and
  * the rest zero: z[j] = xw[2j] + i xw[2j+1]; out z[j] = a + b, z[j+256] = (a - b) W^2j with
  * a = z[j], b = z[j+256]. a is zero for j < 56 and b for j >= 200.
- * Y(m) yields y[m]; the window is applied here, by SMMULR with the Q22 table. */
+ * Y(m) yields y[m]; the window is applied here, by SMMULR with the Q25 table. */
 #define WINDOW_PAIR(re, im, Y, m, w)             \
   do {                                           \
     int32_t w0_, w1_;                            \
@@ -98,7 +105,7 @@ typedef struct {
   } while (0)
 #define WINDOW_RADIX2(z, Y)                                                         \
   do {                                                                              \
-    const int32_t *w_ = logmel_window_q22, *tw_ = logmel_twiddle_q31[0];            \
+    const int32_t *w_ = logmel_window, *tw_ = logmel_twiddle_q31[0];            \
     int32_t *a_ = (z), *b_ = (z) + 512;                                             \
     int32_t ar, ai, br, bi, yr, yi;                                                 \
     for (int m = 400; m < 512; m += 2, a_ += 2, b_ += 2, tw_ += 4) { /* a = 0 */   \
@@ -147,8 +154,9 @@ static void window_radix2_y(int32_t *z) {
   WINDOW_RADIX2(z, Y_FROM_BUF);
 }
 
-/* One radix-4 DIF stage with twiddles, span 4q; q is a constant at each call, so b, c
- * and d are fixed offsets from a (one pointer). w: W^j, W^2j, W^3j per j, side by side. */
+/* One radix-4 DIF stage with twiddles, span 4q, scaled by 1/2 (y0 >> 1, the products
+ * not doubled: 4 instructions fewer than doubling); q is a constant at each call, so b,
+ * c and d are fixed offsets from a. w: W^j, W^2j, W^3j per j, side by side. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
@@ -165,12 +173,12 @@ static inline const int32_t (*radix4_stage(int32_t *z, const int q, const int32_
       LD2(c, 2 * q, dr, di);
       const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
       const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
-      ST2(a, 0, t0r + t2r, t0i + t2i);
-      CMUL(yr, yi, t1r + t3i, t1i - t3r, wj[0]); /* t1 - i t3 */
+      ST2(a, 0, (t0r + t2r) >> 1, (t0i + t2i) >> 1);
+      CMUL_HALF(yr, yi, t1r + t3i, t1i - t3r, wj[0]); /* t1 - i t3 */
       ST2(a, 2 * q, yr, yi);
-      CMUL(yr, yi, t0r - t2r, t0i - t2i, wj[1]);
+      CMUL_HALF(yr, yi, t0r - t2r, t0i - t2i, wj[1]);
       ST2(c, 0, yr, yi);
-      CMUL(yr, yi, t1r - t3i, t1i + t3r, wj[2]); /* t1 + i t3 */
+      CMUL_HALF(yr, yi, t1r - t3i, t1i + t3r, wj[2]); /* t1 + i t3 */
       ST2(c, 2 * q, yr, yi);
     }
   }
@@ -204,27 +212,34 @@ static inline uint64_t bin_power(int32_t re, int32_t im) {
   return (uint64_t)((int64_t)re * re) + (uint64_t)((int64_t)im * im); /* < 2^62 */
 }
 
-/* The power of bin k is stored in place, in the 8 bytes that held Z[k] (position
- * logmel_fft_perm[k]); memcpy keeps the int32/uint64 reuse free of aliasing problems. */
+/* The power of bin k is stored in place, in the 8 bytes that held Z[k]
+ * (logmel_bin_offset), as two int32 halves (low first): the buffer is only ever accessed
+ * as int32, so the reuse is free of aliasing problems. */
 static inline uint64_t load_power(const int32_t *z, int k) {
-  uint64_t v;
-  memcpy(&v, z + 2 * logmel_fft_perm[k], sizeof v);
-  return v;
+  const int32_t *p = (const int32_t *)(const void *)((const char *)z + logmel_bin_offset[k - LOGMEL_T_BIN_LO]);
+  int32_t lo, hi;
+  LD2(p, 0, lo, hi);
+  return (uint64_t)(uint32_t)lo | (uint64_t)(uint32_t)hi << 32;
 }
 
 /* Power of 2X[k], k = BIN_LO..BIN_HI, from the 512-point FFT of the interleaved real
  * frame. For j <= 256: E = Z[j] + conj Z[512-j], D = Z[j] - conj Z[512-j],
  * V = W_1024^j (-i D); 2X[j] = E + V and 2X[512-j] = conj(E - V). */
 static void power_spectrum(int32_t *z) {
-  for (int j = LOGMEL_T_BIN_LO; j <= 256; j++) {
-    int32_t *a = z + 2 * logmel_fft_perm[j], *b = z + 2 * logmel_fft_perm[512 - j];
-    const int32_t er = a[0] + b[0], ei = a[1] - b[1];
-    const int32_t dr = a[0] - b[0], di = a[1] + b[1];
-    int32_t vr, vi;
-    CMUL(vr, vi, di, -dr, logmel_twiddle_q31[j]);
+  const uint32_t *off = logmel_pair_offset;
+  const int32_t *tw = logmel_twiddle_q31[LOGMEL_T_BIN_LO];
+  for (int j = LOGMEL_T_BIN_LO; j <= 256; j++, off++, tw += 2) {
+    int32_t *a = (int32_t *)(void *)((char *)z + (*off & 0xffffu));
+    int32_t *b = (int32_t *)(void *)((char *)z + (*off >> 16));
+    int32_t ar, ai, br, bi, vr, vi;
+    LD2(a, 0, ar, ai);
+    LD2(b, 0, br, bi);
+    const int32_t er = ar + br, ei = ai - bi, dr = ar - br, di = ai + bi;
+    CMUL(vr, vi, di, -dr, tw);
     const uint64_t pa = bin_power(er + vr, ei + vi), pb = bin_power(er - vr, ei - vi);
-    memcpy(b, &pb, sizeof pb); /* b == a for j = 256: a's value is stored last */
-    memcpy(a, &pa, sizeof pa);
+    /* b == a for j = 256: a's value is stored last */
+    ST2(b, 0, (int32_t)(uint32_t)pb, (int32_t)(uint32_t)(pb >> 32));
+    ST2(a, 0, (int32_t)(uint32_t)pa, (int32_t)(uint32_t)(pa >> 32));
   }
 }
 

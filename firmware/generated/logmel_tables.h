@@ -17,10 +17,13 @@
 #define LOGMEL_T_OUT_FRAC_BITS 12
 #define LOGMEL_T_NSEGMENTS 129        /* bins between mel band centres: band s-1 | band s */
 
-extern const int32_t logmel_window_q22[LOGMEL_T_WIN];
+extern const int32_t logmel_window[LOGMEL_T_WIN];
 extern const int32_t logmel_twiddle_q31[512][2];   /* cos, sin of 2 pi k / 1024 */
 extern const int32_t logmel_twiddle3_q31[252][2]; /* radix-4 stages: W^j, W^2j, W^3j per j */
-extern const uint16_t logmel_fft_perm[LOGMEL_T_NFFT / 2];     /* buffer position of Z[f] */
+/* byte offsets into the FFT buffer (digit-reversed order): of Z[k] for bins
+ * k = BIN_LO..BIN_HI, and of Z[j] (low half) and Z[512-j] (high half) for j = BIN_LO..256 */
+extern const uint16_t logmel_bin_offset[LOGMEL_T_NBINS];
+extern const uint32_t logmel_pair_offset[257 - LOGMEL_T_BIN_LO];
 extern const uint16_t logmel_seg_first[LOGMEL_T_NSEGMENTS + 1]; /* first bin of each segment, then the end */
 extern const uint16_t logmel_seg_weight_q16[LOGMEL_T_NBINS];     /* bin k: band s-1 gets d, band s 2^16 - d */
 extern const int32_t logmel_log_exp_q24[64];                /* ((e - 42) ln 2 + 4.5) / 5 */
