@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from exporter import TEMPLATES_DIR
 from exporter.frontend import tables as tb
@@ -35,12 +36,11 @@ def _context() -> dict:
         "window": ints(t.window),
         "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31[: tb.N_FFT // 2]],
         "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index()]],
-        # byte offsets into the FFT buffer: of Z[k] (power of bin k), k = bin_lo..bin_hi,
-        # and of the pair Z[j] | Z[512-j] << 16 for j = bin_lo..256 (post-processing)
-        "bin_offset": ints(8 * t.fft_perm[t.bin_lo : t.bin_hi + 1]),
+        # byte offsets into the FFT buffer: of Z[k] (power of bin k) | mel weight << 16,
+        # k = bin_lo..bin_hi, and of the pair Z[j] | Z[512-j] << 16 for j = bin_lo..256
+        "bin_entry": ints(8 * t.fft_perm[t.bin_lo : t.bin_hi + 1] | t.seg_weight << 16),
         "pair_offset": [int(8 * t.fft_perm[j] | (8 * t.fft_perm[512 - j]) << 16) for j in range(t.bin_lo, 257)],
-        "seg_first": ints(t.seg_first),
-        "seg_weight": ints(t.seg_weight),
+        "seg_len": ints(np.diff(t.seg_first)),
         "log_exp": ints(t.log_exp),
         "log_frac": ints(t.log_frac),
     }

@@ -213,10 +213,10 @@ static inline uint64_t bin_power(int32_t re, int32_t im) {
 }
 
 /* The power of bin k is stored in place, in the 8 bytes that held Z[k]
- * (logmel_bin_offset), as two int32 halves (low first): the buffer is only ever accessed
+ * (logmel_bin_entry), as two int32 halves (low first): the buffer is only ever accessed
  * as int32, so the reuse is free of aliasing problems. */
 static inline uint64_t load_power(const int32_t *z, int k) {
-  const int32_t *p = (const int32_t *)(const void *)((const char *)z + logmel_bin_offset[k - LOGMEL_T_BIN_LO]);
+  const int32_t *p = (const int32_t *)(const void *)((const char *)z + (logmel_bin_entry[k - LOGMEL_T_BIN_LO] & 0xffffu));
   int32_t lo, hi;
   LD2(p, 0, lo, hi);
   return (uint64_t)(uint32_t)lo | (uint64_t)(uint32_t)hi << 32;
@@ -247,19 +247,23 @@ static void power_spectrum(int32_t *z) {
  * of band s-1 (weights d) and the rising slope of band s (2^16 - d), so one product per
  * bin. S0 = sum P, F = floor(sum P * d / 2^16) from the 32-bit halves of P (UMLAL);
  * band s-1 gets F, band s gets S0 - F. No overflow: every band sum < 2^62 (Parseval). */
-static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS]) {
+static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS + 1]) {
+  const uint32_t *e = logmel_bin_entry;
   uint64_t rising = 0;
-  for (int s = 0; s < LOGMEL_T_NSEGMENTS; s++) {
+  for (int s = 0; s < LOGMEL_T_NSEGMENTS; s++) { /* mel[s] = band s-1 (mel[0] unused) */
     uint64_t s0 = 0, lo = 0, hi = 0;
-    for (int k = logmel_seg_first[s], end = logmel_seg_first[s + 1]; k < end; k++) {
-      const uint64_t v = load_power(z, k);
-      s0 += v;
-      const uint32_t d = logmel_seg_weight_q16[k - LOGMEL_T_BIN_LO];
-      lo = umlal(lo, (uint32_t)v, d);
-      hi = umlal(hi, (uint32_t)(v >> 32), d);
+    for (int n = logmel_seg_len[s]; n > 0; n--) {
+      const uint32_t entry = *e++;
+      const int32_t *p = (const int32_t *)(const void *)((const char *)z + (entry & 0xffffu));
+      int32_t plo, phi;
+      LD2(p, 0, plo, phi);
+      const uint32_t d = entry >> 16;
+      s0 += (uint64_t)(uint32_t)plo | (uint64_t)(uint32_t)phi << 32;
+      lo = umlal(lo, (uint32_t)plo, d);
+      hi = umlal(hi, (uint32_t)phi, d);
     }
     const uint64_t f = (hi << (32 - LOGMEL_T_MEL_W_BITS)) + (lo >> LOGMEL_T_MEL_W_BITS);
-    if (s > 0) mel[s - 1] = rising + f;
+    mel[s] = rising + f;
     rising = s0 - f;
   }
 }
@@ -316,7 +320,7 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   int32_t *z = s->fft;
   int32_t logv[LOGMEL_BANDS];
   int16_t out[LOGMEL_BANDS];
-  uint64_t mel[LOGMEL_BANDS];
+  uint64_t mel[LOGMEL_BANDS + 1]; /* band b in mel[b + 1] */
   const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
 
   if (start >= 0 && (L < 0 || start + LOGMEL_WIN <= L)) {
@@ -344,10 +348,10 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   }
 
   mel_bands(z, mel);
-  stage(s, LOGMEL_STAGE_MEL, mel, sizeof mel);
+  stage(s, LOGMEL_STAGE_MEL, mel + 1, LOGMEL_BANDS * sizeof mel[0]);
 
   for (int b = 0; b < LOGMEL_BANDS; b++) {
-    logv[b] = log_q24(mel[b] + LOGMEL_T_MEL_FLOOR);
+    logv[b] = log_q24(mel[b + 1] + LOGMEL_T_MEL_FLOOR);
     /* no saturation needed: tables.py checks that every log-mel rounds into int16 */
     out[b] = (int16_t)((logv[b] + (1 << (LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS - 1))) >>
                        (LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS));

@@ -20,12 +20,12 @@
 extern const int32_t logmel_window[LOGMEL_T_WIN];
 extern const int32_t logmel_twiddle_q31[512][2];   /* cos, sin of 2 pi k / 1024 */
 extern const int32_t logmel_twiddle3_q31[252][2]; /* radix-4 stages: W^j, W^2j, W^3j per j */
-/* byte offsets into the FFT buffer (digit-reversed order): of Z[k] for bins
- * k = BIN_LO..BIN_HI, and of Z[j] (low half) and Z[512-j] (high half) for j = BIN_LO..256 */
-extern const uint16_t logmel_bin_offset[LOGMEL_T_NBINS];
+/* Byte offsets into the FFT buffer (digit-reversed order). Bins k = BIN_LO..BIN_HI: low
+ * half the offset of Z[k], high half the Q16 mel weight d (band s-1 gets d, band s
+ * 2^16 - d, s the segment of k). j = BIN_LO..256: offsets of Z[j] (low), Z[512-j] (high). */
+extern const uint32_t logmel_bin_entry[LOGMEL_T_NBINS];
 extern const uint32_t logmel_pair_offset[257 - LOGMEL_T_BIN_LO];
-extern const uint16_t logmel_seg_first[LOGMEL_T_NSEGMENTS + 1]; /* first bin of each segment, then the end */
-extern const uint16_t logmel_seg_weight_q16[LOGMEL_T_NBINS];     /* bin k: band s-1 gets d, band s 2^16 - d */
+extern const uint8_t logmel_seg_len[LOGMEL_T_NSEGMENTS]; /* bins per segment, from BIN_LO up */
 extern const int32_t logmel_log_exp_q24[64];                /* ((e - 42) ln 2 + 4.5) / 5 */
 extern const int32_t logmel_log_frac_q24[1024];  /* ln(1 + (i + 1/2) / 1024) / 5 */
 
