@@ -16,38 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 
 from exporter.graph import Graph
+from exporter.onnx_build import Builder, finish_model
 
-OPSET = 17
 
-
-class _Builder:
-    def __init__(self):
-        self.nodes: list[onnx.NodeProto] = []
-        self.inits: list[onnx.TensorProto] = []
-        self._n = 0
-        self._consts: dict[tuple, str] = {}
-
-    def fresh(self, hint: str) -> str:
-        self._n += 1
-        return f"{hint}_{self._n}"
-
-    def const(self, value, dtype) -> str:
-        arr = np.asarray(value, dtype=dtype)
-        key = (arr.dtype.str, arr.shape, arr.tobytes())
-        if key not in self._consts:
-            name = self.fresh("c")
-            self.inits.append(numpy_helper.from_array(arr, name))
-            self._consts[key] = name
-        return self._consts[key]
-
-    def node(self, op: str, inputs: list[str], hint: str = "t", out: str | None = None, **attrs) -> str:
-        out = out or self.fresh(hint)
-        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(op), **attrs))
-        return out
-
+class _Builder(Builder):
     def i64(self, x: str) -> str:
         return self.node("Cast", [x], to=TensorProto.INT64)
 
@@ -154,29 +129,7 @@ def build_model(graph: Graph, expose_all: bool = False) -> onnx.ModelProto:
         else:
             raise ValueError(f"unknown op {kind!r}")
 
-    flat = [b.node("Reshape", [env[tap["tensor"]], b.const([-1], np.int64)]) for tap in graph.taps]
-    outputs = [helper.make_tensor_value_info("taps", TensorProto.INT8, [graph.tap_dim])]
-    b.node("Concat", flat, out="taps", axis=0)
-    if expose_all:
-        for name in env:
-            if name == inp:
-                continue
-            if t[name].get("pooled"):
-                b.node("Reshape", [env[name], b.const([-1], np.int64)], out=name)
-                shape = [t[name]["channels"]]
-            else:
-                nhwc = b.node("Transpose", [env[name]], perm=[0, 2, 3, 1])
-                b.node("Squeeze", [nhwc, b.const([0], np.int64)], out=name)
-                shape = [None, t[name]["mel"], t[name]["channels"]]
-            outputs.append(helper.make_tensor_value_info(name, TensorProto.INT8, shape))
-    g = helper.make_graph(
-        b.nodes, "efficientat_int8", [helper.make_tensor_value_info(inp, TensorProto.INT16, ["T", mel])],
-        outputs, initializer=b.inits,
-    )
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="efficientat-m4")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return finish_model(b, graph, env, "efficientat_int8", TensorProto.INT16, expose_all)
 
 
 def session(model: onnx.ModelProto | str, threads: int = 1):

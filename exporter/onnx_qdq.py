@@ -11,31 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 
 from exporter.graph import Graph
+from exporter.onnx_build import Builder, finish_model
 
-OPSET = 17
 
-
-class _Builder:
-    def __init__(self):
-        self.nodes, self.inits, self._n = [], [], 0
-
-    def fresh(self, hint="t"):
-        self._n += 1
-        return f"{hint}_{self._n}"
-
-    def const(self, value, dtype) -> str:
-        name = self.fresh("c")
-        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
-        return name
-
-    def node(self, op, inputs, out=None, **attrs) -> str:
-        out = out or self.fresh(op)
-        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(op), **attrs))
-        return out
-
+class _Builder(Builder):
     def dq_weights(self, q: np.ndarray, scale: np.ndarray, axis: int, dtype=np.int8) -> str:
         return self.node("DequantizeLinear", [self.const(q, dtype), self.const(scale, np.float32),
                                               self.const(np.zeros(len(scale)), dtype)], axis=axis)
@@ -101,27 +83,7 @@ def build_model(graph: Graph, expose_all: bool = False) -> onnx.ModelProto:
             raise ValueError(f"unknown op {kind!r}")
         float_env[out] = qdq(y, out)
 
-    flat = [b.node("Reshape", [q_env[tap["tensor"]], b.const([-1], np.int64)]) for tap in graph.taps]
-    b.node("Concat", flat, out="taps", axis=0)
-    outputs = [helper.make_tensor_value_info("taps", TensorProto.INT8, [graph.tap_dim])]
-    if expose_all:
-        for name, q in q_env.items():
-            if t[name].get("pooled"):
-                b.node("Reshape", [q, b.const([-1], np.int64)], out=name)
-                shape = [t[name]["channels"]]
-            else:
-                nhwc = b.node("Transpose", [q], perm=[0, 2, 3, 1])
-                b.node("Squeeze", [nhwc, b.const([0], np.int64)], out=name)
-                shape = [None, t[name]["mel"], t[name]["channels"]]
-            outputs.append(helper.make_tensor_value_info(name, TensorProto.INT8, shape))
-    g = helper.make_graph(
-        b.nodes, "efficientat_qdq", [helper.make_tensor_value_info(inp, TensorProto.FLOAT, ["T", mel])],
-        outputs, initializer=b.inits,
-    )
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="efficientat-m4")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return finish_model(b, graph, q_env, "efficientat_qdq", TensorProto.FLOAT, expose_all)
 
 
 def compare(graph: Graph, qdq_model: onnx.ModelProto, int_model: onnx.ModelProto, logmels_q12: list[np.ndarray]) -> dict:
