@@ -96,19 +96,14 @@ def _cmul_half(re, im, c, s):
 
 
 def fft512(buf: np.ndarray) -> np.ndarray:
-    """In-place-order 512-point complex DIF FFT of [T, 1024] interleaved int32:
-    one radix-2 stage, then radix-4 stages of span 256, 64, 16 (twiddles, each scaled
-    by 1/2: y0 = (t0 + t2) >> 1, the others mulhi_r products not doubled) and 4 (no
-    twiddles, no scaling). Output order: ``tables().fft_perm``."""
+    """In-place-order 512-point complex DIF FFT of [T, 1024] interleaved int32: radix-4
+    stages of span 512, 128, 32 (twiddles, each scaled by 1/2: y0 = (t0 + t2) >> 1, the
+    others mulhi_r products not doubled), then a radix-8 stage of span 8 (a radix-2 layer
+    with W_8^k, then radix 4; no scaling). Output order: ``tables().fft_perm``."""
     tw = tb.tables().twiddle_q31
     re = buf[:, 0::2].copy()
     im = buf[:, 1::2].copy()
-    # radix-2, span 512: a = z[j], b = z[j + 256], twiddle W_1024^(2j)
-    j = np.arange(256)
-    ar, ai, br, bi = re[:, j], im[:, j], re[:, j + 256], im[:, j + 256]
-    re[:, j], im[:, j] = _check_i32(ar + br, "FFT"), _check_i32(ai + bi, "FFT")
-    re[:, j + 256], im[:, j + 256] = _cmul(ar - br, ai - bi, tw[2 * j, 0], tw[2 * j, 1])
-    for span in (256, 64, 16, 4):
+    for span in tb.RADIX4_SPANS:
         q = span // 4
         stride = tb.N_FFT // span
         g = np.arange(0, 512, span)[:, None]
@@ -122,21 +117,55 @@ def fft512(buf: np.ndarray) -> np.ndarray:
         t2r, t2i, t3r, t3i = br + dr, bi + di, br - dr, bi - di
         for v in (t0r, t0i, t1r, t1i, t2r, t2i, t3r, t3i):
             _check_i32(v, "FFT butterfly")
-        y0 = (t0r + t2r, t0i + t2i)
-        y1 = (t1r + t3i, t1i - t3r)  # t1 - i t3
-        y2 = (t0r - t2r, t0i - t2i)
-        y3 = (t1r - t3i, t1i + t3r)  # t1 + i t3
-        if span > 4:
-            k1, k2, k3 = jr * stride, 2 * jr * stride, 3 * jr * stride
-            y0 = (y0[0] >> 1, y0[1] >> 1)
-            y1 = _cmul_half(*y1, tw[k1, 0], tw[k1, 1])
-            y2 = _cmul_half(*y2, tw[k2, 0], tw[k2, 1])
-            y3 = _cmul_half(*y3, tw[k3, 0], tw[k3, 1])
+        k1, k2, k3 = jr * stride, 2 * jr * stride, 3 * jr * stride
+        y0 = (_check_i32(t0r + t2r, "FFT") >> 1, _check_i32(t0i + t2i, "FFT") >> 1)
+        y1 = _cmul_half(_check_i32(t1r + t3i, "FFT"), _check_i32(t1i - t3r, "FFT"), tw[k1, 0], tw[k1, 1])
+        y2 = _cmul_half(_check_i32(t0r - t2r, "FFT"), _check_i32(t0i - t2i, "FFT"), tw[k2, 0], tw[k2, 1])
+        y3 = _cmul_half(_check_i32(t1r - t3i, "FFT"), _check_i32(t1i + t3r, "FFT"), tw[k3, 0], tw[k3, 1])
         for pos, (yr, yi) in zip((ia, ib, ic, id_), (y0, y1, y2, y3)):
             re[:, pos], im[:, pos] = _check_i32(yr, "FFT"), _check_i32(yi, "FFT")
+    _radix8(re, im)
     out = np.empty_like(buf)
     out[:, 0::2], out[:, 1::2] = re, im
     return out
+
+
+def _radix4_plain(x0, x1, x2, x3):
+    """Radix-4 DIF butterfly without twiddles on (re, im) pairs: y0..y3."""
+    t0 = (x0[0] + x2[0], x0[1] + x2[1])
+    t1 = (x0[0] - x2[0], x0[1] - x2[1])
+    t2 = (x1[0] + x3[0], x1[1] + x3[1])
+    t3 = (x1[0] - x3[0], x1[1] - x3[1])
+    for v in (*t0, *t1, *t2, *t3):
+        _check_i32(v, "FFT radix-8")
+    ys = (
+        (t0[0] + t2[0], t0[1] + t2[1]),
+        (t1[0] + t3[1], t1[1] - t3[0]),  # t1 - i t3
+        (t0[0] - t2[0], t0[1] - t2[1]),
+        (t1[0] - t3[1], t1[1] + t3[0]),  # t1 + i t3
+    )
+    return [(_check_i32(a, "FFT radix-8"), _check_i32(b, "FFT radix-8")) for a, b in ys]
+
+
+def _radix8(re: np.ndarray, im: np.ndarray) -> None:
+    """The last stage, in place: 8-point DIF butterflies on z[8g .. 8g+8): u_k = x_k + x_k+4,
+    v_k = (x_k - x_k+4) W_8^k (v_1, v_3 as 2 * mulhi_r(., 1/sqrt2 in Q31); v_2 = -i d_2),
+    then radix 4 on u (positions 0..3) and on v (4..7)."""
+    c = tb.RADIX8_C_Q31
+    g = np.arange(0, 512, 8)
+    x = [(re[:, g + k], im[:, g + k]) for k in range(8)]
+    u = [(_check_i32(x[k][0] + x[k + 4][0], "FFT radix-8"), _check_i32(x[k][1] + x[k + 4][1], "FFT radix-8")) for k in range(4)]
+    d = [(_check_i32(x[k][0] - x[k + 4][0], "FFT radix-8"), _check_i32(x[k][1] - x[k + 4][1], "FFT radix-8")) for k in range(4)]
+    s1, r1 = _check_i32(d[1][0] + d[1][1], "FFT radix-8"), _check_i32(d[1][1] - d[1][0], "FFT radix-8")
+    s3, r3 = _check_i32(d[3][0] + d[3][1], "FFT radix-8"), _check_i32(d[3][1] - d[3][0], "FFT radix-8")
+    v = [
+        d[0],
+        (2 * mulhi_r(s1, c), 2 * mulhi_r(r1, c)),  # d1 (1 - i) / sqrt2
+        (d[2][1], -d[2][0]),  # -i d2
+        (2 * mulhi_r(r3, c), -2 * mulhi_r(s3, c)),  # -d3 (1 + i) / sqrt2
+    ]
+    for k, (yr, yi) in enumerate(_radix4_plain(*u) + _radix4_plain(*v)):
+        re[:, g + k], im[:, g + k] = yr, yi
 
 
 def spectrum2x(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

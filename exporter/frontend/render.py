@@ -31,10 +31,11 @@ def _context() -> dict:
         "out_frac_bits": tb.OUT_FRAC_BITS,
         "n_segments": len(t.seg_first) - 1,
         "n_mels": tb.N_MELS,
-        "n_twiddle": tb.N_FFT // 2,  # the C code indexes k < 512 (radix-2 stage, post-processing)
+        "n_twiddle": 257,  # W_1024^j for the post-processing, j <= 256
+        "r8_c_q31": tb.RADIX8_C_Q31,
         "n_log_frac": len(t.log_frac),
         "window": ints(t.window),
-        "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31[: tb.N_FFT // 2]],
+        "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31[:257]],
         "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index()]],
         # byte offsets into the FFT buffer: of Z[k] (power of bin k) | mel weight << 16,
         # k = bin_lo..bin_hi, and of the pair Z[j] | Z[512-j] << 16 for j = bin_lo..256

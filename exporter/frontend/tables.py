@@ -7,9 +7,10 @@ and rendered into C by ``render.py``. Number formats (real = float audio in
 
 - pre-emphasised sample  y  = (x[n+1] << 15) - PREEMPH_Q15 * x[n]   (real * 2^30, exact)
 - windowed sample        xw = mulhi_r(y, WINDOW[m]), WINDOW in Q25     (real * 2^23)
-- FFT data / twiddles: int32 / Q31. Radix-2 stage: complex multiply 2 * mulhi_r(.);
-  each radix-4 stage with twiddles halves: the multiplied outputs are mulhi_r(.) (no
-  doubling) and the plain one is (t0 + t2) >> 1. The FFT output is real * 2^20, and
+- FFT data / twiddles: int32 / Q31. Three radix-4 DIF stages with twiddles (span 512,
+  128, 32), each scaling by 1/2: the multiplied outputs are mulhi_r(.) products (not
+  doubled) and the plain one is (t0 + t2) >> 1; then a radix-8 stage (no scaling) whose
+  W_8 products are 2 * mulhi_r(., 1/sqrt(2) in Q31). The FFT output is real * 2^20, and
   every intermediate fits int32 (the sum of |xw| over a frame is < 400 * 2^24).
 - spectrum 2X[k] (real-split post-processing, doubled)                (real * 2^21, < 1.65e9)
 - power  P = re^2 + im^2 (uint64 < 2^62, real * 2^42)
@@ -80,11 +81,15 @@ class Tables:
     mel_floor: int  # 1e-5 in M units
 
 
+RADIX4_SPANS = (512, 128, 32)  # the radix-4 DIF stages with twiddles; then one radix-8 stage
+RADIX8_C_Q31 = int(round(2**31 / np.sqrt(2.0)))  # 1/sqrt(2): the radix-8 stage's internal twiddle
+
+
 def radix4_twiddle_index() -> np.ndarray:
-    """Twiddle-table indices of the radix-4 stages with twiddles (span 256, 64, 16), in the
+    """Twiddle-table indices (W_1024^k) of the radix-4 stages (RADIX4_SPANS), in the
     order the C code walks them: per stage, per j < span/4: W^j, W^2j, W^3j (W = W_span)."""
     idx = []
-    for span in (256, 64, 16):
+    for span in RADIX4_SPANS:
         stride = N_FFT // span
         for j in range(span // 4):
             idx += [j * stride, 2 * j * stride, 3 * j * stride]
@@ -92,16 +97,17 @@ def radix4_twiddle_index() -> np.ndarray:
 
 
 def _fft_perm() -> np.ndarray:
-    """Where the 512-point DIF FFT (one radix-2 stage, then four radix-4 stages on
-    each half) leaves Z[f]: f = 2k + h sits at h * 256 + (k with its 4 base-4 digits reversed)."""
-    k = np.arange(256)
-    rev = np.zeros(256, dtype=np.int64)
-    for d in range(4):
-        rev = rev * 4 + (k >> (2 * d)) % 4
-    perm = np.zeros(512, dtype=np.int64)
-    perm[2 * k] = rev
-    perm[2 * k + 1] = 256 + rev
-    return perm
+    """Where the 512-point in-place DIF FFT leaves Z[f]. A DIF stage of radix r over
+    blocks of n puts f mod r in sub-block (f mod r) * n / r, then recurses on f // r; the
+    stages are radix 4, 4, 4 and the radix-8 stage as radix 2 then radix 4."""
+
+    def pos(f: int, n: int, radices: tuple[int, ...]) -> int:
+        if not radices:
+            return 0
+        r = radices[0]
+        return (f % r) * (n // r) + pos(f // r, n // r, radices[1:])
+
+    return np.array([pos(f, 512, (4, 4, 4, 2, 4)) for f in range(512)], dtype=np.int64)
 
 
 def _mel_segments(banks: np.ndarray):

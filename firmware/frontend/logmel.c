@@ -91,11 +91,30 @@ typedef struct {
 #define ST2(p, off, re, im) ((p)[(off)] = (re), (p)[(off) + 1] = (im))
 #endif
 
-/* The first FFT stage (radix-2, span 512) of the windowed frame xw[0..1024), whose
- * samples 112..911 are the windowed y[m] = (x[m+1] << 15) - 0.97 x[m] (m = n - 112) and
- * the rest zero: z[j] = xw[2j] + i xw[2j+1]; out z[j] = a + b, z[j+256] = (a - b) W^2j with
- * a = z[j], b = z[j+256]. a is zero for j < 56 and b for j >= 200.
- * Y(m) yields y[m]; the window is applied here, by SMMULR with the Q25 table. */
+/* The first stage's radix-4 DIF butterfly, scaled by 1/2 as in radix4_stage, on the
+ * given a, b, c, d; stores to p (a), p + 256, 512, 768 (b, c, d); w: W^j, W^2j, W^3j. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void radix4_butterfly_half(int32_t *p, int32_t ar, int32_t ai, int32_t br, int32_t bi, int32_t cr,
+                                         int32_t ci, int32_t dr, int32_t di, const int32_t *w) {
+  const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
+  const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
+  int32_t yr, yi, *pb = p + 256, *pc = p + 512, *pd = p + 768;
+  ST2(p, 0, (t0r + t2r) >> 1, (t0i + t2i) >> 1);
+  CMUL_HALF(yr, yi, t1r + t3i, t1i - t3r, w); /* t1 - i t3 */
+  ST2(pb, 0, yr, yi);
+  CMUL_HALF(yr, yi, t0r - t2r, t0i - t2i, w + 2);
+  ST2(pc, 0, yr, yi);
+  CMUL_HALF(yr, yi, t1r - t3i, t1i + t3r, w + 4); /* t1 + i t3 */
+  ST2(pd, 0, yr, yi);
+}
+/* The first FFT stage (radix-4, span 512, scaled by 1/2; see radix4_stage) of the
+ * windowed frame xw[0..1024), whose samples 112..911 are the windowed
+ * y[m] = (x[m+1] << 15) - 0.97 x[m] (m = n - 112) and the rest zero: z[j] = xw[2j] + i xw[2j+1],
+ * butterflies on a = z[j], b = z[j+128], c = z[j+256], d = z[j+384], j < 128; a is zero for
+ * j < 56 and d for j >= 72. Y(m) yields y[m]; the window is applied here, by SMMULR with
+ * the Q25 table. */
 #define WINDOW_PAIR(re, im, Y, m, w)             \
   do {                                           \
     int32_t w0_, w1_;                            \
@@ -103,30 +122,30 @@ typedef struct {
     (re) = mulhi_r(Y(m), w0_);                   \
     (im) = mulhi_r(Y((m) + 1), w1_);             \
   } while (0)
-#define WINDOW_RADIX2(z, Y)                                                         \
-  do {                                                                              \
-    const int32_t *w_ = logmel_window, *tw_ = logmel_twiddle_q31[0];            \
-    int32_t *a_ = (z), *b_ = (z) + 512;                                             \
-    int32_t ar, ai, br, bi, yr, yi;                                                 \
-    for (int m = 400; m < 512; m += 2, a_ += 2, b_ += 2, tw_ += 4) { /* a = 0 */   \
-      WINDOW_PAIR(br, bi, Y, m, w_ + m);                                            \
-      ST2(a_, 0, br, bi);                                                           \
-      CMUL(yr, yi, -br, -bi, tw_);                                                  \
-      ST2(b_, 0, yr, yi);                                                           \
-    }                                                                               \
-    for (int m = 0; m < 288; m += 2, a_ += 2, b_ += 2, tw_ += 4) { /* a: m, b: m + 512 */ \
-      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                            \
-      WINDOW_PAIR(br, bi, Y, m + 512, w_ + m + 512);                                \
-      ST2(a_, 0, ar + br, ai + bi);                                                 \
-      CMUL(yr, yi, ar - br, ai - bi, tw_);                                          \
-      ST2(b_, 0, yr, yi);                                                           \
-    }                                                                               \
-    for (int m = 288; m < 400; m += 2, a_ += 2, b_ += 2, tw_ += 4) { /* b = 0 */   \
-      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                            \
-      ST2(a_, 0, ar, ai);                                                           \
-      CMUL(yr, yi, ar, ai, tw_);                                                    \
-      ST2(b_, 0, yr, yi);                                                           \
-    }                                                                               \
+#define WINDOW_RADIX4(z, Y)                                                            \
+  do {                                                                                 \
+    const int32_t *w_ = logmel_window, *tw_ = logmel_twiddle3_q31[0];                  \
+    int32_t *p_ = (z);                                                                 \
+    int32_t ar, ai, br, bi, cr, ci, dr, di;                                            \
+    for (int m = 0; m < 112; m += 2, p_ += 2, tw_ += 6) { /* a = 0; b, c, d: m + 144, 400, 656 */ \
+      WINDOW_PAIR(br, bi, Y, m + 144, w_ + m + 144);                                   \
+      WINDOW_PAIR(cr, ci, Y, m + 400, w_ + m + 400);                                   \
+      WINDOW_PAIR(dr, di, Y, m + 656, w_ + m + 656);                                   \
+      radix4_butterfly_half(p_, 0, 0, br, bi, cr, ci, dr, di, tw_);                    \
+    }                                                                                  \
+    for (int m = 0; m < 32; m += 2, p_ += 2, tw_ += 6) { /* a: m, b, c, d: m + 256, 512, 768 */ \
+      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                               \
+      WINDOW_PAIR(br, bi, Y, m + 256, w_ + m + 256);                                   \
+      WINDOW_PAIR(cr, ci, Y, m + 512, w_ + m + 512);                                   \
+      WINDOW_PAIR(dr, di, Y, m + 768, w_ + m + 768);                                   \
+      radix4_butterfly_half(p_, ar, ai, br, bi, cr, ci, dr, di, tw_);                  \
+    }                                                                                  \
+    for (int m = 32; m < 144; m += 2, p_ += 2, tw_ += 6) { /* d = 0 */                 \
+      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                               \
+      WINDOW_PAIR(br, bi, Y, m + 256, w_ + m + 256);                                   \
+      WINDOW_PAIR(cr, ci, Y, m + 512, w_ + m + 512);                                   \
+      radix4_butterfly_half(p_, ar, ai, br, bi, cr, ci, 0, 0, tw_);                    \
+    }                                                                                  \
   } while (0)
 
 /* y[m] from the input samples (exact: |y| < 2^31); on the M4 one SMUSDX of the
@@ -145,67 +164,91 @@ static inline int32_t preemph(const int16_t *x) {
 #define Y_FROM_BUF(m) (y[(m)])
 
 /* interior frame: x[0..800] are the input samples under the window */
-static void window_radix2_x(const int16_t *x, int32_t *z) { WINDOW_RADIX2(z, Y_FROM_X); }
+static void window_radix4_x(const int16_t *x, int32_t *z) { WINDOW_RADIX4(z, Y_FROM_X); }
 
 /* frame with reflect padding: y[0..800) already computed at z + 112, its windowed
  * position, so every butterfly reads exactly the two slots it writes (in place) */
-static void window_radix2_y(int32_t *z) {
+static void window_radix4_y(int32_t *z) {
   const int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
-  WINDOW_RADIX2(z, Y_FROM_BUF);
+  WINDOW_RADIX4(z, Y_FROM_BUF);
 }
 
-/* One radix-4 DIF stage with twiddles, span 4q, scaled by 1/2 (y0 >> 1, the products
- * not doubled: 4 instructions fewer than doubling); q is a constant at each call, so b,
- * c and d are fixed offsets from a. w: W^j, W^2j, W^3j per j, side by side. */
+/* One radix-4 DIF stage with twiddles, span 4q, scaled by 1/2: y0 = (t0 + t2) >> 1 and
+ * the products not doubled (4 instructions fewer than doubling them). q <= 32: every
+ * element lies within an LDRD/STRD offset (1020 bytes) of a; q is a constant at each call. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
-static inline const int32_t (*radix4_stage(int32_t *z, const int q, const int32_t (*w)[2]))[2] {
+static inline const int32_t *radix4_stage(int32_t *z, const int q, const int32_t *w) {
   for (int g = 0; g < 512; g += 4 * q) {
     int32_t *a = z + 2 * g;
-    const int32_t(*wj)[2] = w;
-    for (int j = 0; j < q; j++, a += 2, wj += 3) {
-      int32_t *c = a + 4 * q; /* LDRD/STRD offsets stay within 1020 bytes */
+    const int32_t *wj = w;
+    for (int j = 0; j < q; j++, a += 2, wj += 6) {
       int32_t ar, ai, br, bi, cr, ci, dr, di, yr, yi;
       LD2(a, 0, ar, ai);
       LD2(a, 2 * q, br, bi);
-      LD2(c, 0, cr, ci);
-      LD2(c, 2 * q, dr, di);
+      LD2(a, 4 * q, cr, ci);
+      LD2(a, 6 * q, dr, di);
       const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
       const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
       ST2(a, 0, (t0r + t2r) >> 1, (t0i + t2i) >> 1);
-      CMUL_HALF(yr, yi, t1r + t3i, t1i - t3r, wj[0]); /* t1 - i t3 */
+      CMUL_HALF(yr, yi, t1r + t3i, t1i - t3r, wj); /* t1 - i t3 */
       ST2(a, 2 * q, yr, yi);
-      CMUL_HALF(yr, yi, t0r - t2r, t0i - t2i, wj[1]);
-      ST2(c, 0, yr, yi);
-      CMUL_HALF(yr, yi, t1r - t3i, t1i + t3r, wj[2]); /* t1 + i t3 */
-      ST2(c, 2 * q, yr, yi);
+      CMUL_HALF(yr, yi, t0r - t2r, t0i - t2i, wj + 2);
+      ST2(a, 4 * q, yr, yi);
+      CMUL_HALF(yr, yi, t1r - t3i, t1i + t3r, wj + 4); /* t1 + i t3 */
+      ST2(a, 6 * q, yr, yi);
     }
   }
-  return w + 3 * q;
+  return w + 6 * q;
 }
 
-/* the remaining stages of the 512-point DIF FFT (in place, digit-reversed output) */
-static void fft512_radix4(int32_t *z) {
-  /* radix-4 stages with twiddles: span 256, 64, 16 */
-  const int32_t(*w)[2] = logmel_twiddle3_q31;
-  w = radix4_stage(z, 64, w);
-  w = radix4_stage(z, 16, w);
-  radix4_stage(z, 4, w);
-  /* last radix-4 stage, span 4: all twiddles are 1 */
-  for (int32_t *a = z; a < z + 1024; a += 8) {
-    int32_t ar, ai, br, bi, cr, ci, dr, di;
-    LD2(a, 0, ar, ai);
-    LD2(a, 2, br, bi);
-    LD2(a, 4, cr, ci);
-    LD2(a, 6, dr, di);
-    const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
-    const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
-    ST2(a, 0, t0r + t2r, t0i + t2i);
-    ST2(a, 2, t1r + t3i, t1i - t3r);
-    ST2(a, 4, t0r - t2r, t0i - t2i);
-    ST2(a, 6, t1r - t3i, t1i + t3r);
+/* The last stage: radix-8 DIF butterflies on z[8g .. 8g+8) (complex), no scaling:
+ * u_k = x_k + x_k+4, v_k = (x_k - x_k+4) W_8^k, then radix 4 (no twiddles) on u and on v.
+ * v_1 and v_3 are 2 * SMMULR(., 1/sqrt2 in Q31); the doubling rides on the adds. */
+static void fft_radix8(int32_t *z) {
+  const int32_t C = LOGMEL_T_R8_C_Q31;
+  for (int32_t *p = z; p < z + 1024; p += 16) {
+    int32_t x0r, x0i, x1r, x1i, x2r, x2i, x3r, x3i, x4r, x4i, x5r, x5i, x6r, x6i, x7r, x7i;
+    LD2(p, 0, x0r, x0i);
+    LD2(p, 8, x4r, x4i);
+    LD2(p, 2, x1r, x1i);
+    LD2(p, 10, x5r, x5i);
+    LD2(p, 4, x2r, x2i);
+    LD2(p, 12, x6r, x6i);
+    LD2(p, 6, x3r, x3i);
+    LD2(p, 14, x7r, x7i);
+    const int32_t u0r = x0r + x4r, u0i = x0i + x4i, d0r = x0r - x4r, d0i = x0i - x4i;
+    const int32_t u1r = x1r + x5r, u1i = x1i + x5i, d1r = x1r - x5r, d1i = x1i - x5i;
+    const int32_t u2r = x2r + x6r, u2i = x2i + x6i, d2r = x2r - x6r, d2i = x2i - x6i;
+    const int32_t u3r = x3r + x7r, u3i = x3i + x7i, d3r = x3r - x7r, d3i = x3i - x7i;
+    /* radix 4 on u: positions 0..3 */
+    const int32_t t0r = u0r + u2r, t0i = u0i + u2i, t1r = u0r - u2r, t1i = u0i - u2i;
+    const int32_t t2r = u1r + u3r, t2i = u1i + u3i, t3r = u1r - u3r, t3i = u1i - u3i;
+    ST2(p, 0, t0r + t2r, t0i + t2i);
+    ST2(p, 2, t1r + t3i, t1i - t3r);
+    ST2(p, 4, t0r - t2r, t0i - t2i);
+    ST2(p, 6, t1r - t3i, t1i + t3r);
+    /* v_1 = 2 (h1r + i h1i), v_3 = 2 (h3r - i h3n) */
+    const int32_t h1r = mulhi_r(d1r + d1i, C), h1i = mulhi_r(d1i - d1r, C);
+    const int32_t h3r = mulhi_r(d3i - d3r, C), h3n = mulhi_r(d3r + d3i, C);
+    /* radix 4 on v (v_0 = d0, v_2 = -i d2): V0 = v0 + v2, V1 = v0 - v2, V2 = v1 + v3 = 2 e2,
+     * V3 = v1 - v3 = 2 e3; positions 4..7: V0 + V2, V1 - i V3, V0 - V2, V1 + i V3 */
+    const int32_t V0r = d0r + d2i, V0i = d0i - d2r, V1r = d0r - d2i, V1i = d0i + d2r;
+    const int32_t e2r = h1r + h3r, e2i = h1i - h3n, e3r = h1r - h3r, e3i = h1i + h3n;
+    ST2(p, 8, V0r + 2 * e2r, V0i + 2 * e2i);
+    ST2(p, 10, V1r + 2 * e3i, V1i - 2 * e3r);
+    ST2(p, 12, V0r - 2 * e2r, V0i - 2 * e2i);
+    ST2(p, 14, V1r - 2 * e3i, V1i + 2 * e3r);
   }
+}
+
+/* the stages after the first of the 512-point DIF FFT (in place, digit-reversed output) */
+static void fft512_rest(int32_t *z) {
+  const int32_t *w = logmel_twiddle3_q31[0] + 6 * 128; /* after the first stage's */
+  w = radix4_stage(z, 32, w);                          /* span 128 */
+  radix4_stage(z, 8, w);                               /* span 32 */
+  fft_radix8(z);
 }
 
 static inline uint64_t bin_power(int32_t re, int32_t im) {
@@ -324,7 +367,7 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
 
   if (start >= 0 && (L < 0 || start + LOGMEL_WIN <= L)) {
-    window_radix2_x(s->x + (start - s->base), z);
+    window_radix4_x(s->x + (start - s->base), z);
   } else {
     int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
     for (int m = 0; m < LOGMEL_WIN; m++) {
@@ -334,9 +377,9 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
       const int16_t *x = s->x + (i - s->base);
       y[m] = Y_FROM_X(0);
     }
-    window_radix2_y(z);
+    window_radix4_y(z);
   }
-  fft512_radix4(z);
+  fft512_rest(z);
   stage(s, LOGMEL_STAGE_FFT, z, LOGMEL_NFFT * sizeof z[0]);
 
   power_spectrum(z);

@@ -11,6 +11,7 @@
 #define LOGMEL_T_BIN_HI 480          /* last one */
 #define LOGMEL_T_NBINS 480
 #define LOGMEL_T_MEL_W_BITS 16
+#define LOGMEL_T_R8_C_Q31 1518500250  /* 1/sqrt(2) in Q31: the radix-8 stage's W_8 products */
 #define LOGMEL_T_MEL_FLOOR 43980465ULL  /* 1e-5 in mel units (real * 2^42) */
 #define LOGMEL_T_LOG_FRAC_BITS 24    /* the normalised log-mel in Q24 */
 #define LOGMEL_T_LOG_INDEX_BITS 10   /* bits of the ln(1 + x) table index */
@@ -18,8 +19,8 @@
 #define LOGMEL_T_NSEGMENTS 129        /* bins between mel band centres: band s-1 | band s */
 
 extern const int32_t logmel_window[LOGMEL_T_WIN];
-extern const int32_t logmel_twiddle_q31[512][2];   /* cos, sin of 2 pi k / 1024 */
-extern const int32_t logmel_twiddle3_q31[252][2]; /* radix-4 stages: W^j, W^2j, W^3j per j */
+extern const int32_t logmel_twiddle_q31[257][2];   /* cos, sin of 2 pi k / 1024 */
+extern const int32_t logmel_twiddle3_q31[504][2]; /* radix-4 stages (span 512, 128, 32): W^j, W^2j, W^3j per j */
 /* Byte offsets into the FFT buffer (digit-reversed order). Bins k = BIN_LO..BIN_HI: low
  * half the offset of Z[k], high half the Q16 mel weight d (band s-1 gets d, band s
  * 2^16 - d, s the segment of k). j = BIN_LO..256: offsets of Z[j] (low), Z[512-j] (high). */
