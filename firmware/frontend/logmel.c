@@ -208,20 +208,32 @@ static inline const int32_t *radix4_stage(int32_t *z, const int q, const int32_t
  * v_1 and v_3 are 2 * SMMULR(., 1/sqrt2 in Q31); the doubling rides on the adds. */
 static void fft_radix8(int32_t *z) {
   const int32_t C = LOGMEL_T_R8_C_Q31;
-  for (int32_t *p = z; p < z + 1024; p += 16) {
-    int32_t x0r, x0i, x1r, x1i, x2r, x2i, x3r, x3i, x4r, x4i, x5r, x5i, x6r, x6i, x7r, x7i;
-    LD2(p, 0, x0r, x0i);
-    LD2(p, 8, x4r, x4i);
-    LD2(p, 2, x1r, x1i);
-    LD2(p, 10, x5r, x5i);
-    LD2(p, 4, x2r, x2i);
-    LD2(p, 12, x6r, x6i);
-    LD2(p, 6, x3r, x3i);
-    LD2(p, 14, x7r, x7i);
-    const int32_t u0r = x0r + x4r, u0i = x0i + x4i, d0r = x0r - x4r, d0i = x0i - x4i;
-    const int32_t u1r = x1r + x5r, u1i = x1i + x5i, d1r = x1r - x5r, d1i = x1i - x5i;
-    const int32_t u2r = x2r + x6r, u2i = x2i + x6i, d2r = x2r - x6r, d2i = x2i - x6i;
-    const int32_t u3r = x3r + x7r, u3i = x3i + x7i, d3r = x3r - x7r, d3i = x3i - x7i;
+  for (int32_t *p = z; p < z + 1024; p += 16) { /* ordered for few live registers */
+    int32_t xr, xi, yr, yi;
+    /* odd k: u1, u3 and v1 = 2 (h1r + i h1i), v3 = 2 (h3r - i h3n) */
+    LD2(p, 2, xr, xi);
+    LD2(p, 10, yr, yi);
+    const int32_t u1r = xr + yr, u1i = xi + yi, d1r = xr - yr, d1i = xi - yi;
+    LD2(p, 6, xr, xi);
+    LD2(p, 14, yr, yi);
+    const int32_t u3r = xr + yr, u3i = xi + yi, d3r = xr - yr, d3i = xi - yi;
+    const int32_t h1r = mulhi_r(d1r + d1i, C), h1i = mulhi_r(d1i - d1r, C);
+    const int32_t h3r = mulhi_r(d3i - d3r, C), h3n = mulhi_r(d3r + d3i, C);
+    /* V2 = v1 + v3 = 2 e2, V3 = v1 - v3 = 2 e3 */
+    const int32_t e2r = h1r + h3r, e2i = h1i - h3n, e3r = h1r - h3r, e3i = h1i + h3n;
+    /* even k: u0, u2, and V0 = v0 + v2, V1 = v0 - v2 with v0 = d0, v2 = -i d2 */
+    LD2(p, 0, xr, xi);
+    LD2(p, 8, yr, yi);
+    const int32_t u0r = xr + yr, u0i = xi + yi, d0r = xr - yr, d0i = xi - yi;
+    LD2(p, 4, xr, xi);
+    LD2(p, 12, yr, yi);
+    const int32_t u2r = xr + yr, u2i = xi + yi, d2r = xr - yr, d2i = xi - yi;
+    const int32_t V0r = d0r + d2i, V0i = d0i - d2r, V1r = d0r - d2i, V1i = d0i + d2r;
+    /* radix 4 on v: positions 4..7 are V0 + V2, V1 - i V3, V0 - V2, V1 + i V3 */
+    ST2(p, 8, V0r + 2 * e2r, V0i + 2 * e2i);
+    ST2(p, 10, V1r + 2 * e3i, V1i - 2 * e3r);
+    ST2(p, 12, V0r - 2 * e2r, V0i - 2 * e2i);
+    ST2(p, 14, V1r - 2 * e3i, V1i + 2 * e3r);
     /* radix 4 on u: positions 0..3 */
     const int32_t t0r = u0r + u2r, t0i = u0i + u2i, t1r = u0r - u2r, t1i = u0i - u2i;
     const int32_t t2r = u1r + u3r, t2i = u1i + u3i, t3r = u1r - u3r, t3i = u1i - u3i;
@@ -229,17 +241,6 @@ static void fft_radix8(int32_t *z) {
     ST2(p, 2, t1r + t3i, t1i - t3r);
     ST2(p, 4, t0r - t2r, t0i - t2i);
     ST2(p, 6, t1r - t3i, t1i + t3r);
-    /* v_1 = 2 (h1r + i h1i), v_3 = 2 (h3r - i h3n) */
-    const int32_t h1r = mulhi_r(d1r + d1i, C), h1i = mulhi_r(d1i - d1r, C);
-    const int32_t h3r = mulhi_r(d3i - d3r, C), h3n = mulhi_r(d3r + d3i, C);
-    /* radix 4 on v (v_0 = d0, v_2 = -i d2): V0 = v0 + v2, V1 = v0 - v2, V2 = v1 + v3 = 2 e2,
-     * V3 = v1 - v3 = 2 e3; positions 4..7: V0 + V2, V1 - i V3, V0 - V2, V1 + i V3 */
-    const int32_t V0r = d0r + d2i, V0i = d0i - d2r, V1r = d0r - d2i, V1i = d0i + d2r;
-    const int32_t e2r = h1r + h3r, e2i = h1i - h3n, e3r = h1r - h3r, e3i = h1i + h3n;
-    ST2(p, 8, V0r + 2 * e2r, V0i + 2 * e2i);
-    ST2(p, 10, V1r + 2 * e3i, V1i - 2 * e3r);
-    ST2(p, 12, V0r - 2 * e2r, V0i - 2 * e2i);
-    ST2(p, 14, V1r - 2 * e3i, V1i + 2 * e3r);
   }
 }
 
@@ -267,11 +268,13 @@ static inline uint64_t load_power(const int32_t *z, int k) {
 
 /* Power of 2X[k], k = BIN_LO..BIN_HI, from the 512-point FFT of the interleaved real
  * frame. For j <= 256: E = Z[j] + conj Z[512-j], D = Z[j] - conj Z[512-j],
- * V = W_1024^j (-i D); 2X[j] = E + V and 2X[512-j] = conj(E - V). */
-static void power_spectrum(int32_t *z) {
-  const uint32_t *off = logmel_pair_offset;
-  const int32_t *tw = logmel_twiddle_q31[LOGMEL_T_BIN_LO];
-  for (int j = LOGMEL_T_BIN_LO; j <= 256; j++, off++, tw += 2) {
+ * V = W_1024^j (-i D); 2X[j] = E + V and 2X[512-j] = conj(E - V); the power of 2X[512-j]
+ * only where 512 - j <= BIN_HI (mirror is a constant at each call). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void post_bins(int32_t *z, const uint32_t *off, const int32_t *tw, int n, const int mirror) {
+  for (; n > 0; n--, off++, tw += 2) {
     int32_t *a = (int32_t *)(void *)((char *)z + (*off & 0xffffu));
     int32_t *b = (int32_t *)(void *)((char *)z + (*off >> 16));
     int32_t ar, ai, br, bi, vr, vi;
@@ -279,10 +282,24 @@ static void power_spectrum(int32_t *z) {
     LD2(b, 0, br, bi);
     const int32_t er = ar + br, ei = ai - bi, dr = ar - br, di = ai + bi;
     CMUL(vr, vi, di, -dr, tw);
-    const uint64_t pa = bin_power(er + vr, ei + vi), pb = bin_power(er - vr, ei - vi);
-    /* b == a for j = 256: a's value is stored last */
-    ST2(b, 0, (int32_t)(uint32_t)pb, (int32_t)(uint32_t)(pb >> 32));
+    const uint64_t pa = bin_power(er + vr, ei + vi);
+    if (mirror) { /* b == a for j = 256: a's value is stored last */
+      const uint64_t pb = bin_power(er - vr, ei - vi);
+      ST2(b, 0, (int32_t)(uint32_t)pb, (int32_t)(uint32_t)(pb >> 32));
+    }
     ST2(a, 0, (int32_t)(uint32_t)pa, (int32_t)(uint32_t)(pa >> 32));
+  }
+}
+
+static void power_spectrum(int32_t *z) {
+  enum { J_MIRROR = 512 - LOGMEL_T_BIN_HI }; /* first j whose mirror 512 - j has a weight */
+  const int32_t *tw = logmel_twiddle_q31[LOGMEL_T_BIN_LO];
+  if (J_MIRROR > LOGMEL_T_BIN_LO) {
+    post_bins(z, logmel_pair_offset, tw, J_MIRROR - LOGMEL_T_BIN_LO, 0);
+    post_bins(z, logmel_pair_offset + (J_MIRROR - LOGMEL_T_BIN_LO), tw + 2 * (J_MIRROR - LOGMEL_T_BIN_LO),
+              257 - J_MIRROR, 1);
+  } else {
+    post_bins(z, logmel_pair_offset, tw, 257 - LOGMEL_T_BIN_LO, 1);
   }
 }
 
