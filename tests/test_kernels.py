@@ -172,7 +172,10 @@ def test_depthwise_conv2d(build_dir, tmp_path):
     for k in (3, 5):
         for stride in (1, 2):
             # (3, 400, 8): a window wider than the stack buffer (plain path)
-            for t, f, c in ((9, 16, 8), (8, 17, 16), (3, 3, 12), (1, 1, 8), (6, 5, 7), (11, 7, 40), (2, 9, 1), (3, 400, 8)):
+            # (5, 64, 8), (4, 33, 10): rows wide enough for the planar 3 x 3 stride 1 path (odd width, a
+            # channel remainder)
+            for t, f, c in ((9, 16, 8), (8, 17, 16), (3, 3, 12), (1, 1, 8), (6, 5, 7), (11, 7, 40), (2, 9, 1), (3, 400, 8),
+                            (5, 64, 8), (4, 33, 10), (3, 66, 4)):
                 case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.3))
                 cases.append(case)
                 wants.append(want)

@@ -43,6 +43,27 @@ static void dw_edge_pixel_plain(const nn_conv_t *p, const int8_t *const *rows, i
     }
 }
 
+/* Channels c0..c1 - 1 of every pixel of the row, scalar. */
+static void dw_plain_channels(const nn_conv_t *p, const int8_t *const *rows, int c0, int c1, int8_t *out)
+{
+    const int k = p->k, ch = p->cout;
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    for (int fo = 0; fo < p->f_out; ++fo) {
+        const int f0 = fo * p->stride - p->pad;
+        const int kf0 = f0 < 0 ? -f0 : 0, kf1 = f0 + k > p->f_in ? p->f_in - f0 : k;
+        for (int c = c0; c < c1; ++c) {
+            int32_t acc = p->bias[c];
+            for (int kt = 0; kt < k; ++kt) {
+                if (!rows[kt]) continue;
+                for (int kf = kf0; kf < kf1; ++kf) {
+                    acc += (rows[kt][(size_t)(f0 + kf) * ch + c] - p->zp_in) * p->weights[(kt * k + kf) * ch + c];
+                }
+            }
+            out[(size_t)fo * ch + c] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[c], p->shift[c])), o);
+        }
+    }
+}
+
 /* Channels c0 + j0 .. c0 + j1 - 1 of an edge pixel (out: the pixel). */
 static void dw_edge_pixel(const nn_conv_t *p, const dw_chunk_t *ck, const int8_t *const *rows, int fo, int c0, int j0,
                           int j1, nn_out_t o, int8_t *out)
@@ -104,12 +125,181 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
     for (int fo = 0; fo < f_out; ++fo, dst += ch, x0 += step) dw_pixel(ck, x0, row_stride, m4, K, o, kind, dst);
 }
 
+/* The planar path (3 x 3, stride 1, 32 to NN_DW_PLANE - 10 output pixels a row):
+ * four channels at a time, their k input rows are first widened into int16 planes [channel][kt][f] (padding = zp_in), so that two
+ * neighbouring taps of one channel are one word and SMLAD does two MACs. Each
+ * channel then runs along the row with its weights and requantization
+ * constants loaded once per pass of NN_DW_PASS output pixels. */
+#define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
+
+typedef struct {
+    int16_t x[4][NN_DW_K_MAX][NN_DW_PLANE];
+} dw_planes_t;
+
+static inline void dw_store32(void *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+/* Planes of channels c0..c0+3: k rows of fp + 8 elements (the last 8 are slack). */
+static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
+{
+    const int k = p->k, pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad + 8;
+    const int16_t zp = (int16_t)p->zp_in;
+    for (int kt = 0; kt < k; ++kt) {
+        if (!rows[kt]) {
+            for (int j = 0; j < 4; ++j)
+                for (int f = 0; f < n; ++f) pl->x[j][kt][f] = zp;
+            continue;
+        }
+        for (int j = 0; j < 4; ++j) {
+            for (int f = 0; f < pad; ++f) pl->x[j][kt][f] = zp;
+            for (int f = pad + f_in; f < n; ++f) pl->x[j][kt][f] = zp;
+        }
+        const int8_t *src = rows[kt] + c0;
+        int16_t *d0 = &pl->x[0][kt][pad], *d1 = &pl->x[1][kt][pad], *d2 = &pl->x[2][kt][pad], *d3 = &pl->x[3][kt][pad];
+        int f = 0;
+        for (; f + 2 <= f_in; f += 2, src += 2 * ch) {
+            /* two pixels of four channels -> a word (pixel f, pixel f + 1) per channel */
+            const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch);
+            const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1);         /* (c0, c2) */
+            const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1); /* (c1, c3) */
+            dw_store32(d0 + f, (a0 & 0xffffu) | (a1 << 16));
+            dw_store32(d2 + f, (a0 >> 16) | (a1 & 0xffff0000u));
+            dw_store32(d1 + f, (b0 & 0xffffu) | (b1 << 16));
+            dw_store32(d3 + f, (b0 >> 16) | (b1 & 0xffff0000u));
+        }
+        if (f < f_in) {
+            d0[f] = src[0];
+            d1[f] = src[1];
+            d2[f] = src[2];
+            d3[f] = src[3];
+        }
+    }
+}
+
+/* One channel's output row from its planes x[kt][.]: W[kt][m] = doubled (w[2m], w[2m+1]),
+ * W[kt][K/2] = doubled (w[K-1], 0); out is the channel's first output, ch bytes per pixel.
+ * NN_DW_PASS output pixels per pass share the weight loads; with stride 1 pixel j + 1 reads
+ * the words of pixel j one element on, and the odd last tap of pixels 2i and 2i + 1 is the
+ * bottom and top of one word. */
+#define NN_DW_PASS 4
+static inline __attribute__((always_inline)) void dw_planar_channel(const int16_t (*x)[NN_DW_PLANE],
+                                                                    const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
+                                                                    int f_out, int ch, int K, int S, nn_out_t o,
+                                                                    int kind, int8_t *out)
+{
+    for (int fo = 0; fo < f_out; fo += NN_DW_PASS, out += NN_DW_PASS * ch) {
+        int32_t a[NN_DW_PASS];
+        _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) a[j] = bias2;
+        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
+            const int16_t *r = x[kt] + S * fo;
+            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                const uint32_t w = W[kt][m];
+                _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
+                    a[j] = nn_smlad(nn_load32(r + S * j + 2 * m), w, a[j]);
+                }
+            }
+            const uint32_t w = W[kt][K / 2];
+            _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
+                if (S == 1 && (j & 1)) a[j] = nn_smlatb(nn_load32(r + j - 1 + K - 1), w, a[j]);
+                else a[j] = nn_smlabb(nn_load32(r + S * j + K - 1), w, a[j]);
+            }
+        }
+        const int n = f_out - fo;
+        out[0] = nn_outz_k(nn_rqz_apply(a[0], q), o, kind);
+        if (n > 1) out[ch] = nn_outz_k(nn_rqz_apply(a[1], q), o, kind);
+        if (n > 2) out[2 * ch] = nn_outz_k(nn_rqz_apply(a[2], q), o, kind);
+        if (n > 3) out[3 * ch] = nn_outz_k(nn_rqz_apply(a[3], q), o, kind);
+    }
+}
+
+/* One function per kernel, stride and output stage: each gets its own register allocation. */
+#define NN_DW_PLANAR_FN(K, S, KIND)                                                                            \
+    static __attribute__((noinline)) void dw_planar_##K##_##S##_##KIND(                                        \
+        const int16_t (*x)[NN_DW_PLANE], const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q, int f_out, int ch, \
+        nn_out_t o, int8_t *out)                                                                               \
+    {                                                                                                          \
+        dw_planar_channel(x, W, bias2, q, f_out, ch, K, S, o, KIND, out);                                      \
+    }
+NN_DW_PLANAR_FN(3, 1, NN_OUT_PLAIN)
+NN_DW_PLANAR_FN(3, 1, NN_OUT_RELU)
+NN_DW_PLANAR_FN(3, 1, NN_OUT_LUT)
+NN_DW_PLANAR_FN(3, 1, NN_OUT_ANY)
+
+typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[3], int32_t, nn_rqz_t, int, int,
+                             nn_out_t, int8_t *);
+
+static dw_planar_fn dw_planar_pick(int kind)
+{
+    return kind == NN_OUT_PLAIN ? dw_planar_3_1_NN_OUT_PLAIN
+           : kind == NN_OUT_RELU ? dw_planar_3_1_NN_OUT_RELU
+           : kind == NN_OUT_LUT  ? dw_planar_3_1_NN_OUT_LUT
+                                 : dw_planar_3_1_NN_OUT_ANY;
+}
+
+/* Channels c0..c0+3 (all in the fast requantization) of the output row. */
+static void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0, nn_out_t o, dw_planar_fn fn,
+                            int8_t *out)
+{
+    const int k = p->k, ch = p->cout;
+    for (int j = 0; j < 4; ++j) {
+        const int c = c0 + j;
+        const int8_t *w = p->weights + c;
+        uint32_t W[NN_DW_K_MAX][3];
+        int32_t sum = 0;
+        for (int kt = 0; kt < k; ++kt, w += k * ch) {
+            int32_t t[6] = {0, 0, 0, 0, 0, 0};
+            for (int i = 0; i < k; ++i) {
+                t[i] = w[i * ch];
+                sum += t[i];
+            }
+            for (int m = 0; m < 3; ++m) {
+                W[kt][m] = (uint32_t)(uint16_t)(2 * t[2 * m]) | ((uint32_t)(uint16_t)(2 * t[2 * m + 1]) << 16);
+            }
+        }
+        const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
+        fn(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, o, out + c);
+    }
+}
+
+/* Measured on mn01 (qemu-an386): the planar path wins over the window path only
+ * for 3 x 3 stride 1 on wide rows (B1, B3: f_out 64 and 32); with stride 2, 5 x 5
+ * or narrow rows its per-row widening and weight packing cost more than SMLAD saves. */
+static int dw_planar_fits(const nn_conv_t *p)
+{
+    return p->k == 3 && p->stride == 1 && p->f_out >= 32 && p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
+}
+
+static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+{
+    const int ch = p->cout, m4 = ch & ~3;
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    const dw_planar_fn fn = dw_planar_pick(nn_out_kind(p->act_min, p->act_max, p->lut));
+    dw_planes_t pl;
+    for (int c0 = 0; c0 < ch; c0 += 4) {
+        const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
+        int fast = c1 - c0 == 4;
+        for (int c = c0; c < c1; ++c) fast &= nn_rqz_ok(p->shift[c]);
+        if (!fast) {
+            dw_plain_channels(p, rows, c0, c1, out);
+            continue;
+        }
+        dw_fill_planes(p, rows, c0, &pl);
+        dw_planar_group(p, &pl, c0, o, fn, out);
+    }
+}
+
 #define NN_DW_CASE(K, KIND) dw_pixels(&ck, win, row_stride, step, f_out, ch, m4, K, o, KIND, out + c0)
 
 void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int k = p->k, s = p->stride, pad = p->pad, ch = p->cout, f_in = p->f_in, f_out = p->f_out;
     const int fp = f_in + 2 * pad; /* padded row width */
+    if (dw_planar_fits(p)) {
+        dw_planar_row(p, rows, out);
+        return;
+    }
     if (k > NN_DW_K_MAX || (size_t)k * fp * NN_DW_CHUNK > NN_DW_WINDOW_MAX) {
         for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel_plain(p, rows, fo, out + (size_t)fo * ch);
         return;
