@@ -34,9 +34,9 @@ def _context() -> dict:
         "n_twiddle": 257,  # W_1024^j for the post-processing, j <= 256
         "r8_c_q31": tb.RADIX8_C_Q31,
         "n_log_frac": len(t.log_frac),
-        "window": ints(t.window),
+        "stage1": ints(tb.stage1_table()),
         "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31[:257]],
-        "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index()]],
+        "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index(tb.RADIX4_SPANS[1:])]],
         # byte offsets into the FFT buffer: of Z[k] (power of bin k) | mel weight << 16,
         # k = bin_lo..bin_hi, and of the pair Z[j] | Z[512-j] << 16 for j = bin_lo..256
         "bin_entry": ints(8 * t.fft_perm[t.bin_lo : t.bin_hi + 1] | t.seg_weight << 16),

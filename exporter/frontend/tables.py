@@ -85,15 +85,30 @@ RADIX4_SPANS = (512, 128, 32)  # the radix-4 DIF stages with twiddles; then one 
 RADIX8_C_Q31 = int(round(2**31 / np.sqrt(2.0)))  # 1/sqrt(2): the radix-8 stage's internal twiddle
 
 
-def radix4_twiddle_index() -> np.ndarray:
-    """Twiddle-table indices (W_1024^k) of the radix-4 stages (RADIX4_SPANS), in the
-    order the C code walks them: per stage, per j < span/4: W^j, W^2j, W^3j (W = W_span)."""
+def radix4_twiddle_index(spans: tuple[int, ...] = RADIX4_SPANS) -> np.ndarray:
+    """Twiddle-table indices (W_1024^k) of radix-4 stages, in the order the C code walks
+    them: per stage, per j < span/4: W^j, W^2j, W^3j (W = W_span)."""
     idx = []
-    for span in RADIX4_SPANS:
+    for span in spans:
         stride = N_FFT // span
         for j in range(span // 4):
             idx += [j * stride, 2 * j * stride, 3 * j * stride]
     return np.array(idx, dtype=np.int64)
+
+
+def stage1_table() -> np.ndarray:
+    """The C code's first FFT stage (radix 4, span 512, fused with the window) reads one
+    int32 stream: per butterfly j < 128, the Q25 window pairs (w[m], w[m+1]) of those of
+    a, b, c, d (m = 2j - 112 + 256 i) that lie under the window, then W^j, W^2j, W^3j."""
+    t = tables()
+    out = []
+    for j in range(N_FFT // 8):
+        for m in range(2 * j - (N_FFT - WIN) // 2, WIN, 256):
+            if m >= 0:
+                out += [t.window[m], t.window[m + 1]]
+        for k in radix4_twiddle_index((N_FFT // 2,))[3 * j : 3 * j + 3]:
+            out += [t.twiddle_q31[k, 0], t.twiddle_q31[k, 1]]
+    return np.array(out, dtype=np.int64)
 
 
 def _fft_perm() -> np.ndarray:

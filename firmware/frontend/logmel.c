@@ -114,37 +114,37 @@ static inline void radix4_butterfly_half(int32_t *p, int32_t ar, int32_t ai, int
  * y[m] = (x[m+1] << 15) - 0.97 x[m] (m = n - 112) and the rest zero: z[j] = xw[2j] + i xw[2j+1],
  * butterflies on a = z[j], b = z[j+128], c = z[j+256], d = z[j+384], j < 128; a is zero for
  * j < 56 and d for j >= 72. Y(m) yields y[m]; the window is applied here, by SMMULR with
- * the Q25 table. */
-#define WINDOW_PAIR(re, im, Y, m, w)             \
+ * the Q25 window pairs of logmel_stage1, which also holds the twiddles, in the order read. */
+#define WINDOW_PAIR(re, im, Y, m, t, off)       \
   do {                                           \
     int32_t w0_, w1_;                            \
-    LD2(w, 0, w0_, w1_);                         \
+    LD2(t, off, w0_, w1_);                       \
     (re) = mulhi_r(Y(m), w0_);                   \
     (im) = mulhi_r(Y((m) + 1), w1_);             \
   } while (0)
 #define WINDOW_RADIX4(z, Y)                                                            \
   do {                                                                                 \
-    const int32_t *w_ = logmel_window, *tw_ = logmel_twiddle3_q31[0];                  \
+    const int32_t *t_ = logmel_stage1; /* window pairs and twiddles, in this order */  \
     int32_t *p_ = (z);                                                                 \
     int32_t ar, ai, br, bi, cr, ci, dr, di;                                            \
-    for (int m = 0; m < 112; m += 2, p_ += 2, tw_ += 6) { /* a = 0; b, c, d: m + 144, 400, 656 */ \
-      WINDOW_PAIR(br, bi, Y, m + 144, w_ + m + 144);                                   \
-      WINDOW_PAIR(cr, ci, Y, m + 400, w_ + m + 400);                                   \
-      WINDOW_PAIR(dr, di, Y, m + 656, w_ + m + 656);                                   \
-      radix4_butterfly_half(p_, 0, 0, br, bi, cr, ci, dr, di, tw_);                    \
+    for (int m = 0; m < 112; m += 2, p_ += 2, t_ += 12) { /* a = 0; b, c, d: m + 144, 400, 656 */ \
+      WINDOW_PAIR(br, bi, Y, m + 144, t_, 0);                                          \
+      WINDOW_PAIR(cr, ci, Y, m + 400, t_, 2);                                          \
+      WINDOW_PAIR(dr, di, Y, m + 656, t_, 4);                                          \
+      radix4_butterfly_half(p_, 0, 0, br, bi, cr, ci, dr, di, t_ + 6);                \
     }                                                                                  \
-    for (int m = 0; m < 32; m += 2, p_ += 2, tw_ += 6) { /* a: m, b, c, d: m + 256, 512, 768 */ \
-      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                               \
-      WINDOW_PAIR(br, bi, Y, m + 256, w_ + m + 256);                                   \
-      WINDOW_PAIR(cr, ci, Y, m + 512, w_ + m + 512);                                   \
-      WINDOW_PAIR(dr, di, Y, m + 768, w_ + m + 768);                                   \
-      radix4_butterfly_half(p_, ar, ai, br, bi, cr, ci, dr, di, tw_);                  \
+    for (int m = 0; m < 32; m += 2, p_ += 2, t_ += 14) { /* a: m, b, c, d: m + 256, 512, 768 */ \
+      WINDOW_PAIR(ar, ai, Y, m, t_, 0);                                                \
+      WINDOW_PAIR(br, bi, Y, m + 256, t_, 2);                                          \
+      WINDOW_PAIR(cr, ci, Y, m + 512, t_, 4);                                          \
+      WINDOW_PAIR(dr, di, Y, m + 768, t_, 6);                                          \
+      radix4_butterfly_half(p_, ar, ai, br, bi, cr, ci, dr, di, t_ + 8);               \
     }                                                                                  \
-    for (int m = 32; m < 144; m += 2, p_ += 2, tw_ += 6) { /* d = 0 */                 \
-      WINDOW_PAIR(ar, ai, Y, m, w_ + m);                                               \
-      WINDOW_PAIR(br, bi, Y, m + 256, w_ + m + 256);                                   \
-      WINDOW_PAIR(cr, ci, Y, m + 512, w_ + m + 512);                                   \
-      radix4_butterfly_half(p_, ar, ai, br, bi, cr, ci, 0, 0, tw_);                    \
+    for (int m = 32; m < 144; m += 2, p_ += 2, t_ += 12) { /* d = 0 */                 \
+      WINDOW_PAIR(ar, ai, Y, m, t_, 0);                                                \
+      WINDOW_PAIR(br, bi, Y, m + 256, t_, 2);                                          \
+      WINDOW_PAIR(cr, ci, Y, m + 512, t_, 4);                                          \
+      radix4_butterfly_half(p_, ar, ai, br, bi, cr, ci, 0, 0, t_ + 6);                 \
     }                                                                                  \
   } while (0)
 
@@ -246,7 +246,7 @@ static void fft_radix8(int32_t *z) {
 
 /* the stages after the first of the 512-point DIF FFT (in place, digit-reversed output) */
 static void fft512_rest(int32_t *z) {
-  const int32_t *w = logmel_twiddle3_q31[0] + 6 * 128; /* after the first stage's */
+  const int32_t *w = logmel_twiddle3_q31[0];
   w = radix4_stage(z, 32, w);                          /* span 128 */
   radix4_stage(z, 8, w);                               /* span 32 */
   fft_radix8(z);

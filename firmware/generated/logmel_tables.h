@@ -18,9 +18,11 @@
 #define LOGMEL_T_OUT_FRAC_BITS 12
 #define LOGMEL_T_NSEGMENTS 129        /* bins between mel band centres: band s-1 | band s */
 
-extern const int32_t logmel_window[LOGMEL_T_WIN];
+/* the first FFT stage's stream, per butterfly j: the Q25 window pairs it uses, then
+ * W^j, W^2j, W^3j (W = W_512) */
+extern const int32_t logmel_stage1[1568];
 extern const int32_t logmel_twiddle_q31[257][2];   /* cos, sin of 2 pi k / 1024 */
-extern const int32_t logmel_twiddle3_q31[504][2]; /* radix-4 stages (span 512, 128, 32): W^j, W^2j, W^3j per j */
+extern const int32_t logmel_twiddle3_q31[120][2]; /* radix-4 stages of span 128, 32: W^j, W^2j, W^3j per j */
 /* Byte offsets into the FFT buffer (digit-reversed order). Bins k = BIN_LO..BIN_HI: low
  * half the offset of Z[k], high half the Q16 mel weight d (band s-1 gets d, band s
  * 2^16 - d, s the segment of k). j = BIN_LO..256: offsets of Z[j] (low), Z[512-j] (high). */
