@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from exporter import defaults, fidelity
-from exporter.calibrate import calibration_logmels, collect_ranges, synthetic_set
+from exporter.calibrate import calibrated_ranges, calibration_logmels, synthetic_set
 from exporter.fold import fold_model
 from exporter.graph import Graph
 from exporter.quantize import correct_biases, quantize_graph
@@ -29,7 +29,7 @@ def default_graph(mn01_seed0_net):
     fg = fold_model(mn01_seed0_net)
     mels, _ = calibration_logmels(None, defaults.CALIBRATION_SEED, defaults.CALIBRATION_CLIPS,
                                   defaults.CALIBRATION_SECONDS, progress=False)
-    graph = quantize_graph(fg, collect_ranges(fg, mels, defaults.PERCENTILE, progress=False), {"name": "mn01"})
+    graph = quantize_graph(fg, calibrated_ranges(fg, mels, defaults.PERCENTILE, progress=False)[0], {"name": "mn01"})
     correct_biases(graph, fg, [np.round(m * 4096).astype(np.int16) for m in mels])
     return graph
 

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from exporter import int8_exec
-from exporter.calibrate import RangeObserver, calibration_logmels, collect_ranges
+from exporter.calibrate import (
+    TAP_RANGE_FACTORS,
+    RangeObserver,
+    tap_cost,
+    calibration_logmels,
+    collect_ranges,
+    tap_ranges,
+)
 from exporter.errors import UserError
 from exporter.fold import fold_model
 from exporter.graph import Graph, GraphError
@@ -166,6 +173,30 @@ def test_range_observer():
     assert lo == pytest.approx(10.0) and hi == pytest.approx(990.0)
     with pytest.raises(UserError):
         RangeObserver(percentile=30)
+
+
+def test_tap_ranges_narrow_only_the_tapped_tensors(calibrated):
+    """Tapped block outputs get a narrowed range (the last block, read by its pool alone, a narrower
+    one than the percentile range); every other range is unchanged."""
+    fg, mels, ranges = calibrated
+    narrowed, factors = tap_ranges(fg, mels, ranges)
+    assert list(factors) == ["B5", "B11", "B13", "B15"]
+    for name, (lo, hi) in ranges.items():
+        f = factors.get(name, 1.0)
+        assert f in TAP_RANGE_FACTORS
+        assert narrowed[name] == (lo * f, hi * f), name
+
+
+def testtap_cost_trades_rounding_for_clipping():
+    """Heavy-tailed maps with small channel means: a range 1/3 as wide rounds the pooled tap far less;
+    a much narrower one clips too much; the map's own error only adds."""
+    rng = np.random.default_rng(0)
+    maps = [rng.normal(0, 0.05, (4, 1, 1)) + rng.standard_t(3, (4, 30, 8)) for _ in range(3)]
+    tap = {f: tap_cost(maps, -30 * f, 30 * f, False) for f in (1.0, 0.35, 0.1)}
+    assert tap[0.35] < tap[1.0] / 2
+    assert tap[0.1] > tap[0.35]
+    for f in tap:
+        assert tap_cost(maps, -30 * f, 30 * f, True) > tap[f]
 
 
 def test_bias_correction_reduces_the_mean_error(calibrated):

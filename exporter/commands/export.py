@@ -80,10 +80,10 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     fgraph = fold_model(model)
     mels, source = calibrate.calibration_logmels(calibration, calibration_seed, calibration_clips,
                                                  calibration_seconds, progress=progress)
-    ranges = calibrate.collect_ranges(fgraph, mels, percentile, progress=progress)
+    ranges, tap_factors = calibrate.calibrated_ranges(fgraph, mels, percentile, progress=progress)
     graph = quantize_graph(fgraph, ranges, _model_info(info),
                            extra={"calibration": {"source": source, "clips": len(mels), "percentile": percentile,
-                                                  "bias_correction": True}})
+                                                  "tap_range_factors": tap_factors, "bias_correction": True}})
     correct_biases(graph, fgraph, [np.round(m * 4096).astype(np.int16) for m in mels])
     graph.validate()
     graph.save(folder)
