@@ -5,7 +5,9 @@ Builds firmware/frontend/logmel.c and freshly rendered tables with arm-none-eabi
 it in the unicorn emulator and counts executed instructions while streaming audio
 through logmel_push one hop (320 samples, one frame) at a time. The stage hook marks
 the stage boundaries (a second run; the hook's own calls, one per power bin, are
-subtracted again, at their average cost).
+subtracted again, at their average cost). A finer breakdown attributes every executed
+instruction of the steady-state frames to the function inlined into emit_frame that it
+belongs to (addr2line on a -g build of the same code).
 
     python bench/frontend_m4_cost.py [--out reports/frontend_m4_cost] [--frames 20]
 writes OUT.md and OUT.json. Design target: <= 40,000 instructions per frame.
@@ -17,6 +19,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +36,55 @@ STAGES = ["pre-emphasis, buffering, window, FFT", "power spectrum", "mel bands",
 WARMUP = 1041  # input samples that emit frames 0..2 (the start-up frames)
 
 
+def where(elf: bytes, pcs: dict[int, int], n_frames: int) -> dict[str, int]:
+    """Instructions per frame by the code they belong to: the function inlined into
+    emit_frame (for fft512_rest, its call line), or the called function itself."""
+    source = (ROOT / "firmware" / "frontend" / "logmel.c").read_text().splitlines()
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "frontend.elf"
+        path.write_bytes(elf)
+        addrs = sorted(pcs)
+        out = subprocess.run(
+            ["arm-none-eabi-addr2line", "-a", "-f", "-i", "-e", str(path)],
+            input="\n".join(f"{a:#x}" for a in addrs),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    chains: list[list[str]] = []
+    for line in out:
+        if line.startswith("0x"):
+            chains.append([])
+        else:
+            chains[-1].append(line)
+    totals: dict[str, int] = {}
+    for addr, chain in zip(addrs, chains):
+        levels = list(zip(chain[0::2], chain[1::2]))[::-1]  # outermost first: (function, file:line)
+        if len(levels) == 1 or levels[0][0] != "emit_frame":
+            label = levels[0][0]
+        else:
+            label = levels[1][0]
+            if label == "fft512_rest" and len(levels) > 2:
+                line = int(levels[1][1].rsplit(":", 1)[1].split()[0])
+                label = f"fft512_rest: `{' '.join(source[line - 1].split())}`"
+        totals[label] = totals.get(label, 0) + pcs[addr]
+    return {k: round(v / n_frames) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
 def measure(n_frames: int) -> dict:
-    m4 = M4(count=True)
+    m4 = M4(count=True, debug=True)
     m4.load_pcm(signals.make("speech_like", WARMUP + 320 * n_frames, -12.0))
 
     m4.call("drv_begin", 0, 0)
     m4.call("drv_push", 0, WARMUP)
     per_frame = []
+    m4.pcs = {}
     for i in range(n_frames):
         start = m4.count
         m4.call("drv_push", WARMUP + 320 * i, 320)
         per_frame.append(m4.count - start)
+    by_code = where(m4.elf, m4.pcs, n_frames)
+    m4.pcs = None
 
     m4.call("drv_begin", 1, 0)
     m4.call("drv_push", 0, WARMUP)
@@ -68,6 +109,7 @@ def measure(n_frames: int) -> dict:
             "max": int(max(per_frame)),
         },
         "stages": stages,
+        "by_code": by_code,
         "sizes_bytes": {
             "code+tables (.text, frontend and driver)": m4.sizes[".text"],
             "logmel_state (RAM)": m4.sizes["logmel_state"],
@@ -101,6 +143,13 @@ def main(argv=None) -> int:
         "| stage | instructions |",
         "| --- | --- |",
         *[f"| {k} | {v:,} |" for k, v in r["stages"].items()],
+        "",
+        "Where they go (per frame, steady state; the function inlined into `emit_frame` "
+        "each executed instruction belongs to):",
+        "",
+        "| code | instructions |",
+        "| --- | --- |",
+        *[f"| {k} | {v:,} |" for k, v in r["by_code"].items()],
         "",
         "| memory | bytes |",
         "| --- | --- |",

@@ -66,15 +66,16 @@ SECTIONS {{
 """
 
 
-def build(work: Path) -> tuple[bytes, dict[str, int], dict[str, int]]:
-    """Compile logmel.c + rendered tables + the driver; returns (flash image, symbols, sizes)."""
+def build(work: Path, debug: bool = False) -> tuple[bytes, dict[str, int], dict[str, int]]:
+    """Compile logmel.c + rendered tables + the driver; returns (flash image, symbols, sizes).
+    ``debug`` adds -g (line tables for addr2line; the code is the same)."""
     gen = work / "gen"
     render_frontend(gen)
     (work / "driver.c").write_text(DRIVER)
     (work / "link.ld").write_text(LINKER)
     elf = work / "frontend.elf"
     front = ROOT / "firmware" / "frontend"
-    cmd = ["arm-none-eabi-gcc", *CFLAGS, f"-I{front}", f"-I{gen}", str(front / "logmel.c"),
+    cmd = ["arm-none-eabi-gcc", *CFLAGS, *(["-g"] if debug else []), f"-I{front}", f"-I{gen}", str(front / "logmel.c"),
            str(gen / "logmel_tables.c"), str(work / "driver.c"), "-nostartfiles", "--specs=nano.specs",
            "--specs=nosys.specs", "-Wl,--gc-sections", "-Wl,-e,drv_push", "-Wl,--undefined=drv_begin",
            "-Wl,--undefined=drv_end", f"-T{work / 'link.ld'}", "-o", str(elf)]  # fmt: skip
@@ -107,14 +108,17 @@ def build(work: Path) -> tuple[bytes, dict[str, int], dict[str, int]]:
 
 class M4:
     """The built frontend in unicorn (Cortex-M4 model). ``count=True`` counts instructions
-    and records when the stage hook / frame callback run (slower)."""
+    and records when the stage hook / frame callback run (slower); while ``pcs`` is a dict
+    it also counts executions per instruction address. ``debug=True`` keeps the ELF (with
+    line tables) in ``elf``, for addr2line."""
 
-    def __init__(self, count: bool = False):
+    def __init__(self, count: bool = False, debug: bool = False):
         from unicorn import UC_ARCH_ARM, UC_HOOK_CODE, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
         from unicorn.arm_const import UC_CPU_ARM_CORTEX_M4
 
         with tempfile.TemporaryDirectory() as d:
-            image, self.syms, self.sizes = build(Path(d))
+            image, self.syms, self.sizes = build(Path(d), debug=debug)
+            self.elf = (Path(d) / "frontend.elf").read_bytes() if debug else None
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)  # with the DSP extension (SMMULR)
         self.uc.mem_map(FLASH, MEM_SIZE)
@@ -122,6 +126,7 @@ class M4:
         self.uc.mem_write(FLASH, image)
         self.count = 0
         self.marks: list[int] = []
+        self.pcs: dict[int, int] | None = None
         if count:
             marks = {self.syms["drv_stage"] & ~1, self.syms["drv_frame"] & ~1}
 
@@ -129,6 +134,8 @@ class M4:
                 self.count += 1
                 if address in marks:
                     self.marks.append(self.count)
+                if self.pcs is not None:
+                    self.pcs[address] = self.pcs.get(address, 0) + 1
 
             self.uc.hook_add(UC_HOOK_CODE, on_insn)
 

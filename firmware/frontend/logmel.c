@@ -1,11 +1,11 @@
 /* Fixed-point log-mel frontend (see logmel.h). Stages per frame, each matched by a
  * function of exporter/frontend/fixed.py:
- *   pre-emphasis (exact, real * 2^30) -> Hann window via SMMULR (real * 2^23), fused
- *   with the first FFT stage -> 512-point complex DIF FFT (radix-2, then radix-4;
- *   Q31 twiddles; the three radix-4 stages with twiddles scale by 1/2: real * 2^20)
- *   -> real-split post-processing (2X) -> power (uint64, in place of the FFT output)
- *   -> mel sums per segment between band centres (Q16 weights)
- *   -> normalised log (CLZ + ln table, Q24) -> rounded to Q3.12, saturated.
+ *   pre-emphasis (exact, real * 2^30; SMUSDX on the M4) -> Hann window via SMMULR
+ *   (Q25: real * 2^23), fused with the first FFT stage -> 512-point complex DIF FFT
+ *   (radix-4 at span 512, 128, 32 with Q31 twiddles, each scaling by 1/2; then radix 8
+ *   without twiddles: real * 2^20) -> real-split post-processing (2X) -> power (uint64,
+ *   in place of the FFT output) -> mel sums per segment between band centres (Q16
+ *   weights) -> normalised log (CLZ + 10-bit ln table, Q24) -> rounded to Q3.12.
  * No floats; signed >> is arithmetic (gcc, clang, armcc). */
 #include "logmel.h"
 

@@ -19,7 +19,7 @@ typedef void (*logmel_frame_fn)(void *user, const int16_t frame[LOGMEL_BANDS]);
 /* Optional dump of the intermediate stages of every frame (host tests), in this order:
  * called with the stage id, the data and its size in bytes. */
 enum {
-  LOGMEL_STAGE_FFT = 0,   /* int32[1024]: 512-point FFT of the windowed frame, digit-reversed order */
+  LOGMEL_STAGE_FFT = 0,   /* int32[1024]: 512-point FFT of the windowed frame / 8, digit-reversed order */
   LOGMEL_STAGE_POWER = 1, /* uint64: re^2 + im^2 of 2X, one call per bin, bin_lo..bin_hi */
   LOGMEL_STAGE_MEL = 2,   /* uint64[128]: band sums (weights / 2^16), without the floor */
   LOGMEL_STAGE_LOG = 3,   /* int32[128]: (ln(mel + 1e-5) + 4.5) / 5 in Q24, before rounding */
