@@ -31,16 +31,18 @@ def _context() -> dict:
         "out_frac_bits": tb.OUT_FRAC_BITS,
         "n_segments": len(t.seg_first) - 1,
         "n_mels": tb.N_MELS,
-        "n_twiddle": 257,  # W_1024^j for the post-processing, j <= 256
         "r8_c_q31": tb.RADIX8_C_Q31,
         "n_log_frac": len(t.log_frac),
         "stage1": ints(tb.stage1_table()),
-        "twiddle": [(int(c), int(s)) for c, s in t.twiddle_q31[:257]],
         "twiddle3": [(int(c), int(s)) for c, s in t.twiddle_q31[tb.radix4_twiddle_index(tb.RADIX4_SPANS[1:])]],
         # byte offsets into the FFT buffer: of Z[k] (power of bin k) | mel weight << 16,
-        # k = bin_lo..bin_hi, and of the pair Z[j] | Z[512-j] << 16 for j = bin_lo..256
+        # k = bin_lo..bin_hi; post-processing, j = bin_lo..256: the offsets of the pair
+        # Z[j] | Z[512-j] << 16 (as int32), then W_1024^j (cos, sin)
         "bin_entry": ints(8 * t.fft_perm[t.bin_lo : t.bin_hi + 1] | t.seg_weight << 16),
-        "pair_offset": [int(8 * t.fft_perm[j] | (8 * t.fft_perm[512 - j]) << 16) for j in range(t.bin_lo, 257)],
+        "post": [
+            (int(np.int32(np.uint32(8 * t.fft_perm[j] | (8 * t.fft_perm[512 - j]) << 16))), *map(int, t.twiddle_q31[j]))
+            for j in range(t.bin_lo, 257)
+        ],
         "seg_len": ints(np.diff(t.seg_first)),
         "log_exp": ints(t.log_exp),
         "log_frac": ints(t.log_frac),

@@ -273,15 +273,16 @@ static inline uint64_t load_power(const int32_t *z, int k) {
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
-static inline void post_bins(int32_t *z, const uint32_t *off, const int32_t *tw, int n, const int mirror) {
-  for (; n > 0; n--, off++, tw += 2) {
-    int32_t *a = (int32_t *)(void *)((char *)z + (*off & 0xffffu));
-    int32_t *b = (int32_t *)(void *)((char *)z + (*off >> 16));
+static inline void post_bins(int32_t *z, const int32_t *t, int n, const int mirror) {
+  for (; n > 0; n--, t += 3) { /* t: offsets, then W_1024^j */
+    const uint32_t off = (uint32_t)t[0];
+    int32_t *a = (int32_t *)(void *)((char *)z + (off & 0xffffu));
+    int32_t *b = (int32_t *)(void *)((char *)z + (off >> 16));
     int32_t ar, ai, br, bi, vr, vi;
     LD2(a, 0, ar, ai);
     LD2(b, 0, br, bi);
     const int32_t er = ar + br, ei = ai - bi, dr = ar - br, di = ai + bi;
-    CMUL(vr, vi, di, -dr, tw);
+    CMUL(vr, vi, di, -dr, t + 1);
     const uint64_t pa = bin_power(er + vr, ei + vi);
     if (mirror) { /* b == a for j = 256: a's value is stored last */
       const uint64_t pb = bin_power(er - vr, ei - vi);
@@ -293,13 +294,11 @@ static inline void post_bins(int32_t *z, const uint32_t *off, const int32_t *tw,
 
 static void power_spectrum(int32_t *z) {
   enum { J_MIRROR = 512 - LOGMEL_T_BIN_HI }; /* first j whose mirror 512 - j has a weight */
-  const int32_t *tw = logmel_twiddle_q31[LOGMEL_T_BIN_LO];
   if (J_MIRROR > LOGMEL_T_BIN_LO) {
-    post_bins(z, logmel_pair_offset, tw, J_MIRROR - LOGMEL_T_BIN_LO, 0);
-    post_bins(z, logmel_pair_offset + (J_MIRROR - LOGMEL_T_BIN_LO), tw + 2 * (J_MIRROR - LOGMEL_T_BIN_LO),
-              257 - J_MIRROR, 1);
+    post_bins(z, logmel_post[0], J_MIRROR - LOGMEL_T_BIN_LO, 0);
+    post_bins(z, logmel_post[J_MIRROR - LOGMEL_T_BIN_LO], 257 - J_MIRROR, 1);
   } else {
-    post_bins(z, logmel_pair_offset, tw, 257 - LOGMEL_T_BIN_LO, 1);
+    post_bins(z, logmel_post[0], 257 - LOGMEL_T_BIN_LO, 1);
   }
 }
 
@@ -307,20 +306,33 @@ static void power_spectrum(int32_t *z) {
  * of band s-1 (weights d) and the rising slope of band s (2^16 - d), so one product per
  * bin. S0 = sum P, F = floor(sum P * d / 2^16) from the 32-bit halves of P (UMLAL);
  * band s-1 gets F, band s gets S0 - F. No overflow: every band sum < 2^62 (Parseval). */
+static inline void load_entry(const int32_t *z, uint32_t entry, uint32_t *plo, uint32_t *phi, uint32_t *d) {
+  const int32_t *p = (const int32_t *)(const void *)((const char *)z + (entry & 0xffffu));
+  int32_t lo, hi;
+  LD2(p, 0, lo, hi);
+  *plo = (uint32_t)lo;
+  *phi = (uint32_t)hi;
+  *d = entry >> 16;
+}
+
 static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS + 1]) {
   const uint32_t *e = logmel_bin_entry;
   uint64_t rising = 0;
   for (int s = 0; s < LOGMEL_T_NSEGMENTS; s++) { /* mel[s] = band s-1 (mel[0] unused) */
     uint64_t s0 = 0, lo = 0, hi = 0;
-    for (int n = logmel_seg_len[s]; n > 0; n--) {
-      const uint32_t entry = *e++;
-      const int32_t *p = (const int32_t *)(const void *)((const char *)z + (entry & 0xffffu));
-      int32_t plo, phi;
-      LD2(p, 0, plo, phi);
-      const uint32_t d = entry >> 16;
-      s0 += (uint64_t)(uint32_t)plo | (uint64_t)(uint32_t)phi << 32;
-      lo = umlal(lo, (uint32_t)plo, d);
-      hi = umlal(hi, (uint32_t)phi, d);
+    int n = logmel_seg_len[s];
+    if (n > 0) { /* the first bin starts the sums (no zeroing) */
+      uint32_t plo, phi, d;
+      load_entry(z, *e++, &plo, &phi, &d);
+      s0 = (uint64_t)plo | (uint64_t)phi << 32;
+      lo = (uint64_t)plo * d;
+      hi = (uint64_t)phi * d;
+      for (n--; n > 0; n--) {
+        load_entry(z, *e++, &plo, &phi, &d);
+        s0 += (uint64_t)plo | (uint64_t)phi << 32;
+        lo = umlal(lo, plo, d);
+        hi = umlal(hi, phi, d);
+      }
     }
     const uint64_t f = (hi << (32 - LOGMEL_T_MEL_W_BITS)) + (lo >> LOGMEL_T_MEL_W_BITS);
     mel[s] = rising + f;

@@ -21,13 +21,13 @@
 /* the first FFT stage's stream, per butterfly j: the Q25 window pairs it uses, then
  * W^j, W^2j, W^3j (W = W_512) */
 extern const int32_t logmel_stage1[1568];
-extern const int32_t logmel_twiddle_q31[257][2];   /* cos, sin of 2 pi k / 1024 */
 extern const int32_t logmel_twiddle3_q31[120][2]; /* radix-4 stages of span 128, 32: W^j, W^2j, W^3j per j */
 /* Byte offsets into the FFT buffer (digit-reversed order). Bins k = BIN_LO..BIN_HI: low
  * half the offset of Z[k], high half the Q16 mel weight d (band s-1 gets d, band s
- * 2^16 - d, s the segment of k). j = BIN_LO..256: offsets of Z[j] (low), Z[512-j] (high). */
+ * 2^16 - d, s the segment of k). Post-processing, j = BIN_LO..256: the offsets of Z[j]
+ * (low half) and Z[512-j] (high half) as one int32, then cos, sin of 2 pi j / 1024 (Q31). */
 extern const uint32_t logmel_bin_entry[LOGMEL_T_NBINS];
-extern const uint32_t logmel_pair_offset[257 - LOGMEL_T_BIN_LO];
+extern const int32_t logmel_post[257 - LOGMEL_T_BIN_LO][3];
 extern const uint8_t logmel_seg_len[LOGMEL_T_NSEGMENTS]; /* bins per segment, from BIN_LO up */
 extern const int32_t logmel_log_exp_q24[64];                /* ((e - 42) ln 2 + 4.5) / 5 */
 extern const int32_t logmel_log_frac_q24[1024];  /* ln(1 + (i + 1/2) / 1024) / 5 */
