@@ -180,38 +180,39 @@ static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0
 
 /* One channel's output row from its planes x[kt][.]: W[kt][m] = doubled (w[2m], w[2m+1]),
  * W[kt][K/2] = doubled (w[K-1], 0); out is the channel's first output, ch bytes per pixel.
- * NN_DW_PASS output pixels per pass share the weight loads; with stride 1 pixel j + 1 reads
- * the words of pixel j one element on, and the odd last tap of pixels 2i and 2i + 1 is the
- * bottom and top of one word. */
+ * First the accumulators of the whole row (weights in registers; NN_DW_PASS output pixels
+ * per pass: with stride 1 pixel j + 1 reads the words of pixel j one element on, and the
+ * odd last tap of pixels 2i and 2i + 1 is the bottom and top of one word), then their
+ * output stage (its constants in registers): two loops that each fit the register file. */
 #define NN_DW_PASS 4
 static inline __attribute__((always_inline)) void dw_planar_channel(const int16_t (*x)[NN_DW_PLANE],
                                                                     const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
                                                                     int f_out, int ch, int K, int S, nn_out_t o,
                                                                     int kind, int8_t *out)
 {
-    for (int fo = 0; fo < f_out; fo += NN_DW_PASS, out += NN_DW_PASS * ch) {
+    int32_t acc[NN_DW_PLANE] __attribute__((aligned(8)));
+    uint32_t w[NN_DW_K_MAX][3];
+    _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
+        _Pragma("GCC unroll 3") for (int m = 0; m <= K / 2; ++m) w[kt][m] = W[kt][m];
+    }
+    for (int fo = 0; fo < f_out; fo += NN_DW_PASS) {
         int32_t a[NN_DW_PASS];
         _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) a[j] = bias2;
         _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
             const int16_t *r = x[kt] + S * fo;
             _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
-                const uint32_t w = W[kt][m];
                 _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                    a[j] = nn_smlad(nn_load32(r + S * j + 2 * m), w, a[j]);
+                    a[j] = nn_smlad(nn_load32(r + S * j + 2 * m), w[kt][m], a[j]);
                 }
             }
-            const uint32_t w = W[kt][K / 2];
             _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                if (S == 1 && (j & 1)) a[j] = nn_smlatb(nn_load32(r + j - 1 + K - 1), w, a[j]);
-                else a[j] = nn_smlabb(nn_load32(r + S * j + K - 1), w, a[j]);
+                if (S == 1 && (j & 1)) a[j] = nn_smlatb(nn_load32(r + j - 1 + K - 1), w[kt][K / 2], a[j]);
+                else a[j] = nn_smlabb(nn_load32(r + S * j + K - 1), w[kt][K / 2], a[j]);
             }
         }
-        const int n = f_out - fo;
-        out[0] = nn_outz_k(nn_rqz_apply(a[0], q), o, kind);
-        if (n > 1) out[ch] = nn_outz_k(nn_rqz_apply(a[1], q), o, kind);
-        if (n > 2) out[2 * ch] = nn_outz_k(nn_rqz_apply(a[2], q), o, kind);
-        if (n > 3) out[3 * ch] = nn_outz_k(nn_rqz_apply(a[3], q), o, kind);
+        _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) acc[fo + j] = a[j];
     }
+    for (int fo = 0; fo < f_out; ++fo, out += ch) *out = nn_outz_k(nn_rqz_apply(acc[fo], q), o, kind);
 }
 
 /* One function per kernel, stride and output stage: each gets its own register allocation. */
@@ -223,8 +224,6 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
         dw_planar_channel(x, W, bias2, q, f_out, ch, K, S, o, KIND, out);                                      \
     }
 NN_DW_PLANAR_FN(3, 1, NN_OUT_PLAIN)
-NN_DW_PLANAR_FN(3, 1, NN_OUT_RELU)
-NN_DW_PLANAR_FN(3, 1, NN_OUT_LUT)
 NN_DW_PLANAR_FN(3, 1, NN_OUT_ANY)
 
 typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[3], int32_t, nn_rqz_t, int, int,
@@ -232,10 +231,8 @@ typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[
 
 static dw_planar_fn dw_planar_pick(int kind)
 {
-    return kind == NN_OUT_PLAIN ? dw_planar_3_1_NN_OUT_PLAIN
-           : kind == NN_OUT_RELU ? dw_planar_3_1_NN_OUT_RELU
-           : kind == NN_OUT_LUT  ? dw_planar_3_1_NN_OUT_LUT
-                                 : dw_planar_3_1_NN_OUT_ANY;
+    /* mn01's wide 3 x 3 stride 1 layers (B1, B3) need no clamp (their ReLU is the zero point -128) */
+    return kind == NN_OUT_PLAIN ? dw_planar_3_1_NN_OUT_PLAIN : dw_planar_3_1_NN_OUT_ANY;
 }
 
 /* Channels c0..c0+3 (all in the fast requantization) of the output row. */
