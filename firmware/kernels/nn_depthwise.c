@@ -164,10 +164,10 @@ static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0
             const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch);
             const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1);         /* (c0, c2) */
             const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1); /* (c1, c3) */
-            dw_store32(d0 + f, (a0 & 0xffffu) | (a1 << 16));
-            dw_store32(d2 + f, (a0 >> 16) | (a1 & 0xffff0000u));
-            dw_store32(d1 + f, (b0 & 0xffffu) | (b1 << 16));
-            dw_store32(d3 + f, (b0 >> 16) | (b1 & 0xffff0000u));
+            dw_store32(d0 + f, nn_pack_lo(a0, a1));
+            dw_store32(d2 + f, nn_pack_hi(a0, a1));
+            dw_store32(d1 + f, nn_pack_lo(b0, b1));
+            dw_store32(d3 + f, nn_pack_hi(b0, b1));
         }
         if (f < f_in) {
             d0[f] = src[0];
@@ -239,21 +239,17 @@ static dw_planar_fn dw_planar_pick(int kind)
 static void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0, nn_out_t o, dw_planar_fn fn,
                             int8_t *out)
 {
-    const int k = p->k, ch = p->cout;
+    const int ch = p->cout;
     for (int j = 0; j < 4; ++j) {
         const int c = c0 + j;
         const int8_t *w = p->weights + c;
-        uint32_t W[NN_DW_K_MAX][3];
+        uint32_t W[3][3];
         int32_t sum = 0;
-        for (int kt = 0; kt < k; ++kt, w += k * ch) {
-            int32_t t[6] = {0, 0, 0, 0, 0, 0};
-            for (int i = 0; i < k; ++i) {
-                t[i] = w[i * ch];
-                sum += t[i];
-            }
-            for (int m = 0; m < 3; ++m) {
-                W[kt][m] = (uint32_t)(uint16_t)(2 * t[2 * m]) | ((uint32_t)(uint16_t)(2 * t[2 * m + 1]) << 16);
-            }
+        for (int kt = 0; kt < 3; ++kt, w += 3 * ch) { /* taps (kt, 0..2) at w[0], w[ch], w[2 * ch] */
+            const int32_t w0 = w[0], w1 = w[ch], w2 = w[2 * ch];
+            W[kt][0] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
+            W[kt][1] = (uint16_t)(2 * w2);
+            sum += w0 + w1 + w2;
         }
         const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
         fn(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, o, out + c);

@@ -68,6 +68,29 @@ static inline uint32_t nn_sxtb16_ror8(uint32_t x)
 #endif
 }
 
+/* Halfword packing: (lo(a), lo(b)) and (hi(a), hi(b)) as [bottom, top] (PKHBT / PKHTB on the M4). */
+static inline uint32_t nn_pack_lo(uint32_t a, uint32_t b)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (a & 0xffffu) | (b << 16);
+#endif
+}
+
+static inline uint32_t nn_pack_hi(uint32_t a, uint32_t b)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
+#else
+    return (a >> 16) | (b & 0xffff0000u);
+#endif
+}
+
 /* Unaligned 32-bit load (a single LDR on the M4). */
 static inline uint32_t nn_load32(const void *p)
 {
