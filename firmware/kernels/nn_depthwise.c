@@ -20,7 +20,6 @@
 
 typedef struct {
     int32_t bias_in[NN_DW_CHUNK]; /* doubled (the weights in w are doubled too) */
-    nn_rq_t rq[NN_DW_CHUNK];
     nn_rqz_t rqz[NN_DW_CHUNK];
     uint32_t w[NN_DW_K_MAX * NN_DW_K_MAX][NN_DW_CHUNK / 2]; /* per tap: (c0, c2), (c1, c3), (c4, c6), ... */
 } dw_chunk_t;
@@ -65,8 +64,8 @@ static void dw_plain_channels(const nn_conv_t *p, const int8_t *const *rows, int
 }
 
 /* Channels c0 + j0 .. c0 + j1 - 1 of an edge pixel (out: the pixel). */
-static void dw_edge_pixel(const nn_conv_t *p, const dw_chunk_t *ck, const int8_t *const *rows, int fo, int c0, int j0,
-                          int j1, nn_out_t o, int8_t *out)
+static void dw_edge_pixel(const nn_conv_t *p, const int8_t *const *rows, int fo, int c0, int j0, int j1, nn_out_t o,
+                          int8_t *out)
 {
     const int k = p->k, ch = p->cout, f0 = fo * p->stride - p->pad;
     const int kf0 = f0 < 0 ? -f0 : 0, kf1 = f0 + k > p->f_in ? p->f_in - f0 : k;
@@ -79,7 +78,7 @@ static void dw_edge_pixel(const nn_conv_t *p, const dw_chunk_t *ck, const int8_t
                 acc += (rows[kt][(size_t)(f0 + kf) * ch + c] - p->zp_in) * p->weights[(kt * k + kf) * ch + c];
             }
         }
-        out[c] = nn_out_apply(nn_rq_apply(acc, ck->rq[j]), o);
+        out[c] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[c], p->shift[c])), o);
     }
 }
 
@@ -305,33 +304,31 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
     for (int c0 = 0; c0 < ch; c0 += NN_DW_CHUNK) {
         const int m = ch - c0 < NN_DW_CHUNK ? ch - c0 : NN_DW_CHUNK, m4 = m & ~3;
         /* widened weights, and their sums per channel in int16 lanes (|sum| <= 25 * 128) */
-        uint32_t wsum[NN_DW_CHUNK / 2] = {0};
-        for (int t = 0; t < k * k; ++t) {
-            for (int j = 0; j < m4; j += 4) {
-                const uint32_t W = nn_load32(p->weights + t * ch + c0 + j);
+        for (int j = 0; j < m4; j += 4) {
+            uint32_t sa = 0, sb = 0;
+            const int8_t *wp = p->weights + c0 + j;
+            uint32_t *dst = &ck.w[0][j / 2];
+            for (int t = 0; t < k * k; ++t, wp += ch, dst += NN_DW_CHUNK / 2) {
+                const uint32_t W = nn_load32(wp);
                 const uint32_t a = nn_sxtb16(W), b = nn_sxtb16_ror8(W);
-                ck.w[t][j / 2] = nn_sadd16(a, a);
-                ck.w[t][j / 2 + 1] = nn_sadd16(b, b);
-                wsum[j / 2] = nn_sadd16(wsum[j / 2], a);
-                wsum[j / 2 + 1] = nn_sadd16(wsum[j / 2 + 1], b);
+                dst[0] = nn_sadd16(a, a);
+                dst[1] = nn_sadd16(b, b);
+                sa = nn_sadd16(sa, a);
+                sb = nn_sadd16(sb, b);
             }
+            const int32_t *bias = p->bias + c0 + j;
+            ck.bias_in[j] = 2 * (bias[0] - p->zp_in * (int16_t)(sa & 0xffffu));
+            ck.bias_in[j + 1] = 2 * (bias[1] - p->zp_in * (int16_t)(sb & 0xffffu));
+            ck.bias_in[j + 2] = 2 * (bias[2] - p->zp_in * (int16_t)(sa >> 16));
+            ck.bias_in[j + 3] = 2 * (bias[3] - p->zp_in * (int16_t)(sb >> 16));
         }
         int fast = 1;
         for (int j = 0; j < m; ++j) {
-            int32_t sum = 0;
-            if (j < m4) {
-                const uint32_t v = wsum[(j & ~3) / 2 + (j & 1)];
-                sum = (j & 2) ? (int16_t)(v >> 16) : (int16_t)(v & 0xffffu);
-            } else {
-                for (int t = 0; t < k * k; ++t) sum += p->weights[t * ch + c0 + j];
-            }
-            ck.bias_in[j] = 2 * (p->bias[c0 + j] - p->zp_in * sum);
-            ck.rq[j] = nn_rq_make(p->mult[c0 + j], p->shift[c0 + j]);
             ck.rqz[j] = nn_rqz_make(p->mult[c0 + j], p->shift[c0 + j], p->zp_out);
             fast &= nn_rqz_ok(p->shift[c0 + j]);
         }
         if (!fast) { /* a channel with a left shift or a tiny multiplier: the plain path */
-            for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, &ck, rows, fo, c0, 0, m, o, out + (size_t)fo * ch);
+            for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, rows, fo, c0, 0, m, o, out + (size_t)fo * ch);
             continue;
         }
         /* The window of this chunk: k rows of fp pixels, padding (and missing rows) = zp_in. */
@@ -361,7 +358,7 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
         else if (k == 5 && kind == NN_OUT_LUT) NN_DW_CASE(5, NN_OUT_LUT);
         else NN_DW_CASE(k, NN_OUT_ANY);
         if (m4 < m) {
-            for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, &ck, rows, fo, c0, m4, m, o, out + (size_t)fo * ch);
+            for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, rows, fo, c0, m4, m, o, out + (size_t)fo * ch);
         }
     }
 }
