@@ -101,10 +101,11 @@ static inline void radix4_butterfly_half(int32_t *p, int32_t ar, int32_t ai, int
   const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
   const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
   int32_t yr, yi, *pb = p + 256, *pc = p + 512, *pd = p + 768;
-  ST2(p, 0, (t0r + t2r) >> 1, (t0i + t2i) >> 1);
+  const int32_t ur = t0r - t2r, ui = t0i - t2i;
+  ST2(p, 0, t2r + (ur >> 1), t2i + (ui >> 1)); /* (t0 + t2) >> 1: one ADD with ASR */
   CMUL_HALF(yr, yi, t1r + t3i, t1i - t3r, w); /* t1 - i t3 */
   ST2(pb, 0, yr, yi);
-  CMUL_HALF(yr, yi, t0r - t2r, t0i - t2i, w + 2);
+  CMUL_HALF(yr, yi, ur, ui, w + 2);
   ST2(pc, 0, yr, yi);
   CMUL_HALF(yr, yi, t1r - t3i, t1i + t3r, w + 4); /* t1 + i t3 */
   ST2(pd, 0, yr, yi);
@@ -191,10 +192,11 @@ static inline const int32_t *radix4_stage(int32_t *z, const int q, const int32_t
       LD2(a, 6 * q, dr, di);
       const int32_t t0r = ar + cr, t0i = ai + ci, t1r = ar - cr, t1i = ai - ci;
       const int32_t t2r = br + dr, t2i = bi + di, t3r = br - dr, t3i = bi - di;
-      ST2(a, 0, (t0r + t2r) >> 1, (t0i + t2i) >> 1);
+      const int32_t ur = t0r - t2r, ui = t0i - t2i;
+      ST2(a, 0, t2r + (ur >> 1), t2i + (ui >> 1)); /* (t0 + t2) >> 1 */
       CMUL_HALF(yr, yi, t1r + t3i, t1i - t3r, wj); /* t1 - i t3 */
       ST2(a, 2 * q, yr, yi);
-      CMUL_HALF(yr, yi, t0r - t2r, t0i - t2i, wj + 2);
+      CMUL_HALF(yr, yi, ur, ui, wj + 2);
       ST2(a, 4 * q, yr, yi);
       CMUL_HALF(yr, yi, t1r - t3i, t1i + t3r, wj + 4); /* t1 + i t3 */
       ST2(a, 6 * q, yr, yi);
