@@ -38,11 +38,15 @@ WARMUP = 1041  # input samples that emit frames 0..2 (the start-up frames)
 
 def where(elf: bytes, pcs: dict[int, int], n_frames: int) -> dict[str, int]:
     """Instructions per frame by the code they belong to: the function inlined into
-    emit_frame (for fft512_rest, its call line), or the called function itself."""
+    emit_frame (for fft512_rest, its call line), or the called function itself. The
+    Thumb-2 functions (logmel_asm_*) have no line tables: labelled by their symbol."""
     source = (ROOT / "firmware" / "frontend" / "logmel.c").read_text().splitlines()
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "frontend.elf"
         path.write_bytes(elf)
+        nm = subprocess.run(["arm-none-eabi-nm", "-S", str(path)], capture_output=True, text=True, check=True)
+        asm = [(int(a, 16) & ~1, int(a, 16) + int(n, 16), name) for a, n, _, name in
+               (line.split() for line in nm.stdout.splitlines()) if name.startswith("logmel_asm_")]  # fmt: skip
         addrs = sorted(pcs)
         out = subprocess.run(
             ["arm-none-eabi-addr2line", "-a", "-f", "-i", "-e", str(path)],
@@ -59,6 +63,10 @@ def where(elf: bytes, pcs: dict[int, int], n_frames: int) -> dict[str, int]:
             chains[-1].append(line)
     totals: dict[str, int] = {}
     for addr, chain in zip(addrs, chains):
+        inside = [name for lo, hi, name in asm if lo <= addr < hi]
+        if inside:
+            totals[inside[0]] = totals.get(inside[0], 0) + pcs[addr]
+            continue
         levels = list(zip(chain[0::2], chain[1::2]))[::-1]  # outermost first: (function, file:line)
         if len(levels) == 1 or levels[0][0] != "emit_frame":
             label = levels[0][0]

@@ -205,6 +205,57 @@ static inline const int32_t *radix4_stage(int32_t *z, const int q, const int32_t
   return w + 6 * q;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+/* radix4_stage in Thumb-2 for q = 32 and 8 (same arithmetic): all 14 registers, the
+ * twiddles by post-incremented LDRD, y0 stored last with the pointer's post-increment.
+ * In place: t1 = a - c, then t0 = t1 + 2c (wraps back into range). r0: a, r1: w,
+ * r2: end of the group, r3-r10: a, c, b, d, r11, r12, lr: twiddle and products. */
+#define LOGMEL_R4_ASM(name, Q)                                                         \
+  __asm__(".section .text." #name ",\"ax\",%progbits\n"                               \
+          ".p2align 2\n.global " #name "\n.type " #name ", %function\n.thumb_func\n"   \
+          #name ":\n"                                                                  \
+          "push {r4-r11, lr}\n"                                                        \
+          "add r2, r0, #4096\n"                                                        \
+          "push {r2}\n"                                                                \
+          "1: add r2, r0, #8*" #Q "\n"                                                 \
+          "2: ldrd r3, r4, [r0]\n"                                                     \
+          "ldrd r5, r6, [r0, #16*" #Q "]\n"                                            \
+          "sub r3, r3, r5\n add r5, r3, r5, lsl #1\n" /* t1r, t0r */                   \
+          "sub r4, r4, r6\n add r6, r4, r6, lsl #1\n" /* t1i, t0i */                   \
+          "ldrd r7, r8, [r0, #8*" #Q "]\n"                                             \
+          "ldrd r9, r10, [r0, #24*" #Q "]\n"                                           \
+          "sub r7, r7, r9\n add r9, r7, r9, lsl #1\n" /* t3r, t2r */                   \
+          "sub r8, r8, r10\n add r10, r8, r10, lsl #1\n" /* t3i, t2i */                \
+          "sub r5, r5, r9\n add r9, r9, r5, asr #1\n" /* t0 - t2, (t0 + t2) >> 1 */    \
+          "sub r6, r6, r10\n add r10, r10, r6, asr #1\n"                               \
+          "add r3, r3, r8\n sub r8, r3, r8, lsl #1\n" /* t1r + t3i, t1r - t3i */        \
+          "sub r4, r4, r7\n add r7, r4, r7, lsl #1\n" /* t1i - t3r, t1i + t3r */        \
+          "ldrd r11, r12, [r1], #8\n" /* (r3, r4) W^j */                               \
+          "smmulr lr, r3, r11\n smmulr r11, r4, r11\n"                                 \
+          "smmlar lr, r4, r12, lr\n smmlsr r11, r3, r12, r11\n"                        \
+          "strd lr, r11, [r0, #8*" #Q "]\n"                                            \
+          "ldrd r11, r12, [r1], #8\n" /* (r5, r6) W^2j */                              \
+          "smmulr lr, r5, r11\n smmulr r11, r6, r11\n"                                 \
+          "smmlar lr, r6, r12, lr\n smmlsr r11, r5, r12, r11\n"                        \
+          "strd lr, r11, [r0, #16*" #Q "]\n"                                           \
+          "ldrd r11, r12, [r1], #8\n" /* (r8, r7) W^3j */                              \
+          "smmulr lr, r8, r11\n smmulr r11, r7, r11\n"                                 \
+          "smmlar lr, r7, r12, lr\n smmlsr r11, r8, r12, r11\n"                        \
+          "strd lr, r11, [r0, #24*" #Q "]\n"                                           \
+          "strd r9, r10, [r0], #8\n"                                                   \
+          "cmp r0, r2\n bne 2b\n"                                                      \
+          "sub r1, r1, #24*" #Q "\n"                                                   \
+          "add r0, r0, #24*" #Q "\n"                                                   \
+          "ldr r2, [sp]\n cmp r0, r2\n bne 1b\n"                                       \
+          "add sp, sp, #4\n"                                                           \
+          "pop {r4-r11, pc}\n"                                                         \
+          ".size " #name ", . - " #name "\n.text\n")
+void logmel_asm_radix4_q32(int32_t *z, const int32_t *w);
+void logmel_asm_radix4_q8(int32_t *z, const int32_t *w);
+LOGMEL_R4_ASM(logmel_asm_radix4_q32, 32);
+LOGMEL_R4_ASM(logmel_asm_radix4_q8, 8);
+#endif
+
 /* The last stage: radix-8 DIF butterflies on z[8g .. 8g+8) (complex), no scaling:
  * u_k = x_k + x_k+4, v_k = (x_k - x_k+4) W_8^k, then radix 4 (no twiddles) on u and on v.
  * v_1 and v_3 are 2 * SMMULR(., 1/sqrt2 in Q31); the doubling rides on the adds. */
@@ -249,8 +300,13 @@ static void fft_radix8(int32_t *z) {
 /* the stages after the first of the 512-point DIF FFT (in place, digit-reversed output) */
 static void fft512_rest(int32_t *z) {
   const int32_t *w = logmel_twiddle3_q31[0];
+#if defined(__ARM_FEATURE_DSP)
+  logmel_asm_radix4_q32(z, w); /* span 128 */
+  logmel_asm_radix4_q8(z, w + 6 * 32); /* span 32 */
+#else
   w = radix4_stage(z, 32, w);                          /* span 128 */
   radix4_stage(z, 8, w);                               /* span 32 */
+#endif
   fft_radix8(z);
 }
 
