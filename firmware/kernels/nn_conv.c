@@ -146,31 +146,55 @@ typedef struct {
     nn_rqz_t rq;
 } stem_channel_t;
 
-static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_STEM_F_MAX + 4],
-                                                              const stem_channel_t *wq, int s, int f_out, int cout,
+#define NN_STEM_ROW (NN_STEM_F_MAX + 6) /* int16 per widened input row */
+
+/* Channel by channel: first the accumulators of the row (two pixels per pass; with
+ * stride 2 the second pixel's first words are the first pixel's second ones), then
+ * their output stage, each loop with its constants in registers. */
+static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_STEM_ROW],
+                                                              const stem_channel_t *wq, int S, int f_out, int cout,
                                                               nn_out_t o, int kind, int8_t *out)
 {
-    for (int fo = 0; fo < f_out; ++fo) {
-        const int b = fo * s; /* x16 index of input column fo * s - 1 */
-        const uint32_t a0 = nn_load32(&x16[0][b]), a1 = nn_load32(&x16[1][b]), a2 = nn_load32(&x16[2][b]);
-        const uint32_t b0 = nn_load32(&x16[0][b + 2]), b1 = nn_load32(&x16[1][b + 2]), b2 = nn_load32(&x16[2][b + 2]);
-        for (int co = 0; co < cout; ++co) {
-            const stem_channel_t *q = &wq[co];
-            int32_t acc = nn_smlad(a0, q->w[0], q->bias);
-            acc = nn_smlad(a1, q->w[1], acc);
-            acc = nn_smlad(a2, q->w[2], acc);
-            acc = nn_smlabb(b0, q->w[3], acc);
-            acc = nn_smlabt(b1, q->w[3], acc);
-            acc = nn_smlabb(b2, q->w[4], acc);
-            *out++ = nn_outz_k(nn_rqz_apply(acc, q->rq), o, kind);
+    int32_t acc[NN_STEM_F_MAX + 1];
+    for (int co = 0; co < cout; ++co) {
+        const uint32_t w0 = wq[co].w[0], w1 = wq[co].w[1], w2 = wq[co].w[2], w3 = wq[co].w[3], w4 = wq[co].w[4];
+        const int32_t bias = wq[co].bias;
+        const int16_t *x = &x16[0][0]; /* input column fo * S - 1 */
+        for (int fo = 0; fo < f_out; fo += 2, x += 2 * S) {
+            int32_t a0 = nn_smlad(nn_load32(x), w0, bias), a1 = nn_smlad(nn_load32(x + S), w0, bias);
+            a0 = nn_smlad(nn_load32(x + NN_STEM_ROW), w1, a0);
+            a1 = nn_smlad(nn_load32(x + NN_STEM_ROW + S), w1, a1);
+            a0 = nn_smlad(nn_load32(x + 2 * NN_STEM_ROW), w2, a0);
+            a1 = nn_smlad(nn_load32(x + 2 * NN_STEM_ROW + S), w2, a1);
+            a0 = nn_smlabb(nn_load32(x + 2), w3, a0);
+            a1 = nn_smlabb(nn_load32(x + S + 2), w3, a1);
+            a0 = nn_smlabt(nn_load32(x + NN_STEM_ROW + 2), w3, a0);
+            a1 = nn_smlabt(nn_load32(x + NN_STEM_ROW + S + 2), w3, a1);
+            a0 = nn_smlabb(nn_load32(x + 2 * NN_STEM_ROW + 2), w4, a0);
+            a1 = nn_smlabb(nn_load32(x + 2 * NN_STEM_ROW + S + 2), w4, a1);
+            acc[fo] = a0;
+            acc[fo + 1] = a1;
         }
+        const nn_rqz_t q = wq[co].rq;
+        int8_t *dst = out + co;
+        for (int fo = 0; fo < f_out; ++fo, dst += cout) *dst = nn_outz_k(nn_rqz_apply(acc[fo], q), o, kind);
     }
 }
+
+#define NN_STEM_FN(S, KIND)                                                                                    \
+    static __attribute__((noinline)) void stem_##S##_##KIND(int16_t x16[3][NN_STEM_ROW], const stem_channel_t *wq, \
+                                                            int f_out, int cout, nn_out_t o, int8_t *out)           \
+    {                                                                                                          \
+        stem_pixels(x16, wq, S, f_out, cout, o, KIND, out);                                                    \
+    }
+NN_STEM_FN(1, NN_OUT_ANY)
+NN_STEM_FN(2, NN_OUT_PLAIN)
+NN_STEM_FN(2, NN_OUT_ANY)
 
 static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int f_in = p->f_in, s = p->stride, cout = p->cout;
-    int16_t x16[3][NN_STEM_F_MAX + 4] __attribute__((aligned(4)));
+    int16_t x16[3][NN_STEM_ROW] __attribute__((aligned(4)));
     stem_channel_t wq[NN_STEM_C_MAX];
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const uint32_t zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
@@ -190,7 +214,7 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
             for (; f < f_in; ++f) r[f + 1] = 0;
         }
         r[0] = 0;
-        r[f_in + 1] = r[f_in + 2] = r[f_in + 3] = 0;
+        r[f_in + 1] = r[f_in + 2] = r[f_in + 3] = r[f_in + 4] = r[f_in + 5] = 0; /* the last pass reads to f_in + 4 */
     }
     for (int co = 0; co < cout; ++co) { /* doubled weights and bias (nn_rqz_apply) */
         const int8_t *w = p->weights + co * 9;
@@ -202,12 +226,10 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
         wq[co].bias = 2 * p->bias[co];
         wq[co].rq = nn_rqz_make(p->mult[co], p->shift[co], p->zp_out);
     }
-    switch (nn_out_kind(p->act_min, p->act_max, p->lut)) {
-    case NN_OUT_PLAIN: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_PLAIN, out); break;
-    case NN_OUT_RELU: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_RELU, out); break;
-    case NN_OUT_LUT: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_LUT, out); break;
-    default: stem_pixels(x16, wq, s, p->f_out, cout, o, NN_OUT_ANY, out); break;
-    }
+    const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
+    if (s == 2 && kind == NN_OUT_PLAIN) stem_2_NN_OUT_PLAIN(x16, wq, p->f_out, cout, o, out);
+    else if (s == 2) stem_2_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
+    else stem_1_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
 }
 #endif
 
@@ -215,7 +237,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int cin = p->cin, cout = p->cout, f_out = p->f_out;
 #if NN_DSP
-    if (cin == 1 && p->k == 3 && p->pad == 1 && p->f_in <= NN_STEM_F_MAX && cout <= NN_STEM_C_MAX) {
+    if (cin == 1 && p->k == 3 && p->pad == 1 && p->stride <= 2 && p->f_in <= NN_STEM_F_MAX && cout <= NN_STEM_C_MAX) {
         int fast = 1;
         for (int co = 0; co < cout; ++co) fast &= nn_rqz_ok(p->shift[co]);
         if (fast) {
