@@ -189,6 +189,7 @@ static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_
     }
 NN_STEM_FN(1, NN_OUT_ANY)
 NN_STEM_FN(2, NN_OUT_PLAIN)
+NN_STEM_FN(2, NN_OUT_LUT) /* mn01's stem: hard-swish table */
 NN_STEM_FN(2, NN_OUT_ANY)
 
 static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
@@ -228,6 +229,7 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
     }
     const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
     if (s == 2 && kind == NN_OUT_PLAIN) stem_2_NN_OUT_PLAIN(x16, wq, p->f_out, cout, o, out);
+    else if (s == 2 && kind == NN_OUT_LUT) stem_2_NN_OUT_LUT(x16, wq, p->f_out, cout, o, out);
     else if (s == 2) stem_2_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
     else stem_1_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
 }
