@@ -180,12 +180,13 @@ def test_depthwise_conv2d(build_dir, tmp_path):
 
 
 def test_depthwise_conv2d_wide_rows(build_dir, tmp_path):
-    """Rows wide enough for the planar 3 x 3 stride 1 path: odd widths, a channel remainder, the widest
-    row its buffers take (66), every output stage and both requantization paths among the random cases."""
+    """Rows wide enough for the planar 3 x 3 path (strides 1 and 2): odd widths, a channel remainder, the
+    widest row its buffers take (66), every output stage and both requantization paths among the random cases."""
     rng = np.random.default_rng(31)
     cases, wants = [], []
-    for t, f, c in ((5, 64, 8), (4, 33, 10), (3, 66, 4), (2, 40, 16)) * 4:
-        case, want = conv_case(rng, True, t, f, c, c, 3, 1, with_lut=bool(rng.random() < 0.3))
+    shapes = ((5, 64, 8, 1), (4, 33, 10, 1), (3, 66, 4, 1), (2, 40, 16, 1), (5, 64, 8, 2), (4, 65, 12, 2), (3, 66, 6, 2))
+    for t, f, c, stride in shapes * 6:
+        case, want = conv_case(rng, True, t, f, c, c, 3, stride, with_lut=bool(rng.random() < 0.3))
         cases.append(case)
         wants.append(want)
     check_all(build_dir, tmp_path, cases, wants)

@@ -124,11 +124,10 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
     for (int fo = 0; fo < f_out; ++fo, dst += ch, x0 += step) dw_pixel(ck, x0, row_stride, m4, K, o, kind, dst);
 }
 
-/* The planar path (3 x 3, stride 1, 32 to NN_DW_PLANE - 10 output pixels a row):
- * four channels at a time, their k input rows are first widened into int16 planes [channel][kt][f] (padding = zp_in), so that two
- * neighbouring taps of one channel are one word and SMLAD does two MACs. Each
- * channel then runs along the row with its weights and requantization
- * constants loaded once per pass of NN_DW_PASS output pixels. */
+/* The planar path (3 x 3, strides 1 and 2, rows of at least 32 outputs and at most
+ * NN_DW_PLANE - 8 padded inputs): four channels at a time, their k input rows are
+ * first widened into int16 planes [channel][kt][f] (padding = zp_in), so that two
+ * neighbouring taps of one channel are one word and SMLAD does two MACs. */
 #define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
 
 typedef struct {
@@ -224,12 +223,15 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
     }
 NN_DW_PLANAR_FN(3, 1, NN_OUT_PLAIN)
 NN_DW_PLANAR_FN(3, 1, NN_OUT_ANY)
+NN_DW_PLANAR_FN(3, 2, NN_OUT_PLAIN)
+NN_DW_PLANAR_FN(3, 2, NN_OUT_ANY)
 
 typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[3], int32_t, nn_rqz_t, int, int,
                              nn_out_t, int8_t *);
 
-static dw_planar_fn dw_planar_pick(int kind)
+static dw_planar_fn dw_planar_pick(int s, int kind)
 {
+    if (s == 2) return kind == NN_OUT_PLAIN ? dw_planar_3_2_NN_OUT_PLAIN : dw_planar_3_2_NN_OUT_ANY;
     /* mn01's wide 3 x 3 stride 1 layers (B1, B3) need no clamp (their ReLU is the zero point -128) */
     return kind == NN_OUT_PLAIN ? dw_planar_3_1_NN_OUT_PLAIN : dw_planar_3_1_NN_OUT_ANY;
 }
@@ -255,19 +257,19 @@ static void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0, n
     }
 }
 
-/* Measured on mn01 (qemu-an386): the planar path wins over the window path only
- * for 3 x 3 stride 1 on wide rows (B1, B3: f_out 64 and 32); with stride 2, 5 x 5
- * or narrow rows its per-row widening and weight packing cost more than SMLAD saves. */
+/* Measured on mn01 (qemu-an386): the planar path wins over the window path for
+ * 3 x 3 rows of 32 outputs or more (B1, B3 stride 1, B2 stride 2); on 16-output rows
+ * its per-row widening costs more than SMLAD saves (5.9 vs 5.6 instructions per MAC). */
 static int dw_planar_fits(const nn_conv_t *p)
 {
-    return p->k == 3 && p->stride == 1 && p->f_out >= 32 && p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
+    return p->k == 3 && (p->stride == 1 || p->stride == 2) && p->f_out >= 32 && p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
 }
 
 static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int ch = p->cout, m4 = ch & ~3;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    const dw_planar_fn fn = dw_planar_pick(nn_out_kind(p->act_min, p->act_max, p->lut));
+    const dw_planar_fn fn = dw_planar_pick(p->stride, nn_out_kind(p->act_min, p->act_max, p->lut));
     dw_planes_t pl;
     for (int c0 = 0; c0 < ch; c0 += 4) {
         const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
