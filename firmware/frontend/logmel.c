@@ -373,6 +373,47 @@ static inline void load_entry(const int32_t *z, uint32_t entry, uint32_t *plo, u
   *d = entry >> 16;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+/* mel_bands in Thumb-2 (same arithmetic). The rising sum of band s waits in mel[s]
+ * (so mel has one slot more). r0: z, r1: mel + s, r2: bin entries, r3: segment
+ * lengths, r4: bins left, r5:r6 S0, r7:r8 sum P_lo d, r9:r10 sum P_hi d, r11: entry
+ * then d, r12:lr: P; [sp]: the end of mel. */
+#define LOGMEL_STR_(x) #x
+#define LOGMEL_STR(x) LOGMEL_STR_(x)
+void logmel_asm_mel(const int32_t *z, uint64_t *mel, const uint32_t *entry, const uint8_t *seg_len);
+__asm__(".section .text.logmel_asm_mel,\"ax\",%progbits\n"
+        ".p2align 2\n.global logmel_asm_mel\n.type logmel_asm_mel, %function\n.thumb_func\n"
+        "logmel_asm_mel:\n"
+        "push {r4-r11, lr}\n"
+        "add r4, r1, #8*" LOGMEL_STR(LOGMEL_T_NSEGMENTS) "\n"
+        "push {r4}\n"
+        "movs r5, #0\n movs r6, #0\n strd r5, r6, [r1]\n" /* no rising sum before band 0 */
+        "1: ldrb r4, [r3], #1\n"
+        "cbz r4, 4f\n"
+        "ldr r11, [r2], #4\n uxtah lr, r0, r11\n ldrd r5, r6, [lr]\n lsr r11, r11, #16\n"
+        "umull r7, r8, r5, r11\n umull r9, r10, r6, r11\n"
+        "subs r4, r4, #1\n beq 3f\n"
+        "2: ldr r11, [r2], #4\n uxtah lr, r0, r11\n ldrd r12, lr, [lr]\n lsr r11, r11, #16\n"
+        "adds r5, r5, r12\n adc r6, r6, lr\n"
+        "umlal r7, r8, r12, r11\n umlal r9, r10, lr, r11\n"
+        "subs r4, r4, #1\n bne 2b\n"
+        "3: lsr r7, r7, #" LOGMEL_STR(LOGMEL_T_MEL_W_BITS) "\n" /* f = hi << (32 - W) + lo >> W */
+        "orr r7, r7, r8, lsl #32-" LOGMEL_STR(LOGMEL_T_MEL_W_BITS) "\n"
+        "lsl r11, r10, #32-" LOGMEL_STR(LOGMEL_T_MEL_W_BITS) "\n"
+        "orr r11, r11, r9, lsr #" LOGMEL_STR(LOGMEL_T_MEL_W_BITS) "\n"
+        "adds r7, r7, r9, lsl #32-" LOGMEL_STR(LOGMEL_T_MEL_W_BITS) "\n"
+        "adc r8, r11, r8, lsr #" LOGMEL_STR(LOGMEL_T_MEL_W_BITS) "\n"
+        "ldrd r11, r12, [r1]\n adds r11, r11, r7\n adc r12, r12, r8\n strd r11, r12, [r1], #8\n"
+        "subs r5, r5, r7\n sbc r6, r6, r8\n strd r5, r6, [r1]\n" /* rising sum of band s */
+        "ldr r4, [sp]\n cmp r1, r4\n bne 1b\n"
+        "add sp, sp, #4\n pop {r4-r11, pc}\n"
+        "4: movs r5, #0\n movs r6, #0\n strd r5, r6, [r1, #8]!\n" /* empty: mel[s] as it is */
+        "ldr r4, [sp]\n cmp r1, r4\n bne 1b\n"
+        "add sp, sp, #4\n pop {r4-r11, pc}\n"
+        ".size logmel_asm_mel, . - logmel_asm_mel\n.text\n");
+#endif
+
+#if !defined(__ARM_FEATURE_DSP)
 static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS + 1]) {
   const uint32_t *e = logmel_bin_entry;
   uint64_t rising = 0;
@@ -397,6 +438,7 @@ static void mel_bands(const int32_t *z, uint64_t mel[LOGMEL_BANDS + 1]) {
     rising = s0 - f;
   }
 }
+#endif
 
 static inline int clz32(uint32_t v) { /* v != 0 */
 #if defined(__GNUC__) || defined(__clang__)
@@ -450,7 +492,7 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
   int32_t *z = s->fft;
   int32_t logv[LOGMEL_BANDS];
   int16_t out[LOGMEL_BANDS];
-  uint64_t mel[LOGMEL_BANDS + 1]; /* band b in mel[b + 1] */
+  uint64_t mel[LOGMEL_BANDS + 2]; /* band b in mel[b + 1]; the last slot: logmel_asm_mel */
   const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
 
   if (start >= 0 && (L < 0 || start + LOGMEL_WIN <= L)) {
@@ -477,7 +519,11 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
     }
   }
 
+#if defined(__ARM_FEATURE_DSP)
+  logmel_asm_mel(z, mel, logmel_bin_entry, logmel_seg_len);
+#else
   mel_bands(z, mel);
+#endif
   stage(s, LOGMEL_STAGE_MEL, mel + 1, LOGMEL_BANDS * sizeof mel[0]);
 
   for (int b = 0; b < LOGMEL_BANDS; b++) {
