@@ -412,8 +412,45 @@ static inline void post_bins(int32_t *z, const int32_t *t, int n, const int mirr
   }
 }
 
+#if defined(__ARM_FEATURE_DSP)
+/* post_bins in Thumb-2 (same arithmetic): t to t_mid without the mirror bin, then to
+ * t_end with it. -dr = br - ar enters the product directly (no negation); b's power is
+ * stored before a's (b == a at j = 256). r0: z, r1: t, lr: end of the loop,
+ * r2-r4: offsets, c, s, r5/r6: a/b, r7-r10: er, di, -dr, ei, r11/r12: vr/2, vi/2. */
+void logmel_asm_power(int32_t *z, const int32_t *t, const int32_t *t_mid, const int32_t *t_end);
+#define LOGMEL_POWER_HEAD                                                                    \
+  "ldm r1!, {r2, r3, r4}\n uxtah r5, r0, r2\n add r6, r0, r2, lsr #16\n"                      \
+  "ldrd r7, r8, [r5]\n ldrd r9, r10, [r6]\n"                                                  \
+  "sub r9, r9, r7\n add r7, r9, r7, lsl #1\n"     /* -dr, er */                               \
+  "add r8, r8, r10\n sub r10, r8, r10, lsl #1\n"  /* di, ei */                                \
+  "smmulr r11, r8, r3\n smmlar r11, r9, r4, r11\n" /* di c + (-dr) s */                        \
+  "smmulr r12, r9, r3\n smmlsr r12, r8, r4, r12\n" /* (-dr) c - di s */                        \
+  "add r2, r7, r11, lsl #1\n add r3, r10, r12, lsl #1\n" /* 2X[j] = E + V */
+__asm__(".section .text.logmel_asm_power,\"ax\",%progbits\n"
+        ".p2align 2\n.global logmel_asm_power\n.type logmel_asm_power, %function\n.thumb_func\n"
+        "logmel_asm_power:\n"
+        "push {r3-r11, lr}\n"
+        "mov lr, r2\n b 2f\n"
+        "1: " LOGMEL_POWER_HEAD
+        "smull r4, r11, r2, r2\n smlal r4, r11, r3, r3\n strd r4, r11, [r5]\n"
+        "2: cmp r1, lr\n bne 1b\n"
+        "ldr lr, [sp]\n b 4f\n"
+        "3: " LOGMEL_POWER_HEAD
+        "sub r7, r7, r11, lsl #1\n sub r10, r10, r12, lsl #1\n" /* conj 2X[512 - j] = E - V */
+        "smull r8, r9, r7, r7\n smlal r8, r9, r10, r10\n strd r8, r9, [r6]\n"
+        "smull r4, r11, r2, r2\n smlal r4, r11, r3, r3\n strd r4, r11, [r5]\n"
+        "4: cmp r1, lr\n bne 3b\n"
+        "pop {r3-r11, pc}\n"
+        ".size logmel_asm_power, . - logmel_asm_power\n.text\n");
+#endif
+
 static void power_spectrum(int32_t *z) {
   enum { J_MIRROR = 512 - LOGMEL_T_BIN_HI }; /* first j whose mirror 512 - j has a weight */
+#if defined(__ARM_FEATURE_DSP)
+  const int j_mid = J_MIRROR > LOGMEL_T_BIN_LO ? J_MIRROR : LOGMEL_T_BIN_LO;
+  logmel_asm_power(z, logmel_post[0], logmel_post[j_mid - LOGMEL_T_BIN_LO], logmel_post[257 - LOGMEL_T_BIN_LO]);
+  return;
+#endif
   if (J_MIRROR > LOGMEL_T_BIN_LO) {
     post_bins(z, logmel_post[0], J_MIRROR - LOGMEL_T_BIN_LO, 0);
     post_bins(z, logmel_post[J_MIRROR - LOGMEL_T_BIN_LO], 257 - J_MIRROR, 1);
