@@ -640,6 +640,37 @@ static int32_t frame_need(int32_t t) {
   return need > LOGMEL_T_MIN_Y + 1 ? need : LOGMEL_T_MIN_Y + 1;
 }
 
+#if defined(__ARM_FEATURE_DSP)
+/* 32-byte blocks by LDM/STM, both pointers word-aligned; forward, so dst < src may overlap */
+void logmel_asm_copy32(void *dst, const void *src, size_t blocks);
+__asm__(".section .text.logmel_asm_copy32,\"ax\",%progbits\n"
+        ".p2align 2\n.global logmel_asm_copy32\n.type logmel_asm_copy32, %function\n.thumb_func\n"
+        "logmel_asm_copy32:\n"
+        "push {r4-r10}\n"
+        "add r2, r1, r2, lsl #5\n"
+        "1: ldmia r1!, {r3-r10}\n stmia r0!, {r3-r10}\n cmp r1, r2\n bne 1b\n"
+        "pop {r4-r10}\n bx lr\n"
+        ".size logmel_asm_copy32, . - logmel_asm_copy32\n.text\n");
+#endif
+
+/* memmove for dst <= src (or disjoint): word blocks where the two share their alignment */
+static void copy_samples(int16_t *dst, const int16_t *src, size_t n) {
+#if defined(__ARM_FEATURE_DSP)
+  if (n >= 32 && (((uintptr_t)dst ^ (uintptr_t)src) & 3u) == 0) {
+    if ((uintptr_t)dst & 3u) {
+      *dst++ = *src++;
+      n--;
+    }
+    const size_t blocks = n / 16;
+    logmel_asm_copy32(dst, src, blocks);
+    dst += 16 * blocks;
+    src += 16 * blocks;
+    n -= 16 * blocks;
+  }
+#endif
+  memmove(dst, src, n * sizeof src[0]);
+}
+
 void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user) {
   s->fn = fn;
   s->user = user;
@@ -662,7 +693,7 @@ void logmel_push(logmel_state *s, const int16_t *pcm, size_t n) {
       int32_t keep = s->next_frame * LOGMEL_HOP - LOGMEL_WIN / 2;
       if (keep < 0) keep = 0;
       const int32_t drop = keep - s->base;
-      memmove(s->x, s->x + drop, (size_t)(s->count - drop) * sizeof s->x[0]);
+      copy_samples(s->x, s->x + drop, (size_t)(s->count - drop));
       s->base = keep;
       s->count -= drop;
     }
@@ -670,7 +701,7 @@ void logmel_push(logmel_state *s, const int16_t *pcm, size_t n) {
     size_t m = (size_t)(need - s->n_in);
     if (m > n) m = n;
     if (m > (size_t)(LOGMEL_XBUF - s->count)) m = (size_t)(LOGMEL_XBUF - s->count);
-    memcpy(s->x + s->count, pcm, m * sizeof pcm[0]);
+    copy_samples(s->x + s->count, pcm, m);
     pcm += m;
     n -= m;
     s->count += (int32_t)m;
