@@ -579,6 +579,35 @@ static inline int16_t round_q12(int32_t g) {
 
 int16_t logmel_round_q12(int32_t log_q24) { return round_q12(log_q24); }
 
+#if defined(__ARM_FEATURE_DSP)
+/* The log loop of emit_frame in Thumb-2 (same arithmetic as log_q24 and the rounding):
+ * v = mel + floor (floor < 2^32: one ADDS/ADC), top = hi << n | lo >> (32 - n) (a
+ * register shift by 32 gives 0), Q24 -> Q12 rounding as SMMULR by 2^20. r0: mel,
+ * r1: logv, r2: out, r3/r4: exp/frac tables, r5: floor (argument), r6:r7: v, r8: end,
+ * r11: 2^20. */
+typedef char logmel_floor_fits_32_bits[(LOGMEL_T_MEL_FLOOR) >> 32 == 0 ? 1 : -1];
+void logmel_asm_log(const uint64_t *mel, int32_t *logv, int16_t *out, uint32_t floor);
+__asm__(".section .text.logmel_asm_log,\"ax\",%progbits\n"
+        ".p2align 2\n.global logmel_asm_log\n.type logmel_asm_log, %function\n.thumb_func\n"
+        "logmel_asm_log:\n"
+        "push {r4-r11}\n"
+        "mov r5, r3\n ldr r3, 7f\n ldr r4, 8f\n"
+        "add r8, r0, #8*" LOGMEL_STR(LOGMEL_BANDS) "\n"
+        "mov r11, #1 << (32 - " LOGMEL_STR(LOGMEL_T_LOG_FRAC_BITS) " + " LOGMEL_STR(LOGMEL_T_OUT_FRAC_BITS) ")\n"
+        "1: ldrd r6, r7, [r0], #8\n adds r6, r6, r5\n adc r7, r7, #0\n"
+        "cbz r7, 3f\n"
+        "clz r9, r7\n lsl r7, r7, r9\n rsb r10, r9, #32\n lsr r10, r6, r10\n orr r7, r7, r10\n"
+        "rsb r9, r9, #63\n"
+        "2: ubfx r10, r7, #31 - " LOGMEL_STR(LOGMEL_T_LOG_INDEX_BITS) ", #" LOGMEL_STR(LOGMEL_T_LOG_INDEX_BITS) "\n"
+        "ldr r9, [r3, r9, lsl #2]\n ldr r10, [r4, r10, lsl #2]\n add r9, r9, r10\n"
+        "str r9, [r1], #4\n smmulr r9, r9, r11\n strh r9, [r2], #2\n"
+        "cmp r0, r8\n bne 1b\n"
+        "pop {r4-r11}\n bx lr\n"
+        "3: clz r9, r6\n lsl r7, r6, r9\n rsb r9, r9, #31\n b 2b\n"
+        ".p2align 2\n7: .word logmel_log_exp_q24\n8: .word logmel_log_frac_q24\n"
+        ".size logmel_asm_log, . - logmel_asm_log\n.text\n");
+#endif
+
 static void stage(logmel_state *s, int id, const void *data, size_t bytes) {
   if (s->stage_fn) s->stage_fn(s->stage_user, id, data, bytes);
 }
@@ -623,12 +652,16 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
 #endif
   stage(s, LOGMEL_STAGE_MEL, mel + 1, LOGMEL_BANDS * sizeof mel[0]);
 
+#if defined(__ARM_FEATURE_DSP)
+  logmel_asm_log(mel + 1, logv, out, (uint32_t)LOGMEL_T_MEL_FLOOR);
+#else
   for (int b = 0; b < LOGMEL_BANDS; b++) {
     logv[b] = log_q24(mel[b + 1] + LOGMEL_T_MEL_FLOOR);
     /* no saturation needed: tables.py checks that every log-mel rounds into int16 */
     out[b] = (int16_t)((logv[b] + (1 << (LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS - 1))) >>
                        (LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS));
   }
+#endif
   stage(s, LOGMEL_STAGE_LOG, logv, sizeof logv);
   s->fn(s->user, out);
 }
