@@ -87,7 +87,14 @@ static inline __attribute__((always_inline)) void dot_block(const uint32_t *patc
     }
     for (int8_t *const end = out + nb * stride; out != end; patch += words, out += stride) {
         int32_t acc = bias2;
-        if (words <= 8) {
+        if (words <= 8 && (words & 1) == 0) { /* patch words two at a time (LDRD) */
+            _Pragma("GCC unroll 4") for (int j = 0; j < words; j += 2) {
+                uint32_t a, b;
+                nn_load2(patch + j, &a, &b);
+                acc = nn_smlad(w[j], a, acc);
+                acc = nn_smlad(w[j + 1], b, acc);
+            }
+        } else if (words <= 8) {
             _Pragma("GCC unroll 8") for (int j = 0; j < words; ++j) acc = nn_smlad(w[j], patch[j], acc);
         } else {
             _Pragma("GCC unroll 4") for (int j = 0; j < words; ++j) acc = nn_smlad(wv[j], patch[j], acc);

@@ -91,6 +91,17 @@ static inline uint32_t nn_pack_hi(uint32_t a, uint32_t b)
 #endif
 }
 
+/* Two words from a 4-byte aligned address (one LDRD on the M4: GCC 12 does not merge the loads). */
+static inline void nn_load2(const uint32_t *p, uint32_t *lo, uint32_t *hi)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    __asm__("ldrd %0, %1, %2" : "=r"(*lo), "=r"(*hi) : "m"(*(const uint32_t(*)[2])p));
+#else
+    *lo = p[0];
+    *hi = p[1];
+#endif
+}
+
 /* Unaligned 32-bit load (a single LDR on the M4). */
 static inline uint32_t nn_load32(const void *p)
 {
