@@ -183,8 +183,7 @@ static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_
             acc[fo + 1] = a1;
         }
         const nn_rqz_t q = wq[co].rq;
-        int8_t *dst = out + co;
-        for (int fo = 0; fo < f_out; ++fo, dst += cout) *dst = nn_outz_k(nn_rqz_apply(acc[fo], q), o, kind);
+        nn_outz_row(acc, f_out, q, o, kind, out + co, cout);
     }
 }
 

@@ -210,7 +210,7 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
         }
         _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) acc[fo + j] = a[j];
     }
-    for (int fo = 0; fo < f_out; ++fo, out += ch) *out = nn_outz_k(nn_rqz_apply(acc[fo], q), o, kind);
+    nn_outz_row(acc, f_out, q, o, kind, out, ch);
 }
 
 /* One function per kernel, stride and output stage: each gets its own register allocation. */
