@@ -263,18 +263,18 @@ static inline __attribute__((always_inline)) int8_t nn_outz_k(int32_t v, nn_out_
 }
 
 /* The output stage of n accumulators (fast requantization, one channel) to dst, dst + stride, ...:
- * two per pass, loaded with one LDRD (acc 4-byte aligned). */
+ * two per pass, loaded with one LDRD (acc 4-byte aligned), but for the rarely used general stage. */
 static inline __attribute__((always_inline)) void nn_outz_row(const int32_t *acc, int n, nn_rqz_t q, nn_out_t o,
                                                               int kind, int8_t *dst, int stride)
 {
     int i = 0;
-    for (; i + 2 <= n; i += 2, dst += 2 * stride) {
+    for (; kind != NN_OUT_ANY && i + 2 <= n; i += 2, dst += 2 * stride) { /* the general stage: compact */
         uint32_t a, b;
         nn_load2((const uint32_t *)(const void *)(acc + i), &a, &b);
         dst[0] = nn_outz_k(nn_rqz_apply((int32_t)a, q), o, kind);
         dst[stride] = nn_outz_k(nn_rqz_apply((int32_t)b, q), o, kind);
     }
-    if (i < n) dst[0] = nn_outz_k(nn_rqz_apply(acc[i], q), o, kind);
+    for (; i < n; ++i, dst += stride) dst[0] = nn_outz_k(nn_rqz_apply(acc[i], q), o, kind);
 }
 
 /* "Pair order": a group of four int8 values e0..e3 is kept as int16
