@@ -352,11 +352,11 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             }
         }
         const int row_stride = fp * NN_DW_CHUNK, step = s * NN_DW_CHUNK;
+        /* the output stages mn01 uses here (ReLU is its zero point -128, hard-swish a table); others
+         * take the general one */
         if (k == 3 && kind == NN_OUT_PLAIN) NN_DW_CASE(3, NN_OUT_PLAIN);
-        else if (k == 3 && kind == NN_OUT_RELU) NN_DW_CASE(3, NN_OUT_RELU);
         else if (k == 3 && kind == NN_OUT_LUT) NN_DW_CASE(3, NN_OUT_LUT);
         else if (k == 5 && kind == NN_OUT_PLAIN) NN_DW_CASE(5, NN_OUT_PLAIN);
-        else if (k == 5 && kind == NN_OUT_RELU) NN_DW_CASE(5, NN_OUT_RELU);
         else if (k == 5 && kind == NN_OUT_LUT) NN_DW_CASE(5, NN_OUT_LUT);
         else NN_DW_CASE(k, NN_OUT_ANY);
         if (m4 < m) {
