@@ -118,13 +118,14 @@ static inline __attribute__((always_inline)) void add_loop(const nn_add_t *p, co
 static void add_common(const int8_t *h, int32_t zp_h, const int8_t *q, int32_t zp_q, int32_t mq, int32_t sq, int32_t mo,
                        int32_t so, int32_t zp_out, int32_t n, int8_t *out)
 {
-    const nn_rq_t rq = {mq, 1, -sq, 1u << -sq};
+    /* the shifts written on the raw values so that each (x << s) - zp * 2^s is one RSB */
+    const nn_rq_t rq = {mq, 0, -sq, 1u << -sq}; /* its left shift by one done on q below */
     const nn_rqz_t ro = nn_rqz_make(mo, so, zp_out);
-    const int32_t zh20 = zp_h * (1 << 20), zq20 = zp_q * (1 << 20);
+    const int32_t zh20 = (int32_t)((uint32_t)zp_h << 20), zq21 = (int32_t)((uint32_t)zp_q << 21);
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t vq = nn_rq_apply(q[i] * (1 << 20) - zq20, rq);
+        const int32_t vq = nn_rq_apply((int32_t)((uint32_t)q[i] << 21) - zq21, rq);
         /* 2 * (a' + b') = ((h - zp_h) << 20) + 2 * vq */
-        out[i] = (int8_t)nn_ssat8(nn_rqz_apply(h[i] * (1 << 20) - zh20 + vq * 2, ro));
+        out[i] = (int8_t)nn_ssat8(nn_rqz_apply((int32_t)((uint32_t)h[i] << 20) - zh20 + vq * 2, ro));
     }
 }
 
