@@ -212,7 +212,34 @@ static inline const int32_t *radix4_stage(int32_t *z, const int q, const int32_t
 /* radix4_stage in Thumb-2 for q = 32 and 8 (same arithmetic): all 14 registers, the
  * twiddles by post-incremented LDRD, y0 stored last with the pointer's post-increment.
  * In place: t1 = a - c, then t0 = t1 + 2c (wraps back into range). r0: a, r1: w,
- * r2: end of the group, r3-r10: a, c, b, d, r11, r12, lr: twiddle and products. */
+ * r2: end of the group, r3-r10: a, c, b, d, r11, r12, lr: twiddle and products.
+ * Two butterflies per loop test (q is even). */
+#define LOGMEL_R4_BODY(Q)                                                              \
+  "ldrd r3, r4, [r0]\n"                                                     \
+  "ldrd r5, r6, [r0, #16*" #Q "]\n"                                            \
+  "sub r3, r3, r5\n add r5, r3, r5, lsl #1\n" /* t1r, t0r */                   \
+  "sub r4, r4, r6\n add r6, r4, r6, lsl #1\n" /* t1i, t0i */                   \
+  "ldrd r7, r8, [r0, #8*" #Q "]\n"                                             \
+  "ldrd r9, r10, [r0, #24*" #Q "]\n"                                           \
+  "sub r7, r7, r9\n add r9, r7, r9, lsl #1\n" /* t3r, t2r */                   \
+  "sub r8, r8, r10\n add r10, r8, r10, lsl #1\n" /* t3i, t2i */                \
+  "sub r5, r5, r9\n add r9, r9, r5, asr #1\n" /* t0 - t2, (t0 + t2) >> 1 */    \
+  "sub r6, r6, r10\n add r10, r10, r6, asr #1\n"                               \
+  "add r3, r3, r8\n sub r8, r3, r8, lsl #1\n" /* t1r + t3i, t1r - t3i */        \
+  "sub r4, r4, r7\n add r7, r4, r7, lsl #1\n" /* t1i - t3r, t1i + t3r */        \
+  "ldrd r11, r12, [r1], #8\n" /* (r3, r4) W^j */                               \
+  "smmulr lr, r3, r11\n smmulr r11, r4, r11\n"                                 \
+  "smmlar lr, r4, r12, lr\n smmlsr r11, r3, r12, r11\n"                        \
+  "strd lr, r11, [r0, #8*" #Q "]\n"                                            \
+  "ldrd r11, r12, [r1], #8\n" /* (r5, r6) W^2j */                              \
+  "smmulr lr, r5, r11\n smmulr r11, r6, r11\n"                                 \
+  "smmlar lr, r6, r12, lr\n smmlsr r11, r5, r12, r11\n"                        \
+  "strd lr, r11, [r0, #16*" #Q "]\n"                                           \
+  "ldrd r11, r12, [r1], #8\n" /* (r8, r7) W^3j */                              \
+  "smmulr lr, r8, r11\n smmulr r11, r7, r11\n"                                 \
+  "smmlar lr, r7, r12, lr\n smmlsr r11, r8, r12, r11\n"                        \
+  "strd lr, r11, [r0, #24*" #Q "]\n"                                           \
+  "strd r9, r10, [r0], #8\n"
 #define LOGMEL_R4_ASM(name, Q)                                                         \
   __asm__(".section .text." #name ",\"ax\",%progbits\n"                               \
           ".p2align 2\n.global " #name "\n.type " #name ", %function\n.thumb_func\n"   \
@@ -221,31 +248,7 @@ static inline const int32_t *radix4_stage(int32_t *z, const int q, const int32_t
           "add r2, r0, #4096\n"                                                        \
           "push {r2}\n"                                                                \
           "1: add r2, r0, #8*" #Q "\n"                                                 \
-          "2: ldrd r3, r4, [r0]\n"                                                     \
-          "ldrd r5, r6, [r0, #16*" #Q "]\n"                                            \
-          "sub r3, r3, r5\n add r5, r3, r5, lsl #1\n" /* t1r, t0r */                   \
-          "sub r4, r4, r6\n add r6, r4, r6, lsl #1\n" /* t1i, t0i */                   \
-          "ldrd r7, r8, [r0, #8*" #Q "]\n"                                             \
-          "ldrd r9, r10, [r0, #24*" #Q "]\n"                                           \
-          "sub r7, r7, r9\n add r9, r7, r9, lsl #1\n" /* t3r, t2r */                   \
-          "sub r8, r8, r10\n add r10, r8, r10, lsl #1\n" /* t3i, t2i */                \
-          "sub r5, r5, r9\n add r9, r9, r5, asr #1\n" /* t0 - t2, (t0 + t2) >> 1 */    \
-          "sub r6, r6, r10\n add r10, r10, r6, asr #1\n"                               \
-          "add r3, r3, r8\n sub r8, r3, r8, lsl #1\n" /* t1r + t3i, t1r - t3i */        \
-          "sub r4, r4, r7\n add r7, r4, r7, lsl #1\n" /* t1i - t3r, t1i + t3r */        \
-          "ldrd r11, r12, [r1], #8\n" /* (r3, r4) W^j */                               \
-          "smmulr lr, r3, r11\n smmulr r11, r4, r11\n"                                 \
-          "smmlar lr, r4, r12, lr\n smmlsr r11, r3, r12, r11\n"                        \
-          "strd lr, r11, [r0, #8*" #Q "]\n"                                            \
-          "ldrd r11, r12, [r1], #8\n" /* (r5, r6) W^2j */                              \
-          "smmulr lr, r5, r11\n smmulr r11, r6, r11\n"                                 \
-          "smmlar lr, r6, r12, lr\n smmlsr r11, r5, r12, r11\n"                        \
-          "strd lr, r11, [r0, #16*" #Q "]\n"                                           \
-          "ldrd r11, r12, [r1], #8\n" /* (r8, r7) W^3j */                              \
-          "smmulr lr, r8, r11\n smmulr r11, r7, r11\n"                                 \
-          "smmlar lr, r7, r12, lr\n smmlsr r11, r8, r12, r11\n"                        \
-          "strd lr, r11, [r0, #24*" #Q "]\n"                                           \
-          "strd r9, r10, [r0], #8\n"                                                   \
+          "2: " LOGMEL_R4_BODY(Q) LOGMEL_R4_BODY(Q)                                    \
           "cmp r0, r2\n bne 2b\n"                                                      \
           "sub r1, r1, #24*" #Q "\n"                                                   \
           "add r0, r0, #24*" #Q "\n"                                                   \
@@ -584,8 +587,9 @@ int16_t logmel_round_q12(int32_t log_q24) { return round_q12(log_q24); }
  * v = mel + floor (floor < 2^32: one ADDS/ADC), top = hi << n | lo >> (32 - n) (a
  * register shift by 32 gives 0), Q24 -> Q12 rounding as SMMULR by 2^20. r0: mel,
  * r1: logv, r2: out, r3/r4: exp/frac tables, r5: floor (argument), r6:r7: v, r8: end,
- * r11: 2^20. */
+ * r11: 2^20. Two bands per loop test. */
 typedef char logmel_floor_fits_32_bits[(LOGMEL_T_MEL_FLOOR) >> 32 == 0 ? 1 : -1];
+typedef char logmel_bands_even[LOGMEL_BANDS % 2 == 0 ? 1 : -1];
 void logmel_asm_log(const uint64_t *mel, int32_t *logv, int16_t *out, uint32_t floor);
 __asm__(".section .text.logmel_asm_log,\"ax\",%progbits\n"
         ".p2align 2\n.global logmel_asm_log\n.type logmel_asm_log, %function\n.thumb_func\n"
@@ -601,9 +605,17 @@ __asm__(".section .text.logmel_asm_log,\"ax\",%progbits\n"
         "2: ubfx r10, r7, #31 - " LOGMEL_STR(LOGMEL_T_LOG_INDEX_BITS) ", #" LOGMEL_STR(LOGMEL_T_LOG_INDEX_BITS) "\n"
         "ldr r9, [r3, r9, lsl #2]\n ldr r10, [r4, r10, lsl #2]\n add r9, r9, r10\n"
         "str r9, [r1], #4\n smmulr r9, r9, r11\n strh r9, [r2], #2\n"
+        "ldrd r6, r7, [r0], #8\n adds r6, r6, r5\n adc r7, r7, #0\n"
+        "cbz r7, 6f\n"
+        "clz r9, r7\n lsl r7, r7, r9\n rsb r10, r9, #32\n lsr r10, r6, r10\n orr r7, r7, r10\n"
+        "rsb r9, r9, #63\n"
+        "5: ubfx r10, r7, #31 - " LOGMEL_STR(LOGMEL_T_LOG_INDEX_BITS) ", #" LOGMEL_STR(LOGMEL_T_LOG_INDEX_BITS) "\n"
+        "ldr r9, [r3, r9, lsl #2]\n ldr r10, [r4, r10, lsl #2]\n add r9, r9, r10\n"
+        "str r9, [r1], #4\n smmulr r9, r9, r11\n strh r9, [r2], #2\n"
         "cmp r0, r8\n bne 1b\n"
         "pop {r4-r11}\n bx lr\n"
         "3: clz r9, r6\n lsl r7, r6, r9\n rsb r9, r9, #31\n b 2b\n"
+        "6: clz r9, r6\n lsl r7, r6, r9\n rsb r9, r9, #31\n b 5b\n"
         ".p2align 2\n7: .word logmel_log_exp_q24\n8: .word logmel_log_frac_q24\n"
         ".size logmel_asm_log, . - logmel_asm_log\n.text\n");
 #endif
