@@ -43,7 +43,7 @@ def _context() -> dict:
             (int(np.int32(np.uint32(8 * t.fft_perm[j] | (8 * t.fft_perm[512 - j]) << 16))), *map(int, t.twiddle_q31[j]))
             for j in range(t.bin_lo, 257)
         ],
-        "seg_len": ints(np.diff(t.seg_first)),
+        "seg_len": ints(np.append(np.diff(t.seg_first), 0)),  # then 0: the end, for the M4 mel loop
         "log_exp": ints(t.log_exp),
         "log_frac": ints(t.log_frac),
     }

@@ -479,7 +479,8 @@ static inline void load_entry(const int32_t *z, uint32_t entry, uint32_t *plo, u
 /* mel_bands in Thumb-2 (same arithmetic). The rising sum of band s waits in mel[s]
  * (so mel has one slot more). r0: z, r1: mel + s, r2: bin entries, r3: segment
  * lengths, r4: bins left, r5:r6 S0, r7:r8 sum P_lo d, r9:r10 sum P_hi d, r11: entry
- * then d, r12:lr: P; [sp]: the end of mel. */
+ * then d, r12:lr: P; [sp]: the end of mel, tested only at an empty segment (the length
+ * table ends with one). */
 void logmel_asm_mel(const int32_t *z, uint64_t *mel, const uint32_t *entry, const uint8_t *seg_len);
 __asm__(".section .text.logmel_asm_mel,\"ax\",%progbits\n"
         ".p2align 2\n.global logmel_asm_mel\n.type logmel_asm_mel, %function\n.thumb_func\n"
@@ -505,11 +506,11 @@ __asm__(".section .text.logmel_asm_mel,\"ax\",%progbits\n"
         "adc r8, r11, r8, lsr #" LOGMEL_STR(LOGMEL_T_MEL_W_BITS) "\n"
         "ldrd r11, r12, [r1]\n adds r11, r11, r7\n adc r12, r12, r8\n strd r11, r12, [r1], #8\n"
         "subs r5, r5, r7\n sbc r6, r6, r8\n strd r5, r6, [r1]\n" /* rising sum of band s */
-        "ldr r4, [sp]\n cmp r1, r4\n bne 1b\n"
-        "add sp, sp, #4\n pop {r4-r11, pc}\n"
-        "4: movs r5, #0\n movs r6, #0\n strd r5, r6, [r1, #8]!\n" /* empty: mel[s] as it is */
-        "ldr r4, [sp]\n cmp r1, r4\n bne 1b\n"
-        "add sp, sp, #4\n pop {r4-r11, pc}\n"
+        "b 1b\n"
+        "4: ldr r4, [sp]\n cmp r1, r4\n beq 5f\n" /* empty, or the 0 after the last */
+        "movs r5, #0\n movs r6, #0\n strd r5, r6, [r1, #8]!\n" /* mel[s] as it is */
+        "b 1b\n"
+        "5: add sp, sp, #4\n pop {r4-r11, pc}\n"
         ".size logmel_asm_mel, . - logmel_asm_mel\n.text\n");
 #endif
 
@@ -686,8 +687,10 @@ static int32_t frame_need(int32_t t) {
 }
 
 #if defined(__ARM_FEATURE_DSP)
-/* 32-byte blocks by LDM/STM, both pointers word-aligned; forward, so dst < src may overlap */
+/* 32-byte blocks by LDM/STM, both pointers word-aligned; forward, so dst < src may overlap.
+ * logmel_asm_copy32u: src word-aligned, dst only halfword-aligned (unaligned STR). */
 void logmel_asm_copy32(void *dst, const void *src, size_t blocks);
+void logmel_asm_copy32u(void *dst, const void *src, size_t blocks);
 __asm__(".section .text.logmel_asm_copy32,\"ax\",%progbits\n"
         ".p2align 2\n.global logmel_asm_copy32\n.type logmel_asm_copy32, %function\n.thumb_func\n"
         "logmel_asm_copy32:\n"
@@ -696,18 +699,34 @@ __asm__(".section .text.logmel_asm_copy32,\"ax\",%progbits\n"
         "1: ldmia r1!, {r3-r10}\n stmia r0!, {r3-r10}\n cmp r1, r2\n bne 1b\n"
         "pop {r4-r10}\n bx lr\n"
         ".size logmel_asm_copy32, . - logmel_asm_copy32\n.text\n");
+__asm__(".section .text.logmel_asm_copy32u,\"ax\",%progbits\n"
+        ".p2align 2\n.global logmel_asm_copy32u\n.type logmel_asm_copy32u, %function\n.thumb_func\n"
+        "logmel_asm_copy32u:\n"
+        "push {r4-r10}\n"
+        "add r2, r1, r2, lsl #5\n"
+        "1: ldmia r1!, {r3-r10}\n"
+        "str r3, [r0], #4\n str r4, [r0], #4\n str r5, [r0], #4\n str r6, [r0], #4\n"
+        "str r7, [r0], #4\n str r8, [r0], #4\n str r9, [r0], #4\n str r10, [r0], #4\n"
+        "cmp r1, r2\n bne 1b\n"
+        "pop {r4-r10}\n bx lr\n"
+        ".size logmel_asm_copy32u, . - logmel_asm_copy32u\n.text\n");
 #endif
 
-/* memmove for dst <= src (or disjoint): word blocks where the two share their alignment */
+/* memmove for dst <= src (or disjoint): 32-byte blocks from a word-aligned source (the
+ * Cortex-M4 stores unaligned words; LDM/STM where dst is aligned too) */
 static void copy_samples(int16_t *dst, const int16_t *src, size_t n) {
 #if defined(__ARM_FEATURE_DSP)
-  if (n >= 32 && (((uintptr_t)dst ^ (uintptr_t)src) & 3u) == 0) {
-    if ((uintptr_t)dst & 3u) {
+  if (n >= 32) {
+    if ((uintptr_t)src & 3u) {
       *dst++ = *src++;
       n--;
     }
     const size_t blocks = n / 16;
-    logmel_asm_copy32(dst, src, blocks);
+    if ((uintptr_t)dst & 3u) {
+      logmel_asm_copy32u(dst, src, blocks);
+    } else {
+      logmel_asm_copy32(dst, src, blocks);
+    }
     dst += 16 * blocks;
     src += 16 * blocks;
     n -= 16 * blocks;

@@ -580,7 +580,7 @@ const int32_t logmel_post[257 - LOGMEL_T_BIN_LO][3] = {
     { 1048592, 0, 2147483647 },
 };
 
-const uint8_t logmel_seg_len[LOGMEL_T_NSEGMENTS] = {
+const uint8_t logmel_seg_len[LOGMEL_T_NSEGMENTS + 1] = {
     0, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1,
     1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2,
     1, 1, 1, 1, 2, 1, 1, 2, 1, 2, 1, 2, 1, 2, 2, 1,
@@ -589,7 +589,7 @@ const uint8_t logmel_seg_len[LOGMEL_T_NSEGMENTS] = {
     4, 4, 4, 4, 4, 4, 5, 4, 5, 4, 5, 5, 5, 5, 5, 6,
     5, 6, 6, 6, 6, 6, 7, 6, 7, 7, 7, 7, 7, 8, 8, 8,
     8, 8, 9, 8, 9, 9, 10, 9, 10, 10, 11, 10, 11, 11, 12, 12,
-    12,
+    12, 0,
 };
 
 const int32_t logmel_log_exp_q24[64] = {

@@ -28,7 +28,7 @@ extern const int32_t logmel_twiddle3_q31[120][2]; /* radix-4 stages of span 128,
  * (low half) and Z[512-j] (high half) as one int32, then cos, sin of 2 pi j / 1024 (Q31). */
 extern const uint32_t logmel_bin_entry[LOGMEL_T_NBINS];
 extern const int32_t logmel_post[257 - LOGMEL_T_BIN_LO][3];
-extern const uint8_t logmel_seg_len[LOGMEL_T_NSEGMENTS]; /* bins per segment, from BIN_LO up */
+extern const uint8_t logmel_seg_len[LOGMEL_T_NSEGMENTS + 1]; /* bins per segment, from BIN_LO up; then 0 */
 extern const int32_t logmel_log_exp_q24[64];                /* ((e - 42) ln 2 + 4.5) / 5 */
 extern const int32_t logmel_log_frac_q24[1024];  /* ln(1 + (i + 1/2) / 1024) / 5 */
 
