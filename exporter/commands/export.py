@@ -99,7 +99,8 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     clips = fidelity.held_out_clips(n=fidelity_clips or fidelity.HELD_OUT_CLIPS,
                                     seconds=fidelity_seconds or fidelity.HELD_OUT_SECONDS)
     fid = fidelity.evaluate(model, graph, clips)
-    fidelity.write_report(fid, reports, context=f"Model `{info.name}`; calibration: {source}, percentile {percentile}.")
+    fidelity.write_report(fid, reports, context=f"Model `{info.name}`; calibration: {source}, percentile {percentile}, "
+                                 f"tapped ranges narrowed by {tap_factors}.")
     # QDQ vs integer: the held-out clips as scene windows and as 160 ms windows.
     qdq_inputs = []
     for _, clip in clips:
