@@ -1,6 +1,7 @@
 """The frontend built for a Cortex-M4 (arm-none-eabi-gcc, the firmware's flags, DSP
 instructions on) and run in the unicorn emulator: for the tests that the DSP paths
-(SMMULR, UMLAL) give the same bytes as the twin, and for the instruction-count benchmark.
+(SMMULR, UMLAL, the Thumb-2 logmel_asm_* functions) give the same bytes as the twin, and
+for the instruction-count benchmark.
 Needs arm-none-eabi-gcc and the ``unicorn`` package (dev dependency)."""
 
 from __future__ import annotations

@@ -6,7 +6,11 @@
  *   without twiddles: real * 2^20) -> real-split post-processing (2X) -> power (uint64,
  *   in place of the FFT output) -> mel sums per segment between band centres (Q16
  *   weights) -> normalised log (CLZ + 10-bit ln table, Q24) -> rounded to Q3.12.
- * No floats; signed >> is arithmetic (gcc, clang, armcc). */
+ * No floats; signed >> is arithmetic (gcc, clang, armcc).
+ * On the Cortex-M4 (__ARM_FEATURE_DSP) the FFT stages after the first, post-processing
+ * and power, the mel sums, the log and the sample copies are Thumb-2 functions
+ * (logmel_asm_*, next to the C they replace); the C is the portable path. Both give the
+ * twin's bytes (tests/test_frontend_m4.py in unicorn, tests/test_frontend_exact.py). */
 #include "logmel.h"
 
 #include <string.h>
@@ -308,53 +312,56 @@ static void fft_radix8(int32_t *z) {
 #if defined(__ARM_FEATURE_DSP)
 /* fft_radix8 in Thumb-2 (same arithmetic; in-place add/sub pairs as in the radix-4
  * stages). r0: p, r1: end; C is reloaded each time (r2 is needed after the odd k);
- * t2 and t3 wait in the slots of x3 and x1, which are already read. */
+ * t2 and t3 wait in the slots of x3 and x1, which are already read. Two blocks of 8 per
+ * loop test. */
+#define LOGMEL_R8_BODY \
+  "ldr r2, 9f\n" \
+  "ldrd r3, r4, [r0, #8]\n ldrd r5, r6, [r0, #40]\n"                  /* x1, x5 */ \
+  "sub r3, r3, r5\n add r5, r3, r5, lsl #1\n"                          /* d1r, u1r */ \
+  "sub r4, r4, r6\n add r6, r4, r6, lsl #1\n"                          /* d1i, u1i */ \
+  "sub r4, r4, r3\n add r3, r4, r3, lsl #1\n"                          /* d1i - d1r, d1r + d1i */ \
+  "smmulr r3, r3, r2\n smmulr r4, r4, r2\n"                            /* h1r, h1i */ \
+  "ldrd r7, r8, [r0, #24]\n ldrd r9, r10, [r0, #56]\n"                 /* x3, x7 */ \
+  "sub r7, r7, r9\n add r9, r7, r9, lsl #1\n"                          /* d3r, u3r */ \
+  "sub r8, r8, r10\n add r10, r8, r10, lsl #1\n"                       /* d3i, u3i */ \
+  "sub r8, r8, r7\n add r7, r8, r7, lsl #1\n"                          /* d3i - d3r, d3r + d3i */ \
+  "smmulr r8, r8, r2\n smmulr r7, r7, r2\n"                            /* h3r, h3n */ \
+  "add r3, r3, r8\n sub r8, r3, r8, lsl #1\n"                          /* e2r, e3r */ \
+  "sub r4, r4, r7\n add r7, r4, r7, lsl #1\n"                          /* e2i, e3i */ \
+  "sub r5, r5, r9\n add r9, r5, r9, lsl #1\n"                          /* t3r, t2r */ \
+  "sub r6, r6, r10\n add r10, r6, r10, lsl #1\n"                       /* t3i, t2i */ \
+  "strd r5, r6, [r0, #8]\n strd r9, r10, [r0, #24]\n"                  /* t3, t2 wait */ \
+  "ldrd r5, r6, [r0]\n ldrd r9, r10, [r0, #32]\n"                      /* x0, x4 */ \
+  "sub r5, r5, r9\n add r9, r5, r9, lsl #1\n"                          /* d0r, u0r */ \
+  "sub r6, r6, r10\n add r10, r6, r10, lsl #1\n"                       /* d0i, u0i */ \
+  "ldrd r2, r11, [r0, #16]\n ldrd r12, lr, [r0, #48]\n"                /* x2, x6 */ \
+  "sub r2, r2, r12\n add r12, r2, r12, lsl #1\n"                       /* d2r, u2r */ \
+  "sub r11, r11, lr\n add lr, r11, lr, lsl #1\n"                       /* d2i, u2i */ \
+  "add r5, r5, r11\n sub r11, r5, r11, lsl #1\n"                       /* V0r, V1r */ \
+  "sub r6, r6, r2\n add r2, r6, r2, lsl #1\n"                          /* V0i, V1i */ \
+  "add r5, r5, r3, lsl #1\n sub r3, r5, r3, lsl #2\n"                  /* V0 +- 2 e2 */ \
+  "add r6, r6, r4, lsl #1\n sub r4, r6, r4, lsl #2\n" \
+  "strd r5, r6, [r0, #32]\n strd r3, r4, [r0, #48]\n" \
+  "add r11, r11, r7, lsl #1\n sub r7, r11, r7, lsl #2\n"               /* V1r +- 2 e3i */ \
+  "sub r2, r2, r8, lsl #1\n add r8, r2, r8, lsl #2\n"                  /* V1i -+ 2 e3r */ \
+  "strd r11, r2, [r0, #40]\n strd r7, r8, [r0, #56]\n" \
+  "sub r9, r9, r12\n add r12, r9, r12, lsl #1\n"                       /* t1r, t0r */ \
+  "sub r10, r10, lr\n add lr, r10, lr, lsl #1\n"                       /* t1i, t0i */ \
+  "ldrd r3, r4, [r0, #24]\n ldrd r5, r6, [r0, #8]\n"                   /* t2, t3 */ \
+  "add r12, r12, r3\n sub r3, r12, r3, lsl #1\n"                       /* t0 +- t2 */ \
+  "add lr, lr, r4\n sub r4, lr, r4, lsl #1\n" \
+  "strd r3, r4, [r0, #16]\n" \
+  "add r9, r9, r6\n sub r6, r9, r6, lsl #1\n"                          /* t1r +- t3i */ \
+  "sub r10, r10, r5\n add r5, r10, r5, lsl #1\n"                       /* t1i -+ t3r */ \
+  "strd r9, r10, [r0, #8]\n strd r6, r5, [r0, #24]\n" \
+  "strd r12, lr, [r0], #64\n"
 void logmel_asm_radix8(int32_t *z);
 __asm__(".section .text.logmel_asm_radix8,\"ax\",%progbits\n"
         ".p2align 2\n.global logmel_asm_radix8\n.type logmel_asm_radix8, %function\n.thumb_func\n"
         "logmel_asm_radix8:\n"
         "push {r4-r11, lr}\n"
         "add r1, r0, #4096\n"
-        "1: ldr r2, 9f\n"
-        "ldrd r3, r4, [r0, #8]\n ldrd r5, r6, [r0, #40]\n"                  /* x1, x5 */
-        "sub r3, r3, r5\n add r5, r3, r5, lsl #1\n"                          /* d1r, u1r */
-        "sub r4, r4, r6\n add r6, r4, r6, lsl #1\n"                          /* d1i, u1i */
-        "sub r4, r4, r3\n add r3, r4, r3, lsl #1\n"                          /* d1i - d1r, d1r + d1i */
-        "smmulr r3, r3, r2\n smmulr r4, r4, r2\n"                            /* h1r, h1i */
-        "ldrd r7, r8, [r0, #24]\n ldrd r9, r10, [r0, #56]\n"                 /* x3, x7 */
-        "sub r7, r7, r9\n add r9, r7, r9, lsl #1\n"                          /* d3r, u3r */
-        "sub r8, r8, r10\n add r10, r8, r10, lsl #1\n"                       /* d3i, u3i */
-        "sub r8, r8, r7\n add r7, r8, r7, lsl #1\n"                          /* d3i - d3r, d3r + d3i */
-        "smmulr r8, r8, r2\n smmulr r7, r7, r2\n"                            /* h3r, h3n */
-        "add r3, r3, r8\n sub r8, r3, r8, lsl #1\n"                          /* e2r, e3r */
-        "sub r4, r4, r7\n add r7, r4, r7, lsl #1\n"                          /* e2i, e3i */
-        "sub r5, r5, r9\n add r9, r5, r9, lsl #1\n"                          /* t3r, t2r */
-        "sub r6, r6, r10\n add r10, r6, r10, lsl #1\n"                       /* t3i, t2i */
-        "strd r5, r6, [r0, #8]\n strd r9, r10, [r0, #24]\n"                  /* t3, t2 wait */
-        "ldrd r5, r6, [r0]\n ldrd r9, r10, [r0, #32]\n"                      /* x0, x4 */
-        "sub r5, r5, r9\n add r9, r5, r9, lsl #1\n"                          /* d0r, u0r */
-        "sub r6, r6, r10\n add r10, r6, r10, lsl #1\n"                       /* d0i, u0i */
-        "ldrd r2, r11, [r0, #16]\n ldrd r12, lr, [r0, #48]\n"                /* x2, x6 */
-        "sub r2, r2, r12\n add r12, r2, r12, lsl #1\n"                       /* d2r, u2r */
-        "sub r11, r11, lr\n add lr, r11, lr, lsl #1\n"                       /* d2i, u2i */
-        "add r5, r5, r11\n sub r11, r5, r11, lsl #1\n"                       /* V0r, V1r */
-        "sub r6, r6, r2\n add r2, r6, r2, lsl #1\n"                          /* V0i, V1i */
-        "add r5, r5, r3, lsl #1\n sub r3, r5, r3, lsl #2\n"                  /* V0 +- 2 e2 */
-        "add r6, r6, r4, lsl #1\n sub r4, r6, r4, lsl #2\n"
-        "strd r5, r6, [r0, #32]\n strd r3, r4, [r0, #48]\n"
-        "add r11, r11, r7, lsl #1\n sub r7, r11, r7, lsl #2\n"               /* V1r +- 2 e3i */
-        "sub r2, r2, r8, lsl #1\n add r8, r2, r8, lsl #2\n"                  /* V1i -+ 2 e3r */
-        "strd r11, r2, [r0, #40]\n strd r7, r8, [r0, #56]\n"
-        "sub r9, r9, r12\n add r12, r9, r12, lsl #1\n"                       /* t1r, t0r */
-        "sub r10, r10, lr\n add lr, r10, lr, lsl #1\n"                       /* t1i, t0i */
-        "ldrd r3, r4, [r0, #24]\n ldrd r5, r6, [r0, #8]\n"                   /* t2, t3 */
-        "add r12, r12, r3\n sub r3, r12, r3, lsl #1\n"                       /* t0 +- t2 */
-        "add lr, lr, r4\n sub r4, lr, r4, lsl #1\n"
-        "strd r3, r4, [r0, #16]\n"
-        "add r9, r9, r6\n sub r6, r9, r6, lsl #1\n"                          /* t1r +- t3i */
-        "sub r10, r10, r5\n add r5, r10, r5, lsl #1\n"                       /* t1i -+ t3r */
-        "strd r9, r10, [r0, #8]\n strd r6, r5, [r0, #24]\n"
-        "strd r12, lr, [r0], #64\n"
+        "1: " LOGMEL_R8_BODY LOGMEL_R8_BODY
         "cmp r0, r1\n bne 1b\n"
         "pop {r4-r11, pc}\n"
         ".p2align 2\n9: .word " LOGMEL_STR(LOGMEL_T_R8_C_Q31) "\n"
