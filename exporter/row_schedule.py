@@ -119,14 +119,23 @@ class _Sim:
         self.next_row[i] += 1
         self.produced[op["output"]] += 1
 
-    def live_rows(self, tensor: str) -> int:
+    def low_row(self, tensor: str) -> int:
+        """Rows below this one are written and no longer needed by anyone."""
         cons = self.consumers[tensor]
         low = min((self.lowest_needed(tensor, i) for i in cons), default=self.produced[tensor])
-        return self.produced[tensor] - min(low, self.produced[tensor])
+        return min(low, self.produced[tensor])
+
+    def live_rows(self, tensor: str) -> int:
+        return self.produced[tensor] - self.low_row(tensor)
 
 
-def simulate(graph: Graph, n_frames: int, plans: dict[str, TensorPlan] | None = None, record: bool = False) -> Schedule:
-    """Run the scheduler for one window of ``n_frames`` frames; grow ``plans`` capacities to fit."""
+def simulate(graph: Graph, n_frames: int, plans: dict[str, TensorPlan] | None = None, record: bool = False,
+             on_write=None, watch: tuple[str, ...] = ()) -> Schedule:
+    """Run the scheduler for one window of ``n_frames`` frames; grow ``plans`` capacities to fit.
+
+    ``on_write(tensor, row, low_before)``, if given, is called after each row an op
+    writes, with the lowest still-needed row of each ``watch`` tensor as it was
+    before the op ran."""
     sim = _Sim(graph, n_frames)
     if plans is None:
         plans = {}
@@ -153,7 +162,11 @@ def simulate(graph: Graph, n_frames: int, plans: dict[str, TensorPlan] | None = 
             for i, op in enumerate(sim.ops):
                 if sim.can_run(i):
                     row = sim.next_row[i]
+                    low_before = {t: sim.low_row(t) for t in watch}
+                    wrote = sim.produced[op["output"]]
                     sim.run(i)
+                    if on_write and sim.produced[op["output"]] > wrote:
+                        on_write(op["output"], wrote, low_before)
                     step += 1
                     if record:
                         sched.order.append((i, row))
@@ -220,11 +233,39 @@ def _lifetimes(graph: Graph, n_frames: int) -> dict[str, tuple[int, int]]:
     return {k: (p.first_step, p.last_step) for k, p in plans.items()}
 
 
+def _overlay_safe(graph: Graph, sizes: list[int], below: str, above: str, plans: dict[str, TensorPlan]) -> bool:
+    """May ``above`` start at the same address as ``below``?
+
+    Both hold whole windows (row r at row offset r, no wrap). It is safe when, in
+    every simulated window length, each row ``above`` writes only covers rows of
+    ``below`` that were written and released before the writing op ran. Then
+    ``below`` never writes there again and nobody reads its old rows: the two
+    share memory while one drains and the other fills (SE blocks: B5.dw, B6.dw).
+    """
+    rb_below, rb_above = plans[below].row_bytes, plans[above].row_bytes
+    ok = True
+
+    def check(tensor, row, low_before):
+        nonlocal ok
+        if tensor != above or not ok:
+            return
+        last = ((row + 1) * rb_above - 1) // rb_below  # highest row of `below` the write touches
+        if last >= low_before[below]:
+            ok = False
+
+    for t in sizes:
+        simulate(graph, t, on_write=check, watch=(below,))
+        if not ok:
+            return False
+    return True
+
+
 def plan_arena(graph: Graph, max_frames: int, align: int = 4) -> tuple[dict[str, TensorPlan], dict[str, int], int]:
     """(tensor plans, byte offset of each tensor in the arena, arena size).
 
     Two tensors may share memory only if their live intervals are disjoint in
-    every simulated window length, not just the largest one.
+    every simulated window length, not just the largest one, or if one may be
+    laid over the other row for row (:func:`_overlay_safe`).
     """
     plans = plan_capacities(graph, max_frames)
     names = list(plans)
@@ -237,15 +278,45 @@ def plan_arena(graph: Graph, max_frames: int, align: int = 4) -> tuple[dict[str,
                 if a < b and life[a][0] <= life[b][1] and life[b][0] <= life[a][1]:
                     conflict[a].add(b)
                     conflict[b].add(a)
-    offsets: dict[str, int] = {}
-    for name in sorted(names, key=lambda n: (-plans[n].bytes, n)):
-        size = ceil_div(plans[name].bytes, align) * align
-        taken = sorted((offsets[o], offsets[o] + ceil_div(plans[o].bytes, align) * align) for o in conflict[name] if o in offsets)
+
+    # Overlay groups: whole-window tensors that fill while an earlier one drains.
+    # Largest first, so the biggest savings are taken before smaller tensors use the slots.
+    full_rows = graph.shapes(max_frames)
+    whole = [n for n in names if not plans[n].pooled and plans[n].capacity == full_rows[n][0] > 1]
+    group_of = {n: [n] for n in names}
+    for y in sorted(whole, key=lambda n: (-plans[n].bytes, plans[n].first_step)):
+        if len(group_of[y]) > 1:
+            continue
+        for x in sorted(whole, key=lambda n: -plans[n].bytes):
+            members = group_of[x]
+            if x == y or y in members or plans[y].bytes > max(plans[m].bytes for m in members):
+                continue
+            clashing = [m for m in members if m in conflict[y]]
+            if not clashing or any(plans[m].first_step >= plans[y].first_step
+                                   or plans[y].row_bytes > plans[m].row_bytes for m in clashing):
+                continue
+            if all(_overlay_safe(graph, check_sizes, m, y, plans) for m in clashing):
+                members.append(y)
+                group_of[y] = members
+                break
+    groups = {id(g): g for g in group_of.values()}.values()
+
+    def padded(n: str) -> int:
+        return ceil_div(plans[n].bytes, align) * align
+
+    units = [(max(padded(n) for n in g), g) for g in groups]
+    unit_of = {n: k for k, (_, g) in enumerate(units) for n in g}
+    unit_conflict = [{unit_of[c] for n in g for c in conflict[n]} - {k} for k, (_, g) in enumerate(units)]
+    unit_off: dict[int, int] = {}
+    for k in sorted(range(len(units)), key=lambda k: (-units[k][0], units[k][1][0])):
+        size = units[k][0]
+        taken = sorted((unit_off[o], unit_off[o] + units[o][0]) for o in unit_conflict[k] if o in unit_off)
         at = 0
         for lo, hi in taken:
             if at + size <= lo:
                 break
             at = max(at, hi)
-        offsets[name] = at
-    total = max((offsets[n] + ceil_div(plans[n].bytes, align) * align for n in names), default=0)
+        unit_off[k] = at
+    offsets = {n: unit_off[unit_of[n]] for n in names}
+    total = max((unit_off[k] + units[k][0] for k in unit_off), default=0)
     return plans, offsets, total
