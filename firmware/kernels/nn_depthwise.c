@@ -24,6 +24,21 @@ typedef struct {
     uint32_t w[NN_DW_K_MAX * NN_DW_K_MAX][NN_DW_CHUNK / 2]; /* per tap: (c0, c2), (c1, c3), (c4, c6), ... */
 } dw_chunk_t;
 
+/* Bias plus the valid taps of channel c at the pixel whose window starts at mel f0
+ * (taps kf0..kf1-1 inside the row; a NULL row is padding, which adds nothing). */
+static inline int32_t dw_scalar_acc(const nn_conv_t *p, const int8_t *const *rows, int f0, int kf0, int kf1, int c)
+{
+    const int k = p->k, ch = p->cout;
+    int32_t acc = p->bias[c];
+    for (int kt = 0; kt < k; ++kt) {
+        if (!rows[kt]) continue;
+        for (int kf = kf0; kf < kf1; ++kf) {
+            acc += (rows[kt][(size_t)(f0 + kf) * ch + c] - p->zp_in) * p->weights[(kt * k + kf) * ch + c];
+        }
+    }
+    return acc;
+}
+
 /* Every channel of one pixel, scalar (windows too wide for the stack buffer). */
 static void dw_edge_pixel_plain(const nn_conv_t *p, const int8_t *const *rows, int fo, int8_t *out)
 {
@@ -31,13 +46,7 @@ static void dw_edge_pixel_plain(const nn_conv_t *p, const int8_t *const *rows, i
     const int kf0 = f0 < 0 ? -f0 : 0, kf1 = f0 + k > p->f_in ? p->f_in - f0 : k;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     for (int c = 0; c < ch; ++c) {
-        int32_t acc = p->bias[c];
-        for (int kt = 0; kt < k; ++kt) {
-            if (!rows[kt]) continue;
-            for (int kf = kf0; kf < kf1; ++kf) {
-                acc += (rows[kt][(size_t)(f0 + kf) * ch + c] - p->zp_in) * p->weights[(kt * k + kf) * ch + c];
-            }
-        }
+        const int32_t acc = dw_scalar_acc(p, rows, f0, kf0, kf1, c);
         out[c] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[c], p->shift[c])), o);
     }
 }
@@ -51,13 +60,7 @@ static void dw_plain_channels(const nn_conv_t *p, const int8_t *const *rows, int
         const int f0 = fo * p->stride - p->pad;
         const int kf0 = f0 < 0 ? -f0 : 0, kf1 = f0 + k > p->f_in ? p->f_in - f0 : k;
         for (int c = c0; c < c1; ++c) {
-            int32_t acc = p->bias[c];
-            for (int kt = 0; kt < k; ++kt) {
-                if (!rows[kt]) continue;
-                for (int kf = kf0; kf < kf1; ++kf) {
-                    acc += (rows[kt][(size_t)(f0 + kf) * ch + c] - p->zp_in) * p->weights[(kt * k + kf) * ch + c];
-                }
-            }
+            const int32_t acc = dw_scalar_acc(p, rows, f0, kf0, kf1, c);
             out[(size_t)fo * ch + c] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[c], p->shift[c])), o);
         }
     }
@@ -67,17 +70,11 @@ static void dw_plain_channels(const nn_conv_t *p, const int8_t *const *rows, int
 static void dw_edge_pixel(const nn_conv_t *p, const int8_t *const *rows, int fo, int c0, int j0, int j1, nn_out_t o,
                           int8_t *out)
 {
-    const int k = p->k, ch = p->cout, f0 = fo * p->stride - p->pad;
+    const int k = p->k, f0 = fo * p->stride - p->pad;
     const int kf0 = f0 < 0 ? -f0 : 0, kf1 = f0 + k > p->f_in ? p->f_in - f0 : k;
     for (int j = j0; j < j1; ++j) {
         const int c = c0 + j;
-        int32_t acc = p->bias[c];
-        for (int kt = 0; kt < k; ++kt) {
-            if (!rows[kt]) continue;
-            for (int kf = kf0; kf < kf1; ++kf) {
-                acc += (rows[kt][(size_t)(f0 + kf) * ch + c] - p->zp_in) * p->weights[(kt * k + kf) * ch + c];
-            }
-        }
+        const int32_t acc = dw_scalar_acc(p, rows, f0, kf0, kf1, c);
         out[c] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[c], p->shift[c])), o);
     }
 }
