@@ -196,12 +196,19 @@ static int8_t net_arena[NET_ARENA_BYTES] __attribute__((aligned(4)));
 const uint32_t net_arena_bytes = NET_ARENA_BYTES;
 net_observer_fn net_observer;
 
-static int32_t net_produced[NET_NUM_TENSORS]; /* rows written so far */
-static int32_t net_rows[NET_NUM_TENSORS];     /* rows of the window, once it has ended */
-static int32_t net_next[NET_NUM_STEPS];       /* next output row of each op */
-static int32_t net_consumed[NET_NUM_STEPS];   /* global_avgpool: input rows summed */
+/* Row counts fit in 16 bits (a window has at most NET_MAX_FRAMES rows): half the
+ * scheduler's RAM of int32 counters. */
+#if NET_MAX_FRAMES > 32000
+#error "NET_MAX_FRAMES must stay below 32000 (16-bit row counters)"
+#endif
+typedef int16_t net_row_t;
+#define NET_ROW_NEVER INT16_MAX                  /* an input row count never reached */
+static net_row_t net_produced[NET_NUM_TENSORS]; /* rows written so far */
+static net_row_t net_rows[NET_NUM_TENSORS];     /* rows of the window, once it has ended */
+static net_row_t net_next[NET_NUM_STEPS];       /* next output row of each op */
+static net_row_t net_consumed[NET_NUM_STEPS];   /* global_avgpool: input rows summed */
 static int32_t net_pool_sum[464];
-static int32_t net_need[NET_NUM_STEPS];       /* input rows before step i may run again */
+static net_row_t net_need[NET_NUM_STEPS];       /* input rows before step i may run again */
 static uint8_t net_ended;
 
 /* Row r of tensor k in its ring. */
@@ -383,8 +390,8 @@ static int32_t net_input_rows_needed(int i)
 {
     const net_step_t *s = &net_steps[i];
     switch (s->kind) {
-    case K_POOL: return net_next[i] ? INT32_MAX : net_consumed[i] + 1;
-    case K_FC: return net_next[i] ? INT32_MAX : 1;
+    case K_POOL: return net_next[i] ? NET_ROW_NEVER : net_consumed[i] + 1;
+    case K_FC: return net_next[i] ? NET_ROW_NEVER : 1;
     case K_CONV:
     case K_DEPTHWISE: return s->stride * net_next[i] - s->pad + s->k;
     default: return net_next[i] + 1;
@@ -400,7 +407,7 @@ static void net_pump(void)
         for (int i = 0; i < NET_NUM_STEPS; ++i) {
             if (!net_ended && net_produced[net_steps[i].in] < net_need[i]) continue; /* cheap early out */
             if (net_step(i)) {
-                net_need[i] = net_input_rows_needed(i);
+                net_need[i] = (net_row_t)net_input_rows_needed(i);
                 progress = 1;
             }
         }
@@ -415,7 +422,7 @@ void net_begin(void)
     memset(net_consumed, 0, sizeof net_consumed);
     memset(net_pool_sum, 0, sizeof net_pool_sum);
     net_ended = 0;
-    for (int i = 0; i < NET_NUM_STEPS; ++i) net_need[i] = net_input_rows_needed(i);
+    for (int i = 0; i < NET_NUM_STEPS; ++i) net_need[i] = (net_row_t)net_input_rows_needed(i);
 }
 
 int net_push_frame(const int16_t mel_q12[NET_MEL_BANDS])
@@ -433,7 +440,7 @@ int net_end(int8_t taps[NET_TAP_DIM])
     if (net_ended || frames < 1) return -1;
     net_ended = 1;
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
-        net_rows[k] = net_time_div[k] ? (frames + net_time_div[k] - 1) / net_time_div[k] : 1;
+        net_rows[k] = (net_row_t)(net_time_div[k] ? (frames + net_time_div[k] - 1) / net_time_div[k] : 1);
     }
     net_pump();
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
