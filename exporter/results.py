@@ -40,3 +40,13 @@ def write_embeddings_npz(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def pad_ragged(arrays: list[np.ndarray], fill, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-file arrays of different lengths (timestamp mode: clips of different
+    durations) into [n_files, max_len, ...], padded with ``fill``; also the lengths."""
+    lengths = np.array([len(a) for a in arrays])
+    out = np.full((len(arrays), lengths.max(), *np.shape(arrays[0])[1:]), fill, dtype=dtype)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = a
+    return out, lengths

@@ -78,6 +78,21 @@ def test_timestamp(export_dir, golden_wav, tmp_path):
         assert z["embeddings_q"][0, i].tobytes() == expected.tobytes(), i
 
 
+def test_timestamp_files_of_different_lengths_are_padded(export_dir, golden_wav, tmp_path):
+    short = tmp_path / "short.wav"
+    sf.write(short, np.asarray(sf.read(golden_wav, dtype="int16")[0][:27200]), 32000, subtype="PCM_16")  # 0.85 s
+    out, alone = tmp_path / "two.npz", tmp_path / "alone.npz"
+    common = ["--board", "reference", "--mode", "timestamp", "--export", str(export_dir)]
+    assert _run(common + [str(golden_wav), str(short), "--out", str(out)])[0] == 0
+    assert _run(common + [str(short), "--out", str(alone)])[0] == 0
+    z, a = np.load(out), np.load(alone)
+    np.testing.assert_array_equal(z["n_timestamps"], [61, 18])
+    assert z["embeddings_q"][1, :18].tobytes() == a["embeddings_q"][0].tobytes()
+    assert (z["embeddings_q"][1, 18:] == 0).all() and np.isnan(z["embeddings"][1, 18:]).all()
+    np.testing.assert_array_equal(z["timestamps_ms"][1, :18], np.arange(18) * 50.0)
+    assert np.isnan(z["timestamps_ms"][1, 18:]).all()
+
+
 def test_long_scene_clip_averages_windows(export_dir, tmp_path):
     rng = np.random.default_rng(0)
     clip = (0.1 * rng.normal(size=32000 * 11)).astype(np.float32)  # 11 s: 2 windows of 10 s

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from exporter.checkpoint import resolve_model_args
     from exporter.embed_float import FloatEmbedder
     from exporter.features import parse_features
-    from exporter.results import write_embeddings_npz
+    from exporter.results import pad_ragged, write_embeddings_npz
 
     parse_features(args.features)  # reject a bad --features before loading anything
     net, info = resolve_model_args(args)
@@ -78,12 +78,8 @@ def run(args: argparse.Namespace) -> int:
         write_embeddings_npz(args.out, np.stack(embeddings), files, **extra)
     else:
         # Clips of different lengths have different numbers of timestamps: pad with NaN.
-        n_ts = np.array([len(t) for t in timestamps])
-        emb = np.full((len(files), n_ts.max(), embedder.embedding_size), np.nan, dtype=np.float32)
-        ts = np.full((len(files), n_ts.max()), np.nan, dtype=np.float32)
-        for i, (e, t) in enumerate(zip(embeddings, timestamps)):
-            emb[i, : len(t)] = e
-            ts[i, : len(t)] = t
+        emb, n_ts = pad_ragged(embeddings, np.nan, np.float32)
+        ts, _ = pad_ragged(timestamps, np.nan, np.float32)
         write_embeddings_npz(args.out, emb, files, timestamps_ms=ts, n_timestamps=n_ts, **extra)
     print(
         f"wrote {args.out}: {len(files)} file(s), {args.mode} embeddings of {embedder.embedding_size} "

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from exporter.audio import load_audio, to_pcm16
     from exporter.boards import board_module
     from exporter.graph import Graph
-    from exporter.results import write_embeddings_npz
+    from exporter.results import pad_ragged, write_embeddings_npz
     from exporter.windows import scene_windows, timestamp_windows
 
     board = board_module(args.board)
@@ -114,15 +114,9 @@ def run(args: argparse.Namespace) -> int:
         write_embeddings_npz(args.out, qembed.dequantize(graph, q), files, embeddings_q=q, **extra)
     else:
         # Clips of different lengths have different numbers of timestamps: pad (NaN, 0 for the integers).
-        n_ts = np.array([len(r) for r in results])
-        d = qembed.embedding_dim(graph)
-        q = np.zeros((len(files), n_ts.max(), d), dtype=np.int16)
-        emb = np.full((len(files), n_ts.max(), d), np.nan, dtype=np.float32)
-        ts = np.full((len(files), n_ts.max()), np.nan, dtype=np.float32)
-        for i, (r, pcm) in enumerate(zip(results, clips)):
-            q[i, : len(r)] = r
-            emb[i, : len(r)] = qembed.dequantize(graph, r)
-            ts[i, : len(r)] = timestamp_windows(pcm)[1]
+        q, n_ts = pad_ragged(results, 0, np.int16)
+        emb, _ = pad_ragged([qembed.dequantize(graph, r) for r in results], np.nan, np.float32)
+        ts, _ = pad_ragged([timestamp_windows(pcm)[1] for pcm in clips], np.nan, np.float32)
         write_embeddings_npz(args.out, emb, files, timestamps_ms=ts, embeddings_q=q, n_timestamps=n_ts, **extra)
     print(f"wrote {args.out}: {len(files)} file(s), {args.mode} embeddings of {qembed.embedding_dim(graph)} "
           f"on board {args.board}" + (f"; {len(failed)} file(s) failed" if failed else ""))
