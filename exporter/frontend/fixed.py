@@ -47,11 +47,14 @@ def check_pcm16(pcm, sample_rate: int | None = None) -> np.ndarray:
     elif pcm.size and (pcm.min() < -32768 or pcm.max() > 32767):
         raise UserError("PCM samples outside the int16 range")
     if pcm.size < tb.MIN_CLIP_SAMPLES:
-        raise UserError(
-            f"clip of {pcm.size} samples is too short for the log-mel's reflect padding: "
-            f"at least {tb.MIN_CLIP_SAMPLES} samples are needed"
-        )
+        raise clip_too_short(pcm.size)
     return pcm.astype(np.int64)
+
+
+def clip_too_short(n_samples: int) -> UserError:
+    """The error for a clip the reference's reflect padding cannot handle (twin and C alike)."""
+    return UserError(f"clip of {n_samples} samples is too short for the log-mel's reflect padding: "
+                     f"at least {tb.MIN_CLIP_SAMPLES} samples are needed")
 
 
 def n_frames(n_samples: int) -> int:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from exporter import ROOT
-from exporter.errors import UserError
 from exporter.frontend import tables as tb
+from exporter.frontend.fixed import clip_too_short
 from exporter.frontend.render import render_frontend
 
 # stage dumps of logmel_cli: name -> element type (logmel.h, LOGMEL_STAGE_*)
@@ -54,10 +54,7 @@ def logmel_q12_c(pcm16: np.ndarray, block: int = 320, with_stages: bool = False)
             args.append(str(d / "st"))
         proc = _run(args)
         if proc.returncode == 3:
-            raise UserError(
-                f"clip of {pcm16.size} samples is too short for the log-mel's reflect padding: "
-                f"at least {tb.MIN_CLIP_SAMPLES} samples are needed"
-            )
+            raise clip_too_short(pcm16.size)
         if proc.returncode != 0:
             raise RuntimeError(f"logmel_cli failed ({proc.returncode}): {proc.stderr.strip()}")
         frames = np.fromfile(d / "frames.bin", dtype=np.int16).reshape(-1, tb.N_MELS)
