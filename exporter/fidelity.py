@@ -8,12 +8,14 @@ Both in scene mode, on held-out clips (seeds other than calibration's).
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from exporter import int8_exec, qembed
+from exporter import int8_exec, int8_math, qembed
 from exporter.graph import Graph
 
 TARGET_MEAN_COSINE = 0.99
@@ -73,13 +75,40 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (na * nb))
 
 
-def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]], seed: int = 0) -> dict:
+def _rounded_input(graph: Graph, mel_q12: np.ndarray) -> np.ndarray:
+    """The network's int8 input (the graph's quantize op), dequantized: [T][128] float64."""
+    op = next(o for o in graph.ops if o["op"] == "quantize")
+    t = graph.tensors[op["output"]]
+    q = int8_math.clamp(int8_math.requantize(mel_q12.astype(np.int64), op["mult"], op["shift"]) + t["zero_point"])
+    return (q - t["zero_point"]) * t["scale"]
+
+
+def _weights_rounded(fgraph):
+    """``fgraph`` with every weight replaced by its per-channel int8 value (the quantizer's own rounding)."""
+    from exporter.quantize import quantize_weights
+
+    out = copy.deepcopy(fgraph)
+    for op in out.ops:
+        if op.weights is not None:
+            axis = 2 if op.op == "depthwise_conv2d" else 0
+            q, scale = quantize_weights(op.weights, axis)
+            op.weights = np.moveaxis(np.moveaxis(q.astype(np.float64), axis, -1) * scale, -1, axis)
+    return out
+
+
+CEILING_VARIANTS = ("int8 input", "int8 weights", "int8 input and weights")
+
+
+def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]]) -> dict:
     """Where the error comes from, on each clip's first window (the float model on the same Q12 input).
 
     - ``layers``: relative error ||int - float|| / ||float|| of every tensor, mean over clips.
-    - ``input_noise``: per tap, the relative change of the *float* model's tap when the input
-      log-mel gets uniform noise of +-half the int8 input step: the error that quantizing the
-      input alone causes, i.e. how strongly the network amplifies small perturbations.
+    - ``ceiling``: per variant and tap, the mean cosine to the float tap of the *float* model
+      with only the int8 input and/or the int8 weights rounded, every activation exact. No
+      choice of activation ranges can do better than the int8 format's floor on input and
+      weights, so a ceiling under the target means the target is out of reach for this
+      model with int8 input and weights (a chaotic, e.g. random-weight, network).
+    - ``tap_rounding``: what rounding the pooled tap to its block output's scale costs.
     """
     from exporter.audio import to_pcm16
     from exporter.fold import fold_model, run_float
@@ -87,17 +116,21 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]], seed: int 
     from exporter.windows import scene_windows
 
     fgraph = fold_model(model)
-    rng = np.random.default_rng(seed)
-    step = graph.tensors["input"]["scale"]
+    fgraph_w8 = _weights_rounded(fgraph)
     layers: dict[str, list[float]] = {}
-    noise: dict[str, list[float]] = {t["name"]: [] for t in graph.taps}
+    ceiling: dict[str, dict[str, list[float]]] = {v: {t["name"]: [] for t in graph.taps} for v in CEILING_VARIANTS}
     pooled: dict[str, list[tuple[float, float]]] = {t["name"]: [] for t in graph.taps}
     for _, clip in clips:
         mel = logmel_q12(scene_windows(to_pcm16(clip))[0])
         x = mel.astype(np.float64) / 4096.0
+        x8 = _rounded_input(graph, mel)
         ints = int8_exec.run(graph, mel, return_all=True)
-        floats = run_float(fgraph, x)
-        noisy = run_float(fgraph, x + rng.uniform(-step / 2, step / 2, x.shape))
+        floats = run_float(fgraph, x, dtype=torch.float64)
+        variants = {
+            "int8 input": run_float(fgraph, x8, dtype=torch.float64),
+            "int8 weights": run_float(fgraph_w8, x, dtype=torch.float64),
+            "int8 input and weights": run_float(fgraph_w8, x8, dtype=torch.float64),
+        }
         for op in graph.ops:
             name = op["output"]
             t = graph.tensors[name]
@@ -106,20 +139,29 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]], seed: int 
             dq = (ints[name].astype(np.float64) - t["zero_point"]) * t["scale"]
             layers.setdefault(name, []).append(float(np.linalg.norm(dq - f) / max(np.linalg.norm(f), 1e-12)))
         for tap in graph.taps:
-            f, g = floats[tap["tensor"]][0].numpy(), noisy[tap["tensor"]][0].numpy()
-            noise[tap["name"]].append(float(np.linalg.norm(g - f) / max(np.linalg.norm(f), 1e-12)))
+            f = floats[tap["tensor"]][0].numpy()
+            for v, env in variants.items():
+                ceiling[v][tap["name"]].append(_cosine(env[tap["tensor"]][0].numpy(), f))
             block = graph.tensors[tap["name"]]
             exact_mean = (ints[tap["name"]].astype(np.float64) - block["zero_point"]).mean(axis=(0, 1)) * block["scale"]
             tap_q = (ints[tap["tensor"]].astype(np.float64) - tap["zero_point"]) * tap["scale"]
             pooled[tap["name"]].append((_cosine(exact_mean, f), _cosine(tap_q, f)))
     return {
         "layers": {k: float(np.mean(v)) for k, v in layers.items()},
-        "input_noise": {k: float(np.mean(v)) for k, v in noise.items()},
+        "ceiling": {v: {k: float(np.mean(c)) for k, c in taps.items()} for v, taps in ceiling.items()},
         # cosine to the float tap of (exact mean of the int8 block output, the int8 tap): what
         # rounding the pooled tap to the block output's scale costs
         "tap_rounding": {k: [float(np.mean([a for a, _ in v])), float(np.mean([b for _, b in v]))]
                          for k, v in pooled.items()},
     }
+
+
+def out_of_reach(result: dict) -> list[str]:
+    """Taps whose format ceiling (int8 input and weights, float activations) is under the target."""
+    a = result.get("analysis")
+    if not a:
+        return []
+    return [k for k, c in a["ceiling"]["int8 input and weights"].items() if c < result["target_mean_cosine"]]
 
 
 def evaluate(model, graph: Graph, clips: list[tuple[str, np.ndarray]], analysis: bool = True,
@@ -191,18 +233,24 @@ def report_markdown(result: dict, context: str = "") -> str:
             lines.append(f"| {s} | {v['mean_cosine']:.4f} | {v['min_cosine']:.4f} | {v['max_abs_error']:.4g} |")
     a = result.get("analysis")
     if a:
+        taps = list(a["ceiling"]["int8 input"])
         lines += [
             "",
             "## Where the error comes from",
             "",
-            "Float model only, input log-mel perturbed by uniform noise of +-half the int8 input step",
-            "(what quantizing the input alone does): relative change of each tap. Errors of this size",
-            "at the input are unavoidable with an int8 network input; every later layer adds its own.",
+            "What the int8 format allows at best: mean cosine to the float tap of the *float* model with only",
+            "the network's int8 input and/or the per-channel int8 weights rounded, every activation exact.",
+            "Rounding the activations to int8 adds its own error on top; a network that amplifies small",
+            "perturbations (random weights) can sit under the target here already, whatever the activation ranges.",
             "",
-            "| tap | relative change from input rounding alone |",
-            "| --- | --- |",
+            "| rounded | " + " | ".join(taps) + " |",
+            "| --- |" + " --- |" * len(taps),
         ]
-        lines += [f"| {k} | {v:.4f} |" for k, v in a["input_noise"].items()]
+        lines += [f"| {v} | " + " | ".join(f"{c[t]:.4f}" for t in taps) + " |" for v, c in a["ceiling"].items()]
+        low = out_of_reach(result)
+        if low:
+            lines += ["", f"**Out of reach for this model with int8 input and weights: {', '.join(low)}** "
+                          f"(ceiling under {result['target_mean_cosine']})."]
         lines += ["", "What rounding the pooled tap to its block output's scale costs (mean cosine to the float tap):", "",
                   "| tap | exact mean of the int8 block output | int8 tap |", "| --- | --- | --- |"]
         lines += [f"| {k} | {a:.4f} | {b:.4f} |" for k, (a, b) in a["tap_rounding"].items()]

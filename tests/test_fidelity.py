@@ -11,7 +11,7 @@ import copy
 import numpy as np
 import pytest
 
-from exporter import defaults, fidelity
+from exporter import defaults, fidelity, int8_exec
 from exporter.calibrate import calibrated_ranges, calibration_logmels, synthetic_set
 from exporter.fold import fold_model
 from exporter.graph import Graph
@@ -21,7 +21,8 @@ from exporter.quantize import correct_biases, quantize_graph
 # narrowed, exporter/calibrate.py tap_ranges): L 1.0000, B5 0.998-0.999, B11 0.977-0.986, B13 0.872-0.937,
 # B15 0.42-0.74 (the default, seed 0: B11 0.982, B13 0.937, B15 0.745). B13/B15 move with tiny changes of
 # the calibration ranges, even float32 rounding of the calibration run: this random-weight network
-# amplifies input rounding alone to a 10 % change of B15. The floors guard the default with a margin
+# amplifies small perturbations, so that int8 input and weights alone, every activation exact, put B15
+# at 0.977 (test_format_ceiling_explains_the_missed_target). The floors guard the default with a margin
 # for that sensitivity (seeds 1 and 2 fall below the B13 / B15 floors).
 FLOORS = {"L": 0.999, "B5": 0.995, "B11": 0.97, "B13": 0.90, "B15": 0.60}
 
@@ -75,12 +76,48 @@ def test_analysis_covers_every_tensor(result, default_graph):
     # full maps (not only pooled taps) of the first layers match the float model: layout and scales are right
     for name in ("input", "in_conv.pre", "in_conv"):
         assert a["layers"][name] < 0.03, (name, a["layers"][name])
-    assert list(a["input_noise"]) == ["B5", "B11", "B13", "B15"]
-    # the quantized input is the first error source; deeper taps amplify it
-    assert 0 < a["input_noise"]["B5"] < a["input_noise"]["B15"]
     assert "## Where the error comes from" in fidelity.report_markdown(result)
     assert list(a["tap_rounding"]) == ["B5", "B11", "B13", "B15"]
     assert all(-1 <= c <= 1 for pair in a["tap_rounding"].values() for c in pair)
+
+
+def test_format_ceiling_rounds_exactly_what_the_graph_rounds(mn01_seed0_net, default_graph):
+    fg = fold_model(mn01_seed0_net)
+    w8 = fidelity._weights_rounded(fg)
+    by_name = {op["name"]: op for op in default_graph.ops}
+    checked = 0
+    for f, r in zip(fg.ops, w8.ops):
+        if f.weights is None:
+            continue
+        op = by_name.get(f.name + ".pre", by_name.get(f.name))
+        axis = 2 if f.op == "depthwise_conv2d" else 0
+        scale = np.abs(np.moveaxis(f.weights, axis, 0)).reshape(f.weights.shape[axis], -1).max(axis=1) / 127
+        shape = [1] * f.weights.ndim
+        shape[axis] = -1
+        steps = r.weights / scale.reshape(shape)
+        np.testing.assert_allclose(steps, default_graph.array(op, "weights"), atol=1e-9)
+        checked += 1
+    assert checked == sum(op["op"] in ("conv2d", "depthwise_conv2d", "fully_connected") for op in default_graph.ops)
+    mel = np.round(np.random.default_rng(3).uniform(-2, 2, (40, 128)) * 4096).astype(np.int16)
+    t = default_graph.tensors["input"]
+    q = int8_exec.run(default_graph, mel, return_all=True)["input"].reshape(40, 128)
+    np.testing.assert_array_equal(fidelity._rounded_input(default_graph, mel), (q.astype(np.float64) - t["zero_point"]) * t["scale"])
+
+
+def test_format_ceiling_explains_the_missed_target(result):
+    """The measured fact behind the open fidelity target: for this seeded-random network, int8
+    input and weights alone (every activation exact) already put B15 under 0.99."""
+    c = result["analysis"]["ceiling"]
+    assert list(c) == list(fidelity.CEILING_VARIANTS)
+    assert all(list(v) == ["B5", "B11", "B13", "B15"] for v in c.values())
+    assert c["int8 input"]["B5"] > 0.999 and c["int8 weights"]["B5"] > 0.999  # shallow taps: the format is fine
+    both = c["int8 input and weights"]
+    assert both["B15"] < min(c["int8 input"]["B15"], c["int8 weights"]["B15"]) < 1  # errors add up with depth
+    assert both["B15"] < fidelity.TARGET_MEAN_COSINE
+    assert fidelity.out_of_reach(result) == [k for k, v in both.items() if v < fidelity.TARGET_MEAN_COSINE]
+    assert "B15" in fidelity.out_of_reach(result)
+    assert result["summary"]["B15"]["mean_cosine"] < both["B15"]  # the full int8 graph adds activation rounding
+    assert "**Out of reach for this model with int8 input and weights:" in fidelity.report_markdown(result)
 
 
 def test_timestamp_mode(result):

@@ -114,6 +114,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
         "ops": len(graph.ops), "tap_dim": graph.tap_dim,
         "macs": {str(t): int(np.sum(graph.macs(t))) for t in defaults.MAX_FRAMES},
         "fidelity": fid["summary"], "fidelity_target_met": fid["target_met"],
+        "fidelity_out_of_reach": fidelity.out_of_reach(fid),
         "qdq_max_abs_steps": qdq["max_abs_steps"],
         "arena": plan,
     }
@@ -154,6 +155,9 @@ def _print_summary(out: Path, summary: dict) -> None:
     fid = " ".join(f"{k}={v['mean_cosine']:.4f}" for k, v in summary["fidelity"].items())
     print(f"exported {summary['model']['name']} to {out}: {summary['ops']} ops, tap dim {summary['tap_dim']}")
     print(f"fidelity (mean cosine per section, target 0.99 {'met' if summary['fidelity_target_met'] else 'NOT met'}): {fid}")
+    if summary["fidelity_out_of_reach"]:
+        print(f"  out of reach for this model with int8 input and weights: {', '.join(summary['fidelity_out_of_reach'])} "
+              f"(see fidelity.md)")
     print(f"reports: {out / REPORTS}")
 
 
