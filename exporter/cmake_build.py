@@ -2,19 +2,25 @@
 
 One build folder per configuration (board, mode, generated sources, extra
 options), under ``build/`` by default, so repeated calls only rebuild what changed.
+Each export folder is a configuration of its own, so old folders are pruned:
+the ``KEEP_BUILDS`` most recently used stay, and none used in the last ``KEEP_SECONDS``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from exporter import ROOT
 from exporter.errors import UserError
 
 TOOLCHAIN_FILE = ROOT / "cmake" / "arm-none-eabi.cmake"
+KEEP_BUILDS = 48
+KEEP_SECONDS = 3600.0  # a folder another process may still be using
 
 
 def _require(tool: str, hint: str) -> str:
@@ -47,11 +53,30 @@ def build(
         cmd = ["cmake", "-S", str(ROOT), "-B", str(build_dir), *generator]
         cmd += [f"-D{k}={v}" for k, v in opts.items()]
         _run(cmd, "configure")
+    os.utime(build_dir)  # marks it used, for prune_builds
     cmd = ["cmake", "--build", str(build_dir)]
     if targets:
         cmd += ["--target", *targets]
     _run(cmd, "build")
+    prune_builds(build_dir.parent)
     return build_dir
+
+
+def prune_builds(build_root: Path, keep: int = KEEP_BUILDS, keep_seconds: float = KEEP_SECONDS) -> list[Path]:
+    """Remove configuration folders of ``build_root`` beyond the ``keep`` most recently used,
+    except those used in the last ``keep_seconds``; returns the removed folders.
+
+    Only folders that hold a CMakeCache.txt count (anything else there is not this module's).
+    """
+    folders = [d for d in build_root.iterdir() if (d / "CMakeCache.txt").is_file()]
+    folders.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    now = time.time()
+    removed = []
+    for d in folders[keep:]:
+        if now - d.stat().st_mtime > keep_seconds:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def _run(cmd: list[str], what: str) -> None:
