@@ -7,6 +7,11 @@ observed. Calibration audio is a folder of audio files or, by default, a
 built-in deterministic synthetic set (tones, chirps and noise at several
 levels). The ranges of the tapped block outputs are then narrowed for the
 taps (``tap_ranges``).
+
+Reproducible: the float graph runs in float64 (float32 convolutions round
+differently with the thread count) and the final ranges are rounded to
+``RANGE_DIGITS`` significant digits, so the same inputs give the same graph
+bytes on any machine (what tests/test_generated_current.py checks).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ DEFAULT_SECONDS = 3.0
 MAX_SECONDS = 10.0  # the longest window the network sees
 _SAMPLES_PER_CLIP = 200_000  # values kept per tensor and clip for the percentile observer
 TAP_RANGE_FACTORS = (1.0, 0.7, 0.5, 0.35, 0.25)  # candidate narrowings of a tapped tensor's range
+RANGE_DIGITS = 9  # float64 results agree far beyond this between machines
 
 
 def synthetic_clip(rng: np.random.Generator, seconds: float) -> np.ndarray:
@@ -139,7 +145,7 @@ def collect_ranges(
     """Observe every non-pooled map and every fully connected output of ``fgraph`` on ``logmels``."""
     observer = RangeObserver(percentile)
     for logmel in tqdm(logmels, desc="calibrating", unit="clip", disable=not progress):
-        env = run_float(fgraph, logmel)
+        env = run_float(fgraph, logmel, dtype=torch.float64)
         for name, value in env.items():
             if name.endswith(".acc"):
                 continue
@@ -196,7 +202,7 @@ def tap_ranges(fgraph: FloatGraph, logmels: list[np.ndarray], ranges: dict[str, 
     read_by_blocks = {t: any(t in op.inputs and op.op != "global_avgpool" for op in fgraph.ops) for t in taps}
     maps: dict[str, list[np.ndarray]] = {t: [] for t in taps}
     for logmel in logmels:
-        env = run_float(fgraph, logmel)
+        env = run_float(fgraph, logmel, dtype=torch.float64)
         for t in taps:
             maps[t].append(env[t][0].double().numpy())
     out, chosen = dict(ranges), {}
@@ -212,4 +218,9 @@ def calibrated_ranges(fgraph: FloatGraph, logmels: list[np.ndarray], percentile:
                       progress: bool = True) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
     """The export's activation ranges: percentile ranges, tapped tensors narrowed (``tap_ranges``).
     Returns (ranges, tapped tensor -> narrowing factor)."""
-    return tap_ranges(fgraph, logmels, collect_ranges(fgraph, logmels, percentile, progress=progress))
+    ranges, chosen = tap_ranges(fgraph, logmels, collect_ranges(fgraph, logmels, percentile, progress=progress))
+    return {k: (_round(lo), _round(hi)) for k, (lo, hi) in ranges.items()}, chosen
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.{RANGE_DIGITS}g}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from exporter import int8_math
 from exporter.errors import UserError
@@ -249,7 +250,7 @@ def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarra
     keep = {add for add, _ in residual.values()}
     floats = []
     for mel in logmels_q12:
-        env = run_float(fgraph, mel.astype(np.float64) / 4096.0)
+        env = run_float(fgraph, mel.astype(np.float64) / 4096.0, dtype=torch.float64)
         floats.append({k: (v[0].permute(1, 2, 0) if v.dim() == 4 else v[0]).numpy() for k, v in env.items()
                        if k.endswith(".acc") or k in keep})
     envs = [{INPUT: mel[:, :, None]} for mel in logmels_q12]

@@ -1,17 +1,22 @@
-"""firmware/generated/ is what the generators make of the committed graph.
+"""firmware/generated/ is what `python -m exporter` makes of the default configuration.
 
-The integer graph is the one source of truth: the committed C sources and ONNX
-models must be exactly what the current code generators render from the
-committed graph.json/graph.npz (rerun `python -m exporter` after changing a
-generator). The graph itself comes from float calibration, which is only
-reproducible on the same kind of CPU, so it is not re-derived here.
+The integer graph is the one source of truth: it is re-derived here from the
+default checkpoint and calibration (float64, so any machine gets the same
+bytes), and the committed C sources and ONNX models must be exactly what the
+current code generators render from it (rerun `python -m exporter` after
+changing the quantizer or a generator).
 """
 
+import json
+
+import numpy as np
 import onnx
 import pytest
 
 from exporter import FIRMWARE_DIR, defaults, onnx_int, onnx_qdq
+from exporter.checkpoint import resolve_model
 from exporter.codegen import render_network
+from exporter.commands.export import build_graph
 from exporter.graph import Graph
 
 GENERATED = FIRMWARE_DIR / "generated"
@@ -32,3 +37,16 @@ def test_network_sources_are_rendered_from_the_committed_graph(graph, tmp_path):
 def test_onnx_models_are_built_from_the_committed_graph(graph, tmp_path, module, file):
     onnx.save(module.build_model(graph), tmp_path / file)
     assert (tmp_path / file).read_bytes() == (GENERATED / file).read_bytes(), f"{file} is stale"
+
+
+def test_the_committed_graph_is_what_the_default_configuration_gives(graph, tmp_path):
+    model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
+    fresh = build_graph(model, info, defaults.CALIBRATION_FOLDER, defaults.PERCENTILE, defaults.CALIBRATION_SEED,
+                        defaults.CALIBRATION_CLIPS, defaults.CALIBRATION_SECONDS, progress=False)
+    fresh.save(tmp_path)
+    assert (tmp_path / "graph.json").read_text() == (GENERATED / "graph.json").read_text(), \
+        "graph.json is stale: rerun `python -m exporter`"
+    assert sorted(fresh.arrays) == sorted(graph.arrays)
+    for key, arr in graph.arrays.items():
+        assert fresh.arrays[key].dtype == arr.dtype and np.array_equal(fresh.arrays[key], arr), f"{key} is stale"
+    assert json.loads((tmp_path / "graph.json").read_text())["calibration"]["bias_correction"] is True

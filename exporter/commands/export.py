@@ -61,20 +61,14 @@ def check_out_dir(out: Path) -> None:
             raise UserError(f"output folder {out} is not empty (holds {shown}): choose a new or empty folder")
 
 
-def write_export(model, info, folder: Path, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
-                 calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
-                 calibration_seconds: float = defaults.CALIBRATION_SECONDS, fidelity_clips: int | None = None,
-                 fidelity_seconds: float | None = None, progress: bool = True) -> dict:
-    """Write every export file into ``folder`` (which must exist). Returns a summary."""
+def build_graph(model, info, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
+                calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
+                calibration_seconds: float = defaults.CALIBRATION_SECONDS, progress: bool = True):
+    """Fold, calibrate, quantize and bias-correct ``model``: the integer graph (meta["calibration"] says how)."""
     import numpy as np
-    import onnx
 
-    from exporter import calibrate, fidelity, onnx_int, onnx_qdq
-    from exporter.codegen import render_network
+    from exporter import calibrate
     from exporter.fold import fold_model
-    from exporter.frontend.fixed import logmel_q12
-    from exporter.frontend.render import render_frontend
-    from exporter.audio import to_pcm16
     from exporter.quantize import correct_biases, quantize_graph
 
     fgraph = fold_model(model)
@@ -86,6 +80,26 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
                                                   "tap_range_factors": tap_factors, "bias_correction": True}})
     correct_biases(graph, fgraph, [np.round(m * 4096).astype(np.int16) for m in mels])
     graph.validate()
+    return graph
+
+
+def write_export(model, info, folder: Path, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
+                 calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
+                 calibration_seconds: float = defaults.CALIBRATION_SECONDS, fidelity_clips: int | None = None,
+                 fidelity_seconds: float | None = None, progress: bool = True) -> dict:
+    """Write every export file into ``folder`` (which must exist). Returns a summary."""
+    import numpy as np
+    import onnx
+
+    from exporter import fidelity, onnx_int, onnx_qdq
+    from exporter.codegen import render_network
+    from exporter.frontend.fixed import logmel_q12
+    from exporter.frontend.render import render_frontend
+    from exporter.audio import to_pcm16
+
+    graph = build_graph(model, info, calibration, percentile, calibration_seed, calibration_clips,
+                        calibration_seconds, progress)
+    source, tap_factors = graph.meta["calibration"]["source"], graph.meta["calibration"]["tap_range_factors"]
     graph.save(folder)
     int_model = onnx_int.build_model(graph)
     onnx.save(int_model, folder / "model_int.onnx")
