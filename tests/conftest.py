@@ -43,3 +43,27 @@ def mn01_seed0_net(mn01_seed0_path):
 
     net, _ = resolve_model(checkpoint=mn01_seed0_path)
     return net
+
+
+@pytest.fixture
+def cli():
+    """Run one command as `python -m exporter COMMAND ARGS...` does, in-process:
+    returns (exit code, the UserError message or "")."""
+    import argparse
+    import importlib
+
+    from exporter.cli import COMMANDS
+    from exporter.errors import UserError
+
+    modules = {name: module for name, module, _ in COMMANDS}
+
+    def run(command: str, *argv) -> tuple[int, str]:
+        module = importlib.import_module(modules[command])
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        try:
+            return int(module.run(parser.parse_args([str(a) for a in argv])) or 0), ""
+        except UserError as e:
+            return 2, str(e)
+
+    return run

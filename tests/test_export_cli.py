@@ -1,6 +1,5 @@
 """``export``: a complete export folder, and clear errors for bad input that leave nothing behind."""
 
-import argparse
 import json
 
 import numpy as np
@@ -10,22 +9,11 @@ import torch
 
 from exporter import defaults, fidelity, int8_exec, onnx_int
 from exporter.commands import export
-from exporter.errors import UserError
 from exporter.graph import Graph
 
 SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=2, fidelity_seconds=1.0, progress=False)
 EXPECTED_FILES = {"graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.h", "network.c",
                   "network_data.c", "logmel_tables.c", "logmel_tables.h", "reports"}
-
-
-def _run(argv: list[str]) -> tuple[int, str]:
-    """The export command as the CLI runs it: (exit code, error message)."""
-    parser = argparse.ArgumentParser()
-    export.add_arguments(parser)
-    try:
-        return export.run(parser.parse_args(argv)), ""
-    except UserError as e:
-        return 2, str(e)
 
 
 @pytest.fixture(scope="module")
@@ -73,67 +61,67 @@ def test_export_is_deterministic(exported, model_and_info, tmp_path):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
 
 
-def test_cli_with_calibration_folder(mn01_seed0_path, tmp_path, test_audio):
+def test_cli_with_calibration_folder(mn01_seed0_path, tmp_path, test_audio, cli):
     cal = tmp_path / "cal"
     cal.mkdir()
     sf.write(cal / "a.wav", test_audio, 32000)
     sf.write(cal / "b.flac", test_audio[::-1].copy(), 32000)
     out = tmp_path / "out"
-    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--fidelity-clips", "1",
+    code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--fidelity-clips", "1",
                       "--out", str(out)])
     assert (code, err) == (0, "")
     graph = Graph.load(out)
     assert str(cal) in graph.meta["calibration"]["source"] and graph.meta["calibration"]["clips"] == 2
 
 
-def test_wrong_checkpoint_family(tmp_path):
+def test_wrong_checkpoint_family(tmp_path, cli):
     bad = tmp_path / "resnet.pt"
     torch.save({"conv1.weight": torch.zeros(4, 1, 3, 3)}, bad)
     out = tmp_path / "out"
-    code, err = _run(["--checkpoint", str(bad), "--out", str(out)])
+    code, err = cli("export", *["--checkpoint", str(bad), "--out", str(out)])
     assert code == 2 and "not an EfficientAT" in err
     assert not out.exists()
 
 
-def test_empty_calibration_folder(mn01_seed0_path, tmp_path):
+def test_empty_calibration_folder(mn01_seed0_path, tmp_path, cli):
     cal = tmp_path / "empty"
     cal.mkdir()
     (cal / "notes.txt").write_text("no audio here")
     out = tmp_path / "out"
-    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
+    code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
     assert code == 2 and str(cal) in err and "no audio files" in err
     assert not out.exists()
-    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(tmp_path / "nope"), "--out", str(out)])
+    code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--calibration", str(tmp_path / "nope"), "--out", str(out)])
     assert code == 2 and "nope" in err
 
 
-def test_unreadable_calibration_file(mn01_seed0_path, tmp_path):
+def test_unreadable_calibration_file(mn01_seed0_path, tmp_path, cli):
     cal = tmp_path / "cal"
     cal.mkdir()
     (cal / "broken.wav").write_bytes(b"RIFF not really a wave file")
     out = tmp_path / "out"
-    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
+    code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
     assert code == 2 and "broken.wav" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["cal"]
 
 
-def test_short_calibration_file_and_bad_percentile(mn01_seed0_path, tmp_path):
+def test_short_calibration_file_and_bad_percentile(mn01_seed0_path, tmp_path, cli):
     cal = tmp_path / "cal"
     cal.mkdir()
     sf.write(cal / "click.wav", np.zeros(100, np.float32), 32000)
     out = tmp_path / "out"
-    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
+    code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--out", str(out)])
     assert code == 2 and "click.wav" in err and "too short" in err
-    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--percentile", "30", "--out", str(out)])
+    code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--percentile", "30", "--out", str(out)])
     assert code == 2 and "percentile" in err
     assert not out.exists()
 
 
-def test_output_folder_with_other_files(mn01_seed0_path, tmp_path):
+def test_output_folder_with_other_files(mn01_seed0_path, tmp_path, cli):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    code, err = _run(["--checkpoint", str(mn01_seed0_path), "--out", str(out)])
+    code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--out", str(out)])
     assert code == 2 and "not empty" in err and "keep.txt" in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
 

@@ -1,6 +1,5 @@
 """``run --board reference``: integer embeddings through ONNX Runtime, equal to the numpy pipeline."""
 
-import argparse
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ import soundfile as sf
 
 from exporter import int8_exec, qembed
 from exporter.audio import load_audio, to_pcm16
-from exporter.commands import export, run
+from exporter.commands import export
 from exporter.errors import UserError
 from exporter.fidelity import integer_scene
 from exporter.frontend.fixed import logmel_q12
@@ -17,15 +16,6 @@ from exporter.int8_math import round_div
 from exporter.windows import timestamp_windows
 
 SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=1, fidelity_seconds=1.0, progress=False)
-
-
-def _run(argv):
-    parser = argparse.ArgumentParser()
-    run.add_arguments(parser)
-    try:
-        return run.run(parser.parse_args(argv)), ""
-    except UserError as e:
-        return 2, str(e)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +35,9 @@ def golden_wav(test_audio, tmp_path_factory):
     return path
 
 
-def test_scene(export_dir, golden_wav, tmp_path):
+def test_scene(export_dir, golden_wav, tmp_path, cli):
     out = tmp_path / "scene.npz"
-    assert _run(["--board", "reference", str(golden_wav), "--export", str(export_dir), "--out", str(out)]) == (0, "")
+    assert cli("run", *["--board", "reference", str(golden_wav), "--export", str(export_dir), "--out", str(out)]) == (0, "")
     z = np.load(out)
     graph = Graph.load(export_dir)
     assert z["embeddings_q"].dtype == np.int16 and z["embeddings_q"].shape == (1, 184)
@@ -61,9 +51,9 @@ def test_scene(export_dir, golden_wav, tmp_path):
     np.testing.assert_array_equal(z["embeddings_q"][0, :128], round_div(mel.astype(np.int64).sum(axis=0), len(mel)))
 
 
-def test_timestamp(export_dir, golden_wav, tmp_path):
+def test_timestamp(export_dir, golden_wav, tmp_path, cli):
     out = tmp_path / "ts.npz"
-    code, _ = _run(["--board", "reference", str(golden_wav), "--mode", "timestamp", "--export", str(export_dir),
+    code, _ = cli("run", *["--board", "reference", str(golden_wav), "--mode", "timestamp", "--export", str(export_dir),
                     "--out", str(out)])
     assert code == 0
     z = np.load(out)
@@ -78,13 +68,13 @@ def test_timestamp(export_dir, golden_wav, tmp_path):
         assert z["embeddings_q"][0, i].tobytes() == expected.tobytes(), i
 
 
-def test_timestamp_files_of_different_lengths_are_padded(export_dir, golden_wav, tmp_path):
+def test_timestamp_files_of_different_lengths_are_padded(export_dir, golden_wav, tmp_path, cli):
     short = tmp_path / "short.wav"
     sf.write(short, np.asarray(sf.read(golden_wav, dtype="int16")[0][:27200]), 32000, subtype="PCM_16")  # 0.85 s
     out, alone = tmp_path / "two.npz", tmp_path / "alone.npz"
     common = ["--board", "reference", "--mode", "timestamp", "--export", str(export_dir)]
-    assert _run(common + [str(golden_wav), str(short), "--out", str(out)])[0] == 0
-    assert _run(common + [str(short), "--out", str(alone)])[0] == 0
+    assert cli("run", *common + [str(golden_wav), str(short), "--out", str(out)])[0] == 0
+    assert cli("run", *common + [str(short), "--out", str(alone)])[0] == 0
     z, a = np.load(out), np.load(alone)
     np.testing.assert_array_equal(z["n_timestamps"], [61, 18])
     assert z["embeddings_q"][1, :18].tobytes() == a["embeddings_q"][0].tobytes()
@@ -93,37 +83,37 @@ def test_timestamp_files_of_different_lengths_are_padded(export_dir, golden_wav,
     assert np.isnan(z["timestamps_ms"][1, 18:]).all()
 
 
-def test_long_scene_clip_averages_windows(export_dir, tmp_path):
+def test_long_scene_clip_averages_windows(export_dir, tmp_path, cli):
     rng = np.random.default_rng(0)
     clip = (0.1 * rng.normal(size=32000 * 11)).astype(np.float32)  # 11 s: 2 windows of 10 s
     path = tmp_path / "long.wav"
     sf.write(path, clip, 32000, subtype="PCM_16")
     out = tmp_path / "long.npz"
-    assert _run(["--board", "reference", str(path), "--export", str(export_dir), "--out", str(out)])[0] == 0
+    assert cli("run", *["--board", "reference", str(path), "--export", str(export_dir), "--out", str(out)])[0] == 0
     got = np.load(out)["embeddings_q"][0]
     assert got.tobytes() == integer_scene(Graph.load(export_dir), load_audio(path)).tobytes()
 
 
-def test_unreadable_file_is_named_and_others_processed(export_dir, golden_wav, tmp_path, capsys):
+def test_unreadable_file_is_named_and_others_processed(export_dir, golden_wav, tmp_path, capsys, cli):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio")
     out = tmp_path / "mixed.npz"
-    code, _ = _run(["--board", "reference", str(bad), str(golden_wav), "--export", str(export_dir), "--out", str(out)])
+    code, _ = cli("run", *["--board", "reference", str(bad), str(golden_wav), "--export", str(export_dir), "--out", str(out)])
     assert code == 1
     assert "bad.wav" in capsys.readouterr().err
     assert list(np.load(out)["files"]) == [str(golden_wav)]
     short = tmp_path / "short.wav"
     sf.write(short, np.zeros(300, np.float32), 32000)
-    code, _ = _run(["--board", "reference", str(short), str(golden_wav), "--export", str(export_dir), "--out", str(out)])
+    code, _ = cli("run", *["--board", "reference", str(short), str(golden_wav), "--export", str(export_dir), "--out", str(out)])
     assert code == 1 and "short.wav" in capsys.readouterr().err
-    code, err = _run(["--board", "reference", str(bad), "--export", str(export_dir), "--out", str(tmp_path / "x.npz")])
+    code, err = cli("run", *["--board", "reference", str(bad), "--export", str(export_dir), "--out", str(tmp_path / "x.npz")])
     assert code == 2 and not (tmp_path / "x.npz").exists()
 
 
-def test_bad_export_arguments(export_dir, golden_wav, tmp_path, mn01_seed0_path):
-    code, err = _run(["--board", "reference", str(golden_wav), "--export", str(tmp_path), "--out", str(tmp_path / "o.npz")])
+def test_bad_export_arguments(export_dir, golden_wav, tmp_path, mn01_seed0_path, cli):
+    code, err = cli("run", *["--board", "reference", str(golden_wav), "--export", str(tmp_path), "--out", str(tmp_path / "o.npz")])
     assert code == 2 and "graph.json" in err
-    code, err = _run(["--board", "reference", str(golden_wav), "--export", str(export_dir),
+    code, err = cli("run", *["--board", "reference", str(golden_wav), "--export", str(export_dir),
                       "--checkpoint", str(mn01_seed0_path), "--out", str(tmp_path / "o.npz")])
     assert code == 2 and "exclude" in err
 
@@ -135,7 +125,7 @@ def test_board_api_rejects_float_audio(export_dir):
         reference.embed_clips([np.zeros(5000, np.float32)], "scene", export_dir)
 
 
-def test_model_arguments_export_once_into_the_cache(golden_wav, tmp_path, monkeypatch, capsys):
+def test_model_arguments_export_once_into_the_cache(golden_wav, tmp_path, monkeypatch, capsys, cli):
     from exporter import defaults, fidelity
 
     monkeypatch.setenv("EFFICIENTAT_M4_CACHE", str(tmp_path / "cache"))
@@ -144,11 +134,11 @@ def test_model_arguments_export_once_into_the_cache(golden_wav, tmp_path, monkey
     monkeypatch.setattr(fidelity, "HELD_OUT_CLIPS", 1)
     monkeypatch.setattr(fidelity, "HELD_OUT_SECONDS", 1.0)
     argv = ["--board", "reference", str(golden_wav), "--weights", "random", "--width", "0.2", "--seed", "3"]
-    assert _run(argv + ["--out", str(tmp_path / "a.npz")]) == (0, "")
+    assert cli("run", *argv + ["--out", str(tmp_path / "a.npz")]) == (0, "")
     assert "exporting random-mn02-seed3" in capsys.readouterr().err
     exports = list((tmp_path / "cache" / "exports").iterdir())
     assert len(exports) == 1 and Graph.load(exports[0]).meta["model"]["width"] == 0.2
-    assert _run(argv + ["--out", str(tmp_path / "b.npz")]) == (0, "")
+    assert cli("run", *argv + ["--out", str(tmp_path / "b.npz")]) == (0, "")
     assert "exporting" not in capsys.readouterr().err  # reused
     a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
     assert a["embeddings_q"].shape == (1, 128 + 96) and np.array_equal(a["embeddings_q"], b["embeddings_q"])
