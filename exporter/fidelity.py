@@ -92,7 +92,9 @@ def _weights_rounded(fgraph):
         if op.weights is not None:
             axis = 2 if op.op == "depthwise_conv2d" else 0
             q, scale = quantize_weights(op.weights, axis)
-            op.weights = np.moveaxis(np.moveaxis(q.astype(np.float64), axis, -1) * scale, -1, axis)
+            shape = [1] * q.ndim
+            shape[axis] = -1
+            op.weights = q.astype(np.float64) * scale.reshape(shape)
     return out
 
 
@@ -104,10 +106,10 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]]) -> dict:
 
     - ``layers``: relative error ||int - float|| / ||float|| of every tensor, mean over clips.
     - ``ceiling``: per variant and tap, the mean cosine to the float tap of the *float* model
-      with only the int8 input and/or the int8 weights rounded, every activation exact. No
-      choice of activation ranges can do better than the int8 format's floor on input and
-      weights, so a ceiling under the target means the target is out of reach for this
-      model with int8 input and weights (a chaotic, e.g. random-weight, network).
+      with only the int8 input and/or the int8 weights rounded, every activation exact.
+      Rounding the activations adds error on top, so a ceiling under the target means the
+      target is out of reach for this model with int8 input and weights (a network that
+      amplifies small perturbations, e.g. one with random weights).
     - ``tap_rounding``: what rounding the pooled tap to its block output's scale costs.
     """
     from exporter.audio import to_pcm16
