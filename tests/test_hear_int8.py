@@ -81,6 +81,14 @@ def test_same_layout_and_timestamps_as_float_module(model, audio, mn01_seed0_pat
             assert cos.min() > (0.999 if name == "L" else 0.5), (name, cos)
 
 
+def test_hear_load_model_with_board_delegates(model, audio):
+    delegated = hear.load_model(str(GENERATED_DIR), board="reference")
+    assert isinstance(delegated, hear_int8.DeviceEmbedder) and delegated.export_dir == GENERATED_DIR
+    assert torch.equal(hear.get_scene_embeddings(audio, delegated), hear_int8.get_scene_embeddings(audio, model))
+    with pytest.raises(UserError, match="apply only to the float model"):
+        hear.load_model(str(GENERATED_DIR), board="reference", features="MSE")
+
+
 def test_bad_input_is_a_clear_user_error(model, tmp_path):
     with pytest.raises(UserError, match="not an export folder: .*graph.json is missing"):
         hear_int8.load_model(str(tmp_path))
