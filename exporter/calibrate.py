@@ -4,8 +4,10 @@ Each calibration clip goes int16 PCM -> fixed-point frontend (Q12, the
 device's own log-mel) -> dequantized -> the folded float graph
 (``exporter.fold.run_float``); every tensor the integer graph quantizes is
 observed. Calibration audio is a folder of audio files or, by default, a
-built-in deterministic synthetic set (tones, chirps and noise at several
-levels). The ranges of the tapped block outputs are then narrowed for the
+built-in deterministic set of synthetic sound scenes (exporter/synthetic_audio.py:
+speech, music, environmental sounds, noise, mixtures, near-silence, at -40..0 dBFS).
+Each tensor's range is the narrowing of its min/max with the least quantization
+error on the calibration values (or a fixed percentile, if asked). The ranges of the tapped block outputs are then narrowed for the
 taps (``tap_ranges``).
 
 Reproducible: the float graph runs in float64 (float32 convolutions round
@@ -28,48 +30,29 @@ from exporter.errors import UserError
 from exporter.fold import FloatGraph, run_float
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
-DEFAULT_PERCENTILE = 99.99
+DEFAULT_PERCENTILE = None  # None: each tensor's range by least quantization error (mse_range)
 DEFAULT_SEED = 0
-DEFAULT_CLIPS = 12
-DEFAULT_SECONDS = 3.0
+DEFAULT_CLIPS = 36  # six kinds of sound, each in several variants and levels
+DEFAULT_SECONDS = 4.0
 MAX_SECONDS = 10.0  # the longest window the network sees
 _SAMPLES_PER_CLIP = 200_000  # values kept per tensor and clip for the percentile observer
+_MSE_SAMPLES_PER_CLIP = 20_000  # ... and for the error-based one (its error is a mean: fewer suffice)
+_MSE_BINS = 2048
+MSE_RANGE_FACTORS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)  # narrowings of min/max tried per tensor
 TAP_RANGE_FACTORS = (1.0, 0.7, 0.5, 0.35, 0.25)  # candidate narrowings of a tapped tensor's range
 RANGE_DIGITS = 9  # float64 results agree far beyond this between machines
 
 
-def synthetic_clip(rng: np.random.Generator, seconds: float) -> np.ndarray:
-    """One float clip in [-1, 1]: a random mixture of tones, a chirp and noise at a random level."""
-    n = int(seconds * SAMPLE_RATE)
-    t = np.arange(n) / SAMPLE_RATE
-    x = np.zeros(n)
-    for _ in range(rng.integers(0, 4)):  # steady / amplitude-modulated tones
-        f = np.exp(rng.uniform(np.log(40), np.log(14000)))
-        am = 1 + 0.9 * np.sin(2 * np.pi * rng.uniform(0, 8) * t + rng.uniform(0, 6.3))
-        x += rng.uniform(0.05, 1) * am * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))
-    if rng.random() < 0.6:  # exponential chirp
-        f0, f1 = np.exp(rng.uniform(np.log(50), np.log(15000), size=2))
-        k = np.log(f1 / f0) / seconds
-        x += rng.uniform(0.1, 1) * np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k)
-    if rng.random() < 0.7 or not x.any():  # white / brown-ish / pink-ish noise
-        noise = rng.normal(size=n)
-        colour = rng.integers(0, 3)
-        if colour:
-            spec = np.fft.rfft(noise)
-            spec /= np.maximum(np.arange(len(spec)), 1) ** (0.5 * colour)
-            noise = np.fft.irfft(spec, n)
-        x += rng.uniform(0.05, 1) * noise / (noise.std() + 1e-12)
-    if rng.random() < 0.3:  # bursts (onsets)
-        env = (np.sin(2 * np.pi * rng.uniform(0.5, 4) * t) > rng.uniform(-0.5, 0.8)).astype(float)
-        x *= env + 0.01
-    level_db = rng.uniform(-50, -1)
-    return (x / (np.abs(x).max() + 1e-12) * 10 ** (level_db / 20)).astype(np.float32)
-
-
 def synthetic_set(seed: int = DEFAULT_SEED, n_clips: int = DEFAULT_CLIPS, seconds: float = DEFAULT_SECONDS):
-    """[(name, float32 clip)] of the built-in calibration set; deterministic in ``seed``."""
-    rng = np.random.default_rng(seed)
-    return [(f"synthetic-{seed}-{i}", synthetic_clip(rng, seconds)) for i in range(n_clips)]
+    """[(name, float32 clip)] of the built-in calibration set (exporter/synthetic_audio.py): every kind
+    of sound in turn; deterministic in ``seed`` (clip seeds seed * 100000 + i)."""
+    from exporter.synthetic_audio import clip_set
+
+    if not 0 <= seed < 1 << 32:
+        raise UserError(f"calibration seed must be in 0 .. 2^32 - 1, got {seed}")
+    if not 1 <= n_clips <= 100_000:
+        raise UserError(f"calibration clips must be in 1 .. 100000, got {n_clips}")
+    return clip_set(seed * 100_000, n_clips, seconds, stream="calibration")
 
 
 def folder_set(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
@@ -110,46 +93,81 @@ def check_percentile(percentile: float | None) -> None:
         raise UserError(f"percentile must be in (50, 100] (100 = min/max), got {percentile:g}")
 
 
+def mse_range(v: np.ndarray, lo: float, hi: float, factors=MSE_RANGE_FACTORS) -> tuple[float, float]:
+    """The narrowing (lo * f, hi * f) of the observed min/max with the least quantization error on ``v``.
+
+    The error is computed on a fine histogram of ``v`` (bin width 1/2048 of the range, several
+    times finer than any candidate's step), so trying a candidate costs the bins, not the values.
+    """
+    if hi <= lo:
+        return lo, hi
+    counts, edges = np.histogram(v, bins=_MSE_BINS, range=(lo, hi))
+    centres = (edges[:-1] + edges[1:]) / 2
+    costs = [float(np.dot(counts, ((_fake_quant(centres, lo * f, hi * f) - centres) ** 2))) for f in factors]
+    f = factors[int(np.argmin(costs))]
+    return lo * f, hi * f
+
+
+def _fake_quant(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    from exporter.quantize import activation_params, round_away
+
+    scale, zp = activation_params(lo, hi)
+    return (np.clip(round_away(v / scale) + zp, -128, 127) - zp) * scale
+
+
 class RangeObserver:
-    """Per-tensor ranges: min/max (``percentile`` None or 100) or the (100-p, p) percentiles of the values."""
+    """Per-tensor ranges, from min/max and a random sample of each tensor's values per clip.
+
+    ``percentile`` None: the narrowing of min/max with the least quantization error on the
+    sampled values (``mse_range``); 100: min/max; otherwise the (100-p, p) percentiles.
+    """
 
     def __init__(self, percentile: float | None = DEFAULT_PERCENTILE, seed: int = 0):
         check_percentile(percentile)
-        self.percentile = None if percentile == 100 else percentile
+        self.percentile = percentile
         self.samples: dict[str, list[np.ndarray]] = {}
         self.minmax: dict[str, tuple[float, float]] = {}
         self._rng = np.random.default_rng(seed)
 
-    def observe(self, name: str, values: np.ndarray) -> None:
+    def observe(self, name: str, values: np.ndarray, minmax_only: bool = False) -> None:
         v = np.asarray(values, dtype=np.float64).ravel()
         lo, hi = self.minmax.get(name, (np.inf, -np.inf))
         self.minmax[name] = (min(lo, float(v.min())), max(hi, float(v.max())))
-        if self.percentile is not None:
-            if v.size > _SAMPLES_PER_CLIP:
-                v = self._rng.choice(v, _SAMPLES_PER_CLIP, replace=False)
+        if self.percentile != 100 and not minmax_only:
+            keep = _SAMPLES_PER_CLIP if self.percentile is not None else _MSE_SAMPLES_PER_CLIP
+            if v.size > keep:
+                v = self._rng.choice(v, keep, replace=False)
             self.samples.setdefault(name, []).append(v)
 
     def ranges(self) -> dict[str, tuple[float, float]]:
-        if self.percentile is None:
-            return dict(self.minmax)
-        out = {}
+        out = {k: v for k, v in self.minmax.items() if k not in self.samples}
         for name, chunks in self.samples.items():
             v = np.concatenate(chunks)
-            out[name] = (float(np.percentile(v, 100 - self.percentile)), float(np.percentile(v, self.percentile)))
+            if self.percentile is None:
+                out[name] = mse_range(v, *self.minmax[name])
+            else:
+                out[name] = (float(np.percentile(v, 100 - self.percentile)), float(np.percentile(v, self.percentile)))
         return out
 
 
 def collect_ranges(
     fgraph: FloatGraph, logmels: list[np.ndarray], percentile: float | None = DEFAULT_PERCENTILE, progress: bool = True
 ) -> dict[str, tuple[float, float]]:
-    """Observe every non-pooled map and every fully connected output of ``fgraph`` on ``logmels``."""
+    """Observe every non-pooled map and every fully connected output of ``fgraph`` on ``logmels``.
+
+    Pre-activations (``<op>.acc``) get their min/max only: the quantizer reads them where a
+    ReLU output is zero on every clip. A non-finite value stops with the first op that made it.
+    """
     observer = RangeObserver(percentile)
     for logmel in tqdm(logmels, desc="calibrating", unit="clip", disable=not progress):
         env = run_float(fgraph, logmel, dtype=torch.float64)
         for name, value in env.items():
-            if name.endswith(".acc"):
-                continue
-            observer.observe(name, value.numpy() if isinstance(value, torch.Tensor) else value)
+            v = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+            if not np.isfinite(v).all():
+                raise UserError(f"the float model produces non-finite values (NaN or inf) at "
+                                f"{name.removesuffix('.acc').removesuffix('.pre')} on the "
+                                "calibration audio: the checkpoint's weights or BatchNorm statistics are broken there")
+            observer.observe(name, v, minmax_only=name.endswith(".acc"))
     return observer.ranges()
 
 

@@ -21,6 +21,11 @@ from exporter.graph import FORMAT, INPUT, MEL_BANDS, VERSION, Graph
 Q12_SCALE = 1.0 / 4096
 SIGMOID_SCALE, SIGMOID_ZP = 1.0 / 256, -128
 INT32_MAX = (1 << 31) - 1
+# Largest |bias| at scale s_in * s_w. The kernels need |bias + sum(w * dx)| * 2^shift < 2^30
+# (codegen._check_accumulators); 2^28 leaves room for ~24,000 products of 255 * 128.
+BIAS_LIMIT = 1 << 28
+ACC_LIMIT = 1 << 30  # |acc * 2^max(shift, 0)| must stay under this (one SMMULR in the kernels)
+EMPTY_RANGE = 1e-6  # width given to a tensor that is constant zero on the calibration data
 
 
 class QuantizationError(UserError):
@@ -36,18 +41,21 @@ def round_away(x) -> np.ndarray:
 def activation_params(lo: float, hi: float) -> tuple[float, int]:
     """(scale, zero_point) of an asymmetric int8 tensor covering [lo, hi] widened to contain 0."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    if hi - lo < 1e-6:  # a constant-zero tensor: any small scale represents it
-        hi = lo + 1e-6
+    if hi - lo < EMPTY_RANGE:  # constant zero on the calibration data (a dead ReLU): any small scale is exact
+        hi = lo + EMPTY_RANGE
     scale = (hi - lo) / 255.0
     zp = int(np.clip(round_away(-128.0 - lo / scale), -128, 127))
     return scale, zp
 
 
-def quantize_weights(w: np.ndarray, axis_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel symmetric int8 ([-127, 127]); returns (q, scale[c]). All-zero channels get scale 0."""
+def quantize_weights(w: np.ndarray, axis_out: int, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel symmetric int8 ([-127, 127]); returns (q, scale[c]). All-zero channels get scale 0.
+
+    ``scale``: use these per-channel scales instead of max|w| / 127 (values beyond 127 steps clip).
+    """
     moved = np.moveaxis(np.asarray(w, dtype=np.float64), axis_out, 0)
     maxabs = np.abs(moved.reshape(moved.shape[0], -1)).max(axis=1)
-    scale = maxabs / 127.0
+    scale = maxabs / 127.0 if scale is None else np.asarray(scale, dtype=np.float64)
     safe = np.where(scale > 0, scale, 1.0)
     q = np.clip(round_away(moved / safe.reshape((-1,) + (1,) * (moved.ndim - 1))), -127, 127)
     return np.moveaxis(q, 0, axis_out).astype(np.int8), scale
@@ -88,6 +96,7 @@ class _Builder:
         self.tensors: dict[str, dict] = {}
         self.ops: list[dict] = []
         self.arrays: dict[str, np.ndarray] = {}
+        self.notes: list[dict] = []  # where the quantizer departed from the plain recipe, and why
 
     def tensor(self, name: str, channels: int, mel: int, pooled: bool, scale: float, zp: int, dtype="int8") -> None:
         self.tensors[name] = {
@@ -95,10 +104,41 @@ class _Builder:
             "scale": float(scale), "zero_point": int(zp),
         }
 
-    def calibrated(self, name: str, channels: int, mel: int, pooled: bool = False) -> None:
+    def calibrated(self, name: str, channels: int, mel: int, pooled: bool = False, lo: float | None = None) -> None:
         if name not in self.ranges:
             raise KeyError(f"no calibrated range for tensor {name!r}")
-        self.tensor(name, channels, mel, pooled, *activation_params(*self.ranges[name]))
+        r_lo, hi = self.ranges[name]
+        lo = r_lo if lo is None else lo
+        if max(hi, 0.0) - min(lo, 0.0) < EMPTY_RANGE:
+            # Zero on every calibration clip (a dead ReLU, a dead SE bottleneck). Its range would
+            # collapse, and with it the scale its producer and readers are computed at. Give it the
+            # magnitude of its pre-activation instead: exact zero stays exact, and should the
+            # units fire on other audio, they are represented rather than clipped to nothing.
+            acc_lo, acc_hi = self.ranges.get(name + ".acc", (0.0, 0.0))
+            width = max(abs(acc_lo), abs(acc_hi))
+            self.notes.append({"tensor": name, "case": "constant",
+                               "detail": "zero on every calibration clip (a dead path); range taken from its "
+                                         f"pre-activation, [0, {width:.3g}]" if width >= EMPTY_RANGE else
+                                         "zero on every calibration clip, pre-activation too"})
+            if width >= EMPTY_RANGE:
+                hi = width
+        self.tensor(name, channels, mel, pooled, *activation_params(lo, hi))
+
+    def fit_output(self, name: str, worst) -> None:
+        """Widen tensor ``name``'s range (doubling its scale) until ``worst(s_out)`` -- the
+        (largest |accumulator|, shift) pairs of its producer at that output scale -- fits the
+        kernels' requantization (|acc * 2^max(shift, 0)| < 2^30). Only an output range far
+        narrower than what its inputs can produce needs it (a near-constant tensor)."""
+        t = self.tensors[name]
+        factor = 1
+        while any(int(acc) << max(int(sh), 0) >= ACC_LIMIT for acc, sh in worst(t["scale"] * factor)):
+            factor *= 2
+            if factor > 1 << 40:
+                raise QuantizationError(f"{name}: no output scale fits the accumulator")
+        if factor > 1:
+            t["scale"] *= factor
+            self.notes.append({"tensor": name, "case": "widened output",
+                               "detail": f"range widened x{factor} so its producer's requantization fits 32 bits"})
 
     def q(self, name: str) -> tuple[float, int]:
         t = self.tensors[name]
@@ -111,14 +151,32 @@ class _Builder:
         axis = 2 if kind == "depthwise_conv2d" else 0
         wq, s_w = quantize_weights(fop.weights, axis)
         dead = s_w == 0  # all-zero channel: the bias alone gives the output; choose M = 1
+        if dead.any():
+            self.notes.append({"tensor": out, "case": "zero weights", "channels": np.flatnonzero(dead).tolist(),
+                               "detail": "all weights zero: the output is the bias alone"})
         s_w = np.where(dead, s_out / s_in, s_w)
+        # A bias too large for the accumulator at s_in * s_w (a tiny weight row, or an input that is
+        # constant on the calibration data and so has a tiny scale): raise that channel's weight scale
+        # until the bias fits, as TFLite's converter does. The weights then round coarser (to zero
+        # where the input is dead): the output is the bias plus what the weights still resolve.
+        need = np.abs(fop.bias) / (s_in * BIAS_LIMIT)
+        raised = need > s_w
+        if raised.any():
+            s_w = np.where(raised, need, s_w)
+            wq, _ = quantize_weights(fop.weights, axis, scale=s_w)
+            zeroed = raised & ~np.moveaxis(wq, axis, 0).reshape(len(s_w), -1).any(axis=1)
+            self.notes.append({"tensor": out, "case": "bias-limited weight scale",
+                               "channels": np.flatnonzero(raised).tolist(),
+                               "detail": f"weight scale raised so the bias fits the accumulator; "
+                                         f"{int(zeroed.sum())} of {int(raised.sum())} rows round to zero"})
         bias = round_away(fop.bias / (s_in * s_w))
-        if np.abs(bias).max() > INT32_MAX // 2:
-            raise QuantizationError(f"{fop.name}: bias does not fit int32 at scale s_in * s_w")
-        mult, shift = int8_math.quantize_multipliers(s_in * s_w / s_out)
         per_channel = np.abs(np.moveaxis(wq.astype(np.int64), axis, 0)).reshape(len(s_w), -1).sum(axis=1)
         max_dx = max(127 - zp_in, zp_in + 128)
-        check_no_shift_overflow(fop.name, np.abs(bias).astype(np.int64) + per_channel * max_dx, shift)
+        max_acc = np.abs(bias).astype(np.int64) + per_channel * max_dx
+        self.fit_output(out, lambda s: zip(max_acc, int8_math.quantize_multipliers(s_in * s_w / s)[1]))
+        s_out = self.q(out)[0]
+        mult, shift = int8_math.quantize_multipliers(s_in * s_w / s_out)
+        check_no_shift_overflow(fop.name, max_acc, shift)
         op = {"op": kind, "name": out, "input": inp, "output": out}
         if kind != "fully_connected":
             op.update(kernel=fop.kernel, stride=fop.stride, padding=(fop.kernel - 1) // 2)
@@ -170,15 +228,13 @@ def quantize_graph(
                 b.lut("hardswish", pre, fop.name)
             else:
                 relu = fop.act == "relu"
-                lo, hi = ranges[fop.name]
-                b.tensor(fop.name, c_out, f_out, False, *activation_params(0.0 if relu else lo, hi))
+                b.calibrated(fop.name, c_out, f_out, lo=0.0 if relu else None)
                 b.weighted(fop, fop.op, src, fop.name, relu=relu)
             mel[fop.name], channels[fop.name] = f_out, c_out
         elif fop.op == "fully_connected":
             c_out = fop.weights.shape[0]
             relu = fop.act == "relu"
-            lo, hi = ranges[fop.name]
-            b.tensor(fop.name, c_out, 1, True, *activation_params(0.0 if relu else lo, hi))
+            b.calibrated(fop.name, c_out, 1, pooled=True, lo=0.0 if relu else None)
             b.weighted(fop, "fully_connected", src, fop.name, relu=relu)
             mel[fop.name], channels[fop.name] = 1, c_out
         elif fop.op == "global_avgpool":
@@ -191,7 +247,9 @@ def quantize_graph(
         elif fop.op == "mul_channel":
             gate = fop.inputs[1]
             b.calibrated(fop.name, channels[src], mel[src])
-            (s_x, _), (s_g, _), (s_o, _) = b.q(src), b.q(gate), b.q(fop.name)
+            (s_x, _), (s_g, _) = b.q(src), b.q(gate)
+            b.fit_output(fop.name, lambda so: [(255 * 255, int8_math.quantize_multiplier(s_x * s_g / so)[1])])
+            s_o = b.q(fop.name)[0]
             m, s = int8_math.quantize_multiplier(s_x * s_g / s_o)
             check_no_shift_overflow(fop.name, np.array([255 * 255]), np.array([s]))
             b.ops.append({"op": "mul_channel", "name": fop.name, "input": src, "gate": gate, "output": fop.name,
@@ -200,7 +258,9 @@ def quantize_graph(
         elif fop.op == "add":
             other = fop.inputs[1]
             b.calibrated(fop.name, channels[src], mel[src])
-            (m1, s1), (m2, s2), (mo, so) = int8_math.add_params(b.q(src)[0], b.q(other)[0], b.q(fop.name)[0])
+            s1_, s2_ = b.q(src)[0], b.q(other)[0]
+            b.fit_output(fop.name, lambda so: [(2 * (255 << 20), int8_math.add_params(s1_, s2_, so)[2][1])])
+            (m1, s1), (m2, s2), (mo, so) = int8_math.add_params(s1_, s2_, b.q(fop.name)[0])
             # (q - zp) << 20 is at most 255 * 2^20 < 2^28; the add's own shifts are <= 0.
             check_no_shift_overflow(fop.name, np.array([2 * (255 << 20)]), np.array([so]))
             b.ops.append({"op": "add", "name": fop.name, "inputs": [src, other], "output": fop.name,
@@ -218,7 +278,7 @@ def quantize_graph(
     meta = {
         "format": FORMAT, "version": VERSION, "model": dict(model_info),
         "input": {"tensor": INPUT, "mel_bands": MEL_BANDS, "frac_bits": 12},
-        "tensors": b.tensors, "ops": b.ops, "taps": taps,
+        "tensors": b.tensors, "ops": b.ops, "taps": taps, "quantization_notes": b.notes,
     }
     meta.update(extra or {})
     graph = Graph(meta, b.arrays)
@@ -277,8 +337,9 @@ def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarra
             safe = np.where(s_acc > 0, s_acc, 1.0)
             delta = np.where(s_acc > 0, round_away(err_sum / count / safe), 0).astype(np.int64)
             bias = graph.array(op, "bias").astype(np.int64) + delta
-            if np.abs(bias).max() > INT32_MAX // 2:
-                raise QuantizationError(f"{out}: corrected bias does not fit int32")
+            if np.abs(bias).max() > BIAS_LIMIT:
+                # the correction itself is bounded by the output's range; keep what fits
+                bias = np.clip(bias, -BIAS_LIMIT, BIAS_LIMIT)
             w = graph.array(op, "weights").astype(np.int64)
             axis = 2 if op["op"] == "depthwise_conv2d" else 0
             per_channel = np.abs(np.moveaxis(w, axis, 0)).reshape(len(bias), -1).sum(axis=1)

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of calibration audio (wav, flac, ogg; first 10 s of each); "
                              "default: the built-in deterministic synthetic set")
     parser.add_argument("--percentile", type=float, default=defaults.PERCENTILE,
-                        help=f"activation range observer: percentile in (50, 100], 100 = min/max (default {defaults.PERCENTILE})")
+                        help="activation ranges from a fixed percentile in (50, 100] (100 = min/max) instead of "
+                             "the default: per tensor, the range with the least quantization error")
     parser.add_argument("--calibration-seed", type=int, default=defaults.CALIBRATION_SEED,
                         help="seed of the built-in calibration set")
     parser.add_argument("--calibration-clips", type=int, default=defaults.CALIBRATION_CLIPS,
@@ -113,8 +114,9 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     clips = fidelity.held_out_clips(n=fidelity_clips or fidelity.HELD_OUT_CLIPS,
                                     seconds=fidelity_seconds or fidelity.HELD_OUT_SECONDS)
     fid = fidelity.evaluate(model, graph, clips)
-    fidelity.write_report(fid, reports, context=f"Model `{info.name}`; calibration: {source}, percentile {percentile}, "
-                                 f"tapped ranges narrowed by {tap_factors}.")
+    ranges = "least-error ranges" if percentile is None else f"percentile {percentile}"
+    fidelity.write_report(fid, reports, context=f"Model `{info.name}`; calibration: {source}, {ranges}, "
+                                 f"tapped ranges narrowed by {tap_factors}.", notes=graph.meta.get("quantization_notes"))
     # QDQ vs integer: the held-out clips as scene windows and as 160 ms windows.
     qdq_inputs = []
     for _, clip in clips:
@@ -129,6 +131,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
         "macs": {str(t): int(np.sum(graph.macs(t))) for t in defaults.MAX_FRAMES},
         "fidelity": fid["summary"], "fidelity_target_met": fid["target_met"],
         "fidelity_out_of_reach": fidelity.out_of_reach(fid),
+        "quantization_notes": graph.meta.get("quantization_notes", []),
         "qdq_max_abs_steps": qdq["max_abs_steps"],
         "arena": plan,
     }
@@ -166,12 +169,17 @@ def export_to(out: Path, replace: bool = False, **kwargs) -> dict:
 
 
 def _print_summary(out: Path, summary: dict) -> None:
-    fid = " ".join(f"{k}={v['mean_cosine']:.4f}" for k, v in summary["fidelity"].items())
+    from exporter.fidelity import TARGET_MEAN_COSINE, TARGET_MIN_COSINE
+
+    fid = " ".join(f"{k}={v['mean_cosine']:.4f}/{v['min_cosine']:.3f}" for k, v in summary["fidelity"].items())
     print(f"exported {summary['model']['name']} to {out}: {summary['ops']} ops, tap dim {summary['tap_dim']}")
-    print(f"fidelity (mean cosine per section, target 0.99 {'met' if summary['fidelity_target_met'] else 'NOT met'}): {fid}")
+    print(f"fidelity (cosine per section, mean/worst clip; target {TARGET_MEAN_COSINE}/{TARGET_MIN_COSINE} "
+          f"{'met' if summary['fidelity_target_met'] else 'NOT met'}): {fid}")
     if summary["fidelity_out_of_reach"]:
         print(f"  out of reach for this model with int8 input and weights: {', '.join(summary['fidelity_out_of_reach'])} "
               f"(see fidelity.md)")
+    for note in summary.get("quantization_notes", []):
+        print(f"  note: {note['tensor']}: {note['case']}")
     print(f"reports: {out / REPORTS}")
 
 
