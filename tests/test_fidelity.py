@@ -1,9 +1,8 @@
-"""Fidelity of the integer embedding against the float model (mn01 with tests/data/mn01_seed0.pt).
+"""Fidelity of the integer embedding against the float model, on the default model (the trained
+mn01, tests/data/mn01_trained_dev.pt) with the default configuration (the committed export).
 
-The project's target is a mean cosine >= 0.99 in every section. L and B5 meet
-it; B11, B13 and B15 do not for this seeded-random network (see the export's
-reports/fidelity.md): the floors below guard against regressions at the level
-measured when they were written.
+The target (issue 9): mean cosine >= 0.995 and worst held-out clip >= 0.98 in every section. The
+export is deterministic (float64 calibration), so the figures below are exact regressions guards.
 """
 
 import copy
@@ -18,35 +17,61 @@ from exporter.commands.export import build_graph
 from exporter.fold import fold_model
 from exporter.graph import Graph
 
-# Mean cosines measured with the default configuration and calibration seeds 0, 1, 2 (calibration in
-# float64, so the same on every machine): L 1.0000 / 1.0000 / 1.0000, B5 0.9992 / 0.9982 / 0.9992,
-# B11 0.977 / 0.976 / 0.980, B13 0.923 / 0.906 / 0.912, B15 0.696 / 0.510 / 0.605. B13/B15 move with tiny
-# changes of the calibration ranges: this random-weight network amplifies small perturbations, so that
-# int8 input and weights alone, every activation exact, put B15 at 0.977
-# (test_format_ceiling_explains_the_missed_target). The floors guard the default (seed 0) with a margin.
-FLOORS = {"L": 0.999, "B5": 0.995, "B11": 0.97, "B13": 0.90, "B15": 0.60}
+# Measured with the default configuration (24 held-out clips of 4 s, scene): mean / worst clip
+# L 1.0000 / 1.0000, B5 0.9969 / 0.983, B11 0.9967 / 0.982, B13 0.9972 / 0.986, B15 0.9975 / 0.980.
 
 
 @pytest.fixture(scope="module")
-def default_graph(mn01_seed0_path):
+def default_model():
+    return resolve_model(checkpoint=defaults.CHECKPOINT)
+
+
+@pytest.fixture(scope="module")
+def default_graph(default_model):
     """The default configuration's graph (tests/test_generated_current.py: the committed one)."""
-    return build_graph(*resolve_model(checkpoint=mn01_seed0_path), progress=False)
+    return build_graph(*default_model, progress=False)
 
 
 @pytest.fixture(scope="module")
-def result(mn01_seed0_net, default_graph):
-    return fidelity.evaluate(mn01_seed0_net, default_graph, fidelity.held_out_clips())
+def result(default_model, default_graph):
+    return fidelity.evaluate(default_model[0], default_graph, fidelity.held_out_clips())
 
 
-def test_sections_and_floors(result):
+def test_default_model_meets_the_target(result):
     assert list(result["summary"]) == ["L", "B5", "B11", "B13", "B15"]
     assert result["clips"] == fidelity.HELD_OUT_CLIPS
-    for section, floor in FLOORS.items():
-        assert result["summary"][section]["mean_cosine"] >= floor, (section, result["summary"][section])
-    assert result["summary"]["L"]["max_abs_error"] < 0.02  # Q12 frontend vs float log-mel
-    met = all(v["mean_cosine"] >= 0.99 for v in result["summary"].values())
-    assert result["target_met"] == met
-    assert ("**met**" if met else "**NOT met**") in fidelity.report_markdown(result)
+    for section, v in result["summary"].items():
+        assert v["mean_cosine"] >= fidelity.TARGET_MEAN_COSINE, (section, v)
+        assert v["min_cosine"] >= fidelity.TARGET_MIN_COSINE, (section, v)
+    assert result["summary"]["L"]["max_abs_error"] < 0.03  # Q12 frontend vs float log-mel (measured 0.020)
+    assert result["target_met"]
+    assert "**met**" in fidelity.report_markdown(result)
+
+
+def test_target_verdict_follows_the_worst_clip(result):
+    worse = copy.deepcopy(result)
+    worse["per_clip"][0]["sections"]["B15"]["cosine"] = 0.5
+    worse["summary"] = fidelity._summarise(worse["per_clip"], list(result["summary"]))
+    assert worse["summary"]["B15"]["min_cosine"] == 0.5
+    assert worse["summary"]["B15"]["worst_clip"] == result["per_clip"][0]["clip"]
+
+
+def test_every_kind_of_sound_is_held_out_and_reported(result):
+    kinds = set(result["by_kind"])
+    assert kinds == {"speech", "music", "environment", "noise", "mixture", "quiet"}
+    md = fidelity.report_markdown(result)
+    assert "Mean cosine by kind of sound" in md and "| speech (" in md
+    # the held-out levels span -40..0 dBFS (quiet clips lower still)
+    peaks = [20 * np.log10(np.abs(x).max() + 1e-12) for _, x in fidelity.held_out_clips()]
+    assert min(p for p in peaks if p > -45) < -30 and max(peaks) > -3
+
+
+def test_dead_paths_of_the_trained_model_are_noted(default_graph, result):
+    notes = default_graph.meta["quantization_notes"]
+    constant = [n["tensor"] for n in notes if n["case"] == "constant"]
+    assert constant == ["B4.se.fc1", "B5.se.fc1"]  # the two dead SE bottlenecks of mn01_trained_dev
+    md = fidelity.report_markdown(result, notes=notes)
+    assert "## Where the quantizer departs from the plain recipe" in md and "| B4.se.fc1 | constant |" in md
 
 
 def test_held_out_clips_are_not_calibration_clips():
@@ -55,13 +80,14 @@ def test_held_out_clips_are_not_calibration_clips():
         assert not any(len(c) == len(held) and np.array_equal(c, held) for _, c in cal)
 
 
-def test_a_wrong_tap_parameter_is_detected(mn01_seed0_net, default_graph, result):
+def test_a_wrong_tap_parameter_is_detected(default_model, default_graph, result):
+    net = default_model[0]
     broken = Graph(copy.deepcopy(default_graph.meta), default_graph.arrays)
     broken.meta["taps"][0]["zero_point"] += 30  # B5 dequantized with a wrong zero point
-    bad = fidelity.evaluate(mn01_seed0_net, broken, fidelity.held_out_clips(n=2), analysis=False, timestamp_clips=0)
+    bad = fidelity.evaluate(net, broken, fidelity.held_out_clips(n=2), analysis=False, timestamp_clips=0)
     assert bad["summary"]["B5"]["max_abs_error"] > 3 * result["summary"]["B5"]["max_abs_error"]
     assert bad["summary"]["B5"]["mean_cosine"] < result["summary"]["B5"]["mean_cosine"]
-    assert bad["summary"]["L"] == pytest.approx(fidelity.evaluate(mn01_seed0_net, default_graph,
+    assert bad["summary"]["L"] == pytest.approx(fidelity.evaluate(net, default_graph,
                                                                   fidelity.held_out_clips(n=2), analysis=False, timestamp_clips=0)["summary"]["L"])
 
 
@@ -77,8 +103,8 @@ def test_analysis_covers_every_tensor(result, default_graph):
     assert all(-1 <= c <= 1 for pair in a["tap_rounding"].values() for c in pair)
 
 
-def test_format_ceiling_rounds_exactly_what_the_graph_rounds(mn01_seed0_net, default_graph):
-    fg = fold_model(mn01_seed0_net)
+def test_format_ceiling_rounds_exactly_what_the_graph_rounds(default_model, default_graph):
+    fg = fold_model(default_model[0])
     w8 = fidelity._weights_rounded(fg)
     by_name = {op["name"]: op for op in default_graph.ops}
     checked = 0
@@ -100,26 +126,35 @@ def test_format_ceiling_rounds_exactly_what_the_graph_rounds(mn01_seed0_net, def
     np.testing.assert_array_equal(fidelity._rounded_input(default_graph, mel), (q.astype(np.float64) - t["zero_point"]) * t["scale"])
 
 
-def test_format_ceiling_explains_the_missed_target(result):
-    """The measured fact behind the open fidelity target: for this seeded-random network, int8
-    input and weights alone (every activation exact) already put B15 under 0.99."""
+def test_format_ceiling_of_the_trained_model(result):
+    """On a trained network the int8 format is not the limit: int8 input and weights alone (every
+    activation exact) keep every tap above the target; the activations' rounding costs the rest."""
     c = result["analysis"]["ceiling"]
     assert list(c) == list(fidelity.CEILING_VARIANTS)
     assert all(list(v) == ["B5", "B11", "B13", "B15"] for v in c.values())
-    assert c["int8 input"]["B5"] > 0.999 and c["int8 weights"]["B5"] > 0.999  # shallow taps: the format is fine
     both = c["int8 input and weights"]
-    assert both["B15"] < min(c["int8 input"]["B15"], c["int8 weights"]["B15"]) < 1  # errors add up with depth
-    assert both["B15"] < fidelity.TARGET_MEAN_COSINE
-    assert fidelity.out_of_reach(result) == [k for k, v in both.items() if v < fidelity.TARGET_MEAN_COSINE]
-    assert "B15" in fidelity.out_of_reach(result)
+    assert min(both.values()) > 0.998  # measured 0.9987 (B15)
+    assert fidelity.out_of_reach(result) == []
+    assert "Out of reach" not in fidelity.report_markdown(result)
     assert result["summary"]["B15"]["mean_cosine"] < both["B15"]  # the full int8 graph adds activation rounding
-    assert "**Out of reach for this model with int8 input and weights:" in fidelity.report_markdown(result)
+
+
+def test_random_weights_amplify_rounding(mn01_seed0_net):
+    """The seeded random network (a generality test) exports with the same configuration, and its
+    format ceiling shows why it cannot meet the target: int8 input and weights alone put B15 under it."""
+    graph = build_graph(*resolve_model(checkpoint=defaults.ROOT / "tests" / "data" / "mn01_seed0.pt"),
+                        calibration_clips=12, calibration_seconds=2.0, progress=False)
+    r = fidelity.evaluate(mn01_seed0_net, graph, fidelity.held_out_clips(n=6), timestamp_clips=0)
+    assert r["summary"]["L"]["mean_cosine"] > 0.9999 and r["summary"]["B5"]["mean_cosine"] > 0.99
+    assert "B15" in fidelity.out_of_reach(r)
+    assert "**Out of reach for this model with int8 input and weights:" in fidelity.report_markdown(r)
 
 
 def test_timestamp_mode(result):
     ts = result["timestamp"]
-    assert ts["windows"] == 4 * 61  # the first 4 clips of 3 s: 61 windows each
+    assert ts["windows"] == 4 * 81  # the first 4 clips of 4 s: 81 windows each
     assert list(ts["summary"]) == ["L", "B5", "B11", "B13", "B15"]
     assert ts["summary"]["L"]["mean_cosine"] >= 0.999
-    assert ts["summary"]["B5"]["mean_cosine"] >= 0.98
+    for v in ts["summary"].values():
+        assert v["mean_cosine"] >= 0.985  # measured B5 0.9966, B11 0.9899, B13 0.9958, B15 0.9944
     assert "Timestamp embeddings" in fidelity.report_markdown(result)
