@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from exporter import SAMPLE_RATE
 from exporter.errors import UserError
+from exporter.outputs import follow_umask
 
 if TYPE_CHECKING:
     import numpy as np
@@ -257,9 +258,12 @@ def official_checkpoint(name: str, url_base: str | None = None, cache: str | os.
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, out)
+        follow_umask(tmp)  # mkstemp made it 0600
         os.replace(tmp, target)
-    except (urllib.error.URLError, OSError) as e:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if not isinstance(e, (urllib.error.URLError, OSError)):
+            raise
         raise UserError(
             f"cannot download {name} from {url} ({getattr(e, 'reason', e)}). Without network access, "
             f"fetch the file elsewhere and pass --checkpoint PATH, or put it at {target}"

@@ -9,10 +9,10 @@ integers (int16: int8 network taps and the Q12 log-mel mean share one array).
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
+
+from exporter.outputs import write_npz
 
 
 def write_embeddings_npz(
@@ -23,23 +23,14 @@ def write_embeddings_npz(
     embeddings_q: np.ndarray | None = None,
     **extra: np.ndarray,
 ) -> None:
-    """Write atomically (temporary file, then rename) so a failed run leaves no half file."""
+    """Write atomically (exporter.outputs.write_npz) so a failed run leaves no half file."""
     arrays = {"embeddings": np.asarray(embeddings, dtype=np.float32), "files": np.asarray(files, dtype=str)}
     if timestamps_ms is not None:
         arrays["timestamps_ms"] = np.asarray(timestamps_ms, dtype=np.float32)
     if embeddings_q is not None:
         arrays["embeddings_q"] = np.asarray(embeddings_q)
     arrays.update(extra)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, **arrays)
 
 
 def pad_ragged(arrays: list[np.ndarray], fill, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -50,3 +41,4 @@ def pad_ragged(arrays: list[np.ndarray], fill, dtype) -> tuple[np.ndarray, np.nd
     for i, a in enumerate(arrays):
         out[i, : len(a)] = a
     return out, lengths
+
