@@ -73,6 +73,8 @@ def test_npz_write_failure_is_a_clear_error(tmp_path):
 # Each command with arguments that would fail later (no such checkpoint, audio or export): the
 # error must be the output's, so it comes before any work.
 LATER_FAILURE = {
+    "embed": ["missing.wav", "--checkpoint", "missing.pt"],
+    "run": ["missing.wav", "--board", "reference", "--export", "no-export"],
     "frontend": ["missing.wav"],
     "export": ["--checkpoint", "missing.pt"],
 }
