@@ -30,6 +30,8 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     import soxr
 
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise UserError(f"{path}: is a folder, not an audio file")
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such audio file")
     try:

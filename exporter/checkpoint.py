@@ -14,6 +14,7 @@ import argparse
 import functools
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from exporter import SAMPLE_RATE
 from exporter.errors import UserError
+from exporter.outputs import follow_umask
 
 if TYPE_CHECKING:
     import numpy as np
@@ -174,8 +176,17 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and weights_only errors all mean "not a checkpoint we can read"
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path}: not a PyTorch checkpoint ({first_line})") from None
+        # torch's weights_only messages are many lines with terminal escape codes (their first line
+        # ends mid-sentence): say what they mean in one line.
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        if found:
+            raise UserError(
+                f"{path}: holds pickled Python objects ({found.group(1)}), not just tensors: a whole model "
+                f"saved with torch.save(model)? It is not loaded, since unpickling can run arbitrary code. "
+                f"Where you trust the file, load it yourself and save its state_dict() instead"
+            ) from None
+        detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(e))
+        raise UserError(f"{path}: not a PyTorch checkpoint ({detail.group(1).strip() if detail else _first_line(e)})") from None
     if isinstance(obj, dict):
         for wrapper in ("state_dict", "model"):
             if isinstance(obj.get(wrapper), dict):
@@ -184,6 +195,29 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise UserError(f"{path}: not a checkpoint (expected a state_dict of tensors, found {type(obj).__name__})")
     return obj
+
+
+def _first_line(e: Exception) -> str:
+    """The first line of an exception's message, without terminal escape codes."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(e)).strip()
+    return text.splitlines()[0].strip() if text else type(e).__name__
+
+
+def check_finite(state_dict: dict, origin: str = "checkpoint") -> None:
+    """Refuse NaN or infinite weights, naming the tensors: they would give NaN embeddings
+    (embed) or fail deep inside calibration (export)."""
+    import torch
+
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UserError(f"{origin}: " + _describe(bad, "tensor(s) with NaN or infinite values"))
+
+
+def check_seed(seed: int, what: str = "--seed") -> int:
+    """Seeds are 32-bit unsigned, as numpy's and torch's generators take them everywhere."""
+    if not 0 <= seed < 2**32:
+        raise UserError(f"{what} {seed} is out of range: use 0 ... {2**32 - 1}")
+    return seed
 
 
 def model_from_state_dict(state_dict: dict, width: float | None = None, origin: str = "checkpoint") -> MobileNetV3:
@@ -197,6 +231,7 @@ def model_from_state_dict(state_dict: dict, width: float | None = None, origin: 
     else:
         check_width(width)
         check_state_dict(state_dict, width, origin)
+    check_finite(state_dict, origin)
     with torch.device("meta"):  # no init work: every tensor comes from the state_dict
         model = MobileNetV3(width)
     tensors = {k: (v.to(torch.float32) if v.is_floating_point() else v).clone() for k, v in state_dict.items()}
@@ -223,9 +258,12 @@ def official_checkpoint(name: str, url_base: str | None = None, cache: str | os.
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             shutil.copyfileobj(response, out)
+        follow_umask(tmp)  # mkstemp made it 0600
         os.replace(tmp, target)
-    except (urllib.error.URLError, OSError) as e:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if not isinstance(e, (urllib.error.URLError, OSError)):
+            raise
         raise UserError(
             f"cannot download {name} from {url} ({getattr(e, 'reason', e)}). Without network access, "
             f"fetch the file elsewhere and pass --checkpoint PATH, or put it at {target}"
@@ -323,6 +361,7 @@ def resolve_model(
     """
     if weights is not None and weights != "random":
         raise UserError(f"unknown --weights {weights!r}: the only choice is 'random'")
+    check_seed(seed)
     if weights == "random":
         if checkpoint is not None:
             raise UserError("--weights random and --checkpoint exclude each other")
@@ -360,7 +399,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         + ", ".join(OFFICIAL_FILES),
     )
     g.add_argument("--weights", choices=["random"], help="seeded random weights (tests, benchmarks)")
-    g.add_argument("--seed", type=int, default=0, help="seed for --weights random (default 0)")
+    g.add_argument("--seed", type=int, default=0, help="seed for --weights random, 0 ... 2^32-1 (default 0)")
     g.add_argument(
         "--width", type=float, help=f"width multiplier: override for --checkpoint, size for --weights random (default {DEFAULT_RANDOM_WIDTH})"
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
-from exporter.errors import UserError
+from exporter.errors import Terminated, UserError
 
 # (name, module, one-line help). Order is the order shown by --help.
 COMMANDS = [
@@ -41,10 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Handled like Ctrl-C (SIGINT): a `kill`, a closed terminal, `docker stop` or a CI timeout
+# must not leave QEMU or a build running, nor temporary files and folders behind.
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _terminate(signum: int, frame) -> None:
+    for s in TERMINATING_SIGNALS:  # a second signal must not interrupt the cleanup
+        signal.signal(s, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     module = getattr(args, "_module", None)
+    previous = {s: signal.signal(s, _terminate) for s in TERMINATING_SIGNALS}
     try:
         if module is None:
             from exporter.commands import export
@@ -54,5 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Terminated as e:
+        return 128 + e.signum
     except KeyboardInterrupt:
         return 130
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
-from exporter import ROOT
+from exporter import ROOT, subproc
 from exporter.errors import UserError
 
 TOOLCHAIN_FILE = ROOT / "cmake" / "arm-none-eabi.cmake"
@@ -80,7 +79,7 @@ def prune_builds(build_root: Path, keep: int = KEEP_BUILDS, keep_seconds: float 
 
 
 def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subproc.run(cmd, text=True)  # an interrupted build takes ninja and the compilers with it
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise RuntimeError(f"CMake {what} failed ({' '.join(cmd)}):\n{tail}")

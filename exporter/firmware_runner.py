@@ -11,12 +11,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from exporter import SAMPLE_RATE, cmake_build
+from exporter import SAMPLE_RATE, cmake_build, subproc
 from exporter import uart_protocol as up
 from exporter.errors import UserError
 from exporter.windows import TS_HOP
@@ -45,8 +46,11 @@ def choose_max_frames(board: str, mode: str, export_dir: Path) -> int:
 
     plan_file = Path(export_dir) / "network_plan.json"
     if not plan_file.exists():
-        raise UserError(f"{export_dir} has no network_plan.json: not a complete export folder")
-    plans = {int(k): v["arena_bytes"] for k, v in json.loads(plan_file.read_text())["plans"].items()}
+        raise UserError(f"{export_dir} is not a complete export folder: {plan_file} is missing")
+    try:
+        plans = {int(k): v["arena_bytes"] for k, v in json.loads(plan_file.read_text())["plans"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"{plan_file} is damaged ({type(e).__name__}: {e}): export again") from None
     want = TIMESTAMP_FRAMES if mode == "timestamp" else SCENE_FRAMES
     budget = ARENA_BUDGET[board]
     fits = sorted(f for f, size in plans.items() if budget is None or size <= budget)
@@ -133,27 +137,42 @@ def run_embedder(board: str, exe: Path, clip: np.ndarray, timeout: float | None 
         cmd = [str(exe), str(pcm)] if board == "host" else qemu_command(board, exe, pcm, icount)
         try:
             # stdin closed, as in CI: QEMU's -serial stdio must not depend on a terminal.
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+            proc = subproc.run(cmd, stdin=subprocess.DEVNULL, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise FirmwareError(f"{board}: the firmware did not finish within {timeout:.0f} s "
                                 f"({clip.size} samples); killed") from None
     run = FirmwareRun(exit_code=proc.returncode)
     run.decode = res = up.decode_stream(proc.stdout)
-    for f in res.frames:
-        if f.type == up.HELLO:
-            run.hello = up.parse_hello(f.payload)
-        elif f.type == up.EMBEDDING:
-            run.embeddings.append(up.parse_embedding(f.payload))
-            run.timestamps_ms.append(f.timestamp_ms)
-        elif f.type == up.ERROR:
-            run.errors.append(up.parse_error(f.payload))
-        elif f.type == up.END:
-            run.end = up.parse_end(f.payload)
-        elif f.type == up.PROFILE:
-            run.profile = up.parse_profile(f.payload)
+    try:
+        for f in res.frames:
+            if f.type == up.HELLO:
+                run.hello = up.parse_hello(f.payload)
+            elif f.type == up.EMBEDDING:
+                run.embeddings.append(up.parse_embedding(f.payload))
+                run.timestamps_ms.append(f.timestamp_ms)
+            elif f.type == up.ERROR:
+                run.errors.append(up.parse_error(f.payload))
+            elif f.type == up.END:
+                run.end = up.parse_end(f.payload)
+            elif f.type == up.PROFILE:
+                run.profile = up.parse_profile(f.payload)
+    except up.ProtocolError as e:
+        raise FirmwareError(f"{board}: {e}") from None
     if proc.stderr and board != "host" and run.exit_code not in (0, 2):
-        run.errors.append((-1, proc.stderr.decode(errors="replace").strip()[-500:]))
+        run.errors.append((-1, qemu_message(proc.stderr.decode(errors="replace"))))
     return run
+
+
+def qemu_message(stderr: str, limit: int = 500) -> str:
+    """What QEMU said about a crash, without its register dump: its ``qemu: fatal:`` line (a
+    lockup: a fault while handling a fault, such as a stack overflow on mps2-an386), else the
+    first lines."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith("qemu: fatal:")]
+    text = fatal[0] if fatal else " / ".join(lines)
+    if "Lockup" in text:
+        text += " (a fault while handling a fault: most likely a stack overflow)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_run(board: str, run: FirmwareRun, n_samples: int, mode: str) -> None:
@@ -184,14 +203,16 @@ def check_run(board: str, run: FirmwareRun, n_samples: int, mode: str) -> None:
             raise FirmwareError(f"{board}: embedding of {e.size} values, hello announced {run.hello.dim}")
 
 
-def embed_clips(board: str, clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
-    """The board interface of `python -m exporter run`: int16 clips -> the firmware's integers,
-    [D] per clip in scene mode, [n_ts, D] in timestamp mode."""
+def embedder(board: str, mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The board interface of `python -m exporter run` (exporter/boards/__init__.py): builds the
+    firmware once and returns the function int16 clip -> the firmware's integers, [D] in scene
+    mode, [n_ts, D] in timestamp mode."""
     exe = build_embedder(board, mode, export_dir)
-    out = []
-    for clip in clips:
+
+    def embed(clip: np.ndarray) -> np.ndarray:
         clip = np.asarray(clip)
         run = run_embedder(board, exe, clip)
         check_run(board, run, clip.size, mode)
-        out.append(run.embeddings[0] if mode == "scene" else np.stack(run.embeddings))
-    return out
+        return run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+
+    return embed

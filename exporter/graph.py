@@ -84,17 +84,28 @@ class Graph:
 
     @classmethod
     def load(cls, folder: str | Path) -> Graph:
+        """The graph of an export folder; a missing, truncated or corrupt file is a GraphError naming it."""
         folder = Path(folder)
+        meta_file, npz_file = folder / "graph.json", folder / "graph.npz"
+        for f in (meta_file, npz_file):
+            if not f.is_file():
+                raise GraphError(f"{folder} is not an export folder: {f} is missing")
         try:
-            meta = json.loads((folder / "graph.json").read_text())
-            with np.load(folder / "graph.npz") as z:
+            meta = json.loads(meta_file.read_text())
+        except (ValueError, OSError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise GraphError(f"{meta_file} is damaged ({e}): export again") from None
+        try:
+            with np.load(npz_file, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
-        except FileNotFoundError as e:
-            raise GraphError(f"{folder} is not an export folder: {e.filename} is missing") from None
-        except (json.JSONDecodeError, ValueError, OSError) as e:
-            raise GraphError(f"cannot read the graph in {folder}: {e}") from None
+        except Exception as e:  # a cut or damaged zip fails in zipfile, zlib or numpy's format code
+            raise GraphError(f"{npz_file} is damaged ({type(e).__name__}: {e}): export again") from None
+        if not isinstance(meta, dict):
+            raise GraphError(f"{meta_file} is damaged (not a JSON object): export again")
         graph = cls(meta, arrays)
-        graph.validate()
+        try:
+            graph.validate()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:  # GraphError is a UserError
+            raise GraphError(f"{meta_file} is damaged ({type(e).__name__}: {e}): export again") from None
         return graph
 
     # ---- checks ------------------------------------------------------

@@ -9,10 +9,13 @@ integers (int16: int8 network taps and the Q12 log-mel mean share one array).
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
+import sys
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from exporter.errors import UserError
+from exporter.outputs import write_npz
 
 
 def write_embeddings_npz(
@@ -23,23 +26,14 @@ def write_embeddings_npz(
     embeddings_q: np.ndarray | None = None,
     **extra: np.ndarray,
 ) -> None:
-    """Write atomically (temporary file, then rename) so a failed run leaves no half file."""
+    """Write atomically (exporter.outputs.write_npz) so a failed run leaves no half file."""
     arrays = {"embeddings": np.asarray(embeddings, dtype=np.float32), "files": np.asarray(files, dtype=str)}
     if timestamps_ms is not None:
         arrays["timestamps_ms"] = np.asarray(timestamps_ms, dtype=np.float32)
     if embeddings_q is not None:
         arrays["embeddings_q"] = np.asarray(embeddings_q)
     arrays.update(extra)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, **arrays)
 
 
 def pad_ragged(arrays: list[np.ndarray], fill, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -50,3 +44,27 @@ def pad_ragged(arrays: list[np.ndarray], fill, dtype) -> tuple[np.ndarray, np.nd
     for i, a in enumerate(arrays):
         out[i, : len(a)] = a
     return out, lengths
+
+
+def each_file(paths: Sequence[str], work: Callable[[str], object], what: str = "embedded") -> tuple[list, list, list]:
+    """``work(path)`` for every file, one at a time; returns (files, results, failed).
+
+    A file whose ``work`` raises UserError is named with the reason in one line and skipped:
+    one bad file does not lose the others (the commands then write what they have, exit 1).
+    None of them working is an error. A progress bar only on a terminal."""
+    from tqdm import tqdm
+
+    files, results, failed = [], [], []
+    progress = tqdm(paths, unit="file", disable=len(paths) < 2 or not sys.stderr.isatty(), file=sys.stderr)
+    for path in progress:
+        try:
+            results.append(work(path))
+        except UserError as e:
+            message = str(e) if str(path) in str(e) else f"{path}: {e}"
+            tqdm.write(f"error: {message}", file=sys.stderr)
+            failed.append(path)
+            continue
+        files.append(path)
+    if not files:
+        raise UserError(f"no embeddings written: none of the {len(paths)} file(s) could be {what}")
+    return files, results, failed

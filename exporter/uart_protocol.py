@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from exporter.errors import UserError
+
 SYNC = bytes([0xA5, 0x5A, 0xC3, 0x3C])
 VERSION = 1
 _HEAD = struct.Struct("<BBHIH")  # version, type, seq, timestamp, length
@@ -155,27 +157,66 @@ def encode_hello(h: Hello) -> bytes:
     return p + struct.pack("<B", len(board)) + board
 
 
+class ProtocolError(UserError):
+    """A frame whose CRC is right but whose payload does not follow the protocol
+    (a mismatched or faulty firmware): the host cannot trust anything it says."""
+
+
+class _Reader:
+    """Reads a payload front to back; anything short, long or undecodable is a ProtocolError."""
+
+    def __init__(self, payload: bytes, what: str):
+        self.payload, self.what, self.pos = bytes(payload), what, 0
+
+    def fail(self, why: str) -> ProtocolError:
+        return ProtocolError(f"malformed {self.what} frame ({len(self.payload)} byte payload): {why}")
+
+    def unpack(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.payload):
+            raise self.fail(f"ends at byte {len(self.payload)}, {size} more needed at byte {self.pos}")
+        values = struct.unpack_from(fmt, self.payload, self.pos)
+        self.pos += size
+        return values
+
+    def text(self, n: int) -> str:
+        raw = self.payload[self.pos : self.pos + n]
+        if len(raw) != n:
+            raise self.fail(f"a {n} byte name runs past the end")
+        self.pos += n
+        try:
+            return raw.decode("ascii")  # names the firmware sends: tap and board names
+        except UnicodeDecodeError:
+            raise self.fail(f"name {raw!r} is not ASCII") from None
+
+    def done(self) -> None:
+        if self.pos != len(self.payload):
+            raise self.fail(f"{len(self.payload) - self.pos} unexpected byte(s) after byte {self.pos}")
+
+
 def parse_hello(payload: bytes) -> Hello:
-    mode, frac, dim, l_dim, max_frames, n_taps = struct.unpack_from("<BBHHHB", payload, 0)
-    pos = 9
+    r = _Reader(payload, "hello")
+    mode, frac, dim, l_dim, max_frames, n_taps = r.unpack("<BBHHHB")
     taps = []
     for _ in range(n_taps):
-        off, ch, scale, zp, nlen = struct.unpack_from("<HHfiB", payload, pos)
-        pos += 13
-        taps.append(Tap(payload[pos : pos + nlen].decode(), off, ch, scale, zp))
-        pos += nlen
-    blen = payload[pos]
-    board = payload[pos + 1 : pos + 1 + blen].decode()
+        off, ch, scale, zp, nlen = r.unpack("<HHfiB")
+        taps.append(Tap(r.text(nlen), off, ch, scale, zp))
+    (blen,) = r.unpack("<B")
+    board = r.text(blen)
+    r.done()
     return Hello(MODES.get(mode, f"mode {mode}"), frac, dim, l_dim, max_frames, taps, board)
 
 
 def parse_embedding(payload: bytes) -> np.ndarray:
+    if len(payload) % 2:
+        raise _Reader(payload, "embedding").fail("odd length: not a whole number of int16 values")
     return np.frombuffer(payload, dtype="<i2").astype(np.int16)
 
 
 def parse_error(payload: bytes) -> tuple[int, str]:
-    (code,) = struct.unpack_from("<H", payload, 0)
-    return code, payload[2:].decode(errors="replace")
+    r = _Reader(payload, "error")
+    (code,) = r.unpack("<H")
+    return code, payload[2:].decode(errors="replace")  # free text: shown, never interpreted
 
 
 @dataclass
@@ -192,7 +233,10 @@ def encode_end(e: End) -> bytes:
 
 
 def parse_end(payload: bytes) -> End:
-    return End(*struct.unpack_from("<IIIIQ", payload, 0))
+    r = _Reader(payload, "end")
+    end = End(*r.unpack("<IIIIQ"))
+    r.done()
+    return end
 
 
 @dataclass
@@ -205,6 +249,8 @@ class Profile:
 
 
 def parse_profile(payload: bytes) -> Profile:
-    n_windows, frontend, network, total, n_ops = struct.unpack_from("<IQQQH", payload, 0)
-    per_op = list(struct.unpack_from(f"<{n_ops}Q", payload, 30))
+    r = _Reader(payload, "profile")
+    n_windows, frontend, network, total, n_ops = r.unpack("<IQQQH")
+    per_op = list(r.unpack(f"<{n_ops}Q"))
+    r.done()
     return Profile(n_windows, frontend, network, total, per_op)

@@ -46,6 +46,32 @@ def mn01_seed0_net(mn01_seed0_path):
 
 
 @pytest.fixture
+def mounted_tmpfs(tmp_path):
+    """mounted_tmpfs(name, read_only=False): an empty tmpfs mounted at tmp_path/name, the two
+    real cases chmod cannot make for root: a mount point (cannot be removed: EBUSY) and a
+    read-only file system (EROFS, whatever the permission bits). Needs root (the tests run as
+    root; CI too); without it the test fails rather than passing untested."""
+    import os
+    import subprocess
+
+    mounts = []
+
+    def mount(name: str, read_only: bool = False) -> Path:
+        if os.geteuid() != 0:
+            pytest.fail("this test mounts a tmpfs: run the tests as root")
+        point = tmp_path / name
+        point.mkdir()
+        opts = "ro,size=16m" if read_only else "size=64m"
+        subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(point)], check=True)
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounts):
+        subprocess.run(["umount", str(point)], check=True)
+
+
+@pytest.fixture
 def cli():
     """Run one command as `python -m exporter COMMAND ARGS...` does, in-process:
     returns (exit code, the UserError message or "")."""

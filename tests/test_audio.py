@@ -75,3 +75,8 @@ def test_to_pcm16_rounds_and_clips():
     assert to_pcm16(x).dtype == np.int16
     with pytest.raises(UserError):
         to_pcm16(np.array([np.nan], np.float32))
+
+
+def test_a_folder_given_as_audio_says_so(tmp_path):
+    with pytest.raises(UserError, match=rf"^{tmp_path}: is a folder, not an audio file$"):
+        load_audio(tmp_path)

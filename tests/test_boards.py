@@ -122,6 +122,20 @@ def test_stack_overflow_does_not_corrupt_silently(qemu_selftest, tmp_path):
         assert code == up.ERR_FAULT and "stack overflow" in msg
     else:
         assert rc in (134, -6) and res.frames == []  # SIGABRT (a shell shows 134)
+        # What the user is told: QEMU's "Lockup" line, not the end of its register dump.
+        run = firmware_runner.run_embedder(board, exe, np.array([0x57AC], dtype=np.int16))
+        ((code, msg),) = run.errors
+        assert code == -1 and msg.startswith("qemu: fatal: Lockup: can't escalate 3 to HardFault")
+        assert msg.endswith("(a fault while handling a fault: most likely a stack overflow)") and "R00=" not in msg
+
+
+def test_qemu_message_keeps_the_fatal_line():
+    dump = "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)\n\nR00=20004358 R01=00000780\n"
+    dump += "s00=00000000 s01=00000000\n" * 40 + "FPSCR: 00000000\n"
+    assert firmware_runner.qemu_message(dump).startswith("qemu: fatal: Lockup: can't escalate 3 to HardFault")
+    assert firmware_runner.qemu_message("qemu-system-arm: -kernel x.elf: could not load\n\n") == \
+        "qemu-system-arm: -kernel x.elf: could not load"
+    assert len(firmware_runner.qemu_message("x" * 2000)) == 500
 
 
 @pytest.fixture(scope="module")

@@ -188,3 +188,31 @@ def test_float_dtype_checkpoint_is_cast(sd01, tmp_path):
     np.testing.assert_allclose(
         net.features[0][0].weight.detach().numpy(), sd01["features.0.0.weight"].half().float().numpy()
     )
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_by_name(sd01, tmp_path, value):
+    bad = {k: v.clone() for k, v in sd01.items()}
+    bad["features.5.block.1.0.weight"].view(-1)[7] = value
+    bad["classifier.5.bias"][0] = value
+    path = tmp_path / "bad.pt"
+    torch.save(bad, path)
+    with pytest.raises(UserError, match=r"bad\.pt: 2 tensor\(s\) with NaN or infinite values: "
+                                        r"features\.5\.block\.1\.0\.weight, classifier\.5\.bias"):
+        resolve_model(checkpoint=path)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**64])
+def test_seed_out_of_range_is_a_clear_error(seed):
+    with pytest.raises(UserError, match=f"--seed {seed} is out of range: use 0 ... 4294967295"):
+        resolve_model(weights="random", seed=seed)
+
+
+def test_pickled_whole_model_is_refused_in_one_clean_line(tmp_path):
+    path = tmp_path / "whole.pt"
+    torch.save(torch.nn.Linear(2, 2), path)
+    with pytest.raises(UserError) as e:
+        load_state_dict(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: holds pickled Python objects (torch.nn.modules.linear.Linear)")
+    assert msg.endswith("save its state_dict() instead") and "\n" not in msg and "\x1b" not in msg

@@ -69,6 +69,7 @@ def test_bad_file_is_named_and_others_kept(embed_only, wavs, tmp_path, capsys):
     assert f"error: {corrupt}: cannot read audio" in err
     assert f"error: {tiny}: clip of 2000 samples" in err and "too short for timestamp embeddings" in err
     assert list(np.load(out)["files"]) == [str(wavs[0]), str(wavs[1])]
+    assert "file/s" not in err and "\r" not in err  # no progress bar: stderr is not a terminal
 
 
 def test_all_files_bad_writes_nothing(embed_only, tmp_path, capsys):

@@ -1,6 +1,9 @@
 """``export``: a complete export folder, and clear errors for bad input that leave nothing behind."""
 
 import json
+import os
+import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ import torch
 from exporter import defaults, fidelity, int8_exec, onnx_int
 from exporter.commands import export
 from exporter.graph import Graph
+from exporter.outputs import umask
 
 SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=2, fidelity_seconds=1.0, progress=False)
 EXPECTED_FILES = {"graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.h", "network.c",
@@ -35,6 +39,7 @@ def test_export_folder_is_complete(exported, test_audio):
     out, summary = exported
     assert EXPECTED_FILES <= {p.name for p in out.iterdir()}
     assert [p.name for p in out.parent.iterdir()] == ["mn01"]  # no temporary folders left
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask()  # as mkdir makes it, not mkdtemp's 0700
     graph = Graph.load(out)
     assert graph.meta["model"]["checkpoint"] == "tests/data/mn01_seed0.pt"
     assert graph.meta["calibration"]["clips"] == 2
@@ -61,7 +66,7 @@ def test_export_is_deterministic(exported, model_and_info, tmp_path):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
 
 
-def test_cli_with_calibration_folder(mn01_seed0_path, tmp_path, test_audio, cli):
+def test_cli_with_calibration_folder(mn01_seed0_path, tmp_path, test_audio, cli, capsys):
     cal = tmp_path / "cal"
     cal.mkdir()
     sf.write(cal / "a.wav", test_audio, 32000)
@@ -72,6 +77,7 @@ def test_cli_with_calibration_folder(mn01_seed0_path, tmp_path, test_audio, cli)
     assert (code, err) == (0, "")
     graph = Graph.load(out)
     assert str(cal) in graph.meta["calibration"]["source"] and graph.meta["calibration"]["clips"] == 2
+    assert "calibrating" not in capsys.readouterr().err  # no progress bars unless stderr is a terminal
 
 
 def test_wrong_checkpoint_family(tmp_path, cli):
@@ -153,3 +159,79 @@ def test_regenerate_default_replaces_the_folder(tmp_path, monkeypatch):
     assert EXPECTED_FILES <= names and "stale.c" not in names
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
     assert Graph.load(gen).meta["model"]["checkpoint_sha256"] is not None
+
+
+def test_export_fills_an_empty_mount_point_in_place(model_and_info, mounted_tmpfs):
+    """A container volume: an empty folder that cannot be removed or renamed over (EBUSY)."""
+    out = mounted_tmpfs("volume")
+    inode = out.stat().st_ino
+    model, info = model_and_info
+    export.export_to(out, model=model, info=info, **SMALL)
+    assert out.stat().st_ino == inode and os.path.ismount(out)
+    assert {p.name for p in out.iterdir()} == EXPECTED_FILES | {"network_plan.json"}  # no temporary folder
+    assert Graph.load(out).meta["model"]["name"] == "mn01_seed0.pt"
+
+
+def _fake_export(interrupt_after_writing=False):
+    """write_export's stand-in for tests of export_to's own work (temporary folders, moves, clean-up)."""
+    def write(folder, **kwargs):
+        (folder / "graph.json").write_text("{}")
+        (folder / "reports").mkdir()
+        (folder / "reports" / "fidelity.md").write_text("# Fidelity")
+        if interrupt_after_writing:
+            raise KeyboardInterrupt
+        (folder / "network.c").write_text("/* network */")
+        return {"ops": 0}
+    return write
+
+
+@pytest.mark.parametrize("where", ["empty folder", "new folder below new folders"])
+def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch, where):
+    """Ctrl-C (or SIGTERM/SIGHUP, which the CLI turns into the same exception) during the export:
+    an existing empty folder stays, empty; folders made for a new one go again."""
+    monkeypatch.setattr(export, "write_export", _fake_export(interrupt_after_writing=True))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = empty if where == "empty folder" else tmp_path / "new" / "deeper" / "out"
+    with pytest.raises(KeyboardInterrupt):
+        export.export_to(out)
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"] and list(empty.iterdir()) == []
+
+
+def test_export_into_an_empty_folder_keeps_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "write_export", _fake_export())
+    out = tmp_path / "out"
+    out.mkdir()
+    inode = out.stat().st_ino
+    assert export.export_to(out) == {"ops": 0}
+    assert out.stat().st_ino == inode
+    assert sorted(p.name for p in out.iterdir()) == ["graph.json", "network.c", "reports"]
+
+
+def test_interruption_while_filling_in_place_takes_back_what_was_moved(tmp_path, monkeypatch):
+    real_replace, moves = os.replace, []
+
+    def replace_then_interrupt(src, dst):
+        moves.append(Path(dst))
+        if len(moves) == 3:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(export, "write_export", _fake_export())
+    monkeypatch.setattr(export.os, "replace", replace_then_interrupt)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        export.export_to(out)
+    assert [m.parent for m in moves] == [out] * 3
+    assert out.is_dir() and list(out.iterdir()) == []
+
+
+def test_seeds_are_checked(mn01_seed0_path, tmp_path, cli):
+    out = tmp_path / "out"
+    for seed in ("-1", str(2**32)):
+        code, err = cli("export", "--checkpoint", mn01_seed0_path, "--calibration-seed", seed, "--out", out)
+        assert code == 2 and err == f"--calibration-seed {seed} is out of range: use 0 ... 4294967295"
+        code, err = cli("export", "--weights", "random", "--seed", seed, "--out", out)
+        assert code == 2 and err == f"--seed {seed} is out of range: use 0 ... 4294967295"
+    assert not out.exists()

@@ -2,12 +2,17 @@
 in both modes, the integers equal the `reference` board's (ONNX Runtime) byte for byte.
 Plus defined behaviour for bad input (too short, too long for the board) and long scene clips."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
-from exporter import example_clips, firmware_runner
+from exporter import ROOT, example_clips, firmware_runner
 from exporter.audio import to_pcm16
 from exporter.boards import reference
 from exporter.errors import UserError
@@ -164,3 +169,81 @@ def test_hello_frame_carries_the_graphs_dequantization(embedders, export_dir, cl
         [(t["name"], t["offset"], t["channels"], t["zero_point"]) for t in graph.taps]
     assert [t.scale for t in h.taps] == [float(np.float32(t["scale"])) for t in graph.taps]
     np.testing.assert_allclose(h.dequantize(got), qembed.dequantize(graph, got), rtol=1e-6, atol=1e-7)
+
+
+def _wav(path, pcm):
+    import soundfile as sf
+
+    sf.write(path, pcm, 32000, subtype="PCM_16")  # read back as pcm / 32768: the same int16
+    return path
+
+
+def test_run_skips_a_clip_the_board_cannot_take(export_dir, embedders, clips, tmp_path, capsys, cli):
+    """`run` on qemu-netduinoplus2 with a 10.02 s clip between two good ones: the long one is
+    named and skipped, the good ones are written (equal to the reference), exit code 1."""
+    embedders("qemu-netduinoplus2", "scene")  # the module's build
+    good1, good2 = _wav(tmp_path / "speech.wav", clips["speech"]), _wav(tmp_path / "music.wav", clips["music"])
+    long = _wav(tmp_path / "long.wav", to_pcm16(example_clips.noise(10.02)))
+    out = tmp_path / "n.npz"
+    code, _ = cli("run", "--board", "qemu-netduinoplus2", good1, long, good2, "--export", export_dir, "--out", out)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"error: {long}: qemu-netduinoplus2: " in err and "over 10 s" in err
+    z = np.load(out)
+    assert list(z["files"]) == [str(good1), str(good2)]
+    expected = reference.embed_clips([clips["speech"], clips["music"]], "scene", export_dir)
+    assert np.array_equal(z["embeddings_q"], np.stack(expected))
+
+
+def _children(pid: int) -> dict[int, str]:
+    """pid -> command name of the processes whose parent is ``pid``."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            if int(rest[1]) == pid and rest[0] != "Z":
+                out[int(d)] = name
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_signal_during_run_ends_qemu_and_leaves_nothing(export_dir, embedders, tmp_path, sig):
+    """`kill` (SIGTERM) or a closed terminal (SIGHUP) while QEMU runs: QEMU ends with the
+    command, the temporary clip is removed, no output is written, exit code 128 + signal."""
+    embedders("qemu-an386", "timestamp")  # built here: the command only runs QEMU
+    wav = _wav(tmp_path / "minute.wav", to_pcm16(example_clips.noise(60.0)))
+    tmp, out = tmp_path / "tmp", tmp_path / "out.npz"
+    tmp.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), TMPDIR=str(tmp))
+    cmd = [sys.executable, "-m", "exporter", "run", "--board", "qemu-an386", "--mode", "timestamp", str(wav),
+           "--export", str(export_dir), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (qemu := [p for p, name in _children(proc.pid).items() if name.startswith("qemu-system")]):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "QEMU did not start"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, err
+    assert b"Traceback" not in err
+    assert not _alive(qemu[0])
+    assert list(tmp.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["minute.wav", "tmp"]

@@ -142,3 +142,69 @@ def test_model_arguments_export_once_into_the_cache(golden_wav, tmp_path, monkey
     assert "exporting" not in capsys.readouterr().err  # reused
     a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
     assert a["embeddings_q"].shape == (1, 128 + 96) and np.array_equal(a["embeddings_q"], b["embeddings_q"])
+
+
+@pytest.mark.parametrize("damage", ["graph.npz cut", "graph.json cut", "graph.json not an object",
+                                    "model_int.onnx cut", "model_int.onnx missing"])
+def test_damaged_export_folder_is_named(export_dir, golden_wav, tmp_path, cli, damage):
+    import shutil
+
+    broken = tmp_path / "export"
+    shutil.copytree(export_dir, broken)
+    name, how = damage.split(" ", 1)
+    f = broken / name
+    if how == "cut":
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    elif how == "missing":
+        f.unlink()
+    else:
+        f.write_text("[1, 2]")
+    out = tmp_path / "o.npz"
+    code, err = cli("run", "--board", "reference", golden_wav, "--export", broken, "--out", out)
+    assert code == 2 and str(f) in err and "\n" not in err, err
+    assert not out.exists()
+
+
+def test_a_clip_the_board_refuses_is_skipped(export_dir, golden_wav, tmp_path, monkeypatch, capsys, cli):
+    """One code path for every board: an error of the board on one clip (here: the reference
+    board made to refuse clips over 2 s) names the file; the others are written, exit code 1."""
+    from exporter.boards import reference
+
+    real = reference.embedder
+
+    def picky(mode, folder):
+        embed = real(mode, folder)
+
+        def embed_or_refuse(clip):
+            if clip.size > 64000:
+                raise UserError("reference: clip of over 2 s refused")
+            return embed(clip)
+        return embed_or_refuse
+
+    monkeypatch.setattr(reference, "embedder", picky)
+    short = tmp_path / "short.wav"
+    sf.write(short, sf.read(golden_wav, dtype="int16")[0][:48000], 32000, subtype="PCM_16")
+    out = tmp_path / "o.npz"
+    code, _ = cli("run", "--board", "reference", short, golden_wav, short, "--export", export_dir, "--out", out)
+    assert code == 1
+    assert f"error: {golden_wav}: reference: clip of over 2 s refused" in capsys.readouterr().err
+    z = np.load(out)
+    assert list(z["files"]) == [str(short), str(short)] and z["embeddings_q"].shape == (2, 184)
+
+
+def test_malformed_firmware_frame_is_a_named_error(export_dir, golden_wav, tmp_path, monkeypatch, capsys, cli):
+    """A firmware (here a stand-in program) that sends a frame with a valid CRC and a malformed payload."""
+    import stat
+    import sys
+
+    from exporter import firmware_runner
+    from exporter import uart_protocol as up
+
+    fake = tmp_path / "fake_firmware"
+    frame = up.encode_frame(up.HELLO, b"\x00\x0c\xb8")  # a hello cut after 3 bytes
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write({frame!r})\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(firmware_runner, "build_embedder", lambda *args, **kwargs: fake)
+    code, err = cli("run", "--board", "host", golden_wav, "--export", export_dir, "--out", tmp_path / "o.npz")
+    assert code == 2 and "none of the 1 file(s)" in err
+    assert f"error: {golden_wav}: host: malformed hello frame (3 byte payload)" in capsys.readouterr().err

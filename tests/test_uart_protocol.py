@@ -4,6 +4,9 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporter import uart_protocol as up
 
@@ -87,3 +90,78 @@ def test_end_and_error_payloads():
     assert up.parse_end(up.encode_end(e)) == e
     code, msg = up.parse_error(struct.pack("<H", up.ERR_CLIP_TOO_SHORT) + b"too short")
     assert (code, msg) == (up.ERR_CLIP_TOO_SHORT, "too short")
+
+
+# ---- malformed payloads: the protocol error, never struct.error / IndexError / UnicodeDecodeError
+
+PARSERS = {up.HELLO: up.parse_hello, up.EMBEDDING: up.parse_embedding, up.ERROR: up.parse_error,
+           up.END: up.parse_end, up.PROFILE: up.parse_profile}
+HELLO = up.encode_hello(up.Hello("scene", 12, 131, 128, 1000, [up.Tap("B5", 0, 3, 0.5, -3)], "qemu-an386"))
+END = up.encode_end(up.End(96000, 61, 1234, 16384, 5))
+PROFILE = struct.pack("<IQQQH", 1, 2, 3, 5, 2) + struct.pack("<2Q", 7, 8)
+
+
+MALFORMED = {
+    "hello-empty": (up.HELLO, b"", "more needed"),
+    "hello-board-name-cut": (up.HELLO, HELLO[:-1], "runs past the end"),
+    "hello-cut-in-a-tap": (up.HELLO, HELLO[:12], "more needed"),
+    "hello-trailing-byte": (up.HELLO, HELLO + b"\x00", "unexpected byte"),
+    "hello-name-not-ascii": (up.HELLO, HELLO.replace(b"B5", b"B\xff"), "not ASCII"),
+    "hello-9-taps-announced-1-sent": (up.HELLO, HELLO[:8] + b"\x09" + HELLO[9:], "more needed"),
+    "embedding-odd-length": (up.EMBEDDING, b"\x01\x02\x03", "odd length"),
+    "error-without-code": (up.ERROR, b"\x01", "more needed"),
+    "end-cut": (up.END, END[:-1], "more needed"),
+    "end-trailing-byte": (up.END, END + b"\x00", "unexpected byte"),
+    "profile-op-missing": (up.PROFILE, PROFILE[:-8], "more needed"),
+    "profile-op-too-many": (up.PROFILE, PROFILE + b"\x00" * 8, "unexpected byte"),
+}
+
+
+@pytest.mark.parametrize("ftype,payload,why", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_payloads_are_protocol_errors(ftype, payload, why):
+    with pytest.raises(up.ProtocolError, match=f"malformed {up.TYPE_NAMES[ftype]} frame.*{why}"):
+        PARSERS[ftype](payload)
+
+
+def test_well_formed_payloads_still_parse():
+    assert up.parse_hello(HELLO).board == "qemu-an386"
+    assert up.parse_end(END).n_embeddings == 61
+    assert up.parse_profile(PROFILE).per_op == [7, 8]
+    assert up.parse_error(struct.pack("<H", 1) + b"\xff bytes shown") == (1, "\ufffd bytes shown")
+
+
+def _mutated(payload: bytes):
+    """Valid payloads cut, extended or with bytes changed: the inputs that get deep into a parser."""
+    return st.tuples(st.integers(0, len(payload)), st.binary(max_size=8), st.integers(0, 2)).map(
+        lambda t: payload[: t[0]] + t[1] + (payload[t[0] + len(t[1]):] if t[2] else b""))
+
+
+PAYLOADS = st.one_of(st.binary(max_size=96), _mutated(HELLO), _mutated(END), _mutated(PROFILE))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(ftype=st.sampled_from(sorted(PARSERS)), payload=PAYLOADS, seq=st.integers(0, 0xFFFF))
+def test_fuzz_parsers_on_frames_with_valid_crc(ftype, payload, seq):
+    """Whatever the payload of a frame whose CRC is right: a parse or a ProtocolError."""
+    (frame,) = up.decode_stream(up.encode_frame(ftype, payload, seq=seq)).frames
+    assert frame.payload == payload
+    try:
+        PARSERS[ftype](frame.payload)
+    except up.ProtocolError:
+        pass
+
+
+FRAMES = _frames(3)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(chunks=st.lists(st.one_of(st.binary(max_size=40), st.just(up.SYNC), st.sampled_from(FRAMES)), max_size=12))
+def test_fuzz_decoder_on_random_streams(chunks):
+    """Random bytes, stray sync words and real frames in any order: the decoder never raises,
+    returns exactly the real frames in order (it resumes one byte after any false start, so
+    garbage cannot hide a frame), and counts the rest."""
+    data = b"".join(chunks)
+    res = up.decode_stream(data)
+    decoded = [up.encode_frame(f.type, f.payload, f.seq, f.timestamp_ms) for f in res.frames]
+    assert decoded == [c for c in chunks if c in FRAMES]
+    assert 0 <= res.garbage_bytes <= len(data) - sum(map(len, decoded))

@@ -3,17 +3,24 @@
 Every board is a module ``exporter.boards.<name>`` (``-`` in the board name
 becomes ``_``: ``qemu-an386`` -> ``exporter.boards.qemu_an386``) with one function::
 
-    embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]
+    embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]
 
-- ``clips``: int16 PCM at 32 kHz, one 1-D array per clip (``exporter.audio.to_pcm16``).
 - ``mode``: ``"scene"`` or ``"timestamp"``; windows come from ``exporter/windows.py``.
 - ``export_dir``: an export folder of ``python -m exporter export`` (graph.json/npz,
   model_int.onnx, C sources).
-- Returns, per clip, the integer embeddings ``[L (int16 Q12) | taps (int8)]``
-  (docs/int8-graph.md, last section) as int16: shape [D] in scene mode (the
-  windows' integers averaged with ``exporter.qembed.average_windows``), [n_ts, D]
-  in timestamp mode. Dequantize with ``exporter.qembed.dequantize``.
-- Errors in the input raise ``exporter.errors.UserError``.
+- ``embedder`` does the preparation once (load the ONNX model, build the firmware)
+  and returns ``embed(clip)``: ``clip`` is int16 PCM at 32 kHz, a 1-D array
+  (``exporter.audio.to_pcm16``); the result is the clip's integer embeddings
+  ``[L (int16 Q12) | taps (int8)]`` (docs/int8-graph.md, last section) as int16:
+  shape [D] in scene mode (the windows' integers averaged with
+  ``exporter.qembed.average_windows``), [n_ts, D] in timestamp mode. Dequantize
+  with ``exporter.qembed.dequantize``.
+- Errors raise ``exporter.errors.UserError``: from ``embedder`` for the whole
+  batch (a bad export folder), from ``embed`` for that clip only (too short, too
+  long for the board, a firmware fault), so `run` skips just that file.
+
+``embed_clips(board, clips, mode, export_dir)`` below (and each module's
+``embed_clips(clips, mode, export_dir)``) embeds a list of clips.
 
 Every board must return the same integers for the same clips and export: the
 ``reference`` board (ONNX Runtime, exporter/boards/reference.py) is the one the
@@ -35,3 +42,9 @@ def board_module(name: str):
     if name not in BOARDS:
         raise UserError(f"unknown board {name!r}: choose one of {', '.join(BOARDS)}")
     return importlib.import_module(f"exporter.boards.{name.replace('-', '_')}")
+
+
+def embed_clips(board: str, clips: list, mode: str, export_dir) -> list:
+    """The integers of every clip on ``board`` (the first failing clip raises)."""
+    embed = board_module(board).embedder(mode, export_dir)
+    return [embed(clip) for clip in clips]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,5 +12,11 @@ from exporter import firmware_runner
 BOARD = "qemu-netduinoplus2"
 
 
+def embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+    return firmware_runner.embedder(BOARD, mode, export_dir)
+
+
 def embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
-    return firmware_runner.embed_clips(BOARD, clips, mode, export_dir)
+    from exporter.boards import embed_clips
+
+    return embed_clips(BOARD, clips, mode, export_dir)

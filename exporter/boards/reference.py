@@ -5,6 +5,7 @@ The bit-exact model every other board is compared with. See exporter/boards/__in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,23 +28,32 @@ def _window_embeddings(sess, windows: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
+def embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
     export_dir = Path(export_dir)
     Graph.load(export_dir)  # validates the export folder
+    if mode not in ("scene", "timestamp"):
+        raise UserError(f"unknown mode {mode!r}: scene or timestamp")
     model = export_dir / MODEL_FILE
     if not model.is_file():
-        raise UserError(f"{export_dir} has no {MODEL_FILE}: not a complete export folder")
-    sess = onnx_int.session(str(model))
-    results = []
-    for clip in clips:
+        raise UserError(f"{export_dir} is not a complete export folder: {model} is missing")
+    try:
+        sess = onnx_int.session(str(model))
+    except Exception as e:  # onnxruntime reports a damaged model as several exception types
+        raise UserError(f"{model} is damaged ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}): "
+                        f"export again") from None
+
+    def embed(clip: np.ndarray) -> np.ndarray:
         clip = np.asarray(clip)
         if clip.dtype != np.int16 or clip.ndim != 1:
             raise UserError(f"expected int16 mono PCM, got {clip.dtype} of shape {clip.shape}")
         if mode == "scene":
-            results.append(qembed.average_windows(_window_embeddings(sess, scene_windows(clip))))
-        elif mode == "timestamp":
-            windows, _ = timestamp_windows(clip)
-            results.append(_window_embeddings(sess, windows))
-        else:
-            raise UserError(f"unknown mode {mode!r}: scene or timestamp")
-    return results
+            return qembed.average_windows(_window_embeddings(sess, scene_windows(clip)))
+        return _window_embeddings(sess, timestamp_windows(clip)[0])
+
+    return embed
+
+
+def embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
+    from exporter.boards import embed_clips
+
+    return embed_clips("reference", clips, mode, export_dir)

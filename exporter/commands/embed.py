@@ -9,10 +9,8 @@ others are still written, and the exit code is 1.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from exporter.checkpoint import add_model_arguments
-from exporter.errors import UserError
 from exporter.features import DEFAULT_FEATURES
 
 
@@ -41,45 +39,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    from tqdm import tqdm
 
     from exporter.audio import load_audio
     from exporter.checkpoint import resolve_model_args
     from exporter.embed_float import FloatEmbedder
     from exporter.features import parse_features
-    from exporter.results import pad_ragged, write_embeddings_npz
+    from exporter.outputs import check_out_file
+    from exporter.results import each_file, pad_ragged, write_embeddings_npz
 
+    check_out_file(args.out)  # before the (slow) work
     parse_features(args.features)  # reject a bad --features before loading anything
     net, info = resolve_model_args(args)
     embedder = FloatEmbedder(net, args.features, info)
 
-    files, embeddings, timestamps, failed = [], [], [], []
-    progress = tqdm(args.audio, unit="file", disable=len(args.audio) < 2, file=sys.stderr)
-    for path in progress:
-        try:
-            audio = load_audio(path)[None]
-            if args.mode == "scene":
-                embeddings.append(embedder.scene(audio)[0].numpy())
-            else:
-                emb, ts = embedder.timestamp(audio)
-                embeddings.append(emb[0].numpy())
-                timestamps.append(ts[0].numpy())
-        except UserError as e:
-            message = str(e) if path in str(e) else f"{path}: {e}"
-            tqdm.write(f"error: {message}", file=sys.stderr)
-            failed.append(path)
-            continue
-        files.append(path)
+    def embed(path: str):
+        audio = load_audio(path)[None]
+        if args.mode == "scene":
+            return embedder.scene(audio)[0].numpy(), None
+        emb, ts = embedder.timestamp(audio)
+        return emb[0].numpy(), ts[0].numpy()
 
-    if not files:
-        raise UserError(f"no embeddings written: none of the {len(args.audio)} file(s) could be embedded")
+    files, results, failed = each_file(args.audio, embed)
+    embeddings = [e for e, _ in results]
     extra = {"features": np.asarray(args.features), "model": np.asarray(info.name)}
     if args.mode == "scene":
         write_embeddings_npz(args.out, np.stack(embeddings), files, **extra)
     else:
         # Clips of different lengths have different numbers of timestamps: pad with NaN.
         emb, n_ts = pad_ragged(embeddings, np.nan, np.float32)
-        ts, _ = pad_ragged(timestamps, np.nan, np.float32)
+        ts, _ = pad_ragged([t for _, t in results], np.nan, np.float32)
         write_embeddings_npz(args.out, emb, files, timestamps_ms=ts, n_timestamps=n_ts, **extra)
     print(
         f"wrote {args.out}: {len(files)} file(s), {args.mode} embeddings of {embedder.embedding_size} "

@@ -3,8 +3,8 @@
 The export folder holds graph.json/graph.npz (the one source of truth),
 model_int.onnx (bit-exact reference), model_qdq.onnx (for other tools), the C
 sources (network.*, logmel_tables.*) and reports/ (fidelity, QDQ
-differences). It is written into a temporary folder next to the target and
-moved into place at the end, so a failed export leaves nothing half-written.
+differences). It is written into a temporary folder and moved into place at the
+end (see export_to), so a failed or interrupted export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from exporter import ROOT, defaults
 from exporter.errors import UserError
+from exporter.outputs import check_out_folder, follow_umask, make_parents, remove_folders
 
 REPORTS = "reports"
 
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="activation ranges from a fixed percentile in (50, 100] (100 = min/max) instead of "
                              "the default: per tensor, the range with the least quantization error")
     parser.add_argument("--calibration-seed", type=int, default=defaults.CALIBRATION_SEED,
-                        help="seed of the built-in calibration set")
+                        help="seed of the built-in calibration set, 0 ... 2^32-1")
     parser.add_argument("--calibration-clips", type=int, default=defaults.CALIBRATION_CLIPS,
                         help="clips in the built-in calibration set")
     parser.add_argument("--fidelity-clips", type=int, default=None,
@@ -53,13 +55,8 @@ def _model_info(info) -> dict:
 
 
 def check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output {out} exists and is not a folder")
-    if out.is_dir():
-        entries = sorted(p.name for p in out.iterdir())
-        if entries:
-            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-            raise UserError(f"output folder {out} is not empty (holds {shown}): choose a new or empty folder")
+    """``out`` is new (its parent writable or creatable) or an empty writable folder."""
+    check_out_folder(out)
 
 
 def build_graph(model, info, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
@@ -140,30 +137,58 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
 
 
 def export_to(out: Path, replace: bool = False, **kwargs) -> dict:
-    """Export into ``out`` atomically: a temporary sibling folder, moved into place when complete.
+    """Export into ``out`` so that a failed or interrupted export leaves nothing behind.
 
-    ``replace``: an existing ``out`` is replaced (used for firmware/generated/); otherwise it must be empty.
+    A new ``out``: written into a temporary sibling folder, renamed into place when complete.
+    An existing empty ``out`` (perhaps a mount point, which cannot be removed or renamed over):
+    filled in place, through a temporary folder inside it. ``replace``: an existing ``out`` is
+    replaced whatever it holds (firmware/generated/, the run cache).
     """
     out = Path(out)
     if not replace:
         check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+        if out.is_dir():
+            return _fill_in_place(out, kwargs)
+    created = make_parents(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        follow_umask(tmp, folder=True)  # becomes the export folder: not mkdtemp's 0700
         summary = write_export(folder=tmp, **kwargs)
-        if out.exists():
-            if not replace:
-                check_out_dir(out)  # still empty?
-                out.rmdir()
-            else:
-                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-                os.replace(out, old / out.name)
-                os.replace(tmp, out)
-                shutil.rmtree(old)
-                return summary
-        os.replace(tmp, out)
+        if replace and out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)  # fails, rather than mixing, if someone made a non-empty `out` meanwhile
         return summary
     except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        remove_folders(created)
+        raise
+
+
+def _fill_in_place(out: Path, kwargs: dict) -> dict:
+    """Export into the existing empty folder ``out`` without removing or replacing it."""
+    tmp = Path(tempfile.mkdtemp(prefix=".export-tmp-", dir=out))  # same file system: the moves are renames
+    moved: list[Path] = []
+    try:
+        summary = write_export(folder=tmp, **kwargs)
+        others = sorted(p.name for p in out.iterdir() if p != tmp)
+        if others:
+            raise UserError(f"output folder {out} was written to during the export ({', '.join(others[:5])}): "
+                            f"nothing exported into it")
+        for entry in sorted(tmp.iterdir()):
+            moved.append(out / entry.name)
+            os.replace(entry, out / entry.name)
+        tmp.rmdir()
+        return summary
+    except BaseException:
+        for p in moved:  # an interruption between the moves: take back what was moved
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
@@ -197,14 +222,17 @@ def resolve_model_or_default(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from exporter.calibrate import check_percentile
 
+    from exporter.checkpoint import check_seed
+
     check_out_dir(args.out)  # fail before the (slow) work
     check_percentile(args.percentile)
+    check_seed(args.calibration_seed, "--calibration-seed")
     if args.calibration_clips < 1 or (args.fidelity_clips is not None and args.fidelity_clips < 1):
         raise UserError("--calibration-clips and --fidelity-clips must be at least 1")
     model, info = resolve_model_or_default(args)
     summary = export_to(args.out, model=model, info=info, calibration=args.calibration, percentile=args.percentile,
                         calibration_seed=args.calibration_seed, calibration_clips=args.calibration_clips,
-                        fidelity_clips=args.fidelity_clips)
+                        fidelity_clips=args.fidelity_clips, progress=sys.stderr.isatty())
     _print_summary(args.out, summary)
     return 0
 
@@ -217,6 +245,6 @@ def regenerate_default() -> int:
     summary = export_to(defaults.GENERATED_DIR, replace=True, model=model, info=info,
                         calibration=defaults.CALIBRATION_FOLDER, percentile=defaults.PERCENTILE,
                         calibration_seed=defaults.CALIBRATION_SEED, calibration_clips=defaults.CALIBRATION_CLIPS,
-                        calibration_seconds=defaults.CALIBRATION_SECONDS)
+                        calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty())
     _print_summary(defaults.GENERATED_DIR, summary)
     return 0

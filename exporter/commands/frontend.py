@@ -22,15 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
-    from pathlib import Path
-
     import numpy as np
 
     from exporter.audio import load_audio, to_pcm16
     from exporter.frontend import fixed
+    from exporter.outputs import check_out_file, write_npz
 
+    out = check_out_file(args.out)  # before the work
     pcm = to_pcm16(load_audio(args.audio))
     if args.impl == "python":
         frames = fixed.logmel_q12(pcm)
@@ -40,20 +38,6 @@ def run(args: argparse.Namespace) -> int:
 
         fixed.check_pcm16(pcm)  # same error as the twin for a too-short clip
         frames, mean = logmel_q12_c(pcm)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".tmp.npz", dir=out.parent)
-    os.close(fd)
-    try:
-        np.savez(
-            tmp,
-            logmel_q=np.ascontiguousarray(frames.T),
-            logmel=fixed.dequantize(frames.T),
-            mel_avgs=fixed.dequantize(mean),
-        )
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(out, logmel_q=np.ascontiguousarray(frames.T), logmel=fixed.dequantize(frames.T), mel_avgs=fixed.dequantize(mean))
     print(f"{args.audio}: {frames.shape[0]} frames -> {out}")
     return 0

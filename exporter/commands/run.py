@@ -4,9 +4,10 @@ Boards: ``reference`` (frontend twin + integer ONNX model in ONNX Runtime),
 ``host`` (the generated C, compiled for this machine), ``qemu-an386`` and
 ``qemu-netduinoplus2`` (the firmware in QEMU). The export comes from ``--export
 DIR`` or is made from the model arguments (default: the project's default
-configuration, exporter/defaults.py) into a cache folder. A file that cannot be
-read is reported by name and skipped; the others are still written, and the
-exit code is 1.
+configuration, exporter/defaults.py) into a cache folder. Files are read and
+embedded one at a time: a file that fails (unreadable, too short, too long for
+the board, a firmware fault) is reported by name and skipped; the others are
+still written, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def cached_export(model, info) -> Path:
         print(f"exporting {info.name} into {folder} (once)", file=sys.stderr)
         export_to(folder, replace=True, model=model, info=info, percentile=defaults.PERCENTILE,
                   calibration_seed=defaults.CALIBRATION_SEED, calibration_clips=defaults.CALIBRATION_CLIPS,
-                  calibration_seconds=defaults.CALIBRATION_SECONDS)
+                  calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty())
     return folder
 
 
@@ -85,38 +86,36 @@ def run(args: argparse.Namespace) -> int:
     from exporter.audio import load_audio, to_pcm16
     from exporter.boards import board_module
     from exporter.graph import Graph
-    from exporter.results import pad_ragged, write_embeddings_npz
-    from exporter.windows import scene_windows, timestamp_windows
+    from exporter.outputs import check_out_file
+    from exporter.results import each_file, pad_ragged, write_embeddings_npz
+    from exporter.windows import MIN_CLIP_SAMPLES, scene_windows, timestamp_windows
 
+    check_out_file(args.out)  # before the (slow) work
     board = board_module(args.board)
     export_dir = resolve_export(args)
     graph = Graph.load(export_dir)
+    embed_clip = board.embedder(args.mode, Path(export_dir))
 
-    files, clips, failed = [], [], []
-    for path in args.audio:
-        try:
-            pcm = to_pcm16(load_audio(path))
-            # reject a too short clip here, by name, before the board sees the batch
-            (timestamp_windows if args.mode == "timestamp" else scene_windows)(pcm)
-        except UserError as e:
-            print(f"error: {e if str(path) in str(e) else f'{path}: {e}'}", file=sys.stderr)
-            failed.append(path)
-            continue
-        files.append(path)
-        clips.append(pcm)
-    if not files:
-        raise UserError(f"no embeddings written: none of the {len(args.audio)} file(s) could be read")
+    def embed(path: str):
+        pcm = to_pcm16(load_audio(path))
+        # The windowing's too-short check first: the same message on every board.
+        if args.mode == "scene":
+            scene_windows(pcm[:MIN_CLIP_SAMPLES])  # its length check alone: the rest of the clip need not be copied
+            return embed_clip(pcm), None
+        timestamps = timestamp_windows(pcm)[1]
+        return embed_clip(pcm), timestamps
 
-    results = board.embed_clips(clips, args.mode, Path(export_dir))
+    files, results, failed = each_file(args.audio, embed)
+    q_list = [q for q, _ in results]
     extra = {"board": np.asarray(args.board), "model": np.asarray(graph.meta["model"]["name"])}
     if args.mode == "scene":
-        q = np.stack(results).astype(np.int16)
+        q = np.stack(q_list).astype(np.int16)
         write_embeddings_npz(args.out, qembed.dequantize(graph, q), files, embeddings_q=q, **extra)
     else:
         # Clips of different lengths have different numbers of timestamps: pad (NaN, 0 for the integers).
-        q, n_ts = pad_ragged(results, 0, np.int16)
-        emb, _ = pad_ragged([qembed.dequantize(graph, r) for r in results], np.nan, np.float32)
-        ts, _ = pad_ragged([timestamp_windows(pcm)[1] for pcm in clips], np.nan, np.float32)
+        q, n_ts = pad_ragged(q_list, 0, np.int16)
+        emb, _ = pad_ragged([qembed.dequantize(graph, r) for r in q_list], np.nan, np.float32)
+        ts, _ = pad_ragged([t for _, t in results], np.nan, np.float32)
         write_embeddings_npz(args.out, emb, files, timestamps_ms=ts, embeddings_q=q, n_timestamps=n_ts, **extra)
     print(f"wrote {args.out}: {len(files)} file(s), {args.mode} embeddings of {qembed.embedding_dim(graph)} "
           f"on board {args.board}" + (f"; {len(failed)} file(s) failed" if failed else ""))

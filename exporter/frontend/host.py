@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import ROOT
+from exporter import ROOT, subproc
 from exporter.frontend import tables as tb
 from exporter.frontend.fixed import clip_too_short
 from exporter.frontend.render import render_frontend
@@ -39,7 +39,7 @@ def build_cli(build_root: Path | None = None) -> Path:
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([str(build_cli()), *args], capture_output=True, text=True)
+    return subproc.run([str(build_cli()), *args], text=True)
 
 
 def logmel_q12_c(pcm16: np.ndarray, block: int = 320, with_stages: bool = False):

@@ -1,0 +1,48 @@
+"""Child processes (QEMU, the host firmware, cmake and the builds it starts) that never outlive us.
+
+``subprocess.run`` kills only its direct child when it is interrupted: cmake's ninja and
+compilers would go on as orphans. Here each child gets a process group of its own, and the
+whole group is ended on a timeout and on any exception, Ctrl-C, SIGTERM and SIGHUP included
+(exporter/cli.py turns those into exceptions).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+GRACE_SECONDS = 2.0  # after SIGTERM, before SIGKILL
+
+
+def run(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, ...)`` with the child in its own process group.
+
+    Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds, the group ended. Standard
+    input is closed: a child outside the terminal's foreground group must not read from it."""
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0, **kwargs) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except BaseException:
+            kill_group(p)
+            raise
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def kill_group(p: subprocess.Popen) -> None:
+    """End ``p``'s process group: SIGTERM (QEMU and cmake exit cleanly on it), SIGKILL if it lingers."""
+    _signal_group(p.pid, signal.SIGTERM)
+    try:
+        p.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(p.pid, signal.SIGKILL)
+    p.wait()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already empty
