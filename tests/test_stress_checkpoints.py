@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from exporter import example_clips, firmware_runner
+from exporter import example_clips
 from exporter.audio import to_pcm16
-from exporter.boards import reference
+from exporter.boards import host, reference
 from exporter.errors import UserError
 
 SE_FC1 = "features.{}.block.{}.conc_se_layers.0.fc1.bias"
@@ -89,7 +89,7 @@ def test_stress_checkpoint_exports_and_runs_bit_exactly(case, data_dir, tmp_path
     clip = to_pcm16(np.concatenate([example_clips.speech_like(0.6), example_clips.music_like(0.6)]))
     for mode in ("scene", "timestamp"):
         ref = reference.embed_clips([clip], mode, out)[0]
-        got = firmware_runner.embed_clips("host", [clip], mode, out)[0]
+        got = host.embed_clips([clip], mode, out)[0]
         assert got.dtype == ref.dtype and np.array_equal(got, ref), f"{case}, {mode}: host != reference"
 
 
