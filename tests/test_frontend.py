@@ -84,7 +84,9 @@ def test_fft_matches_numpy():
 def test_committed_generated_tables_are_current(tmp_path):
     from exporter import FIRMWARE_DIR
 
-    for path in render.render_frontend(tmp_path):
+    paths = render.render_frontend(tmp_path)
+    assert sorted(p.name for p in paths) == ["logmel_tables.c", "logmel_tables.h"]
+    for path in paths:
         committed = FIRMWARE_DIR / "generated" / path.name
         assert committed.read_text() == path.read_text(), f"{committed} is stale: rerun render_frontend"
 
