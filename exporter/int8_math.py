@@ -46,11 +46,16 @@ def quantize_multipliers(reals) -> tuple[np.ndarray, np.ndarray]:
 def requantize(acc, mult, shift) -> np.ndarray:
     """``arm_nn_requantize`` (double rounding), exact in int64; broadcasts mult/shift.
 
-    ``acc * 2**max(shift, 0)`` must fit in int32 (as on the device); this is checked.
+    ``acc * 2**max(shift, 0)`` must fit in int32 (as on the device) and ``mult`` must be a
+    multiplier of :func:`quantize_multiplier`, in [0, 2**31 - 1]; both are checked. (Outside that
+    range the int32 arithmetic differs: INT32_MIN * INT32_MIN saturates in TFLite's
+    SaturatingRoundingDoublingHighMul and wraps in CMSIS-NN's no-saturation form.)
     """
     acc = np.asarray(acc, dtype=np.int64)
     mult = np.asarray(mult, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
+    if mult.size and (mult.min() < 0 or mult.max() > np.iinfo(np.int32).max):
+        raise ValueError("requantize: multiplier outside [0, 2**31 - 1]")
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
     shifted = acc << left

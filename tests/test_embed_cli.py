@@ -11,7 +11,9 @@ import soundfile as sf
 import exporter.cli as cli
 from exporter import ROOT
 
-TOL = 2e-3
+# Measured against the HEAR wrapper's golden embeddings: scene 1.1e-4 (in B15; L within 1e-6),
+# timestamp 2.8e-5. The README's 2e-3 is what any independent float32 implementation meets.
+TOL = 3e-4
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ from exporter.features import (
 )
 from exporter.checkpoint import random_model
 
-TOL = 2e-3
+# Measured against the HEAR wrapper's golden embeddings: scene 1.1e-4 (in B15; L within 1e-6),
+# timestamp 2.8e-5. The README's 2e-3 is what any independent float32 implementation meets.
+TOL = 3e-4
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,8 @@ def test_timestamp_window_logmels_match_golden(embedder, test_audio, mn01_golden
     for which in ("first", "mid", "last"):
         i = int(mn01_golden[f"ts_seg_{which}_index"][0])
         lm = embedder.mel(torch.from_numpy(windows[i][None]))
-        np.testing.assert_allclose(lm.numpy(), mn01_golden[f"ts_seg_{which}_logmel"], atol=5e-4, rtol=0)
+        # measured 7.2e-5 (last window)
+        np.testing.assert_allclose(lm.numpy(), mn01_golden[f"ts_seg_{which}_logmel"], atol=2e-4, rtol=0)
 
 
 def test_offsets_of_all_mode_match_reference():

@@ -98,6 +98,26 @@ def test_embed_clips_interface_matches_reference(export_dir, clips, references):
     assert np.array_equal(got[1], references["timestamp", "noise"])
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_shipped_export_on_qemu_an386_equals_reference(clips, mode):
+    """What ships: firmware/generated (the default model's committed export; tests/test_generated_current.py
+    checks it is current) built into the firmware, run on qemu-an386, byte-equal to the reference board
+    on the same folder. The other tests here use a fresh, smaller export made by this module."""
+    from exporter.defaults import GENERATED_DIR
+    from exporter.graph import Graph
+
+    clip = clips["speech"]  # 1.2 s
+    ref = reference.embed_clips([clip], mode, GENERATED_DIR)[0]
+    run = firmware_runner.run_embedder("qemu-an386", firmware_runner.build_embedder("qemu-an386", mode, GENERATED_DIR), clip)
+    firmware_runner.check_run("qemu-an386", run, clip.size, mode)
+    got = run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+    assert got.dtype == ref.dtype == np.int16 and got.shape == ref.shape
+    assert np.array_equal(got, ref)
+    taps = Graph.load(GENERATED_DIR).taps  # the hello frame describes the shipped graph's taps
+    assert [(t.name, t.offset, t.channels, t.zero_point) for t in run.hello.taps] == \
+        [(t["name"], t["offset"], t["channels"], t["zero_point"]) for t in taps]
+
+
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("mode,n", [("timestamp", 0), ("timestamp", 2560), ("scene", 513)])
 def test_clip_shorter_than_a_window_is_an_error_frame(embedders, board, mode, n):

@@ -12,7 +12,11 @@ from exporter.errors import UserError
 from exporter.frontend import fixed, render
 from exporter.frontend import tables as tb
 
-RMS_TARGET, MAX_TARGET = 0.005, 0.03
+# Limits near the measured error, not at the goal (README: RMS <= 0.005, max <= 0.03, ~50x looser).
+# Measured: golden clip RMS 9.6e-5, max 7.7e-4 (against preproc_ref; 8.4e-5 / 5.6e-4 against the float
+# twin); signal classes RMS <= 1.0e-4, max <= 5.6e-4; L (the Q12 mean) within 1.3e-4 of mel_avgs.
+# The error is the Q12 step (2.4e-4) and the log table, so it does not move with the machine.
+RMS_LIMIT, MAX_LIMIT, MEAN_LIMIT = 2.5e-4, 1.5e-3, 3e-4
 
 
 def float_logmel(pcm16: np.ndarray) -> np.ndarray:
@@ -26,11 +30,11 @@ def test_golden_audio_accuracy(test_audio, preproc_ref):
     q = fixed.dequantize(fixed.logmel_q12(to_pcm16(test_audio)))
     for ref in (float_logmel(to_pcm16(test_audio)), preproc_ref["logmel"][0].T):
         err = q.astype(np.float64) - ref
-        assert np.sqrt(np.mean(err**2)) <= RMS_TARGET
-        assert np.abs(err).max() <= MAX_TARGET
+        assert np.sqrt(np.mean(err**2)) <= RMS_LIMIT
+        assert np.abs(err).max() <= MAX_LIMIT
     # mel_avgs (L) from the Q12 mean
     mean = fixed.dequantize(fixed.mel_mean_q12(fixed.logmel_q12(to_pcm16(test_audio))))
-    assert np.abs(mean - preproc_ref["mel_avgs"][0]).max() <= MAX_TARGET
+    assert np.abs(mean - preproc_ref["mel_avgs"][0]).max() <= MEAN_LIMIT
 
 
 @pytest.mark.parametrize("name", ["white", "sweep", "square", "clipped", "silence"])
@@ -40,8 +44,8 @@ def test_signal_accuracy(name, level):
 
     pcm = signals.make(name, 16000, level)
     err = fixed.dequantize(fixed.logmel_q12(pcm)).astype(np.float64) - float_logmel(pcm)
-    assert np.sqrt(np.mean(err**2)) <= RMS_TARGET
-    assert np.abs(err).max() <= MAX_TARGET
+    assert np.sqrt(np.mean(err**2)) <= RMS_LIMIT
+    assert np.abs(err).max() <= MAX_LIMIT
 
 
 def test_tables_follow_float_definitions():
@@ -74,13 +78,15 @@ def test_fft_matches_numpy():
     t = tb.tables()
     got = z[:, 0::2][:, t.fft_perm] + 1j * z[:, 1::2][:, t.fft_perm]
     want = np.fft.fft(buf[:, 0::2] + 1j * buf[:, 1::2], axis=1) / 2**tb.FFT_HALVINGS
-    assert np.abs(got - want).max() < 32  # a few LSB of rounding per stage, out of ~2^24
+    assert np.abs(got - want).max() < 32  # a few LSB of rounding per stage, out of ~2^24 (measured 20.8)
 
 
 def test_committed_generated_tables_are_current(tmp_path):
     from exporter import FIRMWARE_DIR
 
-    for path in render.render_frontend(tmp_path):
+    paths = render.render_frontend(tmp_path)
+    assert sorted(p.name for p in paths) == ["logmel_tables.c", "logmel_tables.h"]
+    for path in paths:
         committed = FIRMWARE_DIR / "generated" / path.name
         assert committed.read_text() == path.read_text(), f"{committed} is stale: rerun render_frontend"
 

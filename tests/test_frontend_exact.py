@@ -19,6 +19,7 @@ def assert_same(pcm, block=320, stages=True):
     want = fixed.stages(pcm)
     if stages:
         frames, mean, got = host.logmel_q12_c(pcm, block=block, with_stages=True)
+        assert list(got) == ["fft", "power", "mel", "log"]  # every stage the C code dumps is compared
         for name, arr in got.items():
             exp = want[name].reshape(arr.shape[0], -1).astype(arr.dtype)
             assert np.array_equal(arr, exp), f"stage {name} differs (block {block})"

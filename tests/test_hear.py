@@ -7,7 +7,9 @@ import torch
 import exporter.hear as hear
 from exporter.errors import UserError
 
-TOL = 2e-3
+# Measured against the HEAR wrapper's golden embeddings: scene 1.1e-4 (in B15; L within 1e-6),
+# timestamp 2.8e-5. The README's 2e-3 is what any independent float32 implementation meets.
+TOL = 3e-4
 
 
 def test_checkpoint_path_gives_golden_embeddings(mn01_seed0_path, test_audio, mn01_golden):

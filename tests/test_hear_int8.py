@@ -1,5 +1,7 @@
 """The HEAR API module exporter.hear_int8: the device's dequantized integers, exactly as `run` writes them."""
 
+import hashlib
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -7,7 +9,7 @@ import torch
 
 import exporter.hear as hear
 import exporter.hear_int8 as hear_int8
-from exporter import qembed
+from exporter import ROOT, qembed
 from exporter.audio import load_audio, to_pcm16
 from exporter.boards import reference
 from exporter.defaults import GENERATED_DIR
@@ -65,20 +67,38 @@ def test_scene_equals_run_output(model, test_audio, tmp_path, cli):
     assert np.array_equal(emb.numpy(), np.load(out)["embeddings"])
 
 
-def test_same_layout_and_timestamps_as_float_module(model, audio, mn01_seed0_path):
-    """The default export is of mn01_seed0.pt: the int8 embedding approximates the float one section by
-    section (a shifted or reordered layout would give cosines near 0), at the same timestamps."""
-    float_model = hear.load_model(str(mn01_seed0_path))
+# Lowest cosine to the float embedding of any sound, scene or timestamp, per tap section. Measured on the
+# shipped export (mn01_seed0.pt): B5 0.992, B11 0.952, B13 0.606, B15 0.506 (the random weights amplify
+# rounding with depth: the fidelity report). B5/B11: 2.5x the measured 1 - cosine; B13/B15 only catch a
+# shifted or reordered layout (cosines near 0).
+MIN_COSINE = {"B5": 0.98, "B11": 0.88, "B13": 0.4, "B15": 0.3}
+# L: all its values share a sign, so its cosine is near 1 whatever the error (a layout shifted by one mel
+# band still gives 0.96); its relative error is the measure. Measured 0.0018 (0.15 for the shifted layout).
+L_MAX_RELATIVE_ERROR = 0.005
+
+
+def test_same_layout_and_timestamps_as_float_module(model, audio):
+    """The int8 embedding approximates the float one of the checkpoint the export was made from, section
+    by section, at the same timestamps."""
+    meta = model.graph.meta["model"]
+    checkpoint = ROOT / meta["checkpoint"]
+    assert hashlib.sha256(checkpoint.read_bytes()).hexdigest() == meta["checkpoint_sha256"]
+    float_model = hear.load_model(str(checkpoint))
     assert float_model.scene_embedding_size == model.scene_embedding_size
     emb, ts = hear_int8.get_timestamp_embeddings(audio, model)
     femb, fts = hear.get_timestamp_embeddings(audio, float_model)
     assert torch.equal(ts, fts)
     scene, fscene = hear_int8.get_scene_embeddings(audio, model), hear.get_scene_embeddings(audio, float_model)
-    for name, sl in qembed.sections(model.graph):
+    sections = dict(qembed.sections(model.graph))
+    assert list(sections) == ["L", *MIN_COSINE]
+    for name, sl in sections.items():
         for a, b in ((scene[:, sl], fscene[:, sl]), (emb[:, :, sl], femb[:, :, sl])):
-            cos = torch.nn.functional.cosine_similarity(a, b, dim=-1)
-            # loose: B15 of these random weights is the least faithful section (fidelity report)
-            assert cos.min() > (0.999 if name == "L" else 0.5), (name, cos)
+            if name == "L":
+                rel = torch.linalg.norm(a - b, dim=-1) / torch.linalg.norm(b, dim=-1)
+                assert rel.max() <= L_MAX_RELATIVE_ERROR, rel.max()
+            else:
+                cos = torch.nn.functional.cosine_similarity(a, b, dim=-1)
+                assert cos.min() > MIN_COSINE[name], (name, cos)
 
 
 def test_hear_load_model_with_board_delegates(model, audio):

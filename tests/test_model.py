@@ -18,7 +18,11 @@ from exporter.model import (
 )
 from exporter.errors import UserError
 
-TOL = 2e-3
+# The authors' outputs for the golden log-mel input, float32. Measured: feature maps within 2.1e-5 (B15;
+# in_conv..B4 exactly equal), pooled outputs, SE, clf and logits within 2.4e-6. Limits 2.5x that; the
+# README's 2e-3 is what any independent float32 implementation meets.
+FMAP_TOL = 5e-5
+OUT_TOL = 6e-6
 
 # FACTS.md 1.4, compact table: "in/exp/out[/se]" for B1..B15 at width 0.1, 0.4 and 1.0.
 TABLE = {
@@ -113,18 +117,18 @@ def test_forward_reproduces_golden_outputs(mn01_seed0_net, mn01_golden):
     g = mn01_golden
     with torch.no_grad():
         logits, feats = mn01_seed0_net(torch.from_numpy(g["logmel_input"]), return_fmaps=True)
-    np.testing.assert_allclose(logits.numpy(), g["logits"], atol=TOL, rtol=0)
-    np.testing.assert_allclose(feats["clf1"].numpy(), g["clf1"], atol=TOL, rtol=0)
-    np.testing.assert_allclose(feats["clf2"].numpy(), g["clf2"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(logits.numpy(), g["logits"], atol=OUT_TOL, rtol=0)
+    np.testing.assert_allclose(feats["clf1"].numpy(), g["clf1"], atol=OUT_TOL, rtol=0)
+    np.testing.assert_allclose(feats["clf2"].numpy(), g["clf2"], atol=OUT_TOL, rtol=0)
     assert g["clf2"].min() < 0  # post-Hardswish values: the golden exercises the activation
     for k in (5, 11, 13, 15):
-        np.testing.assert_allclose(feats[f"se{k}"].numpy(), g[f"se_B{k}"], atol=TOL, rtol=0)
+        np.testing.assert_allclose(feats[f"se{k}"].numpy(), g[f"se_B{k}"], atol=OUT_TOL, rtol=0)
     names = ["in_conv"] + [f"B{k}" for k in range(1, 16)] + ["head_conv"]
     assert len(feats["pooled"]) == len(feats["fmaps"]) == 17
     for name, pooled, fmap in zip(names, feats["pooled"], feats["fmaps"]):
         assert fmap.shape == g[f"fmap_{name}"].shape, name
-        np.testing.assert_allclose(fmap.numpy(), g[f"fmap_{name}"], atol=TOL, rtol=0, err_msg=name)
-        np.testing.assert_allclose(pooled.numpy(), g[f"pooled_{name}"], atol=TOL, rtol=0, err_msg=name)
+        np.testing.assert_allclose(fmap.numpy(), g[f"fmap_{name}"], atol=FMAP_TOL, rtol=0, err_msg=name)
+        np.testing.assert_allclose(pooled.numpy(), g[f"pooled_{name}"], atol=OUT_TOL, rtol=0, err_msg=name)
 
 
 @pytest.mark.parametrize("frames", [16, 17, 300, 1000])

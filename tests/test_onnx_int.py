@@ -1,5 +1,7 @@
 """The integer ONNX model equals the numpy executor byte for byte, on every tensor."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -104,11 +106,12 @@ def test_qdq_model_is_close_to_the_integer_model(mn01, test_audio):
     result = onnx_qdq.compare(graph, qdq, onnx_int.build_model(graph), inputs)
     assert result["windows"] == 3 and result["values"] == 3 * 56
     # single-step rounding differences grow a little through the layers; a miswired layer would
-    # give differences of tens of steps
-    assert result["max_abs_steps"] <= 8
-    assert result["fraction_more_than_one_step"] < 0.3
+    # give differences of tens of steps. Measured: at most 2 steps, 2 of the 168 values more than one
+    # step (0.012), 36 % of the values different.
+    assert result["max_abs_steps"] <= 4
+    assert result["fraction_more_than_one_step"] <= 0.03
     # and not trivially equal: float requantization rounds differently somewhere
-    assert result["fraction_different"] > 0
+    assert 0 < result["fraction_different"] <= 0.75
     assert "largest difference" in onnx_qdq.report_markdown(result)
 
 
@@ -123,12 +126,20 @@ def test_qdq_tensors_follow_the_integer_tensors(mn01, test_audio):
     names = [op["output"] for op in graph.ops]
     got = dict(zip(names, sess.run(names, {"logmel": mel.astype(np.float32) / 4096})))
     ref = int8_exec.run(graph, mel, return_all=True)
-    for i, name in enumerate(names):
+    for name in names:
         t = graph.tensors[name]
         a = (got[name].astype(float) - t["zero_point"]) * t["scale"]
         b = (ref[name].astype(float) - t["zero_point"]) * t["scale"]
         assert a.shape == b.shape, name
         rel = np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-12)
-        # early tensors: rounding steps only; deep ones: the network amplifies them (see reports/fidelity.md)
-        assert rel < (0.05 if i < 6 else 1.0), (name, rel)
+        assert rel < _qdq_rel_limit(name), (name, rel)
+
+
+def _qdq_rel_limit(name: str) -> float:
+    """Relative error of a QDQ tensor against its integer twin: rounding steps only in the first layers;
+    deeper, this random-weight network amplifies them (see reports/fidelity.md). Measured largest per
+    depth: input..B1 0.024, B2..B6 0.22, B7..B15 0.61 (B15.se)."""
+    block = re.match(r"B(\d+)\b", name)  # input and in_conv: before B1
+    depth = int(block.group(1)) if block else 0
+    return 0.05 if depth <= 1 else 0.5 if depth <= 6 else 1.0
     assert np.abs(got["input"].astype(int) - ref["input"]).max() <= 1

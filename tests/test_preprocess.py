@@ -14,7 +14,11 @@ from exporter.preprocess import (
     preemphasis,
 )
 
-LOGMEL_TOL = 5e-4
+# Measured against the authors' outputs: log-mel 1.3e-4 (the log of the smallest mel energies amplifies
+# float32 differences of the STFT), mel_avgs 1.0e-6. The README's 5e-4 is what any independent float32
+# implementation meets; these limits are 2-3x what this one measures.
+LOGMEL_TOL = 3e-4
+MEL_AVGS_TOL = 3e-6
 
 
 def test_window_is_symmetric_hann(preproc_ref):
@@ -53,13 +57,14 @@ def test_power_spectrum(preproc_ref):
     p = power_spectrogram(torch.from_numpy(preproc_ref["preemphasized"]), torch.from_numpy(hann_window_symmetric()))
     ref = preproc_ref["power_spec"]
     assert p.shape == ref.shape
-    np.testing.assert_allclose(p.numpy(), ref, rtol=1e-4, atol=1e-5 * ref.max())
+    # float32 STFT differences; the largest difference measured is 0.38 of this tolerance (2.6x margin)
+    np.testing.assert_allclose(p.numpy(), ref, rtol=1.5e-6, atol=5e-8 * ref.max())
 
 
 def test_logmel_and_mel_avgs_match_reference(preproc_ref, mn01_golden):
     lm = LogMel()(torch.from_numpy(preproc_ref["waveform"])).numpy()
     np.testing.assert_allclose(lm, preproc_ref["logmel"], atol=LOGMEL_TOL, rtol=0)
-    np.testing.assert_allclose(lm.mean(axis=2), preproc_ref["mel_avgs"], atol=LOGMEL_TOL, rtol=0)
+    np.testing.assert_allclose(lm.mean(axis=2), preproc_ref["mel_avgs"], atol=MEL_AVGS_TOL, rtol=0)
     np.testing.assert_allclose(lm[:, None], mn01_golden["logmel_input"], atol=LOGMEL_TOL, rtol=0)
 
 

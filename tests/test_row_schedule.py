@@ -42,6 +42,12 @@ def _replay(graph, plans, offsets, n_frames):
         written[tensor] = row + 1
 
     simulate(graph, n_frames, on_write=on_write, watch=tuple(names))
+    # the replay saw every row of every tensor (an empty replay would find nothing wrong)
+    shapes = graph.shapes(n_frames)
+    for name in names:
+        rows = shapes[name][0] if len(shapes[name]) == 3 else 1
+        if written[name] != rows:
+            problems.append(f"T={n_frames}: {name}: {written[name]} of {rows} rows replayed")
     return problems
 
 

@@ -31,6 +31,76 @@ def test_round_trip_fields():
     assert struct.unpack("<I", raw[-4:])[0] == zlib.crc32(raw[4:-4])
 
 
+# A hello and an embedding frame written out byte by byte from docs/uart-protocol.md (not by the
+# encoder): little-endian, CRC-32 of everything after the sync word.
+LITERAL_HELLO = bytes([
+    0xA5, 0x5A, 0xC3, 0x3C,  # sync
+    0x01,  # version 1
+    0x01,  # type 1: hello
+    0x00, 0x00,  # seq 0
+    0x00, 0x00, 0x00, 0x00,  # timestamp 0 ms
+    0x33, 0x00,  # payload length 51
+    # payload
+    0x01,  # mode 1: timestamp
+    0x0C,  # L fraction bits 12
+    0x98, 0x00,  # D = 152 = 128 + 8 + 16
+    0x80, 0x00,  # length of L 128
+    0x10, 0x00,  # NET_MAX_FRAMES 16
+    0x02,  # two taps
+    0x00, 0x00, 0x08, 0x00,  # tap B5: offset 0, 8 channels,
+    0x00, 0x00, 0x00, 0x3F,  # scale f32 0.5 (0x3F000000),
+    0xFD, 0xFF, 0xFF, 0xFF,  # zero point i32 -3,
+    0x02, 0x42, 0x35,  # name "B5"
+    0x08, 0x00, 0x10, 0x00,  # tap B11: offset 8, 16 channels,
+    0x00, 0x00, 0x80, 0x3E,  # scale 0.25 (0x3E800000),
+    0x0A, 0x00, 0x00, 0x00,  # zero point 10,
+    0x03, 0x42, 0x31, 0x31,  # name "B11"
+    0x0A, *b"qemu-an386",  # board name (10 bytes)
+    0x72, 0x97, 0x3B, 0x3A,  # CRC-32 0x3A3B9772 (zlib.crc32 of the 61 bytes after the sync word)
+])
+LITERAL_EMBEDDING = bytes([
+    0xA5, 0x5A, 0xC3, 0x3C,  # sync
+    0x01, 0x02,  # version 1, type 2: embedding
+    0x07, 0x00,  # seq 7
+    0xD2, 0x04, 0x00, 0x00,  # timestamp 1234 ms
+    0x08, 0x00,  # payload length 8: four int16
+    0x00, 0x10, 0xFF, 0xFF, 0xFF, 0x7F, 0x00, 0x80,  # 4096, -1, 32767, -32768
+    0x9C, 0x81, 0x9A, 0x12,  # CRC-32 0x129A819C
+])
+
+
+def _crc32_bitwise(data: bytes) -> int:
+    """CRC-32 as the document defines it (IEEE 802.3, reflected polynomial 0xEDB88320, init and final
+    XOR 0xFFFFFFFF), bit by bit: independent of zlib."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_literal_frames_from_the_document_decode():
+    assert _crc32_bitwise(b"123456789") == 0xCBF43926  # the standard check value of CRC-32
+    for frame, crc in ((LITERAL_HELLO, 0x3A3B9772), (LITERAL_EMBEDDING, 0x129A819C)):
+        assert _crc32_bitwise(frame[4:-4]) == zlib.crc32(frame[4:-4]) == crc
+
+    res = up.decode_stream(b"\x00\x55" + LITERAL_HELLO + LITERAL_EMBEDDING)  # two bytes of line noise first
+    assert (res.crc_errors, res.garbage_bytes, res.truncated) == (0, 2, False)
+    hello, emb = res.frames
+    assert (hello.type, hello.seq, hello.timestamp_ms, len(hello.payload)) == (1, 0, 0, 51)
+    assert (emb.type, emb.seq, emb.timestamp_ms, len(emb.payload)) == (2, 7, 1234, 8)
+
+    h = up.parse_hello(hello.payload)
+    assert (h.mode, h.l_frac_bits, h.dim, h.l_dim, h.max_frames, h.board) == ("timestamp", 12, 152, 128, 16, "qemu-an386")
+    assert h.taps == [up.Tap("B5", 0, 8, 0.5, -3), up.Tap("B11", 8, 16, 0.25, 10)]
+    assert up.parse_embedding(emb.payload).tolist() == [4096, -1, 32767, -32768]
+
+    # the encoder writes exactly these bytes
+    assert up.encode_frame(up.HELLO, up.encode_hello(h), seq=0) == LITERAL_HELLO
+    assert up.encode_frame(up.EMBEDDING, emb.payload, seq=7, timestamp_ms=1234) == LITERAL_EMBEDDING
+
+
 def test_embedding_payload_is_int16_le():
     q = np.array([-32768, -1, 0, 1, 32767], dtype=np.int16)
     f = up.decode_stream(up.encode_frame(up.EMBEDDING, q.astype("<i2").tobytes())).frames[0]
@@ -42,14 +112,15 @@ def test_resync_after_garbage():
     junk = bytes(range(256)) + up.SYNC[:2] + b"\x00" * 5 + up.SYNC + b"\xff" * 3
     res = up.decode_stream(junk + frames[0] + junk + frames[1] + frames[2])
     assert [f.seq for f in res.frames] == [0, 1, 2]
-    assert res.garbage_bytes > 0 and not res.truncated
+    assert res.garbage_bytes == 2 * len(junk) and not res.truncated  # every junk byte, no frame byte
 
 
 def test_truncated_frame_in_the_middle_and_at_the_end():
     a, b, c = _frames()
     res = up.decode_stream(a + b[:100] + c)
     assert [f.seq for f in res.frames] == [0, 2]
-    assert res.crc_errors + res.garbage_bytes > 0
+    # the cut frame's length reaches into c: a CRC error at its sync word, then its other 99 bytes skipped
+    assert (res.crc_errors, res.garbage_bytes, res.truncated) == (1, 99, False)
     res = up.decode_stream(a + b + c[:-1])
     assert [f.seq for f in res.frames] == [0, 1] and res.truncated
     res = up.decode_stream(a + up.SYNC[:3])
