@@ -13,6 +13,7 @@ import signal
 import subprocess
 
 GRACE_SECONDS = 2.0  # after SIGTERM, before SIGKILL
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # what exporter/cli.py turns into exceptions
 
 
 def run(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -21,8 +22,19 @@ def run(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.Co
     Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds, the group ended. Standard
     input is closed: a child outside the terminal's foreground group must not read from it."""
     kwargs.setdefault("stdin", subprocess.DEVNULL)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0, **kwargs) as p:
+    # A signal that arrives while the child is being started (before the try below) would raise
+    # where nothing ends the child: hold the interrupting signals until the try, where they end it.
+    # The child starts with the mask we had (it must die on SIGTERM).
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+    try:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0,
+                             preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held), **kwargs)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    with p:
         try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             out, err = p.communicate(timeout=timeout)
         except BaseException:
             kill_group(p)

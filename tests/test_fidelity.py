@@ -94,13 +94,14 @@ def test_a_wrong_tap_parameter_is_detected(default_model, default_graph, result)
 def test_analysis_covers_every_tensor(result, default_graph):
     a = result["analysis"]
     assert list(a["layers"]) == [op["output"] for op in default_graph.ops]
-    assert all(np.isfinite(v) and v >= 0 for v in a["layers"].values())
+    assert all(np.isfinite(v) for v in a["layers"].values())
+    assert max(a["layers"].values()) < 0.6  # measured 0.30 (B15.se.fc1): no tensor is lost
     # full maps (not only pooled taps) of the first layers match the float model: layout and scales are right
     for name in ("input", "in_conv.pre", "in_conv"):
         assert a["layers"][name] < 0.03, (name, a["layers"][name])
     assert "## Where the error comes from" in fidelity.report_markdown(result)
     assert list(a["tap_rounding"]) == ["B5", "B11", "B13", "B15"]
-    assert all(-1 <= c <= 1 for pair in a["tap_rounding"].values() for c in pair)
+    assert all(c > 0.99 for pair in a["tap_rounding"].values() for c in pair)  # measured >= 0.995
 
 
 def test_format_ceiling_rounds_exactly_what_the_graph_rounds(default_model, default_graph):
@@ -139,15 +140,16 @@ def test_format_ceiling_of_the_trained_model(result):
     assert result["summary"]["B15"]["mean_cosine"] < both["B15"]  # the full int8 graph adds activation rounding
 
 
-def test_random_weights_amplify_rounding(mn01_seed0_net):
-    """The seeded random network (a generality test) exports with the same configuration, and its
-    format ceiling shows why it cannot meet the target: int8 input and weights alone put B15 under it."""
+def test_random_weights_export_with_the_same_configuration(mn01_seed0_net):
+    """The seeded random network (a generality test) exports with the default configuration; its
+    shallow sections are as exact as the trained model's. (Its deep taps amplify every rounding:
+    the fidelity report's format ceiling measures that; no target is set for random weights.)"""
     graph = build_graph(*resolve_model(checkpoint=defaults.ROOT / "tests" / "data" / "mn01_seed0.pt"),
                         calibration_clips=12, calibration_seconds=2.0, progress=False)
     r = fidelity.evaluate(mn01_seed0_net, graph, fidelity.held_out_clips(n=6), timestamp_clips=0)
     assert r["summary"]["L"]["mean_cosine"] > 0.9999 and r["summary"]["B5"]["mean_cosine"] > 0.99
-    assert "B15" in fidelity.out_of_reach(r)
-    assert "**Out of reach for this model with int8 input and weights:" in fidelity.report_markdown(r)
+    ceiling = r["analysis"]["ceiling"]["int8 input and weights"]
+    assert all(r["summary"][k]["mean_cosine"] <= c + 0.01 for k, c in ceiling.items())
 
 
 def test_timestamp_mode(result):

@@ -20,8 +20,11 @@ def _graph(model):
 
 
 @pytest.fixture(scope="module")
-def mn01(mn01_seed0_net):
-    graph = _graph(mn01_seed0_net)
+def mn01(data_dir):
+    """The trained mn01 (the default model); random weights are covered by mn02."""
+    from exporter.checkpoint import resolve_model
+
+    graph = _graph(resolve_model(checkpoint=data_dir / "mn01_trained_dev.pt")[0])
     return graph, onnx_int.session(onnx_int.build_model(graph, expose_all=True))
 
 
@@ -106,10 +109,10 @@ def test_qdq_model_is_close_to_the_integer_model(mn01, test_audio):
     result = onnx_qdq.compare(graph, qdq, onnx_int.build_model(graph), inputs)
     assert result["windows"] == 3 and result["values"] == 3 * 56
     # single-step rounding differences grow a little through the layers; a miswired layer would
-    # give differences of tens of steps. Measured: at most 2 steps, 2 of the 168 values more than one
-    # step (0.012), 36 % of the values different.
-    assert result["max_abs_steps"] <= 4
-    assert result["fraction_more_than_one_step"] <= 0.03
+    # give differences of tens of steps. Measured (trained mn01): at most 3 steps, 10 of the 168 values
+    # more than one step (0.060), 36 % of the values different.
+    assert result["max_abs_steps"] <= 6
+    assert result["fraction_more_than_one_step"] <= 0.12
     # and not trivially equal: float requantization rounds differently somewhere
     assert 0 < result["fraction_different"] <= 0.75
     assert "largest difference" in onnx_qdq.report_markdown(result)
@@ -136,10 +139,10 @@ def test_qdq_tensors_follow_the_integer_tensors(mn01, test_audio):
 
 
 def _qdq_rel_limit(name: str) -> float:
-    """Relative error of a QDQ tensor against its integer twin: rounding steps only in the first layers;
-    deeper, this random-weight network amplifies them (see reports/fidelity.md). Measured largest per
-    depth: input..B1 0.024, B2..B6 0.22, B7..B15 0.61 (B15.se)."""
+    """Relative error of a QDQ tensor against its integer twin: rounding steps only, growing a little
+    with depth. Measured largest per depth on the trained mn01: input..B1 0.013 (B1.project), B2..B6
+    0.079 (B6.project), B7..B15 0.159 (B9.dw); the seeded random mn01 amplifies them to 1.04."""
     block = re.match(r"B(\d+)\b", name)  # input and in_conv: before B1
     depth = int(block.group(1)) if block else 0
-    return 0.05 if depth <= 1 else 0.5 if depth <= 6 else 1.0
+    return 0.03 if depth <= 1 else 0.2 if depth <= 6 else 0.4
     assert np.abs(got["input"].astype(int) - ref["input"]).max() <= 1

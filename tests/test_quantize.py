@@ -84,8 +84,10 @@ def test_shift_overflow_is_refused():
         check_no_shift_overflow("layer_x", np.array([10, 1 << 30]), np.array([0, 1]))
 
 
-def test_graph_invariants(graph):
+def test_graph_invariants(graph, calibrated):
     t = graph.tensors
+    relu = {op.name for op in calibrated[0].ops if op.act == "relu"}
+    assert relu  # mn01 has ReLU blocks (B1-B6) and SE bottlenecks
     assert t["logmel"]["dtype"] == "int16" and t["logmel"]["scale"] == 1 / 4096
     kinds = {op["op"] for op in graph.ops}
     assert kinds == {"quantize", "conv2d", "depthwise_conv2d", "lut", "global_avgpool", "fully_connected",
@@ -102,8 +104,11 @@ def test_graph_invariants(graph):
             bound = np.abs(graph.array(op, "bias").astype(np.int64)) + np.abs(
                 np.moveaxis(w.astype(np.int64), axis, 0)).reshape(len(mult), -1).sum(1) * max(127 - zp, zp + 128)
             assert np.all(bound << np.maximum(shift, 0) < 2**31), op["name"]
-            if op["act_min"] != -128:  # ReLU: the clamp at the output zero point
-                assert op["act_min"] == t[op["output"]]["zero_point"] == -128
+            # a ReLU output's range starts at 0 (its zero point is the int8 minimum), so the clamp
+            # at the zero point is the ReLU; every other op clamps at the int8 minimum only
+            if op["name"] in relu:
+                assert op["act_min"] == t[op["output"]]["zero_point"] == -128, op["name"]
+            assert op["act_min"] == -128 and op["act_max"] == 127, op["name"]
         if op["op"] == "lut" and op["function"] == "sigmoid":
             assert (t[op["output"]]["scale"], t[op["output"]]["zero_point"]) == (1 / 256, -128)
         if op["op"] == "add":

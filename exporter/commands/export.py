@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="held-out clips for the fidelity report (default 8)")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
-    parser.epilog = "Without model arguments, the default model (exporter/defaults.py: tests/data/mn01_seed0.pt) is exported."
+    parser.epilog = "Without model arguments, the default model (exporter/defaults.py: the trained mn01, tests/data/mn01_trained_dev.pt) is exported."
 
 
 def _model_info(info) -> dict:
