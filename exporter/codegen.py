@@ -22,11 +22,11 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from exporter import ROOT, row_schedule
+from exporter import TEMPLATES_DIR, row_schedule
 from exporter.errors import UserError
 from exporter.graph import Graph, op_inputs
 
-TEMPLATES = ROOT / "templates"
+TEMPLATES = TEMPLATES_DIR
 PLAN_FILE = "network_plan.json"
 WEIGHTED = ("conv2d", "depthwise_conv2d", "fully_connected")
 STEP_KINDS = {"quantize": "K_QUANTIZE", "conv2d": "K_CONV", "depthwise_conv2d": "K_DEPTHWISE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exporter import ROOT
+from exporter import INSTALLED, ROOT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,8 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="export folder to benchmark (default: the default model's cached export)")
     parser.add_argument("--board", action="append", choices=["qemu-an386", "qemu-netduinoplus2"], default=None,
                         help="board(s) to measure (repeatable; default both)")
-    parser.add_argument("--out", metavar="DIR", type=Path, default=ROOT / "reports",
-                        help="folder for bench.md and bench.json (default reports/)")
+    # The repository's reports/ in a checkout; an installed package writes into the current folder.
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("reports") if INSTALLED else ROOT / "reports",
+                        help="folder for bench.md and bench.json (default: reports/ of the checkout, "
+                             "./reports for an installed package)")
 
 
 def run(args: argparse.Namespace) -> int:

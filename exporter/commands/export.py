@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="held-out clips for the fidelity report (default 8)")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
-    parser.epilog = "Without model arguments, the default model (exporter/defaults.py: tests/data/mn01_seed0.pt) is exported."
+    parser.epilog = (f"Without model arguments, the default model (exporter/defaults.py: {defaults.CHECKPOINT.name}, "
+                     "shipped with the package) is exported.")
 
 
 def _model_info(info) -> dict:

@@ -37,13 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _code_digest() -> str:
     """Hash of the exporter's code and templates: a cached export is reused only by the code that made it."""
-    from exporter import ROOT, TEMPLATES_DIR
+    from exporter import PACKAGE_DIR, TEMPLATES_DIR
 
     h = hashlib.sha256()
-    for root in (ROOT / "exporter", TEMPLATES_DIR):
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".jinja", ".tmpl") and "__pycache__" not in p.parts:
-                h.update(str(p.relative_to(ROOT)).encode())
+    # the same files in a checkout and in an installed wheel (its exporter/_data holds no code)
+    for base, pattern in ((PACKAGE_DIR, "*.py"), (TEMPLATES_DIR, "*.j2")):
+        for p in sorted(base.rglob(pattern)):
+            rel = p.relative_to(base)
+            if rel.parts[0] != "_data":
+                h.update(str(rel).encode())
                 h.update(p.read_bytes())
     return h.hexdigest()
 
