@@ -6,6 +6,7 @@ The virtual environment sees the system's packages (torch, onnxruntime, ...) but
 into it (builds go to the user cache, here a temporary $EFFICIENTAT_M4_CACHE).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exporter import ROOT, defaults
+from exporter import ROOT, __version__, defaults
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +59,7 @@ def _files(folder: Path) -> set[str]:
 
 
 def test_the_wheel_carries_what_the_commands_need(wheel):
+    assert wheel.name.startswith(f"efficientat_m4-{__version__}-")  # pyproject.toml reads exporter.__version__
     names = set(zipfile.ZipFile(wheel).namelist())
     data = {n[len("exporter/_data/"):] for n in names if n.startswith("exporter/_data/")}
     needed = {"CMakeLists.txt", "CMakePresets.json", str(defaults.CHECKPOINT.relative_to(ROOT))}
@@ -98,6 +100,8 @@ def test_installed_commands_work_from_any_folder(venv, tmp_path, test_audio):
     p = run(cli, "export", "--out", "exp", "--calibration-clips", "2", "--fidelity-clips", "1")
     assert p.returncode == 0, p.stderr
     assert (work / "exp" / "network.c").is_file() and "exported mn01_trained_dev.pt" in p.stdout
+    assert json.loads((work / "exp" / "manifest.json").read_text())["tool_version"] == __version__
+    assert run(cli, "--version").stdout == f"efficientat-m4 {__version__}\n"
     for board in ("reference", "host"):
         p = run(python, "-m", "exporter", "run", "--board", board, "--export", "exp", "clip.wav", "--out", f"{board}.npz")
         assert p.returncode == 0, p.stderr

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from exporter.bench import run_bench
-    from exporter.graph import Graph
+    from exporter.manifest import load_export
 
     export_dir = args.export
     if export_dir is None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
         export_dir = cached_export(*resolve_model(checkpoint=defaults.CHECKPOINT))
     else:
-        Graph.load(export_dir)  # a clear error if it is not an export folder
+        load_export(export_dir, c_sources=True)  # a clear error if it is not an export folder of this version
     report = run_bench(export_dir, args.board or ["qemu-an386", "qemu-netduinoplus2"], args.out)
     for r in report["results"]:
         g = r["goals"]

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=MODES, default="scene", help="default scene")
     add_model_arguments(parser)
     parser.add_argument("--export", metavar="DIR", type=Path, default=None,
-                        help="an existing export folder (python -m exporter export); excludes the model arguments")
+                        help="an existing export folder written by this version of the tool (python -m exporter export); "
+                             "excludes the model arguments")
     parser.add_argument("--out", required=True, metavar="OUT.npz",
                         help="embeddings (dequantized), embeddings_q (int16), timestamps_ms, files")
 
@@ -71,12 +72,12 @@ def cached_export(model, info) -> Path:
 
 def resolve_export(args: argparse.Namespace) -> Path:
     from exporter.commands.export import model_given, resolve_model_or_default
-    from exporter.graph import Graph
+    from exporter.manifest import load_export
 
     if args.export is not None:
         if model_given(args):
             raise UserError("--export and the model arguments (--checkpoint / --model / --weights) exclude each other")
-        Graph.load(args.export)  # a clear error if it is not an export folder
+        load_export(args.export)  # a clear error if it is not an export folder of this tool version
         return args.export
     return cached_export(*resolve_model_or_default(args))
 
