@@ -20,6 +20,7 @@ import numpy as np
 from exporter import SAMPLE_RATE, cmake_build, subproc
 from exporter import uart_protocol as up
 from exporter.errors import UserError
+from exporter.manifest import load_export
 from exporter.windows import TS_HOP
 
 # board -> (QEMU machine, -icount shift that makes the board's counter count instructions)
@@ -92,6 +93,7 @@ def build_embedder(board: str, mode: str, export_dir: Path, profile: bool = Fals
     export_dir = Path(export_dir)
     if not (export_dir / "network.c").exists():
         raise UserError(f"{export_dir} has no network.c: run `python -m exporter export --out {export_dir}` first")
+    load_export(export_dir, c_sources=True)  # this tool version's, its C sources of its graph
     if board != "host":
         _require("qemu-system-arm")
     opts = {"EMBED_MODE": mode, "APP_PROFILE": "ON" if profile else "OFF",

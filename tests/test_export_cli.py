@@ -17,7 +17,7 @@ from exporter.graph import Graph
 from exporter.outputs import umask
 
 SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=2, fidelity_seconds=1.0, progress=False)
-EXPECTED_FILES = {"graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.h", "network.c",
+EXPECTED_FILES = {"manifest.json", "graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.h", "network.c",
                   "network_data.c", "logmel_tables.c", "logmel_tables.h", "reports"}
 
 

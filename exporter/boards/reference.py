@@ -12,7 +12,7 @@ import numpy as np
 
 from exporter import onnx_int, qembed
 from exporter.errors import UserError
-from exporter.graph import Graph
+from exporter.manifest import load_export
 from exporter.windows import scene_windows, timestamp_windows
 
 MODEL_FILE = "model_int.onnx"
@@ -30,7 +30,7 @@ def _window_embeddings(sess, windows: np.ndarray) -> np.ndarray:
 
 def embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
     export_dir = Path(export_dir)
-    Graph.load(export_dir)  # validates the export folder
+    load_export(export_dir)  # an export folder of this tool version
     if mode not in ("scene", "timestamp"):
         raise UserError(f"unknown mode {mode!r}: scene or timestamp")
     model = export_dir / MODEL_FILE

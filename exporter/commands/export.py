@@ -1,6 +1,7 @@
 """``python -m exporter export``: checkpoint -> int8 graph, ONNX models, C sources and reports.
 
-The export folder holds graph.json/graph.npz (the one source of truth),
+The export folder holds manifest.json (the tool version and the graph's hash,
+exporter/manifest.py), graph.json/graph.npz (the one source of truth),
 model_int.onnx (bit-exact reference), model_qdq.onnx (for other tools), the C
 sources (network.*, logmel_tables.*) and reports/ (fidelity, QDQ
 differences). It is written into a temporary folder and moved into place at the
@@ -17,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from exporter import ROOT, defaults
+from exporter import ROOT, defaults, manifest
 from exporter.errors import UserError
 from exporter.outputs import check_out_folder, follow_umask, make_parents, remove_folders
 
@@ -39,10 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration-clips", type=int, default=defaults.CALIBRATION_CLIPS,
                         help="clips in the built-in calibration set")
     parser.add_argument("--fidelity-clips", type=int, default=None,
-                        help="held-out clips for the fidelity report (default 8)")
+                        help="held-out clips for the fidelity report (default: fidelity.HELD_OUT_CLIPS)")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
-    parser.epilog = "Without model arguments, the default model (exporter/defaults.py: the trained mn01, tests/data/mn01_trained_dev.pt) is exported."
+    parser.epilog = (f"Without model arguments, the default model (exporter/defaults.py: the trained mn01 {defaults.CHECKPOINT.name}, "
+                     "shipped with the package) is exported. The folder records this tool version (manifest.json): "
+                     "other versions refuse it.")
 
 
 def _model_info(info) -> dict:
@@ -105,6 +108,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     onnx.save(qdq_model, folder / "model_qdq.onnx")
     plan = render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
     render_frontend(folder)
+    manifest.write(folder, graph)
 
     reports = folder / REPORTS
     reports.mkdir()

@@ -30,20 +30,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=MODES, default="scene", help="default scene")
     add_model_arguments(parser)
     parser.add_argument("--export", metavar="DIR", type=Path, default=None,
-                        help="an existing export folder (python -m exporter export); excludes the model arguments")
+                        help="an existing export folder written by this version of the tool (python -m exporter export); "
+                             "excludes the model arguments")
     parser.add_argument("--out", required=True, metavar="OUT.npz",
                         help="embeddings (dequantized), embeddings_q (int16), timestamps_ms, files")
 
 
 def _code_digest() -> str:
     """Hash of the exporter's code and templates: a cached export is reused only by the code that made it."""
-    from exporter import ROOT, TEMPLATES_DIR
+    from exporter import PACKAGE_DIR, TEMPLATES_DIR
 
     h = hashlib.sha256()
-    for root in (ROOT / "exporter", TEMPLATES_DIR):
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".jinja", ".tmpl") and "__pycache__" not in p.parts:
-                h.update(str(p.relative_to(ROOT)).encode())
+    # the same files in a checkout and in an installed wheel (its exporter/_data holds no code)
+    for base, pattern in ((PACKAGE_DIR, "*.py"), (TEMPLATES_DIR, "*.j2")):
+        for p in sorted(base.rglob(pattern)):
+            rel = p.relative_to(base)
+            if rel.parts[0] != "_data":
+                h.update(str(rel).encode())
                 h.update(p.read_bytes())
     return h.hexdigest()
 
@@ -69,12 +72,12 @@ def cached_export(model, info) -> Path:
 
 def resolve_export(args: argparse.Namespace) -> Path:
     from exporter.commands.export import model_given, resolve_model_or_default
-    from exporter.graph import Graph
+    from exporter.manifest import load_export
 
     if args.export is not None:
         if model_given(args):
             raise UserError("--export and the model arguments (--checkpoint / --model / --weights) exclude each other")
-        Graph.load(args.export)  # a clear error if it is not an export folder
+        load_export(args.export)  # a clear error if it is not an export folder of this tool version
         return args.export
     return cached_export(*resolve_model_or_default(args))
 
