@@ -114,6 +114,7 @@ void I2S_IRQHandler(void)
 {
     uint32_t t0 = live_cycles();
     I2S_EVENTS_RXPTRUPD = 0;
+    (void)I2S_EVENTS_RXPTRUPD; /* read back: the clear reaches the peripheral before return */
     int done = filling;
     filling = filling < 0 ? 0 : 1 - filling;
     I2S_RXD_PTR = (uint32_t)(uintptr_t)i2s_buf[1 - filling];
@@ -150,6 +151,7 @@ void UARTE0_UART0_IRQHandler(void)
 {
     if (UARTE_EVENTS_ENDTX) {
         UARTE_EVENTS_ENDTX = 0;
+        (void)UARTE_EVENTS_ENDTX; /* read back, as for the I2S event */
         live_uart_consumed(tx_in_flight);
         tx_in_flight = 0;
         tx_start();

@@ -51,7 +51,8 @@ static void clocks(void)
     }
     /* Main PLL (RM0090 7.3.2): 1 MHz input (M), VCO 336 MHz (N), SYSCLK /2 = 168 MHz (P),
      * 48 MHz for USB (Q = 7) */
-    RCC_PLLCFGR = m | (336u << 6) | (0u << 16) | src | (7u << 24);
+    RCC_PLLCFGR = (RCC_PLLCFGR & 0xF0BC8000u) /* reserved bits keep their reset values */
+                  | m | (336u << 6) | (0u << 16) | src | (7u << 24);
     RCC_CR |= RCC_CR_PLLON;
     wait_set(&RCC_CR, RCC_CR_PLLRDY);
     /* 5 wait states at 150-168 MHz and 2.7-3.6 V (RM0090 table 10), prefetch and caches */
@@ -170,6 +171,10 @@ void USART2_IRQHandler(void)
         int b = live_uart_next();
         if (b < 0) {
             USART_CR1 &= ~USART_CR1_TXEIE;
+            /* bytes queued between the empty read and the clear would wait for the next
+             * write: look again now that the interrupt is off */
+            const uint8_t *p;
+            if (live_uart_peek(&p)) USART_CR1 |= USART_CR1_TXEIE;
             return;
         }
         USART_DR = (uint32_t)b;
