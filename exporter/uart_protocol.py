@@ -33,12 +33,14 @@ CRC_LEN = 4
 MAX_PAYLOAD = 4096  # longer lengths are taken as corruption
 
 HELLO, EMBEDDING, ERROR, END, PROFILE = 1, 2, 3, 4, 5
+BUDGET = 6  # real boards (docs/boards.md), once at start-up
 SELFTEST = 0x7F
 TYPE_NAMES = {HELLO: "hello", EMBEDDING: "embedding", ERROR: "error", END: "end", PROFILE: "profile",
-              SELFTEST: "selftest"}
+              BUDGET: "budget", SELFTEST: "selftest"}
 
 # Error codes of ERROR frames.
 ERR_CLIP_TOO_SHORT, ERR_CLIP_TOO_LONG, ERR_NO_AUDIO, ERR_FAULT, ERR_INTERNAL = 1, 2, 3, 4, 5
+ERR_MIC_OVERRUN = 6  # real boards: microphone blocks lost
 MODES = {0: "scene", 1: "timestamp"}
 
 
@@ -254,3 +256,42 @@ def parse_profile(payload: bytes) -> Profile:
     per_op = list(r.unpack(f"<{n_ops}Q"))
     r.done()
     return Profile(n_windows, frontend, network, total, per_op)
+
+
+@dataclass
+class Budget:
+    """The real boards' start-up real-time check (firmware/boards/common/board_live.c)."""
+
+    clock_hz: int
+    mic_rate_mhz: int  # the microphone's sample rate measured against the core clock, milli-Hz
+    mode: str
+    samples: int  # of the synthetic clip the application ran on (UART muted)
+    windows: int  # windows of that clip
+    cycles: int  # DWT cycles of that run
+    mic_cycles_per_s: int  # the microphone interrupt's cycles per second (decimation on the STM32)
+    hop_cycles: int  # cycles available per hop (50 ms timestamp, 10 s scene)
+    realtime: bool  # cycles per window + the interrupt's share of a hop <= 90 % of hop_cycles
+
+    @property
+    def cycles_per_window(self) -> float:
+        return self.cycles / self.windows
+
+    @property
+    def load(self) -> float:
+        """Fraction of the CPU that the steady state takes."""
+        hop_s = self.hop_cycles / self.clock_hz
+        return (self.cycles_per_window + self.mic_cycles_per_s * hop_s) / self.hop_cycles
+
+
+def encode_budget(b: Budget) -> bytes:
+    return struct.pack("<IIBIIQIIB", b.clock_hz, b.mic_rate_mhz, 1 if b.mode == "timestamp" else 0, b.samples,
+                       b.windows, b.cycles, b.mic_cycles_per_s, b.hop_cycles, int(b.realtime))
+
+
+def parse_budget(payload: bytes) -> Budget:
+    r = _Reader(payload, "budget")
+    clock, rate, mode, samples, windows, cycles, mic, hop, ok = r.unpack("<IIBIIQIIB")
+    r.done()
+    if mode not in MODES or ok > 1 or windows == 0:
+        raise r.fail(f"mode {mode}, verdict {ok}, windows {windows}")
+    return Budget(clock, rate, MODES[mode], samples, windows, cycles, mic, hop, bool(ok))

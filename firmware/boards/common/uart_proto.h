@@ -12,14 +12,16 @@ enum proto_type {
     PROTO_EMBEDDING = 2,  /* one embedding (int16 LE), timestamp = window centre in ms */
     PROTO_ERROR = 3,      /* u16 code + message */
     PROTO_END = 4,        /* end of the clip: counts */
-    PROTO_PROFILE = 5     /* instruction counts (profiling builds) */
+    PROTO_PROFILE = 5,    /* instruction counts (profiling builds) */
+    PROTO_BUDGET = 6      /* real boards, at start-up: clock, cycles per window, mic rate */
 };
 enum proto_error {
     PROTO_ERR_CLIP_TOO_SHORT = 1,
     PROTO_ERR_CLIP_TOO_LONG = 2,  /* longer than this build's window capacity */
     PROTO_ERR_NO_AUDIO = 3,
     PROTO_ERR_FAULT = 4,
-    PROTO_ERR_INTERNAL = 5
+    PROTO_ERR_INTERNAL = 5,
+    PROTO_ERR_MIC_OVERRUN = 6     /* real boards: microphone blocks lost (application too slow) */
 };
 
 void proto_begin(uint8_t type, uint32_t timestamp_ms, uint16_t payload_len);
