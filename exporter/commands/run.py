@@ -36,13 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _code_digest() -> str:
-    """Hash of the exporter's code and templates: a cached export is reused only by the code that made it."""
-    from exporter import ROOT, TEMPLATES_DIR
+    """Hash of the exporter's code and templates and of the C library's sources an export copies:
+    a cached export is reused only by the code that made it."""
+    from exporter import FIRMWARE_DIR, ROOT, TEMPLATES_DIR
+    from exporter.library import STATIC_PARTS
 
     h = hashlib.sha256()
-    for root in (ROOT / "exporter", TEMPLATES_DIR):
+    for root in (ROOT / "exporter", TEMPLATES_DIR, *(FIRMWARE_DIR / part for part in STATIC_PARTS)):
         for p in sorted(root.rglob("*")):
-            if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".jinja", ".tmpl") and "__pycache__" not in p.parts:
+            if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".cmake", ".jinja", ".tmpl") and "__pycache__" not in p.parts:
                 h.update(str(p.relative_to(ROOT)).encode())
                 h.update(p.read_bytes())
     return h.hexdigest()

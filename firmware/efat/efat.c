@@ -1,13 +1,13 @@
 /* The streaming API (efat.h): cuts the pushed PCM into the windows of exporter/windows.py
  * and runs each through embed.c (frontend -> network) as its samples arrive. */
+#if defined(EFAT_MODE_TIMESTAMP) && !defined(NET_MAX_FRAMES)
+/* network.h would default to its largest plan: a scene-size arena for 16-frame windows. */
+#error "timestamp mode: define NET_MAX_FRAMES (16) for every source of the library"
+#endif
+
 #include "efat.h"
 
 #include <string.h>
-
-#if defined(EFAT_MODE_TIMESTAMP) && !defined(NET_MAX_FRAMES)
-/* network.h would default to the largest plan: a scene-size arena for 16-frame windows. */
-#error "timestamp mode: define NET_MAX_FRAMES (16) for every source of the library"
-#endif
 
 #define SAMPLE_RATE 32000u
 
