@@ -87,7 +87,7 @@ def _check_deps(work, paths, base):
         assert p.is_relative_to(work) or p.is_relative_to("/usr"), p
 
 
-def _embed_with(work, exe, clip, repeat=1, qemu=False):
+def _embed_with(work, exe, clip, repeat=1, qemu=False, block=0):
     """Run the application on ``clip``; its output parsed: info, taps, one list per clip run
     of (index, timestamp, values), the first embedding's dequantization bits, results."""
     run_dir = work / "run"
@@ -97,7 +97,7 @@ def _embed_with(work, exe, clip, repeat=1, qemu=False):
         cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
                "-semihosting-config", "enable=on,target=native", "-kernel", exe]
     else:
-        cmd = [exe, "clip.raw", str(repeat)]
+        cmd = [exe, "clip.raw", str(repeat), str(block)]
     out = _run(cmd, cwd=run_dir, timeout=300).stdout
     res = {"embs": [[]], "deq": [], "end": [], "taps": []}
     for line in out.splitlines():
@@ -166,11 +166,13 @@ def test_cmake_find_package(work, clips):
 
 
 def test_scene_clip_over_10_s(work):
-    """EFAT_SCENE_LONG_CLIPS: 10 s windows every 2.5 s, averaged, with blocks that straddle 10 s;
-    without it, a clear error and no embedding."""
+    """EFAT_SCENE_LONG_CLIPS: 10 s windows every 2.5 s, averaged, whatever the blocks: the odd
+    sizes, and blocks of 4,093 of which one ends 3,347 samples past 10 s (more than the ring's
+    spare room while it still holds the first 10 s); without it, a clear error, no embedding."""
     clip = to_pcm16(np.concatenate([example_clips.speech_like(5.3), example_clips.music_like(5.3)]))
     exe = _cmake_app(work, "host-scene-long", "scene", options=["-DEFAT_SCENE_LONG_CLIPS=ON"])
     _check_bit_exact(work, _embed_with(work, exe, clip), clip, "scene", 1000)
+    _check_bit_exact(work, _embed_with(work, exe, clip, block=4093), clip, "scene", 1000)
 
     plain = _cmake_app(work, "host-scene", "scene")  # built already by the first test: reused
     proc = subprocess.run([plain, "clip.raw"], cwd=work / "run", capture_output=True, text=True)

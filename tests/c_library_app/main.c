@@ -6,7 +6,8 @@
  *   emb INDEX TIMESTAMP_MS V0 V1 ...         every embedding
  *   deq B0 B1 ...                            efat_dequantize of the clip's first one (float bits, hex)
  *   end RC SAMPLES                           efat_finish's result
- * Usage: app [PCM_FILE [REPEAT]]; REPEAT > 1 runs the clip again after efat_reset. */
+ * Usage: app [PCM_FILE [REPEAT [BLOCK]]]; REPEAT > 1 runs the clip again after efat_reset;
+ * BLOCK (up to 4093): blocks of that size instead of the odd sizes below. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "clip.raw";
     int repeat = argc > 2 ? atoi(argv[2]) : 1;
+    size_t fixed = argc > 3 ? (size_t)atoi(argv[3]) : 0;
     const efat_info_t *info = &efat_info;
     printf("info %d %d %d %d %d %d\n", info->mode, info->dim, info->l_dim, info->l_frac_bits,
            info->max_frames, info->num_taps);
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
         first_of_clip = 1;
         unsigned long n = 0;
         for (size_t k = 0;; k++) {
-            size_t want = sizes[k % (sizeof sizes / sizeof sizes[0])];
+            size_t want = fixed ? fixed : sizes[k % (sizeof sizes / sizeof sizes[0])];
             size_t got = fread(block, sizeof block[0], want, f);
             efat_push_pcm(&efat, block, got);
             n += got;
