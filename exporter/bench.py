@@ -106,7 +106,7 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
                        "instructions_per_mac": round(insns / macs_ops[i], 2) if macs_ops[i] else None})
 
     sizes = section_sizes(exe)
-    symbols = symbol_sizes(exe, ("net_arena", "ring", "emb"))
+    symbols = symbol_sizes(exe, ("net_arena", "efat_ring", "efat"))
     flash = sum(sizes.get(s, 0) for s in FLASH_SECTIONS)
     static_ram = sum(sizes.get(s, 0) for s in RAM_SECTIONS)
     ram = static_ram + plain.end.stack_used
@@ -128,8 +128,8 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
         "flash_bytes": flash, "sections": sizes,
         "ram_bytes": ram, "static_ram_bytes": static_ram,
         "stack_peak_bytes": plain.end.stack_used, "stack_reserved_bytes": plain.end.stack_size,
-        "arena_bytes": symbols.get("net_arena"), "sample_ring_bytes": symbols.get("ring", 0),
-        "frontend_state_bytes": symbols.get("emb"),
+        "arena_bytes": symbols.get("net_arena"), "sample_ring_bytes": symbols.get("efat_ring", 0),
+        "frontend_state_bytes": symbols.get("efat"),  # the library's efat_t: mostly the frontend's state
         "qemu_wall_seconds": round(wall, 2),
         # the Cortex-M4 cycle estimate (exporter/cycle_model.py) of the same run, from reset to exit
         "cycle_estimate": {

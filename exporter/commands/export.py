@@ -4,7 +4,8 @@ The export folder holds manifest.json (the tool version and the graph's hash,
 exporter/manifest.py), graph.json/graph.npz (the one source of truth),
 model_int.onnx (bit-exact reference), model_qdq.onnx (for other tools), the C
 sources (network.*, logmel_tables.*) and reports/ (fidelity, QDQ
-differences). It is written into a temporary folder and moved into place at the
+differences), and is a self-contained C library (exporter/library.py: the
+kernels, the frontend, the streaming API efat.h and the build files). It is written into a temporary folder and moved into place at the
 end (see export_to), so a failed or interrupted export leaves nothing behind.
 """
 
@@ -87,8 +88,11 @@ def build_graph(model, info, calibration: Path | None = None, percentile: float 
 def write_export(model, info, folder: Path, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
                  calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
                  calibration_seconds: float = defaults.CALIBRATION_SECONDS, fidelity_clips: int | None = None,
-                 fidelity_seconds: float | None = None, progress: bool = True) -> dict:
-    """Write every export file into ``folder`` (which must exist). Returns a summary."""
+                 fidelity_seconds: float | None = None, progress: bool = True, library: bool = True) -> dict:
+    """Write every export file into ``folder`` (which must exist). Returns a summary.
+
+    ``library``: add the C library's static sources and build files (exporter/library.py);
+    firmware/generated/ goes without them, the repository has them in firmware/."""
     import numpy as np
     import onnx
 
@@ -97,6 +101,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     from exporter.frontend.fixed import logmel_q12
     from exporter.frontend.render import render_frontend
     from exporter.audio import to_pcm16
+    from exporter.library import write_library
 
     graph = build_graph(model, info, calibration, percentile, calibration_seed, calibration_clips,
                         calibration_seconds, progress)
@@ -108,6 +113,8 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     onnx.save(qdq_model, folder / "model_qdq.onnx")
     plan = render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
     render_frontend(folder)
+    if library:
+        write_library(folder, graph, plan)
     manifest.write(folder, graph)
 
     reports = folder / REPORTS
@@ -249,6 +256,7 @@ def regenerate_default() -> int:
     summary = export_to(defaults.GENERATED_DIR, replace=True, model=model, info=info,
                         calibration=defaults.CALIBRATION_FOLDER, percentile=defaults.PERCENTILE,
                         calibration_seed=defaults.CALIBRATION_SEED, calibration_clips=defaults.CALIBRATION_CLIPS,
-                        calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty())
+                        calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty(),
+                        library=False)  # the repository's firmware/ holds the library's other files
     _print_summary(defaults.GENERATED_DIR, summary)
     return 0

@@ -37,16 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _code_digest() -> str:
-    """Hash of the exporter's code and templates: a cached export is reused only by the code that made it."""
-    from exporter import PACKAGE_DIR, TEMPLATES_DIR
+    """Hash of the exporter's code and templates and of the C library's sources an export copies:
+    a cached export is reused only by the code that made it."""
+    from exporter import FIRMWARE_DIR, PACKAGE_DIR, TEMPLATES_DIR
+    from exporter.library import STATIC_PARTS
 
     h = hashlib.sha256()
     # the same files in a checkout and in an installed wheel (its exporter/_data holds no code)
-    for base, pattern in ((PACKAGE_DIR, "*.py"), (TEMPLATES_DIR, "*.j2")):
-        for p in sorted(base.rglob(pattern)):
+    for base, suffixes in ((PACKAGE_DIR, (".py",)), (TEMPLATES_DIR, (".j2",)),
+                           *((FIRMWARE_DIR / part, (".c", ".h", ".S", ".cmake", ".txt")) for part in STATIC_PARTS)):
+        for p in sorted(base.rglob("*")):
             rel = p.relative_to(base)
-            if rel.parts[0] != "_data":
-                h.update(str(rel).encode())
+            if p.is_file() and p.suffix in suffixes and rel.parts[0] != "_data" and "__pycache__" not in rel.parts:
+                h.update(f"{base.name}/{rel}".encode())
                 h.update(p.read_bytes())
     return h.hexdigest()
 
