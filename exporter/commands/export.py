@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration-clips", type=int, default=defaults.CALIBRATION_CLIPS,
                         help="clips in the built-in calibration set")
     parser.add_argument("--fidelity-clips", type=int, default=None,
-                        help="held-out clips for the fidelity report (default: fidelity.HELD_OUT_CLIPS)")
+                        help="held-out clips for the fidelity report (default 28)")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
     parser.epilog = (f"Without model arguments, the default model (exporter/defaults.py: the trained mn01 {defaults.CHECKPOINT.name}, "
