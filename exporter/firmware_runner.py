@@ -84,8 +84,9 @@ class FirmwareRun:
 
 
 def build_embedder(board: str, mode: str, export_dir: Path, profile: bool = False,
-                   options: dict[str, str] | None = None) -> Path:
-    """Build the embedder for (board, mode) from the C sources in ``export_dir``; its path."""
+                   options: dict[str, str] | None = None, target: str = "embedder") -> Path:
+    """Build the embedder for (board, mode) from the C sources in ``export_dir``; its path.
+    ``target="validator"``: the validation firmware instead (PCM over the UART, docs/firmware.md)."""
     if board not in BOARDS:
         raise UserError(f"unknown board '{board}'; firmware boards are {', '.join(BOARDS)}")
     if mode not in MODES:
@@ -98,8 +99,8 @@ def build_embedder(board: str, mode: str, export_dir: Path, profile: bool = Fals
         _require("qemu-system-arm")
     opts = {"EMBED_MODE": mode, "APP_PROFILE": "ON" if profile else "OFF",
             "NET_MAX_FRAMES": str(choose_max_frames(board, mode, export_dir)), **(options or {})}
-    build_dir = cmake_build.build(board, generated_dir=export_dir, options=opts, targets=["embedder"])
-    exe = build_dir / "firmware" / "app" / ("embedder" if board == "host" else "embedder.elf")
+    build_dir = cmake_build.build(board, generated_dir=export_dir, options=opts, targets=[target])
+    exe = build_dir / "firmware" / "app" / (target if board == "host" else f"{target}.elf")
     if not exe.exists():
         raise RuntimeError(f"build finished but {exe} is missing (are frontend, network and kernels there?)")
     return exe
