@@ -183,6 +183,7 @@ def first_difference(got: np.ndarray, want: np.ndarray, hello: up.Hello) -> str:
 
 def check_clip(name: str, hello: up.Hello, result, n_samples: int, want: np.ndarray) -> np.ndarray:
     """The board's integers of one clip, if complete and equal to ``want``; else a clear error."""
+    from exporter import SAMPLE_RATE
     from exporter.windows import TS_HOP
 
     embeddings, timestamps, errors, end = result
@@ -198,6 +199,8 @@ def check_clip(name: str, hello: up.Hello, result, n_samples: int, want: np.ndar
     if len(embeddings) != expected or end.n_embeddings != expected:
         raise SerialError(f"{name}: {len(embeddings)} embeddings received, {end.n_embeddings} sent, "
                           f"{expected} windows expected (frames lost?)")
+    if hello.mode == "timestamp" and timestamps != [TS_HOP * 1000 // SAMPLE_RATE * i for i in range(expected)]:
+        raise SerialError(f"{name}: unexpected timestamps {timestamps[:5]}...")
     if any(e.size != hello.dim for e in embeddings):
         raise SerialError(f"{name}: an embedding of other than {hello.dim} values")
     got = embeddings[0] if hello.mode == "scene" else np.stack(embeddings)
