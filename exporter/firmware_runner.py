@@ -8,9 +8,15 @@ semihosting in QEMU); the embeddings come back as protocol frames
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import select
 import shutil
 import subprocess
 import tempfile
+import time
+import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +90,9 @@ class FirmwareRun:
 
 
 def build_embedder(board: str, mode: str, export_dir: Path, profile: bool = False,
-                   options: dict[str, str] | None = None) -> Path:
-    """Build the embedder for (board, mode) from the C sources in ``export_dir``; its path."""
+                   options: dict[str, str] | None = None, target: str = "embedder") -> Path:
+    """Build the embedder for (board, mode) from the C sources in ``export_dir``; its path.
+    ``target="validator"``: the validation firmware instead (PCM over the UART, docs/firmware.md)."""
     if board not in BOARDS:
         raise UserError(f"unknown board '{board}'; firmware boards are {', '.join(BOARDS)}")
     if mode not in MODES:
@@ -98,8 +105,8 @@ def build_embedder(board: str, mode: str, export_dir: Path, profile: bool = Fals
         _require("qemu-system-arm")
     opts = {"EMBED_MODE": mode, "APP_PROFILE": "ON" if profile else "OFF",
             "NET_MAX_FRAMES": str(choose_max_frames(board, mode, export_dir)), **(options or {})}
-    build_dir = cmake_build.build(board, generated_dir=export_dir, options=opts, targets=["embedder"])
-    exe = build_dir / "firmware" / "app" / ("embedder" if board == "host" else "embedder.elf")
+    build_dir = cmake_build.build(board, generated_dir=export_dir, options=opts, targets=[target])
+    exe = build_dir / "firmware" / "app" / (target if board == "host" else f"{target}.elf")
     if not exe.exists():
         raise RuntimeError(f"build finished but {exe} is missing (are frontend, network and kernels there?)")
     return exe
@@ -218,3 +225,41 @@ def embedder(board: str, mode: str, export_dir: Path) -> Callable[[np.ndarray], 
         return run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
 
     return embed
+
+
+@contextlib.contextmanager
+def qemu_serial_pty(board: str, exe: Path, timeout: float = 30.0):
+    """Start ``exe`` (the validation firmware) in QEMU with its UART on a pseudo-terminal; yields
+    the terminal's path (for ``--board serial:PATH``) once the firmware answers there. QEMU is
+    ended on leaving.
+
+    QEMU notices a reader on the terminal only by polling it about once a second, and drops
+    what the guest sends before: the terminal is held open here, with a connect frame sent
+    until the firmware answers (the answer is left unread for the next reader)."""
+    machine, _ = QEMU_MACHINES[board]
+    cmd = ["qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none", "-serial", "pty",
+           "-semihosting-config", "enable=on,target=native", "-kernel", str(exe)]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         process_group=0)
+    try:
+        # QEMU 7.2: "char device redirected to /dev/pts/N (label serial0)" (standard output)
+        deadline, said = time.monotonic() + timeout, b""
+        while b"\n" not in said or not re.search(rb"redirected to (\S+)", said):
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise FirmwareError(f"{board}: QEMU did not open a pseudo-terminal: {said.decode(errors='replace')}")
+            if select.select([p.stdout], [], [], 0.1)[0]:
+                said += os.read(p.stdout.fileno(), 4096)
+        path = re.search(rb"redirected to (\S+)", said).group(1).decode()
+        holder = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(holder)
+            while not select.select([holder], [], [], 0.5)[0]:
+                if p.poll() is not None or time.monotonic() > deadline:
+                    raise FirmwareError(f"{board}: the validation firmware did not answer on {path}")
+                os.write(holder, up.encode_frame(up.CONNECT))
+            yield path
+        finally:
+            os.close(holder)
+    finally:
+        subproc.kill_group(p)
+        p.stdout.close()

@@ -34,9 +34,14 @@ MAX_PAYLOAD = 4096  # longer lengths are taken as corruption
 
 HELLO, EMBEDDING, ERROR, END, PROFILE = 1, 2, 3, 4, 5
 BUDGET = 6  # real boards (docs/boards.md), once at start-up
+READY = 7  # validation firmware: a host frame handled (or to be sent again)
 SELFTEST = 0x7F
+# host -> device, validation firmware (firmware/app/validator.c)
+CONNECT, PCM, CLIP_END = 0x10, 0x11, 0x12
 TYPE_NAMES = {HELLO: "hello", EMBEDDING: "embedding", ERROR: "error", END: "end", PROFILE: "profile",
-              BUDGET: "budget", SELFTEST: "selftest"}
+              BUDGET: "budget", READY: "ready", SELFTEST: "selftest", CONNECT: "connect", PCM: "pcm",
+              CLIP_END: "clip_end"}
+READY_OK, READY_RESEND, READY_UNKNOWN = 0, 1, 2
 
 # Error codes of ERROR frames.
 ERR_CLIP_TOO_SHORT, ERR_CLIP_TOO_LONG, ERR_NO_AUDIO, ERR_FAULT, ERR_INTERNAL = 1, 2, 3, 4, 5
@@ -58,6 +63,7 @@ class DecodeResult:
     crc_errors: int = 0
     garbage_bytes: int = 0  # bytes skipped outside any valid frame
     truncated: bool = False  # the stream ended inside a frame
+    consumed: int = 0  # bytes decoded or skipped: a truncated frame starts here (incremental decoding)
 
 
 def encode_frame(ftype: int, payload: bytes = b"", seq: int = 0, timestamp_ms: int = 0) -> bytes:
@@ -78,10 +84,12 @@ def decode_stream(data: bytes) -> DecodeResult:
             tail = _partial_sync_len(data[pos:])
             out.garbage_bytes += n - pos - tail
             out.truncated |= tail > 0
+            pos = n - tail
             break
         out.garbage_bytes += start - pos
         if start + HEADER_LEN > n:
             out.truncated = True
+            pos = start
             break
         version, ftype, seq, ts, length = _HEAD.unpack_from(data, start + len(SYNC))
         if version != VERSION or length > MAX_PAYLOAD:
@@ -94,6 +102,7 @@ def decode_stream(data: bytes) -> DecodeResult:
             # later frame follows: look for one before calling it truncated.
             if data.find(SYNC, start + 1) < 0:
                 out.truncated = True
+                pos = start
                 break
             out.garbage_bytes += 1
             pos = start + 1
@@ -106,6 +115,7 @@ def decode_stream(data: bytes) -> DecodeResult:
             continue
         out.frames.append(Frame(ftype, seq, ts, bytes(body[_HEAD.size :])))
         pos = end
+    out.consumed = min(pos, n)
     return out
 
 
@@ -256,6 +266,28 @@ def parse_profile(payload: bytes) -> Profile:
     per_op = list(r.unpack(f"<{n_ops}Q"))
     r.done()
     return Profile(n_windows, frontend, network, total, per_op)
+
+
+@dataclass
+class Ready:
+    """The validation firmware's answer to a host frame: handled (or damaged: send it again)."""
+
+    seq: int  # of the host frame
+    status: int  # READY_OK, READY_RESEND, READY_UNKNOWN
+    max_samples: int  # int16 samples a pcm frame may hold
+
+
+def encode_ready(r: Ready) -> bytes:
+    return struct.pack("<HBH", r.seq, r.status, r.max_samples)
+
+
+def parse_ready(payload: bytes) -> Ready:
+    r = _Reader(payload, "ready")
+    ready = Ready(*r.unpack("<HBH"))
+    r.done()
+    if ready.status > READY_UNKNOWN or ready.max_samples == 0:
+        raise r.fail(f"status {ready.status}, {ready.max_samples} samples per frame")
+    return ready
 
 
 @dataclass

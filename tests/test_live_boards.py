@@ -62,14 +62,18 @@ def region(board, addr, size=1):
     return None
 
 
-@pytest.fixture(scope="module", params=[(b, m) for b in PARTS for m in ("scene", "timestamp")],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+# the embedder of both boards; the validation firmware (docs/firmware.md) where it is built
+IMAGES = [(b, m, "embedder") for b in PARTS for m in ("scene", "timestamp")]
+IMAGES += [("stm32f4-discovery", m, "validator") for m in ("scene", "timestamp")]
+
+
+@pytest.fixture(scope="module", params=IMAGES, ids=lambda p: "-".join(p))
 def image(request):
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.fail("arm-none-eabi-gcc is missing (bash ci/setup.sh)")
-    board, mode = request.param
-    build = cmake_build.build(board, options={"EMBED_MODE": mode}, targets=["embedder"])
-    return board, mode, build / "firmware" / "app" / "embedder.elf"
+    board, mode, target = request.param
+    build = cmake_build.build(board, options={"EMBED_MODE": mode}, targets=[target])
+    return board, mode, build / "firmware" / "app" / f"{target}.elf"
 
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,9 @@
 
 Boards: ``reference`` (frontend twin + integer ONNX model in ONNX Runtime),
 ``host`` (the generated C, compiled for this machine), ``qemu-an386`` and
-``qemu-netduinoplus2`` (the firmware in QEMU). The export comes from ``--export
+``qemu-netduinoplus2`` (the firmware in QEMU), ``serial:PORT`` (a board flashed with the
+validation firmware: each file's integers are compared with the reference board's, "equal" or
+the first differing window and section; a difference fails that file). The export comes from ``--export
 DIR`` or is made from the model arguments (default: the project's default
 configuration, exporter/defaults.py) into a cache folder. Files are read and
 embedded one at a time: a file that fails (unreadable, too short, too long for
@@ -26,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from exporter.checkpoint import add_model_arguments
 
     parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (wav, flac, ogg, ...)")
-    parser.add_argument("--board", required=True, choices=BOARDS, help="where the integers are computed")
+    parser.add_argument("--board", required=True, metavar="BOARD",
+                        help=f"where the integers are computed: {', '.join(BOARDS)}, or serial:PORT (a board "
+                             "flashed with the validation firmware; its integers are compared with the reference "
+                             "board's)")
+    parser.add_argument("--baud", type=int, default=None, help="serial:PORT only: baud rate (default 115200)")
     parser.add_argument("--mode", choices=MODES, default="scene", help="default scene")
     add_model_arguments(parser)
     parser.add_argument("--export", metavar="DIR", type=Path, default=None,
@@ -97,19 +103,34 @@ def run(args: argparse.Namespace) -> int:
     from exporter.windows import MIN_CLIP_SAMPLES, scene_windows, timestamp_windows
 
     check_out_file(args.out)  # before the (slow) work
-    board = board_module(args.board)
+    serial_port = args.board[len("serial:"):] if args.board.startswith("serial:") else None
+    if serial_port == "":
+        raise UserError("--board serial:PORT needs a port, e.g. serial:/dev/ttyACM0")
+    if args.baud is not None and serial_port is None:
+        raise UserError("--baud is for --board serial:PORT")
+    board = None if serial_port is not None else board_module(args.board)
     export_dir = resolve_export(args)
     graph = Graph.load(export_dir)
-    embed_clip = board.embedder(args.mode, Path(export_dir))
+    if serial_port is not None:
+        from exporter.boards import serial
+
+        embed_clip = serial.embedder(args.mode, Path(export_dir), serial_port, args.baud or serial.DEFAULT_BAUD)
+    else:
+        embed_clip = board.embedder(args.mode, Path(export_dir))
 
     def embed(path: str):
         pcm = to_pcm16(load_audio(path))
         # The windowing's too-short check first: the same message on every board.
         if args.mode == "scene":
             scene_windows(pcm[:MIN_CLIP_SAMPLES])  # its length check alone: the rest of the clip need not be copied
-            return embed_clip(pcm), None
-        timestamps = timestamp_windows(pcm)[1]
-        return embed_clip(pcm), timestamps
+            timestamps = None
+        else:
+            timestamps = timestamp_windows(pcm)[1]
+        q = embed_clip(pcm)
+        if serial_port is not None:  # embed_clip raised unless equal
+            print(f"{path}: equal to the reference board ({len(np.atleast_2d(q))} embedding(s) of {q.shape[-1]} "
+                  f"values, byte for byte)")
+        return q, timestamps
 
     files, results, failed = each_file(args.audio, embed)
     q_list = [q for q, _ in results]
