@@ -11,23 +11,53 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 
 GRACE_SECONDS = 2.0  # after SIGTERM, before SIGKILL
 
 
-def run(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
+POLL_SECONDS = 0.5
+
+
+def run(cmd: list[str], timeout: float | None = None, poll: Callable[[int], None] | None = None,
+        **kwargs) -> subprocess.CompletedProcess:
     """``subprocess.run(cmd, capture_output=True, ...)`` with the child in its own process group.
 
     Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds, the group ended. Standard
-    input is closed: a child outside the terminal's foreground group must not read from it."""
+    input is closed: a child outside the terminal's foreground group must not read from it.
+    ``stdout``/``stderr`` may be given (files: a long run's output need not be held in memory).
+    ``poll(pid)`` is called about every POLL_SECONDS while the child runs (a progress bar); the
+    child's output must then go to files, as nothing reads pipes meanwhile."""
     kwargs.setdefault("stdin", subprocess.DEVNULL)
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0, **kwargs) as p:
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    if poll is not None and subprocess.PIPE in (kwargs["stdout"], kwargs["stderr"]):
+        raise ValueError("poll needs stdout and stderr redirected to files")
+    with subprocess.Popen(cmd, process_group=0, **kwargs) as p:
         try:
-            out, err = p.communicate(timeout=timeout)
+            if poll is None:
+                out, err = p.communicate(timeout=timeout)
+            else:
+                out = err = None
+                _wait_polling(p, timeout, poll)
         except BaseException:
             kill_group(p)
             raise
         return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def _wait_polling(p: subprocess.Popen, timeout: float | None, poll: Callable[[int], None]) -> None:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = POLL_SECONDS if deadline is None else max(0.0, min(POLL_SECONDS, deadline - time.monotonic()))
+        try:
+            p.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(p.args, timeout) from None
+            poll(p.pid)
 
 
 def kill_group(p: subprocess.Popen) -> None:
