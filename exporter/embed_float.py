@@ -3,6 +3,9 @@
 Windows come from exporter/windows.py (shared with every board). Unlike the
 wrapper, which embeds timestamp windows one at a time, windows are batched:
 the network treats batch items independently, so only float rounding differs.
+``scene_stream`` / ``timestamp_stream`` embed one sound given as blocks (a long file
+read piece by piece) in bounded memory, with the very batches of ``scene`` /
+``timestamp``: the same bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from exporter.audio import check_audio
 from exporter.features import DEFAULT_FEATURES, assemble, embedding_size, parse_features
 from exporter.model import MobileNetV3
 from exporter.preprocess import LogMel
-from exporter.windows import scene_windows, timestamp_windows
+from exporter.windows import (
+    SCENE_MAX_SAMPLES,
+    TS_WINDOW,
+    batched,
+    scene_windows,
+    stream_scene_windows,
+    stream_timestamp_windows,
+    timestamp_windows,
+)
 
 # Audio samples per network batch: 8 scene windows of 10 s, or 500 timestamp windows.
 MAX_BATCH_SAMPLES = 8 * 10 * SAMPLE_RATE
@@ -83,6 +94,29 @@ class FloatEmbedder(torch.nn.Module):
         emb = self._embed_each_sound(windows)
         timestamps = torch.from_numpy(np.broadcast_to(ts, windows.shape[:2]).copy()).to(emb.device)
         return emb, timestamps
+
+    def scene_stream(self, blocks) -> torch.Tensor:
+        """``scene`` of one sound given as float32 blocks (exporter.audio.AudioStream) -> (D,).
+
+        Equal to ``scene(whole[None])[0]`` byte for byte: the same windows in the same batches
+        (forward's), averaged by the same reduction. Holds about one batch of windows."""
+        per_batch = max(1, MAX_BATCH_SAMPLES // SCENE_MAX_SAMPLES)
+        emb = torch.cat([self(b) for b in batched(stream_scene_windows(_checked(blocks)), per_batch)])
+        return emb[0] if len(emb) == 1 else emb[None].mean(dim=1)[0]
+
+    def timestamp_stream(self, blocks) -> np.ndarray:
+        """``timestamp`` of one sound given as float32 blocks -> embeddings (n_ts, D) as numpy,
+        equal to ``timestamp(whole[None])[0][0]`` byte for byte; their times are
+        ``exporter.windows.timestamps_ms(n_ts)``. Holds one batch of windows, and the result."""
+        per_batch = max(1, MAX_BATCH_SAMPLES // TS_WINDOW)
+        return np.concatenate([self(b).cpu().numpy() for b in batched(stream_timestamp_windows(_checked(blocks)), per_batch)])
+
+
+def _checked(blocks):
+    """Blocks of a sound, as _as_numpy checks a whole one (float32, finite)."""
+    for b in blocks:
+        if len(b):
+            yield check_audio(np.asarray(b, dtype=np.float32))
 
 
 def _as_numpy(audio) -> np.ndarray:

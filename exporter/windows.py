@@ -43,6 +43,14 @@ def _check_length(n: int, needed: int, what: str) -> None:
         )
 
 
+def check_clip_length(n: int, mode: str) -> None:
+    """The error ``timestamp_windows`` / ``scene_windows`` give a clip of ``n`` samples too short for ``mode``."""
+    if mode == "timestamp":
+        _check_length(n, TS_PAD + 1, "timestamp embeddings (reflect padding of 80 ms)")
+    else:
+        _check_length(n, MIN_CLIP_SAMPLES, "a log-mel spectrogram")
+
+
 def _unfold(padded: np.ndarray, n_windows: int, window: int, hop: int) -> np.ndarray:
     """[..., n] -> [..., n_windows, window], a read-only view (no copy: an hour of
     audio would otherwise become gigabytes of overlapping windows)."""
@@ -58,7 +66,7 @@ def timestamp_windows(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     audio = np.asarray(audio)
     n = audio.shape[-1]
-    _check_length(n, TS_PAD + 1, "timestamp embeddings (reflect padding of 80 ms)")
+    check_clip_length(n, "timestamp")
     pad = [(0, 0)] * (audio.ndim - 1) + [(TS_PAD, TS_PAD)]
     padded = np.pad(audio, pad, mode="reflect")
     n_ts = n // TS_HOP + 1
@@ -78,7 +86,7 @@ def scene_windows(audio: np.ndarray) -> np.ndarray:
     """
     audio = np.asarray(audio)
     n = audio.shape[-1]
-    _check_length(n, MIN_CLIP_SAMPLES, "a log-mel spectrogram")
+    check_clip_length(n, "scene")
     if n <= SCENE_MAX_SAMPLES:
         return audio[..., None, :].copy()
     pad = [(0, 0)] * (audio.ndim - 1) + [(SCENE_PAD, SCENE_PAD)]
@@ -131,7 +139,7 @@ def stream_timestamp_windows(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarra
     before the first window."""
     blocks = iter(blocks)
     head, _ = _head(blocks, TS_PAD + 1)
-    _check_length(len(head), TS_PAD + 1, "timestamp embeddings (reflect padding of 80 ms)")
+    check_clip_length(len(head), "timestamp")
     yield from _cut(_reflect_padded(head, blocks, TS_PAD), TS_WINDOW, TS_HOP)
 
 
@@ -141,7 +149,7 @@ def stream_scene_windows(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     blocks = iter(blocks)
     head, ended = _head(blocks, SCENE_MAX_SAMPLES + 1)
     if ended:  # up to 10 s: one window, the whole clip
-        _check_length(len(head), MIN_CLIP_SAMPLES, "a log-mel spectrogram")
+        check_clip_length(len(head), "scene")
         yield head
         return
     yield from _cut(_reflect_padded(head, blocks, SCENE_PAD), SCENE_MAX_SAMPLES, SCENE_HOP)

@@ -5,9 +5,10 @@ Boards: ``reference`` (frontend twin + integer ONNX model in ONNX Runtime),
 ``qemu-netduinoplus2`` (the firmware in QEMU). The export comes from ``--export
 DIR`` or is made from the model arguments (default: the project's default
 configuration, exporter/defaults.py) into a cache folder. Files are read and
-embedded one at a time: a file that fails (unreadable, too short, too long for
-the board, a firmware fault) is reported by name and skipped; the others are
-still written, and the exit code is 1.
+embedded one at a time, streamed in blocks (memory does not grow with a file's
+length; a progress bar on a terminal beyond a minute): a file that fails
+(unreadable, too short, too long for the board, a firmware fault) is reported by
+name and skipped; the others are still written, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -83,12 +84,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from exporter import qembed
-    from exporter.audio import load_audio, to_pcm16
+    from exporter.audio import AudioStream
     from exporter.boards import board_module
     from exporter.graph import Graph
     from exporter.outputs import check_out_file
-    from exporter.results import each_file, pad_ragged, write_embeddings_npz
-    from exporter.windows import MIN_CLIP_SAMPLES, scene_windows, timestamp_windows
+    from exporter.results import each_file, file_progress, pad_ragged, write_embeddings_npz
+    from exporter.windows import timestamps_ms
 
     check_out_file(args.out)  # before the (slow) work
     board = board_module(args.board)
@@ -97,13 +98,11 @@ def run(args: argparse.Namespace) -> int:
     embed_clip = board.embedder(args.mode, Path(export_dir))
 
     def embed(path: str):
-        pcm = to_pcm16(load_audio(path))
-        # The windowing's too-short check first: the same message on every board.
-        if args.mode == "scene":
-            scene_windows(pcm[:MIN_CLIP_SAMPLES])  # its length check alone: the rest of the clip need not be copied
-            return embed_clip(pcm), None
-        timestamps = timestamp_windows(pcm)[1]
-        return embed_clip(pcm), timestamps
+        stream = AudioStream(path)
+        with file_progress(path, stream.seconds) as progress:
+            # A too-short clip is the windowing's error on every board (exporter/windows.py).
+            q = embed_clip(stream.pcm16(), progress=progress)
+        return q, (None if args.mode == "scene" else timestamps_ms(len(q)))
 
     files, results, failed = each_file(args.audio, embed)
     q_list = [q for q, _ in results]
