@@ -186,5 +186,16 @@ def test_streamed_timestamps_equal_whole_file(embedder, tmp_path, seconds):
     path = tmp_path / "clip.flac"
     sf.write(path, _varied(seconds, 48000), 48000, subtype="PCM_24")
     emb, ts = embedder.timestamp(load_audio(path)[None])
-    streamed = embedder.timestamp_stream(AudioStream(path))
-    assert streamed.shape == emb.shape[1:] and streamed.tobytes() == emb[0].numpy().tobytes()
+    n = len(load_audio(path))
+    for expected in (0, n - 5000, n, n + 5000):  # no length, the header's length wrong or right
+        streamed = embedder.timestamp_stream(AudioStream(path), expected_samples=expected)
+        assert streamed.shape == emb.shape[1:] and streamed.tobytes() == emb[0].numpy().tobytes()
+
+
+def test_logmel_in_pieces_is_the_batch_logmel(embedder):
+    """FloatEmbedder computes the log-mel of a batch a window (or 62 timestamp windows) at a
+    time to bound memory: it must be the log-mel of the whole batch, byte for byte."""
+    rng = np.random.default_rng(0)
+    for shape in [(3, 320_000), (2, 123_457), (130, 5120)]:
+        x = torch.from_numpy((0.1 * rng.standard_normal(shape)).astype(np.float32))
+        assert embedder.logmel(x).numpy().tobytes() == embedder.mel(x).numpy().tobytes(), shape

@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from exporter import SAMPLE_RATE
     from exporter.audio import AudioStream, counted
     from exporter.checkpoint import resolve_model_args
     from exporter.embed_float import FloatEmbedder
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             blocks = counted(stream, progress)
             if args.mode == "scene":
                 return embedder.scene_stream(blocks).numpy(), None
-            emb = embedder.timestamp_stream(blocks)
+            emb = embedder.timestamp_stream(blocks, expected_samples=round(stream.seconds * SAMPLE_RATE))
             return emb, timestamps_ms(len(emb))
 
     files, results, failed = each_file(args.audio, embed)
