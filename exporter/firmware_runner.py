@@ -134,9 +134,10 @@ NETWORK_INSTRUCTIONS_PER_MAC = 4.8  # reports/bench.json, mn01: 4.80 (160 ms win
 # When the export is not known (run_embedder called directly): mn01's 1,437 (timestamp) and
 # 1,557 (scene over 10 s) instructions per sample (reports/bench.json), with a margin.
 DEFAULT_INSTRUCTIONS_PER_SAMPLE = 2_000
-# QEMU ran this firmware at 185-460 M instructions/s on the shared 2-core machine of
-# reports/long_audio.md (load 3: 60 s of audio, scene and timestamp), and the 1-hour timestamp
-# run of issue 14 at 365 M/s. 40 M/s leaves a factor of 5-10 for slower or busier hosts.
+# QEMU (TCG, no -icount) ran this firmware at 460 M instructions/s in timestamp mode and 185 M/s
+# in scene mode on 60 s of audio, start-up included, on the project's shared 2-core machine at
+# load 3; issue 14's hour of timestamps at 365 M/s (reports/long_audio.md has more). 40 M/s
+# leaves a factor of 5-10 for slower or busier hosts.
 QEMU_MIN_INSTRUCTIONS_PER_SECOND = 40e6
 TIMEOUT_START_SECONDS = 60.0  # start-up (QEMU, the host's file system) on a loaded machine
 # Whatever the clip: 12 h of emulation, over 100 hours of audio at the measured speed.
@@ -155,8 +156,8 @@ def instructions_per_sample(graph, mode: str) -> float:
 
 def default_timeout(n_samples: int, per_sample: float = DEFAULT_INSTRUCTIONS_PER_SAMPLE) -> float:
     """Seconds to wait for the firmware on ``n_samples``: start-up plus the clip's instructions
-    at QEMU_MIN_INSTRUCTIONS_PER_SECOND, at most TIMEOUT_CAP_SECONDS (1 h of mn01 timestamp
-    audio: 70 minutes, against 7.5 measured)."""
+    at QEMU_MIN_INSTRUCTIONS_PER_SECOND, at most TIMEOUT_CAP_SECONDS (an hour of mn01 timestamps:
+    68 minutes, against the 7.5 it took in issue 14)."""
     return min(TIMEOUT_CAP_SECONDS, TIMEOUT_START_SECONDS + n_samples * per_sample / QEMU_MIN_INSTRUCTIONS_PER_SECOND)
 
 
@@ -173,7 +174,7 @@ def pcm_file(clip: np.ndarray | Iterable[np.ndarray]) -> Iterator[tuple[Path, in
         n = 0
         with open(path, "wb") as f:
             for block in pcm_blocks(clip):
-                f.write(block.astype("<i2", copy=False).tobytes())
+                block.astype("<i2", copy=False).tofile(f)
                 n += block.size
         yield path, n
 
@@ -189,7 +190,7 @@ def run_pcm(board: str, exe: Path, pcm: Path, n_samples: int, timeout: float | N
             icount: bool = False, progress: Callable[[int], None] | None = None) -> FirmwareRun:
     """Run the embedder on the PCM file ``pcm`` (``n_samples`` long, in a folder of its own:
     the firmware's output is written beside it). ``progress(samples the firmware has read)``
-    is called about every half second where /proc shows it."""
+    is called every subproc.POLL_SECONDS where /proc shows it."""
     timeout = default_timeout(n_samples) if timeout is None else timeout
     cmd = [str(exe), str(pcm)] if board == "host" else qemu_command(board, exe, pcm, icount)
     uart, stderr = pcm.with_name("uart.bin"), pcm.with_name("stderr.txt")
@@ -244,7 +245,6 @@ def _decode_file(path: Path, run: FirmwareRun, board: str) -> up.DecodeResult:
             total.crc_errors += res.crc_errors
             total.garbage_bytes += res.garbage_bytes
             total.truncated |= res.truncated
-            total.consumed += res.consumed
             if not chunk:
                 return total
             rest = data[res.consumed :]

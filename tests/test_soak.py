@@ -2,7 +2,7 @@
 qemu-an386 (the shipped export, firmware/generated), every embedding equal to the reference
 board's byte for byte, with the stack peak and the end frame's counters.
 
-Ten minutes is 12,001 windows (the firmware's sample ring wraps 5,000 times, the frames'
+Ten minutes is 12,001 windows (the firmware's sample ring wraps over 5,000 times, the frames'
 sequence number runs to 12,000). Measured CPU time for ten minutes: making the audio 14 s,
 QEMU 40 s, the reference board 91 s; QEMU and the reference run in parallel, so about two
 minutes on an idle 2-core machine (7 minutes on a shared one at load 11). The benchmark
