@@ -305,3 +305,17 @@ def clip_set(first_seed: int, n: int, seconds: float, stream: str = "calibration
         kind, x = clip(seed, seconds, kind, stream, variant)
         out.append((f"{stream}-{kind}-{seed}", x))
     return out
+
+
+def pieces(seconds: float, piece_seconds: float = 15.0, first_seed: int = 0, stream: str = "held-out"):
+    """Long varied audio, one piece at a time: ``(name, float32 clip)`` of ``piece_seconds``
+    (the last one shorter), every kind in turn as in ``clip_set``, ``seconds`` in all. For soak
+    tests and the long-audio benchmark: an hour of sound without an hour of it in memory."""
+    order = [k for _, k in sorted(((j + 0.5) / KIND_WEIGHTS[k], k) for k in KINDS for j in range(KIND_WEIGHTS[k]))]
+    total, i = _n(seconds), 0
+    while total > 0:
+        n = min(total, _n(piece_seconds))
+        kind, x = clip(first_seed + i, piece_seconds, order[i % len(order)], stream)
+        yield f"{stream}-{kind}-{first_seed + i}", x[:n]
+        total -= n
+        i += 1

@@ -63,7 +63,7 @@ class DecodeResult:
     crc_errors: int = 0
     garbage_bytes: int = 0  # bytes skipped outside any valid frame
     truncated: bool = False  # the stream ended inside a frame
-    consumed: int = 0  # bytes decoded or skipped: a truncated frame starts here (incremental decoding)
+    consumed: int = 0  # bytes decoded; with final=False the rest is to be given again with more
 
 
 def encode_frame(ftype: int, payload: bytes = b"", seq: int = 0, timestamp_ms: int = 0) -> bytes:
@@ -73,8 +73,13 @@ def encode_frame(ftype: int, payload: bytes = b"", seq: int = 0, timestamp_ms: i
     return SYNC + body + struct.pack("<I", zlib.crc32(body))
 
 
-def decode_stream(data: bytes) -> DecodeResult:
-    """All valid frames of ``data``, in order, with counts of what was skipped."""
+def decode_stream(data: bytes, final: bool = True) -> DecodeResult:
+    """All valid frames of ``data``, in order, with counts of what was skipped.
+
+    ``final=False``: ``data`` is a piece of a longer stream (read as it comes). Decoding stops
+    where a frame may go on in the next piece, and ``consumed`` says where: give
+    ``data[consumed:] + next piece`` next, and the last rest with ``final=True``. Pieces decoded
+    so give the frames and counts of the whole stream decoded at once."""
     out = DecodeResult()
     pos, n = 0, len(data)
     while pos < n:
@@ -83,11 +88,17 @@ def decode_stream(data: bytes) -> DecodeResult:
             # A partial sync word at the very end is a truncated frame, not garbage.
             tail = _partial_sync_len(data[pos:])
             out.garbage_bytes += n - pos - tail
+            if not final:
+                pos = n - tail
+                break
             out.truncated |= tail > 0
             pos = n - tail
             break
         out.garbage_bytes += start - pos
         if start + HEADER_LEN > n:
+            if not final:
+                pos = start
+                break
             out.truncated = True
             pos = start
             break
@@ -97,6 +108,9 @@ def decode_stream(data: bytes) -> DecodeResult:
             pos = start + 1
             continue
         end = start + HEADER_LEN + length + CRC_LEN
+        if end > n and not final:
+            pos = start
+            break
         if end > n:
             # Either the stream was cut inside this frame, or the length is corrupt and a
             # later frame follows: look for one before calling it truncated.
@@ -115,7 +129,7 @@ def decode_stream(data: bytes) -> DecodeResult:
             continue
         out.frames.append(Frame(ftype, seq, ts, bytes(body[_HEAD.size :])))
         pos = end
-    out.consumed = min(pos, n)
+    out.consumed = min(pos, n) if not final else n
     return out
 
 

@@ -60,7 +60,7 @@ class Link:
             data += self.port.read(self.port.in_waiting)
             self.last_byte = time.monotonic()
             self.buf += data
-        res = up.decode_stream(bytes(self.buf))
+        res = up.decode_stream(bytes(self.buf), final=False)
         del self.buf[: res.consumed]
         self.garbage_bytes += res.garbage_bytes
         self.crc_errors += res.crc_errors

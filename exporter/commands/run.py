@@ -7,9 +7,10 @@ validation firmware: each file's integers are compared with the reference board'
 the first differing window and section; a difference fails that file). The export comes from ``--export
 DIR`` or is made from the model arguments (default: the project's default
 configuration, exporter/defaults.py) into a cache folder. Files are read and
-embedded one at a time: a file that fails (unreadable, too short, too long for
-the board, a firmware fault) is reported by name and skipped; the others are
-still written, and the exit code is 1.
+embedded one at a time, streamed in blocks (memory does not grow with a file's
+length; a progress bar on a terminal beyond a minute): a file that fails
+(unreadable, too short, too long for the board, a firmware fault) is reported by
+name and skipped; the others are still written, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -95,12 +96,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from exporter import qembed
-    from exporter.audio import load_audio, to_pcm16
+    from exporter.audio import AudioStream
     from exporter.boards import board_module
     from exporter.graph import Graph
     from exporter.outputs import check_out_file
-    from exporter.results import each_file, pad_ragged, write_embeddings_npz
-    from exporter.windows import MIN_CLIP_SAMPLES, scene_windows, timestamp_windows
+    from exporter.results import each_file, file_progress, pad_ragged, write_embeddings_npz
+    from exporter.windows import timestamps_ms
 
     check_out_file(args.out)  # before the (slow) work
     serial_port = args.board[len("serial:"):] if args.board.startswith("serial:") else None
@@ -119,18 +120,18 @@ def run(args: argparse.Namespace) -> int:
         embed_clip = board.embedder(args.mode, Path(export_dir))
 
     def embed(path: str):
-        pcm = to_pcm16(load_audio(path))
-        # The windowing's too-short check first: the same message on every board.
-        if args.mode == "scene":
-            scene_windows(pcm[:MIN_CLIP_SAMPLES])  # its length check alone: the rest of the clip need not be copied
-            timestamps = None
-        else:
-            timestamps = timestamp_windows(pcm)[1]
-        q = embed_clip(pcm)
-        if serial_port is not None:  # embed_clip raised unless equal
+        stream = AudioStream(path)
+        if serial_port is not None:
+            # the board over a UART takes the clip whole (it is compared with the reference board's)
+            pcm = np.concatenate(list(stream.pcm16()))
+            q = embed_clip(pcm)  # raises unless equal
             print(f"{path}: equal to the reference board ({len(np.atleast_2d(q))} embedding(s) of {q.shape[-1]} "
                   f"values, byte for byte)")
-        return q, timestamps
+        else:
+            with file_progress(path, stream.seconds) as progress:
+                # A too-short clip is the windowing's error on every board (exporter/windows.py).
+                q = embed_clip(stream.pcm16(), progress=progress)
+        return q, (None if args.mode == "scene" else timestamps_ms(len(q)))
 
     files, results, failed = each_file(args.audio, embed)
     q_list = [q for q, _ in results]
