@@ -3,7 +3,6 @@ arm-none-eabi-as, and its block accounting against the instruction-counting plug
 
 import subprocess
 
-import numpy as np
 import pytest
 
 from exporter import ROOT, cycle_model, example_clips, firmware_runner
