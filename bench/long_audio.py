@@ -8,8 +8,9 @@ its children, QEMU, separately) and its resident memory sampled every second fro
 (flat when memory does not grow with the file). The QEMU and reference runs of the same file
 in timestamp mode are compared byte for byte.
 
-    python bench/long_audio.py [--minutes 10 60] [--out reports/long_audio]
-writes OUT.md and OUT.json. Target: <= 500 MB peak for any length.
+    python bench/long_audio.py [--minutes 10 60] [--cases embed ...] [--out reports/long_audio]
+writes OUT.md and OUT.json (``--cases``: only the commands whose names contain one of the
+words; the other results of an existing OUT.json are kept). Target: <= 500 MB peak for any length.
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ WRAPPER = """
 import json, os, resource, sys
 from exporter.cli import main
 code = main(sys.argv[1:])
-self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(os.environ["LONG_AUDIO_BENCH_OUT"], "w") as f:
-    json.dump({"exit_code": code, "peak_rss_kb": self_kb, "children_peak_rss_kb": children_kb}, f)
+    json.dump({"exit_code": code, "peak_rss_kb": me.ru_maxrss, "children_peak_rss_kb": children.ru_maxrss,
+               "cpu_seconds": me.ru_utime + me.ru_stime, "children_cpu_seconds": children.ru_utime + children.ru_stime}, f)
 sys.exit(code)
 """
 
@@ -105,6 +106,7 @@ def measure(args: list[str], audio: Path, out: Path, work: Path) -> dict:
     rss = [mb for _, mb in samples]
     return {
         "seconds": round(wall, 1),
+        "cpu_seconds": round(usage["cpu_seconds"] + usage["children_cpu_seconds"], 1),
         "peak_rss_mb": round(usage["peak_rss_kb"] / 1024, 1),
         "children_peak_rss_mb": round(usage["children_peak_rss_kb"] / 1024, 1),
         "rss_at_25_50_75_100_percent_mb": [rss[min(len(rss) - 1, int(q * len(rss)))] for q in (0.25, 0.5, 0.75, 0.999)]
@@ -114,9 +116,10 @@ def measure(args: list[str], audio: Path, out: Path, work: Path) -> dict:
     }
 
 
-def run_bench(minutes: list[float], out: Path) -> dict:
+def run_bench(minutes: list[float], out: Path, cases: list[str] | None = None) -> dict:
     from exporter import firmware_runner
 
+    chosen = [(name, args) for name, args in CASES if not cases or any(c in name for c in cases)]
     # Build the firmware first: the runs measure running, not compiling.
     firmware_runner.build_embedder("qemu-an386", "timestamp", defaults.GENERATED_DIR)
     results = []
@@ -128,7 +131,7 @@ def run_bench(minutes: list[float], out: Path) -> dict:
             seconds = write_audio(audio, m)
             print(f"{audio.name}: {seconds:.0f} s of audio written in {time.monotonic() - t0:.0f} s", flush=True)
             outputs = {}
-            for name, args in CASES:
+            for name, args in chosen:
                 outputs[name] = work / f"{name.replace(' ', '_')}-{m:g}.npz"
                 r = measure(args, audio, outputs[name], work)
                 r.update(case=name, audio_seconds=round(seconds, 1), audio_minutes=m,
@@ -136,12 +139,20 @@ def run_bench(minutes: list[float], out: Path) -> dict:
                 print(f"{name}, {m:g} min: {r['seconds']:.0f} s, peak {r['peak_rss_mb']:.0f} MB "
                       f"(children {r['children_peak_rss_mb']:.0f} MB)", flush=True)
                 results.append(r)
-            ref, qemu = (np.load(outputs[f"run {b} timestamp"]) for b in ("reference", "qemu-an386"))
-            equal = ref["embeddings_q"].tobytes() == qemu["embeddings_q"].tobytes()
-            results[-1]["equal_to_reference"] = bool(equal)
-            results[-1]["embeddings"] = int(qemu["n_timestamps"][0])
-            print(f"qemu-an386 == reference, {m:g} min: {equal} ({int(qemu['n_timestamps'][0])} embeddings)", flush=True)
+            if {"run reference timestamp", "run qemu-an386 timestamp"} <= outputs.keys():
+                ref, qemu = (np.load(outputs[f"run {b} timestamp"]) for b in ("reference", "qemu-an386"))
+                equal = ref["embeddings_q"].tobytes() == qemu["embeddings_q"].tobytes()
+                results[-1]["equal_to_reference"] = bool(equal)
+                results[-1]["embeddings"] = int(qemu["n_timestamps"][0])
+                print(f"qemu-an386 == reference, {m:g} min: {equal} ({int(qemu['n_timestamps'][0])} embeddings)",
+                      flush=True)
             audio.unlink()
+    if cases and out.with_suffix(".json").exists():  # keep what was not measured again
+        again = {(r["case"], r["audio_minutes"]) for r in results}
+        kept = [r for r in json.loads(out.with_suffix(".json").read_text())["results"]
+                if (r["case"], r["audio_minutes"]) not in again]
+        order = {name: i for i, (name, _) in enumerate(CASES)}
+        results = sorted(kept + results, key=lambda r: (r["audio_minutes"], order[r["case"]]))
     report = {"host": platform.platform(), "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg(),
               "python": platform.python_version(), "target_peak_rss_mb": TARGET_MB,
               "audio": f"synthetic_audio.pieces (held-out stream, 30 s pieces), {FILE_RATE} Hz mono PCM_16 WAV",
@@ -158,16 +169,18 @@ def markdown(report: dict) -> str:
         f"Each command in a fresh process on {report['audio']} ({report['model']}; `run` on the shipped export "
         "`firmware/generated`). Peak memory: the process's own `ru_maxrss`; QEMU's, a child, apart. "
         "Memory over time: resident memory sampled every second, at a quarter, half, three quarters and the "
-        f"end of the run. Target: <= {report['target_peak_rss_mb']:g} MB for any length. "
+        "end of the run. CPU time: the process's and its children's (QEMU), user and system. "
+        f"Target: <= {report['target_peak_rss_mb']:g} MB for any length. "
         f"Measured on {report['host']}, {report['cpus']} cores shared with other work "
         f"(load average at the end: {report['load_average_at_end'][0]:.1f}), so times are upper bounds.", "",
-        "| command | audio | time | peak memory | <= 500 MB | memory over the run (MB) | children's peak (QEMU) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| command | audio | time | CPU time | peak memory | <= 500 MB | memory over the run (MB) | children's peak (QEMU) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["results"]:
         over = " / ".join(f"{x:.0f}" for x in r["rss_at_25_50_75_100_percent_mb"])
         children = f"{r['children_peak_rss_mb']:.0f} MB" if "qemu" in r["case"] else "-"
-        lines.append(f"| `{r['case']}` | {r['audio_minutes']:g} min | {r['seconds']:.0f} s | "
+        cpu = f"{r['cpu_seconds']:.0f} s" if "cpu_seconds" in r else "-"
+        lines.append(f"| `{r['case']}` | {r['audio_minutes']:g} min | {r['seconds']:.0f} s | {cpu} | "
                      f"{r['peak_rss_mb']:.0f} MB | {'yes' if r['peak_rss_mb'] <= report['target_peak_rss_mb'] else '**no**'} | "
                      f"{over} | {children} |")
     lines += [""]
@@ -186,9 +199,10 @@ def markdown(report: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
+    ap.add_argument("--cases", nargs="+", default=None, help="only the commands whose names contain one of these")
     ap.add_argument("--out", default=str(ROOT / "reports" / "long_audio"))
     args = ap.parse_args(argv)
-    run_bench(args.minutes, Path(args.out))
+    run_bench(args.minutes, Path(args.out), args.cases)
     return 0
 
 

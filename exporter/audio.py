@@ -80,7 +80,9 @@ class AudioStream:
         except Exception as e:  # libsndfile reports corrupt/unknown formats as several exception types
             raise UserError(f"{self.path}: cannot read audio ({e})") from None
         self.rate, self.block_frames = int(info.samplerate), block_frames
-        self.seconds = info.frames / self.rate if self.rate > 0 else 0.0
+        if self.rate <= 0:
+            raise UserError(f"{self.path}: cannot read audio (sample rate {self.rate})")
+        self.seconds = info.frames / self.rate
 
     def _file_blocks(self) -> Iterator[np.ndarray]:
         import soundfile as sf

@@ -287,14 +287,19 @@ def clip(seed: int, seconds: float, kind: str | None = None, stream: str = "cali
     return kind, x.astype(np.float32)
 
 
+def _kind_order() -> list[str]:
+    """Kinds in turn, in proportion to KIND_WEIGHTS, interleaved: kind k at the positions
+    (j + 0.5) / weight_k, j < weight_k."""
+    return [k for _, k in sorted(((j + 0.5) / KIND_WEIGHTS[k], k) for k in KINDS for j in range(KIND_WEIGHTS[k]))]
+
+
 def clip_set(first_seed: int, n: int, seconds: float, stream: str = "calibration",
              stratified: bool = True) -> list[tuple[str, np.ndarray]]:
     """[(name, clip)] for seeds first_seed .. first_seed + n - 1 of ``stream``. ``stratified``: kinds
     in turn, in proportion to KIND_WEIGHTS, and within a kind its voices, instruments, sources and
     noise colours in turn, so that a set spans them all (a source missing from calibration, say
     birdsong, drives later layers beyond their ranges when it comes)."""
-    # interleaved: kind k at the positions (j + 0.5) / weight_k, j < weight_k
-    order = [k for _, k in sorted(((j + 0.5) / KIND_WEIGHTS[k], k) for k in KINDS for j in range(KIND_WEIGHTS[k]))]
+    order = _kind_order()
     out, seen = [], {k: 0 for k in KINDS}
     for i in range(n):
         seed = first_seed + i
@@ -311,7 +316,7 @@ def pieces(seconds: float, piece_seconds: float = 15.0, first_seed: int = 0, str
     """Long varied audio, one piece at a time: ``(name, float32 clip)`` of ``piece_seconds``
     (the last one shorter), every kind in turn as in ``clip_set``, ``seconds`` in all. For soak
     tests and the long-audio benchmark: an hour of sound without an hour of it in memory."""
-    order = [k for _, k in sorted(((j + 0.5) / KIND_WEIGHTS[k], k) for k in KINDS for j in range(KIND_WEIGHTS[k]))]
+    order = _kind_order()
     total, i = _n(seconds), 0
     while total > 0:
         n = min(total, _n(piece_seconds))

@@ -143,3 +143,15 @@ def test_stream_errors_name_the_file(tmp_path, test_audio):
     sf.write(path, x, 32000, subtype="FLOAT")
     with pytest.raises(UserError, match=r"nan\.wav \(from 4\.1 s\): 1 sample\(s\) are NaN"):
         list(AudioStream(path))
+
+
+def test_synthetic_pieces_cover_every_kind_and_the_length():
+    """The long varied audio of the soak test and the benchmark: every kind in turn, exactly the
+    length asked for, each piece a deterministic clip of its seed."""
+    from exporter import synthetic_audio
+
+    pieces = list(synthetic_audio.pieces(13 * 0.5 + 0.1, piece_seconds=0.5))
+    assert sum(len(x) for _, x in pieces) == round((13 * 0.5 + 0.1) * 32000) and len(pieces[-1][1]) == 3200
+    assert {name.split("-")[-2] for name, _ in pieces} == set(synthetic_audio.KINDS)
+    kind, x = synthetic_audio.clip(3, 0.5, pieces[3][0].split("-")[-2], "held-out")
+    assert pieces[3][1].tobytes() == x.tobytes()
