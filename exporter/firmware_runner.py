@@ -79,6 +79,7 @@ class FirmwareRun:
     errors: list[tuple[int, str]] = field(default_factory=list)
     end: up.End | None = None
     profile: up.Profile | None = None
+    scores: list[up.Scores] = field(default_factory=list)  # firmware with task heads: per embedding, per head
     decode: up.DecodeResult | None = None
 
 
@@ -156,6 +157,8 @@ def run_embedder(board: str, exe: Path, clip: np.ndarray, timeout: float | None 
                 run.end = up.parse_end(f.payload)
             elif f.type == up.PROFILE:
                 run.profile = up.parse_profile(f.payload)
+            elif f.type == up.SCORES:
+                run.scores.append(up.parse_scores(f.payload))
     except up.ProtocolError as e:
         raise FirmwareError(f"{board}: {e}") from None
     if proc.stderr and board != "host" and run.exit_code not in (0, 2):
@@ -203,16 +206,32 @@ def check_run(board: str, run: FirmwareRun, n_samples: int, mode: str) -> None:
             raise FirmwareError(f"{board}: embedding of {e.size} values, hello announced {run.hello.dim}")
 
 
-def embedder(board: str, mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+def embedder(board: str, mode: str, export_dir: Path, with_scores: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     """The board interface of `python -m exporter run` (exporter/boards/__init__.py): builds the
     firmware once and returns the function int16 clip -> the firmware's integers, [D] in scene
-    mode, [n_ts, D] in timestamp mode."""
+    mode, [n_ts, D] in timestamp mode. ``with_scores``: clip -> (integers, {head name: int8
+    logits [C] (scene) or [n_ts, C]}) from the firmware's scores frames (an export with heads)."""
     exe = build_embedder(board, mode, export_dir)
+    head_names = [h["name"] for h in _heads_of(export_dir)] if with_scores else []
 
-    def embed(clip: np.ndarray) -> np.ndarray:
+    def embed(clip: np.ndarray):
         clip = np.asarray(clip)
         run = run_embedder(board, exe, clip)
         check_run(board, run, clip.size, mode)
-        return run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+        q = run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+        if not with_scores:
+            return q
+        if len(run.scores) != len(run.embeddings) * len(head_names) or \
+                [s.name for s in run.scores] != head_names * len(run.embeddings):
+            raise FirmwareError(f"{board}: {len(run.scores)} scores frames for {len(run.embeddings)} embeddings "
+                                f"and heads {head_names}")
+        scores = {n: np.stack([s.logits_q for s in run.scores[i::len(head_names)]]) for i, n in enumerate(head_names)}
+        return q, {n: (v[0] if mode == "scene" else v) for n, v in scores.items()}
 
     return embed
+
+
+def _heads_of(export_dir: Path) -> list[dict]:
+    from exporter.graph import Graph
+
+    return Graph.load(export_dir).meta.get("heads", [])

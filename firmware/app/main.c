@@ -7,6 +7,9 @@
 #include "embed.h"
 #include "padded_windows.h"
 #include "uart_proto.h"
+#ifdef APP_HEADS
+#include "heads_app.h"
+#endif
 
 #define SAMPLE_RATE 32000u
 #define MIC_BLOCK 320u /* 10 ms: one DMA half-buffer */
@@ -81,6 +84,9 @@ static void send_embedding(uint32_t timestamp_ms, const int16_t *e)
     for (int i = 0; i < EMBED_DIM; i++) proto_put_u16((uint16_t)e[i]);
     proto_end();
     n_embeddings++;
+#ifdef APP_HEADS
+    heads_send_scores(timestamp_ms, e);
+#endif
 }
 
 #if defined(EMBED_MODE_TIMESTAMP) || defined(SCENE_LONG_CLIPS)

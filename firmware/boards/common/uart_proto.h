@@ -12,7 +12,8 @@ enum proto_type {
     PROTO_EMBEDDING = 2,  /* one embedding (int16 LE), timestamp = window centre in ms */
     PROTO_ERROR = 3,      /* u16 code + message */
     PROTO_END = 4,        /* end of the clip: counts */
-    PROTO_PROFILE = 5     /* instruction counts (profiling builds) */
+    PROTO_PROFILE = 5,    /* instruction counts (profiling builds) */
+    PROTO_SCORES = 6      /* one task head's class scores, after each embedding (APP_HEADS) */
 };
 enum proto_error {
     PROTO_ERR_CLIP_TOO_SHORT = 1,
