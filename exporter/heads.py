@@ -36,6 +36,7 @@ from exporter.errors import UserError
 HEAD_FORMAT = "efficientat-m4/head"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")  # a C identifier part and a UART name
+CLASS_RE = re.compile(r"^[A-Za-z0-9_ .+-]{1,64}$")  # goes into C string literals as it is
 MIN_PER_CLASS = 4  # train, validation and held-out need a file each, stratified
 HELD_OUT_FRACTION = 0.25
 VALID_FRACTION = 0.2
@@ -178,6 +179,11 @@ def _load_csv(path: Path) -> Dataset:
 def _checked(ds: Dataset) -> Dataset:
     if len(ds.classes) < 2:
         raise UserError(f"only one class ({ds.classes[0]!r}): a head needs at least two")
+    if len(ds.classes) > 255:
+        raise UserError(f"{len(ds.classes)} classes: a head has at most 255")
+    bad = [c for c in ds.classes if not CLASS_RE.match(c)]
+    if bad:
+        raise UserError(f"class name {bad[0]!r}: use letters, digits, space and _ . + - (at most 64 characters)")
     for c in ds.classes:
         n = sum(c in labs for labs in ds.labels)
         if ds.split is None and n < MIN_PER_CLASS:
