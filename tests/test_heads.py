@@ -221,3 +221,105 @@ def test_export_refuses_a_head_of_another_model(tmp_path, cli, graph):
     assert not (tmp_path / "out").exists()
     code, msg = cli("export", "--head", tmp_path / "nothing", "--out", tmp_path / "out")
     assert code == 2 and "not a head folder" in msg
+
+
+# ---- end to end: train on an export, export with the heads, the device's scores ------------
+
+
+@pytest.fixture(scope="module")
+def export_with_heads(tmp_path_factory, cli_module):
+    """A quick export (A), a scene head and a multi-label timestamp head trained on it from the
+    demo set, and export B = A + both heads."""
+    from exporter.demo_data import write_demo_set
+
+    root = tmp_path_factory.mktemp("heads_e2e")
+    demo = write_demo_set(root / "demo", per_class=6, seconds=1.0)
+    quick = ("--calibration-clips", 4, "--fidelity-clips", 1)
+    assert cli_module("export", *quick, "--out", root / "A") == (0, "")
+    assert cli_module("heads", "train", demo / "scenes", "--name", "scenes", "--export", root / "A",
+                      "--out", root / "h_scenes") == (0, "")
+    assert cli_module("heads", "train", demo / "events_multi.csv", "--name", "events", "--mode", "timestamp",
+                      "--export", root / "A", "--out", root / "h_events") == (0, "")
+    assert cli_module("export", *quick, "--head", root / "h_scenes", "--head", root / "h_events",
+                      "--out", root / "B") == (0, "")
+    return root, demo
+
+
+@pytest.fixture(scope="module")
+def cli_module():
+    import argparse
+    import importlib
+
+    from exporter.cli import COMMANDS
+
+    modules = {name: module for name, module, _ in COMMANDS}
+
+    def run(command: str, *argv):
+        module = importlib.import_module(modules[command])
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        try:
+            return int(module.run(parser.parse_args([str(a) for a in argv])) or 0), ""
+        except UserError as e:
+            return 2, str(e)
+
+    return run
+
+
+@pytest.mark.slow
+def test_heads_train_report(export_with_heads):
+    import json
+
+    root, _ = export_with_heads
+    for name, key in (("scenes", "accuracy"), ("events", "mAP")):
+        folder = root / f"h_{name}"
+        r = json.loads((folder / "report.json").read_text())
+        assert (folder / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "Held-out" in (folder / "report.md").read_text()
+        held = r["held_out"]
+        assert set(held) == {"float_head_float_embeddings", "float_head_device_embeddings", "int8_head_device_embeddings"}
+        # The demo tasks are learnable from the embedding: far above chance.
+        assert held["int8_head_device_embeddings"][key] > (0.6 if name == "scenes" else 0.5)
+        assert r["cost"]["flash_bytes"] > 0 and r["cost"]["macs"] > 0
+        meta = json.loads((folder / "head.json").read_text())
+        assert meta["graph_hash"] == heads.graph_hash(Graph.load(root / "A"))
+    assert json.loads((root / "h_events" / "head.json").read_text())["multi_label"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["host", "qemu-an386"])
+@pytest.mark.parametrize("mode", ["scene", "timestamp"])
+def test_device_scores_bit_exact(export_with_heads, board, mode):
+    from exporter.audio import load_audio, to_pcm16
+    from exporter.boards import scores_embedder
+
+    root, demo = export_with_heads
+    g = Graph.load(root / "B")
+    assert [h["name"] for h in g.meta["heads"]] == ["scenes", "events"]
+    assert heads.graph_hash(g) == heads.graph_hash(Graph.load(root / "A"))  # the network is unchanged
+    clips = [to_pcm16(load_audio(p)) for p in sorted((demo / "scenes").rglob("*.wav"))[::7]]
+    ref = scores_embedder("reference", mode, root / "B")
+    dev = scores_embedder(board, mode, root / "B")
+    for clip in clips:
+        (q_ref, s_ref), (q_dev, s_dev) = ref(clip), dev(clip)
+        assert np.array_equal(q_ref, q_dev)
+        assert s_ref.keys() == s_dev.keys() == {"scenes", "events"}
+        for name in s_ref:
+            assert s_dev[name].dtype == np.int8 and np.array_equal(s_ref[name], s_dev[name]), (board, mode, name)
+        # and the numpy executor of the graph agrees with both
+        np_scores = heads.run_heads(g, q_ref)
+        assert all(np.array_equal(np_scores[n], s_ref[n]) for n in s_ref)
+
+
+@pytest.mark.slow
+def test_run_writes_scores_and_labels(export_with_heads, tmp_path, cli):
+    root, demo = export_with_heads
+    files = sorted((demo / "scenes").rglob("*.wav"))[::5]
+    assert cli("run", "--board", "reference", "--export", root / "B", *files, "--out", tmp_path / "r.npz") == (0, "")
+    r = np.load(tmp_path / "r.npz")
+    assert list(r["heads"]) == ["scenes", "events"]
+    assert r["scores.scenes"].shape == (len(files), 3) and np.allclose(r["scores.scenes"].sum(axis=1), 1, atol=1e-5)
+    assert np.array_equal(r["scores"], r["scores.scenes"])
+    classes = list(r["classes.scenes"])
+    assert list(r["labels.scenes"]) == [classes[i] for i in np.argmax(r["scores_q.scenes"], axis=1)]
+    assert r["scores.events"].shape == (len(files), 5)  # sigmoid: independent per class
