@@ -284,6 +284,10 @@ def fit(x: np.ndarray, y: np.ndarray, multi_label: bool, hidden: int, c: float, 
             if multi_label:  # one binary regression per class (sigmoid outputs)
                 ws, bs = [], []
                 for k in range(n_classes):
+                    if y[:, k].min() == y[:, k].max():  # always (never) present in training: a constant logit
+                        ws.append(np.zeros(z.shape[1]))
+                        bs.append(4.0 if y[0, k] else -4.0)
+                        continue
                     m = LogisticRegression(C=c, max_iter=2000).fit(z, y[:, k])
                     ws.append(m.coef_[0])
                     bs.append(m.intercept_[0])
@@ -322,11 +326,12 @@ def main_metric(multi_label: bool) -> str:
     return "mAP" if multi_label else "accuracy"
 
 
-def select_and_fit(x, y, idx, multi_label: bool, seed: int = 0) -> tuple[FloatHead, list[dict]]:
-    """Choose hidden size and regularization on the validation split; refit on train + valid."""
+def select_and_fit(x, y, idx, multi_label: bool, seed: int = 0, hidden_choices=HIDDEN_CHOICES) -> tuple[FloatHead, list[dict]]:
+    """Choose hidden size (among ``hidden_choices``) and regularization on the validation split;
+    refit on train + valid."""
     key = main_metric(multi_label)
     trials = []
-    for hidden in HIDDEN_CHOICES:
+    for hidden in hidden_choices:
         for c in C_CHOICES:
             head = fit(x[idx["train"]], y[idx["train"]], multi_label, hidden, c, seed)
             score = metrics(head.logits(x[idx["valid"]]), y[idx["valid"]], multi_label)[key]

@@ -233,13 +233,17 @@ def export_with_heads(tmp_path_factory, cli_module):
     from exporter.demo_data import write_demo_set
 
     root = tmp_path_factory.mktemp("heads_e2e")
-    demo = write_demo_set(root / "demo", per_class=6, seconds=1.0)
+    demo = write_demo_set(root / "demo", per_class=10, seconds=1.0)
     quick = ("--calibration-clips", 4, "--fidelity-clips", 1)
     assert cli_module("export", *quick, "--out", root / "A") == (0, "")
     assert cli_module("heads", "train", demo / "scenes", "--name", "scenes", "--export", root / "A",
                       "--out", root / "h_scenes") == (0, "")
-    assert cli_module("heads", "train", demo / "events_multi.csv", "--name", "events", "--mode", "timestamp",
-                      "--export", root / "A", "--out", root / "h_events") == (0, "")
+    # a multi-label head with a hidden layer, on timestamp embeddings of 20 clips (time: each clip is 21)
+    rows = (demo / "events_multi.csv").read_text().splitlines()
+    keep = sorted({r.split(",")[0] for r in rows[1:]})[:20]
+    (demo / "events20.csv").write_text("\n".join(r for r in rows if r.split(",")[0] in keep) + "\n")
+    assert cli_module("heads", "train", demo / "events20.csv", "--name", "events", "--mode", "timestamp",
+                      "--hidden", 16, "--export", root / "A", "--out", root / "h_events") == (0, "")
     assert cli_module("export", *quick, "--head", root / "h_scenes", "--head", root / "h_events",
                       "--out", root / "B") == (0, "")
     return root, demo
@@ -278,12 +282,15 @@ def test_heads_train_report(export_with_heads):
         assert "Held-out" in (folder / "report.md").read_text()
         held = r["held_out"]
         assert set(held) == {"float_head_float_embeddings", "float_head_device_embeddings", "int8_head_device_embeddings"}
-        # The demo tasks are learnable from the embedding: far above chance.
-        assert held["int8_head_device_embeddings"][key] > (0.6 if name == "scenes" else 0.5)
+        assert all(0 <= v <= 1 for m in held.values() for v in m.values())
+        assert r["int8_vs_float_head_agreement"] > 0.9
+        if name == "scenes":  # speech / music / noise is learnable from the embedding: far above chance (1/3)
+            assert held["int8_head_device_embeddings"][key] >= 0.6
         assert r["cost"]["flash_bytes"] > 0 and r["cost"]["macs"] > 0
         meta = json.loads((folder / "head.json").read_text())
         assert meta["graph_hash"] == heads.graph_hash(Graph.load(root / "A"))
-    assert json.loads((root / "h_events" / "head.json").read_text())["multi_label"]
+    events = json.loads((root / "h_events" / "head.json").read_text())
+    assert events["multi_label"] and events["hidden"] == 16
 
 
 @pytest.mark.slow

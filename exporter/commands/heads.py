@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="embeddings the head is trained on: one per file, or one per 50 ms (default scene)")
     t.add_argument("--export", metavar="DIR", type=Path, default=None,
                    help="export folder whose embeddings the head uses (default: firmware/generated)")
+    t.add_argument("--hidden", type=int, default=None, metavar="N",
+                   help="fix the head: N hidden ReLU units, 0 for logistic regression (default: chosen on the "
+                        f"validation split among {', '.join(map(str, (0, 32, 64)))})")
     t.add_argument("--seed", type=int, default=0, help="seed of the held-out and validation splits (default 0)")
     t.add_argument("--out", metavar="HEAD_DIR", type=Path, required=True,
                    help="folder to create (new or empty): head.json, head.npz, report.md/json, confusion.png")
@@ -48,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     ds = heads.load_dataset(args.data)
     export_dir = args.export or defaults.GENERATED_DIR
     graph = Graph.load(export_dir)
-    result = train(ds, graph, Path(export_dir), args.name, args.mode, args.seed)
+    if args.hidden is not None and not 0 <= args.hidden <= 256:
+        raise UserError(f"--hidden {args.hidden}: 0 (logistic regression) to 256 units")
+    result = train(ds, graph, Path(export_dir), args.name, args.mode, args.seed,
+                   None if args.hidden is None else (args.hidden,))
     _write_atomically(args.out, lambda tmp: write_head_dir(tmp, result))
     r = result["report"]
     key = heads.main_metric(ds.multi_label)
@@ -100,7 +106,7 @@ def float_model(graph):
     return resolve_model(checkpoint=path if path.is_absolute() else ROOT / path)[0]
 
 
-def train(ds, graph, export_dir: Path, name: str, mode: str, seed: int = 0) -> dict:
+def train(ds, graph, export_dir: Path, name: str, mode: str, seed: int = 0, hidden_choices=None) -> dict:
     import numpy as np
 
     from exporter import heads, qembed
@@ -121,7 +127,8 @@ def train(ds, graph, export_dir: Path, name: str, mode: str, seed: int = 0) -> d
     y_all = y_files[file_of]
     x_all = qembed.dequantize(graph, q_all).astype(np.float64)
     idx = {s: np.flatnonzero(np.isin(file_of, v)) for s, v in idx_files.items()}
-    head, trials = heads.select_and_fit(x_all, y_all, idx, ds.multi_label, seed)
+    head, trials = heads.select_and_fit(x_all, y_all, idx, ds.multi_label, seed,
+                                        hidden_choices or heads.HIDDEN_CHOICES)
     both = np.concatenate([idx["train"], idx["valid"]])
     meta = {"format": heads.HEAD_FORMAT, "version": 1, "name": name, "classes": list(ds.classes),
             "multi_label": ds.multi_label, "mode": mode, "layers": len(head.layers),
@@ -148,7 +155,8 @@ def train(ds, graph, export_dir: Path, name: str, mode: str, seed: int = 0) -> d
     else:
         agreement = float(np.mean(np.argmax(float_dev, -1) == np.argmax(logits_q, -1)))
     key = heads.main_metric(ds.multi_label)
-    gap = held["float_head_float_embeddings"][key] - held["int8_head_device_embeddings"][key]
+    # the target: the device (int8 head, device embeddings) at most 1 point below float (float head, float embeddings)
+    gap = held["int8_head_device_embeddings"][key] - held["float_head_float_embeddings"][key]
     report = {
         "name": name, "classes": ds.classes, "multi_label": ds.multi_label, "mode": mode,
         "model": "logistic regression" if meta["hidden"] == 0 else f"one hidden layer of {meta['hidden']} (ReLU)",
@@ -156,7 +164,7 @@ def train(ds, graph, export_dir: Path, name: str, mode: str, seed: int = 0) -> d
         "embeddings": {s: int(len(v)) for s, v in idx.items()},
         "skipped_files": [str(p) for i, p in enumerate(ds.files) if i not in set(keep)],
         "validation_trials": trials, "held_out": held,
-        "device_vs_float_points": 100.0 * gap, "within_1_point": bool(gap <= 0.01),
+        "device_minus_float_points": 100.0 * gap, "within_1_point": bool(gap >= -0.01),
         "int8_vs_float_head_agreement": agreement,
         "cost": head_cost(q["entry"], q["arrays"]),
         "quantization_notes": q["entry"]["quantization_notes"],
@@ -194,8 +202,9 @@ def report_markdown(r: dict) -> str:
             f"(chosen on the validation split).\n\nFiles train/valid/test: {r['files']['train']}/"
             f"{r['files']['valid']}/{r['files']['test']}; embeddings: {r['embeddings']}.\n\n"
             f"## Held-out split\n\n| head on embeddings | metrics |\n| --- | --- |\n{rows}\n\n"
-            f"Device (int8 head on the device's embeddings) vs float (float head on float embeddings): "
-            f"{r['device_vs_float_points']:+.1f} points ({'within' if r['within_1_point'] else 'NOT within'} 1 point). "
+            f"Device (int8 head on the device's embeddings) minus float (float head on float embeddings): "
+            f"{r['device_minus_float_points']:+.1f} points ({'within' if r['within_1_point'] else 'NOT within'} 1 point "
+            f"of float or better). "
             f"int8 head agrees with the float head on {100 * r['int8_vs_float_head_agreement']:.1f}% of the "
             f"held-out decisions.\n\n## On the device\n\nflash {c['flash_bytes']} B, RAM {c['ram_bytes']} B "
             f"(buffers), {c['macs']} MACs per embedding.\n\nExport: `{r['export']}` (graph {r['graph_hash'][:12]}).\n")
