@@ -208,20 +208,26 @@ def split_indices(ds: Dataset, seed: int = 0) -> dict[str, np.ndarray]:
         if not out["valid"].size:
             out["train"], out["valid"] = _split(out["train"], [ds.labels[i][0] for i in out["train"]], seed)
         return out
-    strata = [labs[0] for labs in ds.labels]
+    strata = _strata([labs[0] for labs in ds.labels])
     # at least one file of each stratum in every split
-    size = max(int(round(HELD_OUT_FRACTION * n)), len(set(strata)))
+    size = max(int(round(HELD_OUT_FRACTION * n)), len(set(strata)) if strata else 1)
     rest, test = train_test_split(np.arange(n), test_size=size, random_state=seed, stratify=strata)
+    strata = [labs[0] for labs in ds.labels]
     train, valid = _split(np.sort(rest), [strata[i] for i in np.sort(rest)], seed)
     return {"train": train, "valid": valid, "test": np.sort(test)}
+
+
+def _strata(strata: list[str]) -> list[str] | None:
+    """Stratify by these labels where possible: every stratum needs two files (a multi-label
+    task's first labels may not have them); else a plain seeded split."""
+    return strata if min(strata.count(s) for s in set(strata)) >= 2 else None
 
 
 def _split(idx: np.ndarray, strata: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
-    counts = {s: strata.count(s) for s in strata}
-    strat = strata if min(counts.values()) >= 2 else None
-    size = max(int(round(VALID_FRACTION * len(idx))), len(counts) if strat else 1)
+    strat = _strata(strata)
+    size = max(int(round(VALID_FRACTION * len(idx))), len(set(strata)) if strat else 1)
     a, b = train_test_split(idx, test_size=size, random_state=seed, stratify=strat)
     return np.sort(a), np.sort(b)
 

@@ -233,12 +233,12 @@ def export_with_heads(tmp_path_factory, cli_module):
     from exporter.demo_data import write_demo_set
 
     root = tmp_path_factory.mktemp("heads_e2e")
-    demo = write_demo_set(root / "demo", per_class=10, seconds=1.0)
+    demo = write_demo_set(root / "demo", per_class=12, seconds=1.5)
     quick = ("--calibration-clips", 4, "--fidelity-clips", 1)
     assert cli_module("export", *quick, "--out", root / "A") == (0, "")
     assert cli_module("heads", "train", demo / "scenes", "--name", "scenes", "--export", root / "A",
                       "--out", root / "h_scenes") == (0, "")
-    # a multi-label head with a hidden layer, on timestamp embeddings of 20 clips (time: each clip is 21)
+    # a multi-label head with a hidden layer, on timestamp embeddings of 20 clips (time: each clip is 31)
     rows = (demo / "events_multi.csv").read_text().splitlines()
     keep = sorted({r.split(",")[0] for r in rows[1:]})[:20]
     (demo / "events20.csv").write_text("\n".join(r for r in rows if r.split(",")[0] in keep) + "\n")
