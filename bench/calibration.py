@@ -1,7 +1,7 @@
 """How much calibration audio an export needs: fidelity of the default model's int8 graph against
 the float model on the held-out set, by calibration source and size.
 
-- the built-in set (exporter/synthetic_audio.py) with N clips of 4 s (the default is 36);
+- the built-in set (exporter/synthetic_audio.py) with N clips of 4 s (the default is 48);
 - a user folder (`export --calibration DIR`) of N files, here recordings stood in for by synthetic
   scenes of the same kinds written as 16-bit wav files (a different seed range from the built-in set),
   10 s each as a user's clips would typically be, and by the same folder's first N files at 4 s;
@@ -12,7 +12,7 @@ Held-out: the fidelity report's 24 clips (every kind of sound, -40..0 dBFS). Tar
 >= 0.995 and worst clip >= 0.98 in every section.
 
     python bench/calibration.py [--out reports/calibration]
-writes OUT.md and OUT.json (takes ~10 min on 2 cores).
+writes OUT.md and OUT.json (takes ~15 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> int:
     model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
     held = fidelity.held_out_clips()
     rows = []
-    for n in (6, 12, 24, 36, 72):
+    for n in (12, 24, defaults.CALIBRATION_CLIPS):
         rows.append({"source": "built-in", "clips": n, "clip_seconds": 4.0,
                      **measure(model, info, held, calibration_clips=n)})
         print(rows[-1], flush=True)
@@ -68,7 +68,7 @@ def main() -> int:
                      "clip_seconds": 4.0, **measure(model, info, held, calibration_seed=seed)})
         print(rows[-1], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (4, 8, 16, 32):
+        for n in (8, 16, 32):
             folder = Path(tmp) / f"user{n}"
             folder.mkdir()
             write_user_folder(folder, n, 10.0)

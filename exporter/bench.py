@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import SAMPLE_RATE, example_clips, firmware_runner
+from exporter import SAMPLE_RATE, cycle_model, example_clips, firmware_runner
 from exporter.audio import to_pcm16
 from exporter.graph import Graph
 from exporter.windows import TS_HOP
@@ -40,6 +40,7 @@ GOAL_NETWORK_INSTRUCTIONS_PER_MAC = 2.5
 FRAMES = {"scene": 1000, "timestamp": 16}  # frames of one window
 CLIP_SECONDS = {"scene": 10.0, "timestamp": 2.0}
 FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
+TOP_FUNCTIONS = 12  # functions listed in the cycle estimate
 RAM_SECTIONS = (".data", ".bss")
 
 
@@ -87,6 +88,7 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
     t0 = time.time()
     plain = _run_counted(board, exe, clip, mode)
     wall = time.time() - t0
+    cycles = cycle_model.estimate(board, exe, clip)
     prof_exe = firmware_runner.build_embedder(board, mode, export_dir, profile=True, options=opts)
     prof = _run_counted(board, prof_exe, clip, mode).profile
     if prof is None or prof.n_windows != n_windows:
@@ -104,11 +106,12 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
                        "instructions_per_mac": round(insns / macs_ops[i], 2) if macs_ops[i] else None})
 
     sizes = section_sizes(exe)
-    symbols = symbol_sizes(exe, ("net_arena", "ring", "emb"))
+    symbols = symbol_sizes(exe, ("net_arena", "efat_ring", "efat"))
     flash = sum(sizes.get(s, 0) for s in FLASH_SECTIONS)
     static_ram = sum(sizes.get(s, 0) for s in RAM_SECTIONS)
     ram = static_ram + plain.end.stack_used
     mhz = total / seconds / 1e6
+    functions = sorted(cycles.functions.items(), key=lambda kv: -kv[1].cycles)
     return {
         "board": board, "mode": mode, "clip_seconds": seconds, "windows": n_windows, "frames_per_window": frames,
         "net_max_frames": plain.hello.max_frames,
@@ -125,9 +128,19 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
         "flash_bytes": flash, "sections": sizes,
         "ram_bytes": ram, "static_ram_bytes": static_ram,
         "stack_peak_bytes": plain.end.stack_used, "stack_reserved_bytes": plain.end.stack_size,
-        "arena_bytes": symbols.get("net_arena"), "sample_ring_bytes": symbols.get("ring", 0),
-        "frontend_state_bytes": symbols.get("emb"),
+        "arena_bytes": symbols.get("net_arena"), "sample_ring_bytes": symbols.get("efat_ring", 0),
+        "frontend_state_bytes": symbols.get("efat"),  # the library's efat_t: mostly the frontend's state
         "qemu_wall_seconds": round(wall, 2),
+        # the Cortex-M4 cycle estimate (exporter/cycle_model.py) of the same run, from reset to exit
+        "cycle_estimate": {
+            "cycles": cycles.total.cycles, "instructions": cycles.total.instructions,
+            "cycles_per_instruction": round(cycles.total.cycles / cycles.total.instructions, 3),
+            "realtime_mhz": round(cycles.total.cycles / seconds / 1e6, 3),
+            "classes": cycles.total.classes, "taken_branches": cycles.total.taken,
+            "functions": [{"name": n, "instructions": c.instructions, "cycles": c.cycles,
+                           "cycles_per_instruction": round(c.cycles / c.instructions, 3)}
+                          for n, c in functions[:TOP_FUNCTIONS]],
+        },
         "goals": {
             "realtime_mhz": GOALS[mode]["mhz"], "met_realtime": mhz <= GOALS[mode]["mhz"],
             "flash_kb": GOALS["flash_kb"], "met_flash": flash / 1024 <= GOALS["flash_kb"],
@@ -191,6 +204,24 @@ def markdown(report: dict) -> str:
                      f"{r['stack_peak_bytes']:,} / {r['stack_reserved_bytes']:,} B |")
     lines += ["", "Images built without SCENE_LONG_CLIPS: scene clips over 10 s (several windows, averaged) "
               "add a 626 KiB sample ring and are built for mps2-an386 only.", ""]
+    if all("cycle_estimate" in r for r in report["results"]):
+        lines += ["## Cortex-M4 cycle estimate", "",
+                  "The same runs in QEMU with the cycle-model plugin (exporter/cycle_model.py: each instruction "
+                  "class at its Cortex-M4 TRM cost, zero wait states, taken branches + 2 cycles). An estimate, "
+                  "not a measurement: the instruction counts above are exact.", "",
+                  "| board | mode | instructions (whole run) | est. cycles | cycles/instr. | real time at (est.) | "
+                  "loads | pipelined loads | taken branches |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in report["results"]:
+            c = r["cycle_estimate"]
+            lines.append(f"| {r['board']} | {r['mode']} | {c['instructions']:,} | {c['cycles']:,} | "
+                         f"{c['cycles_per_instruction']} | {c['realtime_mhz']:.2f} MHz | {c['classes']['load']:,} | "
+                         f"{c['classes']['load_pipelined']:,} | {c['taken_branches']:,} |")
+        for r in report["results"]:
+            lines += ["", f"Functions by estimated cycles: {r['board']}, {r['mode']}", "",
+                      "| function | instructions | est. cycles | cycles/instr. |", "| --- | --- | --- | --- |"]
+            lines += [f"| {f['name']} | {f['instructions']:,} | {f['cycles']:,} | {f['cycles_per_instruction']} |"
+                      for f in r["cycle_estimate"]["functions"]]
+        lines.append("")
     for r in report["results"]:
         lines += [f"## Network per op: {r['board']}, {r['mode']} ({r['frames_per_window']} frames)", "",
                   "| # | op | kind | instructions | MACs | instr./MAC |", "| --- | --- | --- | --- | --- | --- |"]

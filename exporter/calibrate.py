@@ -32,7 +32,7 @@ from exporter.fold import FloatGraph, run_float
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 DEFAULT_PERCENTILE = None  # None: each tensor's range by least quantization error (mse_range)
 DEFAULT_SEED = 0
-DEFAULT_CLIPS = 36  # six kinds of sound, each in several variants and levels
+DEFAULT_CLIPS = 48  # six kinds of sound; every voice, instrument, environmental source and noise colour
 DEFAULT_SECONDS = 4.0
 MAX_SECONDS = 10.0  # the longest window the network sees
 _SAMPLES_PER_CLIP = 200_000  # values kept per tensor and clip for the percentile observer

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 
+from exporter import INSTALLED, __version__
 from exporter.errors import Terminated, UserError
 
 # (name, module, one-line help). Order is the order shown by --help.
@@ -26,15 +28,18 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m exporter") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m exporter",
+        prog=prog,
         description=(
             "EfficientAT MobileNetV3 audio embeddings on a Cortex-M4. "
-            "Without a command, regenerates the firmware's C sources (firmware/generated/) "
-            "for the project's default model configuration."
+            "Without a command (in a source checkout only), regenerates the repository's "
+            "firmware/generated/ for the project's default model configuration."
         ),
+        epilog="Every command works from any folder, in a source checkout or an installed package "
+               f"(version {__version__}).",
     )
+    parser.add_argument("--version", action="version", version=f"efficientat-m4 {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module, help_text in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -54,13 +59,22 @@ def _terminate(signum: int, frame) -> None:
     raise Terminated(signum)
 
 
+NO_COMMAND_INSTALLED = (
+    "without a command, `python -m exporter` regenerates firmware/generated/ of a source checkout "
+    "(a developer command); this is an installed package: export with `{prog} export --out DIR` (see --help)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    # the console script `efficientat-m4` names itself in usage and errors
+    prog = "efficientat-m4" if os.path.basename(sys.argv[0]) == "efficientat-m4" else "python -m exporter"
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     module = getattr(args, "_module", None)
     previous = {s: signal.signal(s, _terminate) for s in TERMINATING_SIGNALS}
     try:
         if module is None:
+            if INSTALLED:  # its firmware/generated/ is the package's read-only copy
+                raise UserError(NO_COMMAND_INSTALLED.format(prog=prog))
             from exporter.commands import export
 
             return export.regenerate_default()

@@ -1,7 +1,8 @@
 """Configure and build the project's CMake tree (host or firmware) from Python.
 
 One build folder per configuration (board, mode, generated sources, extra
-options), under ``build/`` by default, so repeated calls only rebuild what changed.
+options), under ``build/`` of the checkout or the user cache (exporter.build_root),
+so repeated calls only rebuild what changed.
 Each export folder is a configuration of its own, so old folders are pruned:
 the ``KEEP_BUILDS`` most recently used stay, and none used in the last ``KEEP_SECONDS``.
 """
@@ -14,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from exporter import ROOT, subproc
+from exporter import ROOT, build_root as default_build_root, subproc
 from exporter.errors import UserError
 
 TOOLCHAIN_FILE = ROOT / "cmake" / "arm-none-eabi.cmake"
@@ -45,8 +46,9 @@ def build(
     if board != "host":
         _require("arm-none-eabi-gcc", "the Arm GNU toolchain is needed for firmware builds")
         opts["CMAKE_TOOLCHAIN_FILE"] = str(TOOLCHAIN_FILE)
-    key = hashlib.sha256(repr(sorted(opts.items())).encode()).hexdigest()[:12]
-    build_dir = (build_root or ROOT / "build") / f"{board}-{key}"
+    # The source folder is part of the key: one cache serves several installations of the tool.
+    key = hashlib.sha256(repr((str(ROOT), sorted(opts.items()))).encode()).hexdigest()[:12]
+    build_dir = (build_root or default_build_root()) / f"{board}-{key}"
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     if not (build_dir / "CMakeCache.txt").exists():
         cmd = ["cmake", "-S", str(ROOT), "-B", str(build_dir), *generator]

@@ -8,6 +8,9 @@ kernels of firmware/kernels do the arithmetic, with parameters known at
 export time (const structs in network_data.c). One arena plan per supported
 NET_MAX_FRAMES, selected with #if at build time.
 
+network.h records the tool version and the graph's hash (as manifest.json does);
+firmware/kernels/nn_kernels.h refuses a network.h of another version at compile time.
+
 One rewrite that changes no integer: an activation table (lut) whose input is
 read by it alone is applied by the conv / fully connected op as it stores its
 outputs, so the table's input tensor never exists.
@@ -22,11 +25,11 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from exporter import ROOT, row_schedule
+from exporter import TEMPLATES_DIR, __version__, manifest, row_schedule
 from exporter.errors import UserError
 from exporter.graph import Graph, op_inputs
 
-TEMPLATES = ROOT / "templates"
+TEMPLATES = TEMPLATES_DIR
 PLAN_FILE = "network_plan.json"
 WEIGHTED = ("conv2d", "depthwise_conv2d", "fully_connected")
 STEP_KINDS = {"quantize": "K_QUANTIZE", "conv2d": "K_CONV", "depthwise_conv2d": "K_DEPTHWISE",
@@ -197,6 +200,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
              "zero_point": int(tp["zero_point"]), "tensor": index[tp["tensor"]]} for tp in graph.taps]
     ctx = {
         "model": graph.meta.get("model", {}).get("name", "?"),
+        "tool_version": __version__, "tool_version_num": manifest.version_number(), "graph_sha256": graph.digest(),
         "mel_bands": graph.meta["input"]["mel_bands"], "tap_dim": graph.tap_dim, "taps": taps,
         "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors,
         "pool_channels": max(pool_off, 1), "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,

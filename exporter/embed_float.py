@@ -3,6 +3,9 @@
 Windows come from exporter/windows.py (shared with every board). Unlike the
 wrapper, which embeds timestamp windows one at a time, windows are batched:
 the network treats batch items independently, so only float rounding differs.
+``scene_stream`` / ``timestamp_stream`` embed one sound given as blocks (a long file
+read piece by piece) in bounded memory, with the very batches of ``scene`` /
+``timestamp``: the same bytes.
 """
 
 from __future__ import annotations
@@ -15,10 +18,21 @@ from exporter.audio import check_audio
 from exporter.features import DEFAULT_FEATURES, assemble, embedding_size, parse_features
 from exporter.model import MobileNetV3
 from exporter.preprocess import LogMel
-from exporter.windows import scene_windows, timestamp_windows
+from exporter.windows import (
+    SCENE_MAX_SAMPLES,
+    TS_HOP,
+    TS_WINDOW,
+    batched,
+    scene_windows,
+    stream_scene_windows,
+    stream_timestamp_windows,
+    timestamp_windows,
+)
 
 # Audio samples per network batch: 8 scene windows of 10 s, or 500 timestamp windows.
 MAX_BATCH_SAMPLES = 8 * 10 * SAMPLE_RATE
+# Audio samples per log-mel computation: one 10 s window, or 62 timestamp windows.
+MEL_BATCH_SAMPLES = 10 * SAMPLE_RATE
 
 
 class FloatEmbedder(torch.nn.Module):
@@ -63,8 +77,17 @@ class FloatEmbedder(torch.nn.Module):
             if not isinstance(chunk, torch.Tensor):
                 chunk = torch.from_numpy(np.ascontiguousarray(chunk))
             chunk = chunk.to(self.device, torch.float32).contiguous()
-            out.append(self.embed_logmel(self.mel(chunk)))
+            out.append(self.embed_logmel(self.logmel(chunk)))
         return torch.cat(out, dim=0)
+
+    def logmel(self, windows: torch.Tensor) -> torch.Tensor:
+        """``self.mel`` of (N, n) windows, at most MEL_BATCH_SAMPLES samples at a time: the STFT's
+        temporaries of a batch of eight 10 s windows would take 170 MB, one window's 22 MB. Each
+        window's log-mel is computed on its own either way (the same bytes; tests/test_embed_float.py)."""
+        per = max(1, MEL_BATCH_SAMPLES // max(1, windows.shape[-1]))
+        if windows.shape[0] <= per:
+            return self.mel(windows)
+        return torch.cat([self.mel(windows[i : i + per]) for i in range(0, windows.shape[0], per)])
 
     def _embed_each_sound(self, windows: np.ndarray) -> torch.Tensor:
         """(n_sounds, n_windows, n) -> (n_sounds, n_windows, D), one sound at a time (no stacked copy)."""
@@ -83,6 +106,38 @@ class FloatEmbedder(torch.nn.Module):
         emb = self._embed_each_sound(windows)
         timestamps = torch.from_numpy(np.broadcast_to(ts, windows.shape[:2]).copy()).to(emb.device)
         return emb, timestamps
+
+    def scene_stream(self, blocks) -> torch.Tensor:
+        """``scene`` of one sound given as float32 blocks (exporter.audio.AudioStream) -> (D,).
+
+        Equal to ``scene(whole[None])[0]`` byte for byte: the same windows in the same batches
+        (forward's), averaged by the same reduction. Holds about one batch of windows."""
+        per_batch = max(1, MAX_BATCH_SAMPLES // SCENE_MAX_SAMPLES)
+        emb = torch.cat([self(b) for b in batched(stream_scene_windows(_checked(blocks)), per_batch)])
+        return emb[0] if len(emb) == 1 else emb[None].mean(dim=1)[0]
+
+    def timestamp_stream(self, blocks, expected_samples: int = 0) -> np.ndarray:
+        """``timestamp`` of one sound given as float32 blocks -> embeddings (n_ts, D) as numpy,
+        equal to ``timestamp(whole[None])[0][0]`` byte for byte; their times are
+        ``exporter.windows.timestamps_ms(n_ts)``. Holds one batch of windows, and the result:
+        in one array allocated once when ``expected_samples`` (the length from the file's
+        header) is right, so the result is never held twice."""
+        per_batch = max(1, MAX_BATCH_SAMPLES // TS_WINDOW)
+        out, n = np.empty((expected_samples // TS_HOP + 1, self.embedding_size), np.float32), 0
+        for b in batched(stream_timestamp_windows(_checked(blocks)), per_batch):
+            emb = self(b).cpu().numpy()
+            if n + len(emb) > len(out):  # the header was wrong (or no length given): grow
+                out = np.concatenate([out[:n], np.empty((max(len(emb), n), out.shape[1]), np.float32)])
+            out[n : n + len(emb)] = emb
+            n += len(emb)
+        return out[:n]
+
+
+def _checked(blocks):
+    """Blocks of a sound, as _as_numpy checks a whole one (float32, finite)."""
+    for b in blocks:
+        if len(b):
+            yield check_audio(np.asarray(b, dtype=np.float32))
 
 
 def _as_numpy(audio) -> np.ndarray:

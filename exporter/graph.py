@@ -6,6 +6,7 @@ A :class:`Graph` is the parsed ``graph.json`` (``meta``) plus the arrays of
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -77,6 +78,16 @@ class Graph:
 
     def array(self, op: dict, field: str) -> np.ndarray:
         return self.arrays[op[field]]
+
+    def digest(self) -> str:
+        """sha256 of the graph's content (meta as canonical JSON, then each array's name, dtype,
+        shape and bytes): the same in memory and after save/load, whatever the files' bytes."""
+        h = hashlib.sha256(json.dumps(self.meta, sort_keys=True).encode())
+        for key in sorted(self.arrays):
+            a = np.ascontiguousarray(self.arrays[key])
+            h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
 
     # ---- persistence -------------------------------------------------
     def save(self, folder: str | Path) -> None:

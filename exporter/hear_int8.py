@@ -31,7 +31,7 @@ from exporter import SAMPLE_RATE, qembed
 from exporter.audio import to_pcm16
 from exporter.boards import board_module
 from exporter.errors import UserError
-from exporter.graph import Graph
+from exporter.manifest import load_export
 from exporter.windows import timestamp_windows
 
 DEFAULT_BOARD = "reference"
@@ -52,7 +52,7 @@ class DeviceEmbedder(torch.nn.Module):
         self.board = board
         self._board = board_module(board)  # a clear error for an unknown board name
         self.export_dir = Path(export_dir)
-        self.graph = Graph.load(self.export_dir)  # a clear error if it is not an export folder
+        self.graph = load_export(self.export_dir)  # a clear error if not an export folder of this tool version
         self.embedding_size = int(qembed.embedding_dim(self.graph))
         self.scene_embedding_size = self.embedding_size
         self.timestamp_embedding_size = self.embedding_size

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
+from exporter import SAMPLE_RATE
 from exporter.errors import UserError
 from exporter.outputs import write_npz
 
@@ -40,6 +42,8 @@ def pad_ragged(arrays: list[np.ndarray], fill, dtype) -> tuple[np.ndarray, np.nd
     """Stack per-file arrays of different lengths (timestamp mode: clips of different
     durations) into [n_files, max_len, ...], padded with ``fill``; also the lengths."""
     lengths = np.array([len(a) for a in arrays])
+    if len(arrays) == 1:  # no copy: one long file's timestamps may be most of the memory
+        return np.asarray(arrays[0], dtype=dtype)[None], lengths
     out = np.full((len(arrays), lengths.max(), *np.shape(arrays[0])[1:]), fill, dtype=dtype)
     for i, a in enumerate(arrays):
         out[i, : len(a)] = a
@@ -68,3 +72,24 @@ def each_file(paths: Sequence[str], work: Callable[[str], object], what: str = "
     if not files:
         raise UserError(f"no embeddings written: none of the {len(paths)} file(s) could be {what}")
     return files, results, failed
+
+
+PROGRESS_MIN_SECONDS = 60.0  # files longer than this get a progress bar of their own
+
+
+@contextmanager
+def file_progress(path: str, seconds: float) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over one file's audio (in seconds), for files over a minute and only when
+    standard error is a terminal, as each_file's. Yields ``progress(samples done at 32 kHz)``
+    for the work to call, or None (no bar)."""
+    from tqdm import tqdm
+
+    if seconds <= PROGRESS_MIN_SECONDS or not sys.stderr.isatty():
+        yield None
+        return
+    with tqdm(total=round(seconds, 1), unit="s", desc=os.path.basename(path), leave=False, file=sys.stderr,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]") as bar:
+        def progress(samples: int) -> None:
+            bar.update(min(samples / SAMPLE_RATE, bar.total) - bar.n)
+
+        yield progress

@@ -11,23 +11,34 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 
 GRACE_SECONDS = 2.0  # after SIGTERM, before SIGKILL
+POLL_SECONDS = 0.5
 INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # what exporter/cli.py turns into exceptions
 
 
-def run(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
+def run(cmd: list[str], timeout: float | None = None, poll: Callable[[int], None] | None = None,
+        **kwargs) -> subprocess.CompletedProcess:
     """``subprocess.run(cmd, capture_output=True, ...)`` with the child in its own process group.
 
     Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds, the group ended. Standard
-    input is closed: a child outside the terminal's foreground group must not read from it."""
+    input is closed: a child outside the terminal's foreground group must not read from it.
+    ``stdout``/``stderr`` may be given (files: a long run's output need not be held in memory).
+    ``poll(pid)`` is called about every POLL_SECONDS while the child runs (a progress bar); the
+    child's output must then go to files, as nothing reads pipes meanwhile."""
     kwargs.setdefault("stdin", subprocess.DEVNULL)
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    if poll is not None and subprocess.PIPE in (kwargs["stdout"], kwargs["stderr"]):
+        raise ValueError("poll needs stdout and stderr redirected to files")
     # A signal that arrives while the child is being started (before the try below) would raise
     # where nothing ends the child: hold the interrupting signals until the try, where they end it.
     # The child starts with the mask we had (it must die on SIGTERM).
     held = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
     try:
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0,
+        p = subprocess.Popen(cmd, process_group=0,
                              preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, held), **kwargs)
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
@@ -35,11 +46,28 @@ def run(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.Co
     with p:
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            out, err = p.communicate(timeout=timeout)
+            if poll is None:
+                out, err = p.communicate(timeout=timeout)
+            else:
+                out = err = None
+                _wait_polling(p, timeout, poll)
         except BaseException:
             kill_group(p)
             raise
         return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def _wait_polling(p: subprocess.Popen, timeout: float | None, poll: Callable[[int], None]) -> None:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = POLL_SECONDS if deadline is None else max(0.0, min(POLL_SECONDS, deadline - time.monotonic()))
+        try:
+            p.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(p.args, timeout) from None
+            poll(p.pid)
 
 
 def kill_group(p: subprocess.Popen) -> None:

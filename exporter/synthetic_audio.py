@@ -20,7 +20,11 @@ from exporter import SAMPLE_RATE
 SR = SAMPLE_RATE
 KINDS = ("speech", "music", "environment", "noise", "mixture", "quiet")
 # Share of each kind in a set: the network's input is mostly speech, music and environment.
-KIND_WEIGHTS = {"speech": 3, "music": 3, "environment": 3, "noise": 1, "mixture": 2, "quiet": 1}
+KIND_WEIGHTS = {"speech": 3, "music": 3, "environment": 4, "noise": 1, "mixture": 2, "quiet": 1}
+VOICES = ("male", "female", "child")
+INSTRUMENTS = ("plucked", "bowed", "reed", "bell", "organ")
+SOURCES = ("rain", "wind", "engine", "birds", "knock", "siren", "alarm", "footsteps", "applause", "water", "glass",
+           "dog")
 LEVEL_DBFS = (-40.0, 0.0)  # peak level of a clip
 
 # (F1, F2, F3) in Hz of a few vowels (adult male; scaled per voice)
@@ -70,10 +74,10 @@ def _envelope(n: int, attack: float, decay: float) -> np.ndarray:
     return np.minimum(t / max(attack, 1e-4), 1.0) * np.exp(-t * decay)
 
 
-def speech(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def speech(rng: np.random.Generator, seconds: float, variant: int | None = None) -> np.ndarray:
     """Syllables of one voice: voiced vowels on a pitch contour, fricatives, plosives, word pauses."""
     n = _n(seconds)
-    voice = rng.choice(["male", "female", "child"])
+    voice = VOICES[rng.integers(len(VOICES)) if variant is None else variant % len(VOICES)]
     f0_base = {"male": rng.uniform(85, 150), "female": rng.uniform(160, 260), "child": rng.uniform(240, 340)}[voice]
     formant_scale = {"male": 1.0, "female": 1.17, "child": 1.3}[voice] * rng.uniform(0.95, 1.05)
     x = np.zeros(n)
@@ -109,15 +113,16 @@ def speech(rng: np.random.Generator, seconds: float) -> np.ndarray:
     return x
 
 
-def music(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def music(rng: np.random.Generator, seconds: float, variant: int | None = None) -> np.ndarray:
     """Notes of one or two instruments on a scale, optional chords and a drum pattern."""
     n = _n(seconds)
     x = np.zeros(n)
     beat = 60.0 / rng.uniform(60, 180)
     root = 55.0 * 2 ** (rng.integers(0, 36) / 12)
     scale = [[0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10], [0, 3, 5, 7, 10]][rng.integers(3)]
-    for _ in range(rng.integers(1, 3)):
-        instrument = rng.choice(["plucked", "bowed", "reed", "bell", "organ"])
+    for k in range(rng.integers(1, 3)):
+        instrument = INSTRUMENTS[variant % len(INSTRUMENTS) if k == 0 and variant is not None
+                                 else rng.integers(len(INSTRUMENTS))]
         octave = 2 ** rng.integers(0, 3)
         pos = 0
         while pos < n:
@@ -161,13 +166,16 @@ def music(rng: np.random.Generator, seconds: float) -> np.ndarray:
     return x
 
 
-def environment(rng: np.random.Generator, seconds: float) -> np.ndarray:
-    """One or two everyday sound sources."""
+def environment(rng: np.random.Generator, seconds: float, variant: int | None = None) -> np.ndarray:
+    """One or two everyday sound sources (the first is SOURCES[variant] when given)."""
     n = _n(seconds)
     t = np.arange(n) / SR
     x = np.zeros(n)
-    for source in rng.choice(["rain", "wind", "engine", "birds", "knock", "siren", "alarm", "footsteps",
-                              "applause", "water", "glass", "dog"], size=rng.integers(1, 3), replace=False):
+    sources = list(rng.choice(SOURCES, size=rng.integers(1, 3), replace=False))
+    if variant is not None:
+        first = SOURCES[variant % len(SOURCES)]
+        sources = [first] + [s for s in sources if s != first][: len(sources) - 1]
+    for source in sources:
         if source == "rain":  # dense random drops
             y = np.zeros(n)
             idx = rng.integers(0, n, size=int(rng.uniform(200, 2000) * seconds))
@@ -223,10 +231,11 @@ def environment(rng: np.random.Generator, seconds: float) -> np.ndarray:
     return x
 
 
-def noise(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def noise(rng: np.random.Generator, seconds: float, variant: int | None = None) -> np.ndarray:
     """White, pink or brown noise, sometimes band-limited or gated."""
     n = _n(seconds)
-    y = _bandpass(rng.standard_normal(n), 0, SR / 2, slope=float(rng.integers(0, 3)))
+    colour = rng.integers(0, 3) if variant is None else variant % 3
+    y = _bandpass(rng.standard_normal(n), 0, SR / 2, slope=float(colour))
     if rng.random() < 0.3:
         lo = rng.uniform(50, 4000)
         y = _bandpass(y, lo, lo * rng.uniform(2, 8))
@@ -236,7 +245,7 @@ def noise(rng: np.random.Generator, seconds: float) -> np.ndarray:
     return y
 
 
-def quiet(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def quiet(rng: np.random.Generator, seconds: float, variant: int | None = None) -> np.ndarray:
     """Digital silence or a faint room tone (its level is set low by :func:`clip`)."""
     n = _n(seconds)
     if rng.random() < 0.3:
@@ -244,7 +253,7 @@ def quiet(rng: np.random.Generator, seconds: float) -> np.ndarray:
     return _bandpass(rng.standard_normal(n), 20, 8000, slope=1)
 
 
-def mixture(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def mixture(rng: np.random.Generator, seconds: float, variant: int | None = None) -> np.ndarray:
     """Speech or music over a background, at a signal-to-noise ratio of -5 to 20 dB."""
     fg = (speech if rng.random() < 0.6 else music)(rng, seconds)
     bg = (environment if rng.random() < 0.6 else noise)(rng, seconds)
@@ -260,15 +269,17 @@ GENERATORS = {"speech": speech, "music": music, "environment": environment, "noi
 STREAMS = {"calibration": 0xCA1, "held-out": 0x4E1D}  # disjoint random streams: no clip is in both sets
 
 
-def clip(seed: int, seconds: float, kind: str | None = None, stream: str = "calibration") -> tuple[str, np.ndarray]:
+def clip(seed: int, seconds: float, kind: str | None = None, stream: str = "calibration",
+         variant: int | None = None) -> tuple[str, np.ndarray]:
     """(kind, float32 clip in [-1, 1]) for ``seed`` of ``stream``: a kind (drawn by its weight unless
-    given), its sound, then a peak level in LEVEL_DBFS (quiet clips -90..-50 dBFS); a fifth of the loud
-    clips (over -6 dBFS) is driven 3-12 dB into clipping, as an overloaded microphone does."""
+    given), its sound (``variant`` picks the voice, first instrument, first source or noise colour in
+    turn), then a peak level in LEVEL_DBFS (quiet clips -90..-50 dBFS); a fifth of the loud clips (over
+    -6 dBFS) is driven 3-12 dB into clipping, as an overloaded microphone does."""
     rng = np.random.default_rng([seed, STREAMS[stream]])
     if kind is None:
         w = np.array([KIND_WEIGHTS[k] for k in KINDS], dtype=float)
         kind = KINDS[rng.choice(len(KINDS), p=w / w.sum())]
-    x = _norm(GENERATORS[kind](rng, seconds))
+    x = _norm(GENERATORS[kind](rng, seconds, variant))
     level = rng.uniform(-90, -50) if kind == "quiet" else rng.uniform(*LEVEL_DBFS)
     x = x * 10 ** (level / 20)
     if level > -6 and rng.random() < 0.2:
@@ -279,12 +290,32 @@ def clip(seed: int, seconds: float, kind: str | None = None, stream: str = "cali
 def clip_set(first_seed: int, n: int, seconds: float, stream: str = "calibration",
              stratified: bool = True) -> list[tuple[str, np.ndarray]]:
     """[(name, clip)] for seeds first_seed .. first_seed + n - 1 of ``stream``. ``stratified``: kinds
-    in turn, in proportion to KIND_WEIGHTS, so even a small set spans every kind."""
+    in turn, in proportion to KIND_WEIGHTS, and within a kind its voices, instruments, sources and
+    noise colours in turn, so that a set spans them all (a source missing from calibration, say
+    birdsong, drives later layers beyond their ranges when it comes)."""
     # interleaved: kind k at the positions (j + 0.5) / weight_k, j < weight_k
     order = [k for _, k in sorted(((j + 0.5) / KIND_WEIGHTS[k], k) for k in KINDS for j in range(KIND_WEIGHTS[k]))]
-    out = []
+    out, seen = [], {k: 0 for k in KINDS}
     for i in range(n):
         seed = first_seed + i
-        kind, x = clip(seed, seconds, order[i % len(order)] if stratified else None, stream)
+        kind = order[i % len(order)] if stratified else None
+        variant = None
+        if kind is not None:
+            variant, seen[kind] = seen[kind], seen[kind] + 1
+        kind, x = clip(seed, seconds, kind, stream, variant)
         out.append((f"{stream}-{kind}-{seed}", x))
     return out
+
+
+def pieces(seconds: float, piece_seconds: float = 15.0, first_seed: int = 0, stream: str = "held-out"):
+    """Long varied audio, one piece at a time: ``(name, float32 clip)`` of ``piece_seconds``
+    (the last one shorter), every kind in turn as in ``clip_set``, ``seconds`` in all. For soak
+    tests and the long-audio benchmark: an hour of sound without an hour of it in memory."""
+    order = [k for _, k in sorted(((j + 0.5) / KIND_WEIGHTS[k], k) for k in KINDS for j in range(KIND_WEIGHTS[k]))]
+    total, i = _n(seconds), 0
+    while total > 0:
+        n = min(total, _n(piece_seconds))
+        kind, x = clip(first_seed + i, piece_seconds, order[i % len(order)], stream)
+        yield f"{stream}-{kind}-{first_seed + i}", x[:n]
+        total -= n
+        i += 1

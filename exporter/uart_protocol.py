@@ -32,13 +32,21 @@ HEADER_LEN = len(SYNC) + _HEAD.size
 CRC_LEN = 4
 MAX_PAYLOAD = 4096  # longer lengths are taken as corruption
 
-HELLO, EMBEDDING, ERROR, END, PROFILE, SCORES = 1, 2, 3, 4, 5, 6
+HELLO, EMBEDDING, ERROR, END, PROFILE = 1, 2, 3, 4, 5
+BUDGET = 6  # real boards (docs/boards.md), once at start-up
+READY = 7  # validation firmware: a host frame handled (or to be sent again)
+SCORES = 8  # task heads (firmware exported with --head), after each embedding
 SELFTEST = 0x7F
+# host -> device, validation firmware (firmware/app/validator.c)
+CONNECT, PCM, CLIP_END = 0x10, 0x11, 0x12
 TYPE_NAMES = {HELLO: "hello", EMBEDDING: "embedding", ERROR: "error", END: "end", PROFILE: "profile",
-              SCORES: "scores", SELFTEST: "selftest"}
+              BUDGET: "budget", READY: "ready", SCORES: "scores", SELFTEST: "selftest", CONNECT: "connect",
+              PCM: "pcm", CLIP_END: "clip_end"}
+READY_OK, READY_RESEND, READY_UNKNOWN = 0, 1, 2
 
 # Error codes of ERROR frames.
 ERR_CLIP_TOO_SHORT, ERR_CLIP_TOO_LONG, ERR_NO_AUDIO, ERR_FAULT, ERR_INTERNAL = 1, 2, 3, 4, 5
+ERR_MIC_OVERRUN = 6  # real boards: microphone blocks lost
 MODES = {0: "scene", 1: "timestamp"}
 
 
@@ -56,6 +64,7 @@ class DecodeResult:
     crc_errors: int = 0
     garbage_bytes: int = 0  # bytes skipped outside any valid frame
     truncated: bool = False  # the stream ended inside a frame
+    consumed: int = 0  # bytes decoded; with final=False the rest is to be given again with more
 
 
 def encode_frame(ftype: int, payload: bytes = b"", seq: int = 0, timestamp_ms: int = 0) -> bytes:
@@ -65,8 +74,13 @@ def encode_frame(ftype: int, payload: bytes = b"", seq: int = 0, timestamp_ms: i
     return SYNC + body + struct.pack("<I", zlib.crc32(body))
 
 
-def decode_stream(data: bytes) -> DecodeResult:
-    """All valid frames of ``data``, in order, with counts of what was skipped."""
+def decode_stream(data: bytes, final: bool = True) -> DecodeResult:
+    """All valid frames of ``data``, in order, with counts of what was skipped.
+
+    ``final=False``: ``data`` is a piece of a longer stream (read as it comes). Decoding stops
+    where a frame may go on in the next piece, and ``consumed`` says where: give
+    ``data[consumed:] + next piece`` next, and the last rest with ``final=True``. Pieces decoded
+    so give the frames and counts of the whole stream decoded at once."""
     out = DecodeResult()
     pos, n = 0, len(data)
     while pos < n:
@@ -75,11 +89,19 @@ def decode_stream(data: bytes) -> DecodeResult:
             # A partial sync word at the very end is a truncated frame, not garbage.
             tail = _partial_sync_len(data[pos:])
             out.garbage_bytes += n - pos - tail
+            if not final:
+                pos = n - tail
+                break
             out.truncated |= tail > 0
+            pos = n - tail
             break
         out.garbage_bytes += start - pos
         if start + HEADER_LEN > n:
+            if not final:
+                pos = start
+                break
             out.truncated = True
+            pos = start
             break
         version, ftype, seq, ts, length = _HEAD.unpack_from(data, start + len(SYNC))
         if version != VERSION or length > MAX_PAYLOAD:
@@ -87,11 +109,15 @@ def decode_stream(data: bytes) -> DecodeResult:
             pos = start + 1
             continue
         end = start + HEADER_LEN + length + CRC_LEN
+        if end > n and not final:
+            pos = start
+            break
         if end > n:
             # Either the stream was cut inside this frame, or the length is corrupt and a
             # later frame follows: look for one before calling it truncated.
             if data.find(SYNC, start + 1) < 0:
                 out.truncated = True
+                pos = start
                 break
             out.garbage_bytes += 1
             pos = start + 1
@@ -104,6 +130,7 @@ def decode_stream(data: bytes) -> DecodeResult:
             continue
         out.frames.append(Frame(ftype, seq, ts, bytes(body[_HEAD.size :])))
         pos = end
+    out.consumed = min(pos, n) if not final else n
     return out
 
 
@@ -283,3 +310,64 @@ def parse_scores(payload: bytes) -> Scores:
     if multi > 1 or (n and top >= n):
         raise r.fail(f"top class {top} of {n}, multi-label flag {multi}")
     return Scores(index, name, bool(multi), top, scale, zp, logits)
+
+
+@dataclass
+class Ready:
+    """The validation firmware's answer to a host frame: handled (or damaged: send it again)."""
+
+    seq: int  # of the host frame
+    status: int  # READY_OK, READY_RESEND, READY_UNKNOWN
+    max_samples: int  # int16 samples a pcm frame may hold
+
+
+def encode_ready(r: Ready) -> bytes:
+    return struct.pack("<HBH", r.seq, r.status, r.max_samples)
+
+
+def parse_ready(payload: bytes) -> Ready:
+    r = _Reader(payload, "ready")
+    ready = Ready(*r.unpack("<HBH"))
+    r.done()
+    if ready.status > READY_UNKNOWN or ready.max_samples == 0:
+        raise r.fail(f"status {ready.status}, {ready.max_samples} samples per frame")
+    return ready
+
+
+@dataclass
+class Budget:
+    """The real boards' start-up real-time check (firmware/boards/common/board_live.c)."""
+
+    clock_hz: int
+    mic_rate_mhz: int  # the microphone's sample rate measured against the core clock, milli-Hz
+    mode: str
+    samples: int  # of the synthetic clip the application ran on (UART muted)
+    windows: int  # windows of that clip
+    cycles: int  # DWT cycles of that run
+    mic_cycles_per_s: int  # the microphone interrupt's cycles per second (decimation on the STM32)
+    hop_cycles: int  # cycles available per hop (50 ms timestamp, 10 s scene)
+    realtime: bool  # cycles per window + the interrupt's share of a hop <= 90 % of hop_cycles
+
+    @property
+    def cycles_per_window(self) -> float:
+        return self.cycles / self.windows
+
+    @property
+    def load(self) -> float:
+        """Fraction of the CPU that the steady state takes."""
+        hop_s = self.hop_cycles / self.clock_hz
+        return (self.cycles_per_window + self.mic_cycles_per_s * hop_s) / self.hop_cycles
+
+
+def encode_budget(b: Budget) -> bytes:
+    return struct.pack("<IIBIIQIIB", b.clock_hz, b.mic_rate_mhz, 1 if b.mode == "timestamp" else 0, b.samples,
+                       b.windows, b.cycles, b.mic_cycles_per_s, b.hop_cycles, int(b.realtime))
+
+
+def parse_budget(payload: bytes) -> Budget:
+    r = _Reader(payload, "budget")
+    clock, rate, mode, samples, windows, cycles, mic, hop, ok = r.unpack("<IIBIIQIIB")
+    r.done()
+    if mode not in MODES or ok > 1 or windows == 0:
+        raise r.fail(f"mode {mode}, verdict {ok}, windows {windows}")
+    return Budget(clock, rate, MODES[mode], samples, windows, cycles, mic, hop, bool(ok))

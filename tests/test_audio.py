@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from exporter.audio import check_audio, load_audio, to_pcm16
+from exporter.audio import AudioStream, check_audio, counted, load_audio, to_pcm16
 from exporter.errors import UserError
 
 
@@ -80,3 +80,66 @@ def test_to_pcm16_rounds_and_clips():
 def test_a_folder_given_as_audio_says_so(tmp_path):
     with pytest.raises(UserError, match=rf"^{tmp_path}: is a folder, not an audio file$"):
         load_audio(tmp_path)
+
+
+# (rate, channels, format, subtype): resampled or not, mixed or not, float and integer files,
+# lossless and lossy codecs.
+STREAM_CASES = [(32000, 1, "WAV", "FLOAT"), (44100, 2, "WAV", "PCM_16"), (48000, 3, "FLAC", "PCM_24"),
+                (16000, 1, "WAV", "PCM_16"), (22050, 2, "OGG", "VORBIS")]
+
+
+@pytest.mark.parametrize("rate,channels,fmt,subtype", STREAM_CASES)
+@pytest.mark.parametrize("seconds", [0.05, 2.0, 11.3])
+def test_stream_equals_whole_file(tmp_path, rate, channels, fmt, subtype, seconds):
+    """AudioStream's blocks, joined, are load_audio's samples exactly, whatever the block size
+    (the last block short, or one sample)."""
+    n = int(seconds * rate) + 1
+    x = (0.3 * np.random.default_rng(n).standard_normal((n, channels))).astype(np.float32)
+    path = tmp_path / f"a.{fmt.lower()}"
+    sf.write(path, x, rate, format=fmt, subtype=subtype)
+    whole = load_audio(path)
+    for block_frames in (65536, 4099, 1000):
+        blocks = list(AudioStream(path, block_frames=block_frames))
+        assert all(b.dtype == np.float32 and b.ndim == 1 and b.size for b in blocks)
+        joined = np.concatenate(blocks)
+        assert joined.tobytes() == whole.tobytes(), block_frames
+    stream = AudioStream(path)
+    assert abs(stream.seconds - n / rate) < 1e-9
+    assert np.concatenate(list(stream.pcm16())).tobytes() == to_pcm16(whole).tobytes()
+
+
+def test_stream_reads_in_blocks(tmp_path):
+    """Bounded memory: no block is larger than the file's blocks resampled (never the whole file)."""
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros(48000 * 30, np.float32), 48000, subtype="PCM_16")
+    sizes = [b.size for b in AudioStream(path, block_frames=48000)]
+    assert len(sizes) >= 30 and max(sizes) <= 32000 + 1000
+    seen = []
+    assert sum(b.size for b in counted(AudioStream(path), seen.append)) == seen[-1] == 32000 * 30
+    assert seen == sorted(seen) and len(seen) > 1
+
+
+def test_stream_errors_name_the_file(tmp_path, test_audio):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    with pytest.raises(UserError, match=r"corrupt\.wav: cannot read audio"):
+        AudioStream(corrupt)
+    with pytest.raises(UserError, match=r"missing\.wav: no such audio file"):
+        AudioStream(tmp_path / "missing.wav")
+    with pytest.raises(UserError, match=rf"^{tmp_path}: is a folder, not an audio file$"):
+        AudioStream(tmp_path)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), 32000)
+    with pytest.raises(UserError, match=r"empty\.wav: the file contains no audio samples"):
+        list(AudioStream(empty))
+    x = np.tile(test_audio, 2)
+    x[5] = np.nan
+    x[150_000] = np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, 32000, subtype="FLOAT")
+    with pytest.raises(UserError, match=r"nan\.wav: 1 sample\(s\) are NaN or infinite"):
+        list(AudioStream(path))
+    x[5] = 0
+    sf.write(path, x, 32000, subtype="FLOAT")
+    with pytest.raises(UserError, match=r"nan\.wav \(from 4\.1 s\): 1 sample\(s\) are NaN"):
+        list(AudioStream(path))

@@ -1,6 +1,7 @@
 """``python -m exporter embed`` end to end: npz contents, modes, failures per file, exit codes."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -106,3 +107,44 @@ def test_python_dash_m_entry_point(wavs, tmp_path):
     d = np.load(out)
     assert d["embeddings"].shape == (1, 128 + 192 + 256 + 527 + 112 + 96)
     assert str(d["model"]) == "random-mn02-seed0"
+
+
+def _on_a_terminal(cmd: list[str], timeout: float = 300) -> tuple[int, str]:
+    """Run ``cmd`` with standard error on a pseudo-terminal of 100 columns: (exit code, what it drew)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    return proc.wait(timeout=timeout), drawn.decode(errors="replace")
+
+
+def test_long_file_gets_a_progress_bar_on_a_terminal_only(embed_only, tmp_path, capsys):
+    """A file over a minute: a bar of its seconds of audio, drawn when standard error is a
+    terminal and not otherwise; a shorter file: none."""
+    long, short = tmp_path / "long.wav", tmp_path / "short.wav"
+    sf.write(long, (0.1 * np.random.default_rng(0).standard_normal(61 * 22050)).astype(np.float32), 22050, subtype="PCM_16")
+    sf.write(short, np.zeros(32000 * 5, np.float32), 32000)
+    base = [sys.executable, "-m", "exporter", "embed", "--weights", "random", "--out", str(tmp_path / "e.npz")]
+    code, drawn = _on_a_terminal(base + [str(long)])
+    assert code == 0 and "/61 s of audio" in drawn and re.search(r"long\.wav: +[1-9]\d*%", drawn), drawn
+    code, drawn = _on_a_terminal(base + [str(short)])
+    assert code == 0 and "s of audio" not in drawn, drawn
+    assert embed_only(long, "--weights", "random", "--out", tmp_path / "e.npz") == 0
+    err = capsys.readouterr().err
+    assert "s of audio" not in err and "\r" not in err

@@ -148,3 +148,57 @@ def test_bad_audio_is_rejected(embedder, test_audio):
         embedder.scene(bad)
     with pytest.raises(ValueError, match="n_sounds, n_samples"):
         embedder.scene(test_audio)
+
+
+def _varied(seconds: float, rate: int = 32000, channels: int = 1) -> np.ndarray:
+    """Speech, music and noise in turn (the synthetic generators), ``seconds`` long."""
+    from exporter import synthetic_audio
+
+    kinds = ["speech", "music", "noise", "environment"]
+    parts = [synthetic_audio.clip(i, 4.0, kind=kinds[i % 4])[1] for i in range(int(seconds // 4) + 1)]
+    x = np.concatenate(parts)[: int(seconds * 32000)].astype(np.float32)
+    if rate != 32000:
+        import soxr
+
+        x = soxr.resample(x, 32000, rate).astype(np.float32)
+    return np.stack([x] * channels, axis=1) * np.linspace(0.5, 1.0, channels, dtype=np.float32) if channels > 1 else x
+
+
+@pytest.mark.parametrize("seconds,rate,channels", [(3.0, 32000, 1), (10.0, 32000, 1), (10.0 + 1 / 32000, 32000, 1),
+                                                   (23.4, 44100, 2)])
+def test_streamed_scene_equals_whole_file(embedder, tmp_path, seconds, rate, channels):
+    """A file streamed in blocks (AudioStream, as `embed` reads every file) gives the bytes of
+    the whole-file path, on each side of 10 s (one window / reflect-padded windows, averaged)."""
+    import soundfile as sf
+
+    from exporter.audio import AudioStream, load_audio
+
+    path = tmp_path / "clip.wav"
+    sf.write(path, _varied(seconds, rate, channels), rate, subtype="FLOAT")
+    whole = embedder.scene(load_audio(path)[None])[0]
+    streamed = embedder.scene_stream(AudioStream(path, block_frames=30011))
+    assert streamed.dtype == torch.float32 and streamed.numpy().tobytes() == whole.numpy().tobytes()
+
+
+@pytest.mark.parametrize("seconds", [0.5, 30.1])  # 30.1 s: 603 windows, over one batch of 500
+def test_streamed_timestamps_equal_whole_file(embedder, tmp_path, seconds):
+    import soundfile as sf
+
+    from exporter.audio import AudioStream, load_audio
+
+    path = tmp_path / "clip.flac"
+    sf.write(path, _varied(seconds, 48000), 48000, subtype="PCM_24")
+    emb, ts = embedder.timestamp(load_audio(path)[None])
+    n = len(load_audio(path))
+    for expected in (0, n - 5000, n, n + 5000):  # no length, the header's length wrong or right
+        streamed = embedder.timestamp_stream(AudioStream(path), expected_samples=expected)
+        assert streamed.shape == emb.shape[1:] and streamed.tobytes() == emb[0].numpy().tobytes()
+
+
+def test_logmel_in_pieces_is_the_batch_logmel(embedder):
+    """FloatEmbedder computes the log-mel of a batch a window (or 62 timestamp windows) at a
+    time to bound memory: it must be the log-mel of the whole batch, byte for byte."""
+    rng = np.random.default_rng(0)
+    for shape in [(3, 320_000), (2, 123_457), (130, 5120)]:
+        x = torch.from_numpy((0.1 * rng.standard_normal(shape)).astype(np.float32))
+        assert embedder.logmel(x).numpy().tobytes() == embedder.mel(x).numpy().tobytes(), shape

@@ -13,11 +13,12 @@ import torch
 
 from exporter import defaults, fidelity, int8_exec, onnx_int
 from exporter.commands import export
+from exporter.library import LIBRARY_FILES
 from exporter.graph import Graph
 from exporter.outputs import umask
 
 SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=2, fidelity_seconds=1.0, progress=False)
-EXPECTED_FILES = {"graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.h", "network.c",
+EXPECTED_FILES = {"manifest.json", "graph.json", "graph.npz", "model_int.onnx", "model_qdq.onnx", "network.h", "network.c",
                   "network_data.c", "logmel_tables.c", "logmel_tables.h", "reports"}
 
 
@@ -38,7 +39,7 @@ def exported(model_and_info, tmp_path_factory):
 
 def test_export_folder_is_complete(exported, test_audio):
     out, summary = exported
-    assert EXPECTED_FILES <= {p.name for p in out.iterdir()}
+    assert EXPECTED_FILES | set(LIBRARY_FILES) <= {p.name for p in out.iterdir()}  # a C library too
     assert [p.name for p in out.parent.iterdir()] == ["mn01"]  # no temporary folders left
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask()  # as mkdir makes it, not mkdtemp's 0700
     graph = Graph.load(out)
@@ -161,6 +162,8 @@ def test_regenerate_default_replaces_the_folder(tmp_path, monkeypatch):
     assert export.regenerate_default() == 0
     names = {p.name for p in gen.iterdir()}
     assert EXPECTED_FILES <= names and "stale.c" not in names
+    # the library's other files are the repository's own (firmware/): no second copy
+    assert not names & set(LIBRARY_FILES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
     assert Graph.load(gen).meta["model"]["checkpoint_sha256"] == hashlib.sha256(defaults.CHECKPOINT.read_bytes()).hexdigest()
 
@@ -172,7 +175,7 @@ def test_export_fills_an_empty_mount_point_in_place(model_and_info, mounted_tmpf
     model, info = model_and_info
     export.export_to(out, model=model, info=info, **SMALL)
     assert out.stat().st_ino == inode and os.path.ismount(out)
-    assert {p.name for p in out.iterdir()} == EXPECTED_FILES | {"network_plan.json"}  # no temporary folder
+    assert {p.name for p in out.iterdir()} == EXPECTED_FILES | {"network_plan.json", *LIBRARY_FILES}  # no temporary folder
     assert Graph.load(out).meta["model"]["name"] == "mn01_seed0.pt"
 
 

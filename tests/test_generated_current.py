@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 
-from exporter import FIRMWARE_DIR, defaults, onnx_int, onnx_qdq
+from exporter import FIRMWARE_DIR, defaults, manifest, onnx_int, onnx_qdq
 from exporter.checkpoint import resolve_model
 from exporter.codegen import render_network
 from exporter.commands.export import build_graph
@@ -29,7 +29,8 @@ def graph():
 
 def test_network_sources_are_rendered_from_the_committed_graph(graph, tmp_path):
     render_network(graph, tmp_path, max_frames=defaults.MAX_FRAMES)
-    for name in ("network.h", "network.c", "network_data.c", "network_plan.json"):
+    manifest.write(tmp_path, graph)
+    for name in ("network.h", "network.c", "network_data.c", "network_plan.json", "manifest.json"):
         assert (tmp_path / name).read_bytes() == (GENERATED / name).read_bytes(), f"{name} is stale"
 
 

@@ -175,10 +175,11 @@ def test_a_clip_the_board_refuses_is_skipped(export_dir, golden_wav, tmp_path, m
     def picky(mode, folder):
         embed = real(mode, folder)
 
-        def embed_or_refuse(clip):
+        def embed_or_refuse(clip, progress=None):  # `run` streams the clip: int16 blocks
+            clip = np.concatenate(list(clip))
             if clip.size > 64000:
                 raise UserError("reference: clip of over 2 s refused")
-            return embed(clip)
+            return embed(clip, progress)
         return embed_or_refuse
 
     monkeypatch.setattr(reference, "embedder", picky)
@@ -208,3 +209,37 @@ def test_malformed_firmware_frame_is_a_named_error(export_dir, golden_wav, tmp_p
     code, err = cli("run", "--board", "host", golden_wav, "--export", export_dir, "--out", tmp_path / "o.npz")
     assert code == 2 and "none of the 1 file(s)" in err
     assert f"error: {golden_wav}: host: malformed hello frame (3 byte payload)" in capsys.readouterr().err
+
+
+def _varied_file(path, seconds: float, rate: int, channels: int = 1):
+    """Speech, music and noise in turn (exporter/synthetic_audio.py) as a 16-bit file at ``rate``."""
+    import soxr
+
+    from exporter import synthetic_audio
+
+    x = np.concatenate([c for _, c in synthetic_audio.pieces(seconds, piece_seconds=4.0)])
+    x = soxr.resample(x, 32000, rate).astype(np.float32) if rate != 32000 else x
+    sf.write(path, np.stack([x * (0.5 + 0.5 * c) for c in range(channels)], axis=1), rate, subtype="PCM_16")
+    return path
+
+
+@pytest.mark.parametrize("seconds,rate,channels", [(10.0, 32000, 1), (10.0 + 1 / 32000, 32000, 1), (23.4, 44100, 2)])
+def test_streamed_scene_equals_whole_file(export_dir, tmp_path, cli, seconds, rate, channels):
+    """`run` streams each file (AudioStream, windows cut as the blocks come): the bytes of the
+    whole-file path (the whole clip's windows through the numpy executor), on either side of 10 s."""
+    path = _varied_file(tmp_path / "clip.wav", seconds, rate, channels)
+    out = tmp_path / "o.npz"
+    assert cli("run", "--board", "reference", path, "--export", export_dir, "--out", out) == (0, "")
+    expected = integer_scene(Graph.load(export_dir), load_audio(path))
+    assert np.load(out)["embeddings_q"][0].tobytes() == expected.tobytes()
+
+
+def test_streamed_timestamps_equal_whole_file(export_dir, tmp_path, cli):
+    from exporter.fidelity import integer_timestamps
+
+    path = _varied_file(tmp_path / "clip.flac", 7.3, 48000)
+    out = tmp_path / "o.npz"
+    assert cli("run", "--board", "reference", "--mode", "timestamp", path, "--export", export_dir, "--out", out) == (0, "")
+    z, expected = np.load(out), integer_timestamps(Graph.load(export_dir), load_audio(path))
+    assert z["embeddings_q"][0].tobytes() == expected.tobytes()
+    np.testing.assert_array_equal(z["timestamps_ms"][0], timestamp_windows(to_pcm16(load_audio(path)))[1])

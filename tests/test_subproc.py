@@ -31,6 +31,16 @@ def _grandchild(pid_file) -> int:
     raise AssertionError("the grandchild did not start")
 
 
+def _ends(pid: int) -> bool:
+    """``pid`` is gone within a second (a SIGKILL is delivered when the process next runs: on a
+    busy machine, a moment after kill() returns)."""
+    for _ in range(100):
+        if not _alive(pid):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_output_and_exit_code(tmp_path):
     p = subproc.run(["sh", "-c", "echo out; echo err >&2; exit 3"], text=True)
     assert (p.returncode, p.stdout, p.stderr) == (3, "out\n", "err\n")
@@ -40,7 +50,7 @@ def test_timeout_ends_the_whole_group(tmp_path):
     pid_file = tmp_path / "pid"
     with pytest.raises(subprocess.TimeoutExpired):
         subproc.run(FAMILY + [str(pid_file)], timeout=0.5)
-    assert not _alive(_grandchild(pid_file))
+    assert _ends(_grandchild(pid_file))
 
 
 def test_interruption_ends_the_whole_group(tmp_path):
@@ -58,4 +68,42 @@ def test_interruption_ends_the_whole_group(tmp_path):
             subproc.run(FAMILY + [str(pid_file)], timeout=30)
     finally:
         signal.signal(signal.SIGUSR1, previous)
-    assert not _alive(_grandchild(pid_file))
+    assert _ends(_grandchild(pid_file))
+
+
+def test_poll_is_called_while_the_child_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(subproc, "POLL_SECONDS", 0.05)
+    seen = []
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:
+        p = subproc.run(["sh", "-c", "sleep 0.5; echo done"], stdout=out, stderr=err, poll=seen.append)
+    assert p.returncode == 0 and (tmp_path / "out").read_text() == "done\n"
+    assert len(seen) >= 3 and len(set(seen)) == 1  # the child's pid, several times
+
+
+def test_poll_with_a_timeout_ends_the_whole_group(tmp_path, monkeypatch):
+    monkeypatch.setattr(subproc, "POLL_SECONDS", 0.05)
+    pid_file = tmp_path / "pid"
+    with open(tmp_path / "out", "wb") as out:
+        with pytest.raises(subprocess.TimeoutExpired):
+            subproc.run(FAMILY + [str(pid_file)], timeout=1.5, stdout=out, stderr=out, poll=lambda pid: None)
+    assert _ends(_grandchild(pid_file))
+
+
+def test_an_error_in_poll_ends_the_whole_group(tmp_path, monkeypatch):
+    """A progress callback that raises (or Ctrl-C while it runs) ends the child as any interruption does."""
+    monkeypatch.setattr(subproc, "POLL_SECONDS", 0.05)
+    pid_file = tmp_path / "pid"
+
+    def poll(pid):
+        if pid_file.exists() and pid_file.read_text().strip():
+            raise KeyboardInterrupt
+
+    with open(tmp_path / "out", "wb") as out:
+        with pytest.raises(KeyboardInterrupt):
+            subproc.run(FAMILY + [str(pid_file)], timeout=30, stdout=out, stderr=out, poll=poll)
+    assert _ends(_grandchild(pid_file))
+
+
+def test_poll_needs_files():
+    with pytest.raises(ValueError, match="files"):
+        subproc.run(["true"], poll=lambda pid: None)

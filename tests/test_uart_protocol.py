@@ -236,3 +236,46 @@ def test_fuzz_decoder_on_random_streams(chunks):
     decoded = [up.encode_frame(f.type, f.payload, f.seq, f.timestamp_ms) for f in res.frames]
     assert decoded == [c for c in chunks if c in FRAMES]
     assert 0 <= res.garbage_bytes <= len(data) - sum(map(len, decoded))
+
+
+def _in_pieces(data: bytes, cuts: list[int]) -> up.DecodeResult:
+    """``data`` decoded as a reader of a pipe or a growing file sees it: in pieces (final=False),
+    each time with what the last call left over, then the rest with final=True."""
+    total, rest, prev = up.DecodeResult(), b"", 0
+    for cut in sorted(c % (len(data) + 1) for c in cuts) + [None]:
+        piece = data[prev:cut] if cut is not None else data[prev:]
+        res = up.decode_stream(rest + piece, final=cut is None)
+        total.frames += res.frames
+        total.crc_errors += res.crc_errors
+        total.garbage_bytes += res.garbage_bytes
+        total.truncated |= res.truncated
+        rest = (rest + piece)[res.consumed:]
+        prev = cut if cut is not None else prev
+    return total
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(chunks=st.lists(st.one_of(st.binary(max_size=40), st.just(up.SYNC), st.sampled_from(FRAMES),
+                                 st.sampled_from(FRAMES).map(lambda f: f[: len(f) // 2]),  # cut frames
+                                 st.sampled_from(FRAMES).map(lambda f: f[:-1] + bytes([f[-1] ^ 1]))),  # CRC errors
+                       max_size=12),
+       cuts=st.lists(st.integers(0, 10_000), max_size=6))
+def test_decoding_in_pieces_equals_decoding_at_once(chunks, cuts):
+    """The firmware runner decodes a long run's output piece by piece: the same frames, CRC
+    errors, stray bytes and truncation as the whole stream decoded at once, wherever it is cut."""
+    data = b"".join(chunks)
+    whole, pieces = up.decode_stream(data), _in_pieces(data, cuts)
+    assert pieces.frames == whole.frames
+    assert (pieces.crc_errors, pieces.garbage_bytes, pieces.truncated) == \
+        (whole.crc_errors, whole.garbage_bytes, whole.truncated)
+
+
+def test_decoding_in_pieces_keeps_what_may_go_on():
+    frame = up.encode_frame(up.EMBEDDING, b"\x01\x00" * 10, seq=7)
+    for cut in range(len(frame) + 1):
+        res = up.decode_stream(b"junk" + frame[:cut], final=False)
+        if cut < len(frame):
+            assert res.frames == [] and not res.truncated and res.consumed == 4
+        else:
+            assert len(res.frames) == 1 and res.consumed == 4 + len(frame)
+        assert res.garbage_bytes == 4

@@ -9,8 +9,11 @@ becomes ``_``: ``qemu-an386`` -> ``exporter.boards.qemu_an386``) with one functi
 - ``export_dir``: an export folder of ``python -m exporter export`` (graph.json/npz,
   model_int.onnx, C sources).
 - ``embedder`` does the preparation once (load the ONNX model, build the firmware)
-  and returns ``embed(clip)``: ``clip`` is int16 PCM at 32 kHz, a 1-D array
-  (``exporter.audio.to_pcm16``); the result is the clip's integer embeddings
+  and returns ``embed(clip, progress=None)``: ``clip`` is int16 PCM at 32 kHz, a 1-D
+  array (``exporter.audio.to_pcm16``) or an iterable of 1-D int16 blocks (a long file
+  streamed: ``exporter.audio.AudioStream(path).pcm16()``), which the board takes in
+  bounded memory; ``progress(samples done)``, if given, is called now and then. The
+  result is the clip's integer embeddings
   ``[L (int16 Q12) | taps (int8)]`` (docs/int8-graph.md, last section) as int16:
   shape [D] in scene mode (the windows' integers averaged with
   ``exporter.qembed.average_windows``), [n_ts, D] in timestamp mode. Dequantize
@@ -30,6 +33,9 @@ others are compared with, byte for byte.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Iterator
+
+import numpy as np
 
 BOARDS = ("reference", "host", "qemu-an386", "qemu-netduinoplus2")
 MODES = ("scene", "timestamp")
@@ -42,6 +48,17 @@ def board_module(name: str):
     if name not in BOARDS:
         raise UserError(f"unknown board {name!r}: choose one of {', '.join(BOARDS)}")
     return importlib.import_module(f"exporter.boards.{name.replace('-', '_')}")
+
+
+def pcm_blocks(clip: np.ndarray | Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """A clip as the boards take it (an int16 1-D array, or an iterable of them) -> its blocks, checked."""
+    from exporter.errors import UserError
+
+    for block in [clip] if isinstance(clip, np.ndarray) else clip:
+        block = np.asarray(block)
+        if block.dtype != np.int16 or block.ndim != 1:
+            raise UserError(f"expected int16 mono PCM, got {block.dtype} of shape {block.shape}")
+        yield block
 
 
 def embed_clips(board: str, clips: list, mode: str, export_dir) -> list:

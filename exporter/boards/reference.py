@@ -11,14 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from exporter import onnx_int, qembed
+from exporter.audio import counted
+from exporter.boards import pcm_blocks
 from exporter.errors import UserError
-from exporter.graph import Graph
-from exporter.windows import scene_windows, timestamp_windows
+from exporter.manifest import load_export
+from exporter.windows import stream_scene_windows, stream_timestamp_windows
 
 MODEL_FILE = "model_int.onnx"
 
 
-def _window_embeddings(sess, windows: np.ndarray) -> np.ndarray:
+def _window_embeddings(sess, windows) -> np.ndarray:
+    """[n_windows, D] int16 of the windows, one at a time (a stream of windows: one held at a time)."""
     from exporter.frontend.fixed import logmel_q12
 
     out = []
@@ -30,7 +33,7 @@ def _window_embeddings(sess, windows: np.ndarray) -> np.ndarray:
 
 def embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
     export_dir = Path(export_dir)
-    Graph.load(export_dir)  # validates the export folder
+    load_export(export_dir)  # an export folder of this tool version
     if mode not in ("scene", "timestamp"):
         raise UserError(f"unknown mode {mode!r}: scene or timestamp")
     model = export_dir / MODEL_FILE
@@ -42,13 +45,11 @@ def embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
         raise UserError(f"{model} is damaged ({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}): "
                         f"export again") from None
 
-    def embed(clip: np.ndarray) -> np.ndarray:
-        clip = np.asarray(clip)
-        if clip.dtype != np.int16 or clip.ndim != 1:
-            raise UserError(f"expected int16 mono PCM, got {clip.dtype} of shape {clip.shape}")
+    def embed(clip, progress=None) -> np.ndarray:
+        blocks = counted(pcm_blocks(clip), progress)  # windows are cut as the blocks come
         if mode == "scene":
-            return qembed.average_windows(_window_embeddings(sess, scene_windows(clip)))
-        return _window_embeddings(sess, timestamp_windows(clip)[0])
+            return qembed.average_windows(_window_embeddings(sess, stream_scene_windows(blocks)))
+        return _window_embeddings(sess, stream_timestamp_windows(blocks))
 
     return embed
 
@@ -65,8 +66,8 @@ def scores_embedder(mode: str, export_dir: Path):
         raise UserError(f"{export_dir} has no task heads ({model} is missing): export with --head HEAD_DIR")
     sess = onnx_int.session(str(model))
 
-    def run(clip: np.ndarray):
-        q = embed(clip)
+    def run(clip, progress=None):
+        q = embed(clip, progress)
         rows = [onnx_int.run_heads(sess, e) for e in np.atleast_2d(q)]
         scores = {n: np.stack([r[n] for r in rows]) for n in rows[0]}
         return q, {n: (v[0] if q.ndim == 1 else v) for n, v in scores.items()}

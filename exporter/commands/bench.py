@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exporter import ROOT
+from exporter import INSTALLED, ROOT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,13 +13,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="export folder to benchmark (default: the default model's cached export)")
     parser.add_argument("--board", action="append", choices=["qemu-an386", "qemu-netduinoplus2"], default=None,
                         help="board(s) to measure (repeatable; default both)")
-    parser.add_argument("--out", metavar="DIR", type=Path, default=ROOT / "reports",
-                        help="folder for bench.md and bench.json (default reports/)")
+    # The repository's reports/ in a checkout; an installed package writes into the current folder.
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("reports") if INSTALLED else ROOT / "reports",
+                        help="folder for bench.md and bench.json (default: reports/ of the checkout, "
+                             "./reports for an installed package)")
 
 
 def run(args: argparse.Namespace) -> int:
     from exporter.bench import run_bench
-    from exporter.graph import Graph
+    from exporter.manifest import load_export
 
     export_dir = args.export
     if export_dir is None:
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
         export_dir = cached_export(*resolve_model(checkpoint=defaults.CHECKPOINT))
     else:
-        Graph.load(export_dir)  # a clear error if it is not an export folder
+        load_export(export_dir, c_sources=True)  # a clear error if it is not an export folder of this version
     report = run_bench(export_dir, args.board or ["qemu-an386", "qemu-netduinoplus2"], args.out)
     for r in report["results"]:
         g = r["goals"]

@@ -1,7 +1,9 @@
 """``python -m exporter embed``: float embeddings of audio files with the paper's PyTorch model.
 
 Each file is read (any rate, mixed to mono, resampled to 32 kHz) and embedded
-on its own: scene mode gives one vector per file, timestamp mode one per 50 ms.
+on its own, streamed through in windows (memory does not grow with its length,
+exporter/audio.py's AudioStream; a progress bar on a terminal beyond a minute):
+scene mode gives one vector per file, timestamp mode one per 50 ms.
 A file that cannot be read or embedded is reported by name and skipped; the
 others are still written, and the exit code is 1.
 """
@@ -40,12 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from exporter.audio import load_audio
+    from exporter import SAMPLE_RATE
+    from exporter.audio import AudioStream, counted
     from exporter.checkpoint import resolve_model_args
     from exporter.embed_float import FloatEmbedder
     from exporter.features import parse_features
     from exporter.outputs import check_out_file
-    from exporter.results import each_file, pad_ragged, write_embeddings_npz
+    from exporter.results import each_file, file_progress, pad_ragged, write_embeddings_npz
+    from exporter.windows import timestamps_ms
 
     check_out_file(args.out)  # before the (slow) work
     parse_features(args.features)  # reject a bad --features before loading anything
@@ -53,11 +57,13 @@ def run(args: argparse.Namespace) -> int:
     embedder = FloatEmbedder(net, args.features, info)
 
     def embed(path: str):
-        audio = load_audio(path)[None]
-        if args.mode == "scene":
-            return embedder.scene(audio)[0].numpy(), None
-        emb, ts = embedder.timestamp(audio)
-        return emb[0].numpy(), ts[0].numpy()
+        stream = AudioStream(path)
+        with file_progress(path, stream.seconds) as progress:
+            blocks = counted(stream, progress)
+            if args.mode == "scene":
+                return embedder.scene_stream(blocks).numpy(), None
+            emb = embedder.timestamp_stream(blocks, expected_samples=round(stream.seconds * SAMPLE_RATE))
+            return emb, timestamps_ms(len(emb))
 
     files, results, failed = each_file(args.audio, embed)
     embeddings = [e for e, _ in results]

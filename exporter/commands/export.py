@@ -1,9 +1,11 @@
 """``python -m exporter export``: checkpoint -> int8 graph, ONNX models, C sources and reports.
 
-The export folder holds graph.json/graph.npz (the one source of truth),
+The export folder holds manifest.json (the tool version and the graph's hash,
+exporter/manifest.py), graph.json/graph.npz (the one source of truth),
 model_int.onnx (bit-exact reference), model_qdq.onnx (for other tools), the C
 sources (network.*, logmel_tables.*) and reports/ (fidelity, QDQ
-differences). It is written into a temporary folder and moved into place at the
+differences), and is a self-contained C library (exporter/library.py: the
+kernels, the frontend, the streaming API efat.h and the build files). It is written into a temporary folder and moved into place at the
 end (see export_to), so a failed or interrupted export leaves nothing behind.
 """
 
@@ -17,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from exporter import ROOT, defaults
+from exporter import ROOT, defaults, manifest
 from exporter.errors import UserError
 from exporter.outputs import check_out_folder, follow_umask, make_parents, remove_folders
 
@@ -39,13 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration-clips", type=int, default=defaults.CALIBRATION_CLIPS,
                         help="clips in the built-in calibration set")
     parser.add_argument("--fidelity-clips", type=int, default=None,
-                        help="held-out clips for the fidelity report (default 8)")
+                        help="held-out clips for the fidelity report (default 28)")
     parser.add_argument("--head", metavar="HEAD_DIR", type=Path, action="append", default=[],
                         help="a task head (python -m exporter heads train) to run on the device after each "
                              "embedding; repeat for several. It must have been trained on this export's graph")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
-    parser.epilog = "Without model arguments, the default model (exporter/defaults.py: the trained mn01, tests/data/mn01_trained_dev.pt) is exported."
+    parser.epilog = (f"Without model arguments, the default model (exporter/defaults.py: the trained mn01 {defaults.CHECKPOINT.name}, "
+                     "shipped with the package) is exported. The folder records this tool version (manifest.json): "
+                     "other versions refuse it.")
 
 
 def _model_info(info) -> dict:
@@ -87,8 +91,12 @@ def build_graph(model, info, calibration: Path | None = None, percentile: float 
 def write_export(model, info, folder: Path, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
                  calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
                  calibration_seconds: float = defaults.CALIBRATION_SECONDS, fidelity_clips: int | None = None,
-                 fidelity_seconds: float | None = None, progress: bool = True, heads: list[Path] = ()) -> dict:
+                 fidelity_seconds: float | None = None, progress: bool = True, library: bool = True,
+                 heads: list[Path] = ()) -> dict:
     """Write every export file into ``folder`` (which must exist). Returns a summary.
+
+    ``library``: add the C library's static sources and build files (exporter/library.py);
+    firmware/generated/ goes without them, the repository has them in firmware/.
     ``heads``: HEAD_DIRs whose heads are quantized into the graph (exporter/heads.py)."""
     import numpy as np
     import onnx
@@ -98,6 +106,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     from exporter.frontend.fixed import logmel_q12
     from exporter.frontend.render import render_frontend
     from exporter.audio import to_pcm16
+    from exporter.library import write_library
 
     graph = build_graph(model, info, calibration, percentile, calibration_seed, calibration_clips,
                         calibration_seconds, progress)
@@ -119,6 +128,9 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
 
         onnx.save(onnx_int.build_heads_model(graph), folder / "heads_int.onnx")
         render_heads(graph, folder)
+    if library:
+        write_library(folder, graph, plan)
+    manifest.write(folder, graph)
 
     reports = folder / REPORTS
     reports.mkdir()
@@ -274,6 +286,7 @@ def regenerate_default() -> int:
     summary = export_to(defaults.GENERATED_DIR, replace=True, model=model, info=info,
                         calibration=defaults.CALIBRATION_FOLDER, percentile=defaults.PERCENTILE,
                         calibration_seed=defaults.CALIBRATION_SEED, calibration_clips=defaults.CALIBRATION_CLIPS,
-                        calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty())
+                        calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty(),
+                        library=False)  # the repository's firmware/ holds the library's other files
     _print_summary(defaults.GENERATED_DIR, summary)
     return 0

@@ -2,12 +2,15 @@
 
 Boards: ``reference`` (frontend twin + integer ONNX model in ONNX Runtime),
 ``host`` (the generated C, compiled for this machine), ``qemu-an386`` and
-``qemu-netduinoplus2`` (the firmware in QEMU). The export comes from ``--export
+``qemu-netduinoplus2`` (the firmware in QEMU), ``serial:PORT`` (a board flashed with the
+validation firmware: each file's integers are compared with the reference board's, "equal" or
+the first differing window and section; a difference fails that file). The export comes from ``--export
 DIR`` or is made from the model arguments (default: the project's default
 configuration, exporter/defaults.py) into a cache folder. Files are read and
-embedded one at a time: a file that fails (unreadable, too short, too long for
-the board, a firmware fault) is reported by name and skipped; the others are
-still written, and the exit code is 1.
+embedded one at a time, streamed in blocks (memory does not grow with a file's
+length; a progress bar on a terminal beyond a minute): a file that fails
+(unreadable, too short, too long for the board, a firmware fault) is reported by
+name and skipped; the others are still written, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -26,25 +29,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from exporter.checkpoint import add_model_arguments
 
     parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (wav, flac, ogg, ...)")
-    parser.add_argument("--board", required=True, choices=BOARDS, help="where the integers are computed")
+    parser.add_argument("--board", required=True, metavar="BOARD",
+                        help=f"where the integers are computed: {', '.join(BOARDS)}, or serial:PORT (a board "
+                             "flashed with the validation firmware; its integers are compared with the reference "
+                             "board's)")
+    parser.add_argument("--baud", type=int, default=None, help="serial:PORT only: baud rate (default 115200)")
     parser.add_argument("--mode", choices=MODES, default="scene", help="default scene")
     add_model_arguments(parser)
     parser.add_argument("--export", metavar="DIR", type=Path, default=None,
-                        help="an existing export folder (python -m exporter export); excludes the model arguments")
+                        help="an existing export folder written by this version of the tool (python -m exporter export); "
+                             "excludes the model arguments")
     parser.add_argument("--out", required=True, metavar="OUT.npz",
                         help="embeddings (dequantized), embeddings_q (int16), timestamps_ms, files; with task "
                              "heads in the export: scores and labels (see README)")
 
 
 def _code_digest() -> str:
-    """Hash of the exporter's code and templates: a cached export is reused only by the code that made it."""
-    from exporter import ROOT, TEMPLATES_DIR
+    """Hash of the exporter's code and templates and of the C library's sources an export copies:
+    a cached export is reused only by the code that made it."""
+    from exporter import FIRMWARE_DIR, PACKAGE_DIR, TEMPLATES_DIR
+    from exporter.library import STATIC_PARTS
 
     h = hashlib.sha256()
-    for root in (ROOT / "exporter", TEMPLATES_DIR):
-        for p in sorted(root.rglob("*")):
-            if p.is_file() and p.suffix in (".py", ".j2", ".c", ".h", ".jinja", ".tmpl") and "__pycache__" not in p.parts:
-                h.update(str(p.relative_to(ROOT)).encode())
+    # the same files in a checkout and in an installed wheel (its exporter/_data holds no code)
+    for base, suffixes in ((PACKAGE_DIR, (".py",)), (TEMPLATES_DIR, (".j2",)),
+                           *((FIRMWARE_DIR / part, (".c", ".h", ".S", ".cmake", ".txt")) for part in STATIC_PARTS)):
+        for p in sorted(base.rglob("*")):
+            rel = p.relative_to(base)
+            if p.is_file() and p.suffix in suffixes and rel.parts[0] != "_data" and "__pycache__" not in rel.parts:
+                h.update(f"{base.name}/{rel}".encode())
                 h.update(p.read_bytes())
     return h.hexdigest()
 
@@ -70,12 +83,12 @@ def cached_export(model, info) -> Path:
 
 def resolve_export(args: argparse.Namespace) -> Path:
     from exporter.commands.export import model_given, resolve_model_or_default
-    from exporter.graph import Graph
+    from exporter.manifest import load_export
 
     if args.export is not None:
         if model_given(args):
             raise UserError("--export and the model arguments (--checkpoint / --model / --weights) exclude each other")
-        Graph.load(args.export)  # a clear error if it is not an export folder
+        load_export(args.export)  # a clear error if it is not an export folder of this tool version
         return args.export
     return cached_export(*resolve_model_or_default(args))
 
@@ -84,19 +97,32 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from exporter import qembed
-    from exporter.audio import load_audio, to_pcm16
+    from exporter.audio import AudioStream
     from exporter.boards import board_module
     from exporter.graph import Graph
     from exporter.outputs import check_out_file
-    from exporter.results import each_file, pad_ragged, write_embeddings_npz
-    from exporter.windows import MIN_CLIP_SAMPLES, scene_windows, timestamp_windows
+    from exporter.results import each_file, file_progress, pad_ragged, write_embeddings_npz
+    from exporter.windows import timestamps_ms
 
     check_out_file(args.out)  # before the (slow) work
-    board = board_module(args.board)
+    serial_port = args.board[len("serial:"):] if args.board.startswith("serial:") else None
+    if serial_port == "":
+        raise UserError("--board serial:PORT needs a port, e.g. serial:/dev/ttyACM0")
+    if args.baud is not None and serial_port is None:
+        raise UserError("--baud is for --board serial:PORT")
+    board = None if serial_port is not None else board_module(args.board)
     export_dir = resolve_export(args)
     graph = Graph.load(export_dir)
     heads = graph.meta.get("heads", [])
-    if heads:  # the board's own head outputs (the device's scores frames), beside the integers
+    if heads and serial_port is not None:
+        print("note: the validation firmware (--board serial:PORT) does not run the task heads: "
+              "embeddings only, no scores written")
+        heads = []
+    if serial_port is not None:
+        from exporter.boards import serial
+
+        embed_clip = serial.embedder(args.mode, Path(export_dir), serial_port, args.baud or serial.DEFAULT_BAUD)
+    elif heads:  # the board's own head outputs (the device's scores frames), beside the integers
         from exporter.boards import scores_embedder
 
         embed_clip = scores_embedder(args.board, args.mode, Path(export_dir))
@@ -104,13 +130,19 @@ def run(args: argparse.Namespace) -> int:
         embed_clip = board.embedder(args.mode, Path(export_dir))
 
     def embed(path: str):
-        pcm = to_pcm16(load_audio(path))
-        # The windowing's too-short check first: the same message on every board.
-        if args.mode == "scene":
-            scene_windows(pcm[:MIN_CLIP_SAMPLES])  # its length check alone: the rest of the clip need not be copied
-            return embed_clip(pcm), None
-        timestamps = timestamp_windows(pcm)[1]
-        return embed_clip(pcm), timestamps
+        stream = AudioStream(path)
+        if serial_port is not None:
+            # the board over a UART takes the clip whole (it is compared with the reference board's)
+            pcm = np.concatenate(list(stream.pcm16()))
+            q = embed_clip(pcm)  # raises unless equal
+            print(f"{path}: equal to the reference board ({len(np.atleast_2d(q))} embedding(s) of {q.shape[-1]} "
+                  f"values, byte for byte)")
+        else:
+            with file_progress(path, stream.seconds) as progress:
+                # A too-short clip is the windowing's error on every board (exporter/windows.py).
+                q = embed_clip(stream.pcm16(), progress=progress)
+        n_windows = len(q[0] if heads else q)  # with heads: (integers, {head name: logits})
+        return q, (None if args.mode == "scene" else timestamps_ms(n_windows))
 
     files, results, failed = each_file(args.audio, embed)
     head_out = [q[1] for q, _ in results] if heads else []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import ROOT, subproc
+from exporter import build_root as default_build_root, subproc
 from exporter.frontend import tables as tb
 from exporter.frontend.fixed import clip_too_short
 from exporter.frontend.render import render_frontend
@@ -26,10 +26,10 @@ STAGES = {
 
 @lru_cache(maxsize=None)
 def build_cli(build_root: Path | None = None) -> Path:
-    """Render the tables into build/frontend-generated and build logmel_cli; returns its path."""
+    """Render the tables into <build root>/frontend-generated and build logmel_cli; returns its path."""
     from exporter.cmake_build import build
 
-    gen = (build_root or ROOT / "build") / "frontend-generated"
+    gen = (build_root or default_build_root()) / "frontend-generated"
     render_frontend(gen)
     build_dir = build(board="host", generated_dir=gen, targets=["logmel_cli"], build_root=build_root)
     exe = build_dir / "firmware" / "host" / "logmel_cli"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import ROOT
+from exporter import FIRMWARE_DIR
 from exporter.frontend import tables as tb
 from exporter.frontend.render import render_frontend
 
@@ -75,7 +75,7 @@ def build(work: Path, debug: bool = False) -> tuple[bytes, dict[str, int], dict[
     (work / "driver.c").write_text(DRIVER)
     (work / "link.ld").write_text(LINKER)
     elf = work / "frontend.elf"
-    front = ROOT / "firmware" / "frontend"
+    front = FIRMWARE_DIR / "frontend"
     cmd = ["arm-none-eabi-gcc", *CFLAGS, *(["-g"] if debug else []), f"-I{front}", f"-I{gen}", str(front / "logmel.c"),
            str(gen / "logmel_tables.c"), str(work / "driver.c"), "-nostartfiles", "--specs=nano.specs",
            "--specs=nosys.specs", "-Wl,--gc-sections", "-Wl,-e,drv_push", "-Wl,--undefined=drv_begin",

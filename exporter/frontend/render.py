@@ -9,6 +9,7 @@ import numpy as np
 
 from exporter import TEMPLATES_DIR
 from exporter.frontend import tables as tb
+from exporter.manifest import version_number
 
 TEMPLATES = ("logmel_tables.h.j2", "logmel_tables.c.j2")
 
@@ -17,6 +18,7 @@ def _context() -> dict:
     t = tb.tables()
     ints = lambda a: [int(v) for v in a]  # noqa: E731
     return {
+        "tool_version_num": version_number(),
         "n_fft": tb.N_FFT,
         "win": tb.WIN,
         "min_y": tb.MIN_Y,

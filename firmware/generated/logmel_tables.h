@@ -3,6 +3,9 @@
 #define LOGMEL_TABLES_H
 #include <stdint.h>
 
+/* The efficientat-m4 version that generated these tables: logmel.c refuses another version's. */
+#define LOGMEL_TABLES_TOOL_VERSION_NUM 100
+
 #define LOGMEL_T_NFFT 1024
 #define LOGMEL_T_WIN 800
 #define LOGMEL_T_MIN_Y 513             /* pre-emphasised samples a clip needs (reflect padding) */

@@ -12,6 +12,11 @@ extern "C" {
 #define NET_TAP_DIM   56            /* sum of the tap channels */
 #define NET_NUM_TAPS  4
 #define NET_NUM_OPS   116           /* ops of the graph; NET_PROFILE ids */
+/* The efficientat-m4 version that generated this file and the hash of its integer graph
+ * (manifest.json): nn_kernels.h refuses to build a network of another version. */
+#define NET_TOOL_VERSION     "0.1.0"
+#define NET_TOOL_VERSION_NUM 100       /* major * 10000 + minor * 100 + patch */
+#define NET_GRAPH_SHA256     "63f25e129edaf0fc08732530bb752fa3ccaeca695c192a6a8f23a77bcf2fb20f"
 /* Frames per window the arena is planned for: 16, 1000 (set by the build). */
 #ifndef NET_MAX_FRAMES
 #define NET_MAX_FRAMES 1000

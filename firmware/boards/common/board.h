@@ -17,6 +17,10 @@ extern const char board_name[];
 
 void board_init(void);
 void board_uart_write(const uint8_t *data, size_t n);
+/* Blocks until n bytes have arrived on the UART; returns n, or fewer once the input has
+ * ended (only the host board's standard input ends). Used by the validation firmware
+ * (firmware/app/validator.c); boards without it (the live boards) leave it undefined. */
+size_t board_uart_read(uint8_t *data, size_t n);
 /* Open the audio source; 0 on success. */
 int board_mic_open(void);
 /* Blocks until n samples are there (like one DMA half-buffer); returns n, or fewer

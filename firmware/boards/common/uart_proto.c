@@ -4,7 +4,7 @@
 
 #include "board.h"
 
-static const uint8_t SYNC[4] = {0xA5, 0x5A, 0xC3, 0x3C};
+const uint8_t PROTO_SYNC[4] = {0xA5, 0x5A, 0xC3, 0x3C};
 
 static uint16_t seq;
 static uint32_t crc;
@@ -15,18 +15,24 @@ static const uint32_t CRC_NIBBLE[16] = {
     0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
     0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C, 0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
 
-static void send(const uint8_t *p, size_t n)
+uint32_t proto_crc_update(uint32_t c, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        crc = (crc >> 4) ^ CRC_NIBBLE[(crc ^ p[i]) & 0xF];
-        crc = (crc >> 4) ^ CRC_NIBBLE[(crc ^ (p[i] >> 4)) & 0xF];
+        c = (c >> 4) ^ CRC_NIBBLE[(c ^ p[i]) & 0xF];
+        c = (c >> 4) ^ CRC_NIBBLE[(c ^ (p[i] >> 4)) & 0xF];
     }
+    return c;
+}
+
+static void send(const uint8_t *p, size_t n)
+{
+    crc = proto_crc_update(crc, p, n);
     board_uart_write(p, n);
 }
 
 void proto_begin(uint8_t type, uint32_t timestamp_ms, uint16_t payload_len)
 {
-    board_uart_write(SYNC, sizeof SYNC);
+    board_uart_write(PROTO_SYNC, sizeof PROTO_SYNC);
     crc = 0xFFFFFFFFu;
     remaining = 0xFFFF;
     proto_put_u8(PROTO_VERSION);
@@ -87,3 +93,4 @@ void proto_error(uint16_t code, const char *message)
     proto_put(message, n);
     proto_end();
 }
+

@@ -1,7 +1,8 @@
 /* The host board: the same application as on the Cortex-M4, on this machine.
  *   embedder PCM_FILE [UART_OUT]
+ *   validator
  * PCM_FILE is raw int16 little-endian 32 kHz mono; the UART byte stream goes to UART_OUT
- * (default: standard output). */
+ * (default: standard output). The UART's input (validator) is standard input. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,6 +19,12 @@ void board_init(void) {}
 void board_uart_write(const uint8_t *data, size_t n)
 {
     fwrite(data, 1, n, uart);
+}
+
+size_t board_uart_read(uint8_t *data, size_t n)
+{
+    fflush(uart); /* the host waits for what was sent before it sends more */
+    return fread(data, 1, n, stdin);
 }
 
 int board_mic_open(void)

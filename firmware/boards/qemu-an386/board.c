@@ -26,7 +26,7 @@ static uint64_t timer_ticks;
 void board_init(void)
 {
     UART_BAUDDIV = 16;
-    UART_CTRL = 1;  /* TX enable: without it a polling write never completes */
+    UART_CTRL = 3;  /* TX enable (without it a polling write never completes), RX enable */
     TIMER_LOAD = 0xFFFFFFFFu;  /* free-running 32-bit down counter, 25 MHz / 16 */
     TIMER_CTRL = TIMER_ENABLE | TIMER_PRESCALE_16 | TIMER_32BIT;
     timer_last = TIMER_VALUE;
@@ -39,6 +39,16 @@ void board_uart_write(const uint8_t *data, size_t n)
         }
         UART_DATA = data[i];
     }
+}
+
+size_t board_uart_read(uint8_t *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        while (!(UART_STATE & 2u)) { /* RX full */
+        }
+        data[i] = (uint8_t)UART_DATA;
+    }
+    return n;
 }
 
 uint64_t board_instructions(void)

@@ -26,7 +26,7 @@ static uint64_t timer_ticks;
 void board_init(void)
 {
     USART_BRR = 0x16D;              /* 115200 Bd at 42 MHz APB2 on hardware; ignored by QEMU */
-    USART_CR1 = (1u << 13) | (1u << 3);  /* UE | TE */
+    USART_CR1 = (1u << 13) | (1u << 3) | (1u << 2);  /* UE | TE | RE (QEMU drops bytes without RE) */
     TIM_PSC = 0;
     TIM_ARR = 0xFFFFFFFFu;
     TIM_CR1 = 1;
@@ -40,6 +40,16 @@ void board_uart_write(const uint8_t *data, size_t n)
         }
         USART_DR = data[i];
     }
+}
+
+size_t board_uart_read(uint8_t *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        while (!(USART_SR & (1u << 5))) { /* RXNE */
+        }
+        data[i] = (uint8_t)USART_DR;
+    }
+    return n;
 }
 
 uint64_t board_instructions(void)

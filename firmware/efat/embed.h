@@ -26,7 +26,7 @@ void embed_push(embed_state *e, const int16_t *pcm, size_t n);
 /* Ends the window; EMBED_OK and out[EMBED_DIM], or an EMBED_* error. */
 int embed_end(embed_state *e, int16_t out[EMBED_DIM]);
 
-/* Instruction counts of profiling builds (APP_PROFILE), summed over windows. */
+/* Instruction counts of profiling builds (EFAT_PROFILE), summed over windows. */
 typedef struct {
     uint64_t frontend, network;
     uint32_t windows;

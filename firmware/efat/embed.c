@@ -2,12 +2,11 @@
 
 #include <string.h>
 
-#include "board.h"
-
 embed_profile_t embed_profile;
 
-#ifdef APP_PROFILE
-#define COUNT() board_instructions()
+#ifdef EFAT_PROFILE
+uint64_t efat_profile_clock(void); /* the application's counter (efat.h) */
+#define COUNT() efat_profile_clock()
 #else
 #define COUNT() 0u
 #endif
