@@ -222,3 +222,46 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
     }
     (out_dir / PLAN_FILE).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def render_heads(graph: Graph, out_dir: str | Path) -> bool:
+    """Write heads.h and heads.c (templates/heads.*.j2) for the task heads of ``graph``, if it has
+    any (exporter/heads.py); returns whether it did. The firmware builds them in when present."""
+    heads = graph.meta.get("heads", [])
+    if not heads:
+        return False
+    from exporter.heads import head_graph
+
+    recs = []
+    for h in heads:
+        hg = head_graph(graph, h)
+        t = hg.tensors
+        eq, fcs = hg.ops[0], hg.ops[1:]
+        out = t[h["output"]]
+        recs.append({
+            "name": h["name"], "classes": h["classes"], "multi_label": h["multi_label"],
+            "scale": repr(float(out["scale"])), "zero_point": int(out["zero_point"]),
+            "center": hg.array(eq, "center"), "mult": hg.array(eq, "mult"), "shift": hg.array(eq, "shift"),
+            "zp_x": t[eq["output"]]["zero_point"],
+            "fcs": [{"cin": t[op["input"]]["channels"], "cout": t[op["output"]]["channels"],
+                     "zp_in": t[op["input"]]["zero_point"], "zp_out": t[op["output"]]["zero_point"],
+                     "act_min": op["act_min"], "act_max": op["act_max"], "weights": hg.array(op, "weights"),
+                     "bias": hg.array(op, "bias"), "mult": hg.array(op, "mult"), "shift": hg.array(op, "shift")}
+                    for op in fcs],
+        })
+    for h in recs:
+        for c in h["classes"]:
+            if not re.fullmatch(r"[A-Za-z0-9_ .+-]{1,64}", c):
+                raise UserError(f"head {h['name']}: class name {c!r} cannot go into C source as it is "
+                                "(letters, digits, space and _ . + - only)")
+    widths = [t["channels"] for h in heads for t in h["tensors"].values()]
+    ctx = {"model": graph.meta.get("model", {}).get("name", "?"), "heads": recs,
+           "dim": graph.meta["input"]["mel_bands"] + graph.tap_dim, "max_width": max(widths),
+           "max_classes": max(len(h["classes"]) for h in heads)}
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["c_array"] = _c_array
+    out_dir = Path(out_dir)
+    for name in ("heads.h", "heads.c"):
+        (out_dir / name).write_text(env.get_template(name + ".j2").render(**ctx))
+    return True

@@ -92,6 +92,7 @@ class FirmwareRun:
     errors: list[tuple[int, str]] = field(default_factory=list)
     end: up.End | None = None
     profile: up.Profile | None = None
+    scores: list[up.Scores] = field(default_factory=list)  # firmware with task heads: per embedding, per head
     decode: up.DecodeResult | None = None  # the decoder's counts (frames are parsed into the fields above)
     n_samples: int = 0  # samples the host gave the firmware
 
@@ -272,6 +273,8 @@ def _take_frames(run: FirmwareRun, frames: list[up.Frame], board: str) -> None:
                 run.end = up.parse_end(f.payload)
             elif f.type == up.PROFILE:
                 run.profile = up.parse_profile(f.payload)
+            elif f.type == up.SCORES:
+                run.scores.append(up.parse_scores(f.payload))
     except up.ProtocolError as e:
         raise FirmwareError(f"{board}: {e}") from None
 
@@ -316,21 +319,32 @@ def check_run(board: str, run: FirmwareRun, n_samples: int, mode: str) -> None:
             raise FirmwareError(f"{board}: embedding of {e.size} values, hello announced {run.hello.dim}")
 
 
-def embedder(board: str, mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+def embedder(board: str, mode: str, export_dir: Path, with_scores: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     """The board interface of `python -m exporter run` (exporter/boards/__init__.py): builds the
     firmware once and returns the function int16 clip -> the firmware's integers, [D] in scene
-    mode, [n_ts, D] in timestamp mode."""
+    mode, [n_ts, D] in timestamp mode. ``with_scores``: clip -> (integers, {head name: int8
+    logits [C] (scene) or [n_ts, C]}) from the firmware's scores frames (an export with heads)."""
     from exporter.graph import Graph
 
     exe = build_embedder(board, mode, export_dir)
-    per_sample = instructions_per_sample(Graph.load(export_dir), mode)
+    graph = Graph.load(export_dir)
+    per_sample = instructions_per_sample(graph, mode)
+    head_names = [h["name"] for h in graph.meta.get("heads", [])] if with_scores else []
 
-    def embed(clip, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def embed(clip, progress: Callable[[int], None] | None = None):
         with pcm_file(clip) as (pcm, n):
             check_clip_length(n, mode)  # the windows' message, as on the reference board
             run = run_pcm(board, exe, pcm, n, default_timeout(n, per_sample), progress=progress)
         check_run(board, run, n, mode)
-        return run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+        q = run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+        if not with_scores:
+            return q
+        if len(run.scores) != len(run.embeddings) * len(head_names) or \
+                [s.name for s in run.scores] != head_names * len(run.embeddings):
+            raise FirmwareError(f"{board}: {len(run.scores)} scores frames for {len(run.embeddings)} embeddings "
+                                f"and heads {head_names}")
+        scores = {n: np.stack([s.logits_q for s in run.scores[i::len(head_names)]]) for i, n in enumerate(head_names)}
+        return q, {n: (v[0] if mode == "scene" else v) for n, v in scores.items()}
 
     return embed
 

@@ -36,6 +36,9 @@ OP_SPECS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, int]]]] = {
     "global_avgpool": (("input", "output"), {}),
     "mul_channel": (("input", "gate", "output", "mult", "shift"), {}),
     "add": (("inputs", "output", "left_shift", "mult", "shift"), {}),
+    # task heads (graph.json "heads"): the int16 embedding -> one standardized int8 vector
+    "embed_quantize": (("input", "output", "center", "mult", "shift"),
+                       {"center": ("int32", 1), "mult": ("int32", 1), "shift": ("int32", 1)}),
 }
 
 
@@ -163,6 +166,38 @@ class Graph:
         offsets = np.cumsum([0] + [t["channels"] for t in m.get("taps", [])])[:-1]
         if [t["offset"] for t in m.get("taps", [])] != offsets.tolist():
             raise GraphError("tap offsets are not the running sum of the tap channels")
+        for head in m.get("heads", []):
+            self._validate_head(head)
+
+    def _validate_head(self, head: dict) -> None:
+        """A task head (exporter/heads.py): embed_quantize of the embedding, then fully_connected ops."""
+        from exporter.heads import head_graph
+
+        where = f"head {head.get('name', '?')}"
+        hg = head_graph(self, head)
+        dim = self.meta["input"]["mel_bands"] + self.tap_dim
+        if hg.tensors[head["input"]]["channels"] != dim:
+            raise GraphError(f"{where}: input has {hg.tensors[head['input']]['channels']} values, the embedding {dim}")
+        produced = {head["input"]}
+        for i, op in enumerate(head["ops"]):
+            kind = op.get("op")
+            if kind not in (("embed_quantize",) if i == 0 else ("fully_connected",)):
+                raise GraphError(f"{where}: op {i} is {kind!r}: a head is embed_quantize, then fully_connected ops")
+            fields, arrays = OP_SPECS[kind]
+            missing = [f for f in fields if f not in op]
+            if missing or op["input"] not in produced or op["output"] not in hg.tensors:
+                raise GraphError(f"{where}: op {i} is incomplete or reads a tensor not produced before it")
+            for f, (dtype, rank) in arrays.items():
+                a = self.arrays.get(op[f])
+                if a is None or a.dtype != np.dtype(dtype) or a.ndim != rank:
+                    raise GraphError(f"{where}: array {op[f]!r} missing or not {dtype} rank {rank}")
+            if kind == "fully_connected":
+                hg._check_op_shapes(op, f"{where} op {i}")
+            elif any(self.arrays[op[f]].shape != (dim,) for f in ("center", "mult", "shift")):
+                raise GraphError(f"{where}: embed_quantize arrays must have {dim} entries")
+            produced.add(op["output"])
+        if head["output"] not in produced or len(head["classes"]) != hg.tensors[head["output"]]["channels"]:
+            raise GraphError(f"{where}: its output is not the last op's, one value per class")
 
     def _check_op_shapes(self, op: dict, where: str) -> None:
         t = self.tensors

@@ -93,12 +93,7 @@ def build_model(graph: Graph, expose_all: bool = False) -> onnx.ModelProto:
             y = b.requantize(acc, graph.array(op, "mult"), graph.array(op, "shift"), (c, 1, 1))
             env[out] = b.to_int8(y, zp_out, op["act_min"], op["act_max"], out=name)
         elif kind == "fully_connected":
-            w = graph.array(op, "weights")
-            x = b.node("Reshape", [env[op["input"]], b.const([1, -1], np.int64)])
-            acc = b.node("MatMulInteger", [x, b.const(w.T, np.int8), b.const(t[op["input"]]["zero_point"], np.int8)])
-            acc = b.node("Add", [b.i64(acc), b.const(graph.array(op, "bias"), np.int64)])
-            y = b.requantize(acc, graph.array(op, "mult"), graph.array(op, "shift"), (w.shape[0],))
-            y = b.to_int8(y, zp_out, op["act_min"], op["act_max"])
+            y = _fully_connected(b, graph, op, env[op["input"]])
             env[out] = b.node("Reshape", [y, b.const([1, -1, 1, 1], np.int64)], out=name)
         elif kind == "lut":
             idx = b.node("Add", [b.i64(env[op["input"]]), b.const(128, np.int64)])
@@ -130,6 +125,54 @@ def build_model(graph: Graph, expose_all: bool = False) -> onnx.ModelProto:
             raise ValueError(f"unknown op {kind!r}")
 
     return finish_model(b, graph, env, "efficientat_int8", TensorProto.INT16, expose_all)
+
+
+def _fully_connected(b: _Builder, graph: Graph, op: dict, x: str) -> str:
+    """A fully_connected op on the vector ``x`` (any shape holding C_in values): int8 [1][C_out]."""
+    t = graph.tensors
+    w = graph.array(op, "weights")
+    x = b.node("Reshape", [x, b.const([1, -1], np.int64)])
+    acc = b.node("MatMulInteger", [x, b.const(w.T, np.int8), b.const(t[op["input"]]["zero_point"], np.int8)])
+    acc = b.node("Add", [b.i64(acc), b.const(graph.array(op, "bias"), np.int64)])
+    y = b.requantize(acc, graph.array(op, "mult"), graph.array(op, "shift"), (w.shape[0],))
+    return b.to_int8(y, t[op["output"]]["zero_point"], op["act_min"], op["act_max"])
+
+
+def build_heads_model(graph: Graph) -> onnx.ModelProto:
+    """The task heads (graph.json ``heads``) as an integer-exact ONNX model: input ``embedding``
+    int16 [D] (the embedding integers), one output per head, named as the head: int8 logits [C]."""
+    from onnx import helper
+
+    from exporter.heads import EMBEDDING, head_graph
+    from exporter.onnx_build import OPSET
+
+    b = _Builder()
+    outputs = []
+    d = graph.meta["input"]["mel_bands"] + graph.tap_dim
+    for head in graph.meta.get("heads", []):
+        hg = head_graph(graph, head)
+        env = {EMBEDDING: EMBEDDING}
+        for op in hg.ops:
+            if op["op"] == "embed_quantize":
+                acc = b.node("Sub", [b.i64(env[op["input"]]), b.const(hg.array(op, "center"), np.int64)])
+                y = b.requantize(acc, hg.array(op, "mult"), hg.array(op, "shift"), (d,))
+                env[op["output"]] = b.to_int8(y, hg.tensors[op["output"]]["zero_point"])
+            else:
+                env[op["output"]] = _fully_connected(b, hg, op, env[op["input"]])
+        b.node("Reshape", [env[head["output"]], b.const([-1], np.int64)], out=head["name"])
+        outputs.append(helper.make_tensor_value_info(head["name"], TensorProto.INT8, [len(head["classes"])]))
+    g = helper.make_graph(b.nodes, "efficientat_heads_int8", [helper.make_tensor_value_info(EMBEDDING, TensorProto.INT16, [d])],
+                          outputs, initializer=b.inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="efficientat-m4")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def run_heads(sess, embedding_q: np.ndarray) -> dict[str, np.ndarray]:
+    """Every head's int8 logits for one embedding (int16 [D])."""
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(names, {"embedding": np.ascontiguousarray(embedding_q, dtype=np.int16)})))
 
 
 def session(model: onnx.ModelProto | str, threads: int = 1):

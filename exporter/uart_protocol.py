@@ -35,12 +35,13 @@ MAX_PAYLOAD = 4096  # longer lengths are taken as corruption
 HELLO, EMBEDDING, ERROR, END, PROFILE = 1, 2, 3, 4, 5
 BUDGET = 6  # real boards (docs/boards.md), once at start-up
 READY = 7  # validation firmware: a host frame handled (or to be sent again)
+SCORES = 8  # task heads (firmware exported with --head), after each embedding
 SELFTEST = 0x7F
 # host -> device, validation firmware (firmware/app/validator.c)
 CONNECT, PCM, CLIP_END = 0x10, 0x11, 0x12
 TYPE_NAMES = {HELLO: "hello", EMBEDDING: "embedding", ERROR: "error", END: "end", PROFILE: "profile",
-              BUDGET: "budget", READY: "ready", SELFTEST: "selftest", CONNECT: "connect", PCM: "pcm",
-              CLIP_END: "clip_end"}
+              BUDGET: "budget", READY: "ready", SCORES: "scores", SELFTEST: "selftest", CONNECT: "connect",
+              PCM: "pcm", CLIP_END: "clip_end"}
 READY_OK, READY_RESEND, READY_UNKNOWN = 0, 1, 2
 
 # Error codes of ERROR frames.
@@ -280,6 +281,35 @@ def parse_profile(payload: bytes) -> Profile:
     per_op = list(r.unpack(f"<{n_ops}Q"))
     r.done()
     return Profile(n_windows, frontend, network, total, per_op)
+
+
+@dataclass
+class Scores:
+    """One task head's output for one embedding (firmware built with heads)."""
+    head_index: int
+    name: str
+    multi_label: bool
+    top: int  # index of the first largest logit
+    scale: float  # logit = scale * (q - zero_point)
+    zero_point: int
+    logits_q: np.ndarray  # int8 [n_classes]
+
+
+def encode_scores(s: Scores) -> bytes:
+    name = s.name.encode()
+    return (struct.pack("<BBBBfiB", s.head_index, len(s.logits_q), int(s.multi_label), s.top, s.scale, s.zero_point,
+                        len(name)) + name + np.asarray(s.logits_q, dtype=np.int8).tobytes())
+
+
+def parse_scores(payload: bytes) -> Scores:
+    r = _Reader(payload, "scores")
+    index, n, multi, top, scale, zp, nlen = r.unpack("<BBBBfiB")
+    name = r.text(nlen)
+    logits = np.array(r.unpack(f"<{n}b"), dtype=np.int8)
+    r.done()
+    if multi > 1 or (n and top >= n):
+        raise r.fail(f"top class {top} of {n}, multi-label flag {multi}")
+    return Scores(index, name, bool(multi), top, scale, zp, logits)
 
 
 @dataclass

@@ -65,3 +65,16 @@ def embed_clips(board: str, clips: list, mode: str, export_dir) -> list:
     """The integers of every clip on ``board`` (the first failing clip raises)."""
     embed = board_module(board).embedder(mode, export_dir)
     return [embed(clip) for clip in clips]
+
+
+def scores_embedder(board: str, mode: str, export_dir):
+    """For an export with task heads: int16 clip -> (the integers, {head name: int8 logits}); the
+    firmware boards report the scores the device computed (its `scores` frames)."""
+    if board == "reference":
+        from exporter.boards import reference
+
+        return reference.scores_embedder(mode, export_dir)
+    from exporter import firmware_runner
+
+    board_module(board)
+    return firmware_runner.embedder(board, mode, export_dir, with_scores=True)

@@ -54,6 +54,27 @@ def embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
     return embed
 
 
+HEADS_MODEL_FILE = "heads_int.onnx"
+
+
+def scores_embedder(mode: str, export_dir: Path):
+    """clip -> (integers as ``embedder``, {head name: int8 logits}) with the integer ONNX model of
+    the export's task heads (heads_int.onnx) on the embeddings, as the firmware runs them."""
+    embed = embedder(mode, export_dir)
+    model = Path(export_dir) / HEADS_MODEL_FILE
+    if not model.is_file():
+        raise UserError(f"{export_dir} has no task heads ({model} is missing): export with --head HEAD_DIR")
+    sess = onnx_int.session(str(model))
+
+    def run(clip, progress=None):
+        q = embed(clip, progress)
+        rows = [onnx_int.run_heads(sess, e) for e in np.atleast_2d(q)]
+        scores = {n: np.stack([r[n] for r in rows]) for n in rows[0]}
+        return q, {n: (v[0] if q.ndim == 1 else v) for n, v in scores.items()}
+
+    return run
+
+
 def embed_clips(clips: list[np.ndarray], mode: str, export_dir: Path) -> list[np.ndarray]:
     from exporter.boards import embed_clips
 

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clips in the built-in calibration set")
     parser.add_argument("--fidelity-clips", type=int, default=None,
                         help="held-out clips for the fidelity report (default 28)")
+    parser.add_argument("--head", metavar="HEAD_DIR", type=Path, action="append", default=[],
+                        help="a task head (python -m exporter heads train) to run on the device after each "
+                             "embedding; repeat for several. It must have been trained on this export's graph")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
     parser.epilog = (f"Without model arguments, the default model (exporter/defaults.py: the trained mn01 {defaults.CHECKPOINT.name}, "
@@ -88,11 +91,13 @@ def build_graph(model, info, calibration: Path | None = None, percentile: float 
 def write_export(model, info, folder: Path, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
                  calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
                  calibration_seconds: float = defaults.CALIBRATION_SECONDS, fidelity_clips: int | None = None,
-                 fidelity_seconds: float | None = None, progress: bool = True, library: bool = True) -> dict:
+                 fidelity_seconds: float | None = None, progress: bool = True, library: bool = True,
+                 heads: list[Path] = ()) -> dict:
     """Write every export file into ``folder`` (which must exist). Returns a summary.
 
     ``library``: add the C library's static sources and build files (exporter/library.py);
-    firmware/generated/ goes without them, the repository has them in firmware/."""
+    firmware/generated/ goes without them, the repository has them in firmware/.
+    ``heads``: HEAD_DIRs whose heads are quantized into the graph (exporter/heads.py)."""
     import numpy as np
     import onnx
 
@@ -105,6 +110,11 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
 
     graph = build_graph(model, info, calibration, percentile, calibration_seed, calibration_clips,
                         calibration_seconds, progress)
+    if heads:
+        from exporter.heads import add_heads
+
+        add_heads(graph, list(heads))  # checks each was trained on this very graph
+        graph.validate()
     source, tap_factors = graph.meta["calibration"]["source"], graph.meta["calibration"]["tap_range_factors"]
     graph.save(folder)
     int_model = onnx_int.build_model(graph)
@@ -113,6 +123,11 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     onnx.save(qdq_model, folder / "model_qdq.onnx")
     plan = render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
     render_frontend(folder)
+    if graph.meta.get("heads"):
+        from exporter.codegen import render_heads
+
+        onnx.save(onnx_int.build_heads_model(graph), folder / "heads_int.onnx")
+        render_heads(graph, folder)
     if library:
         write_library(folder, graph, plan)
     manifest.write(folder, graph)
@@ -142,6 +157,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
         "quantization_notes": graph.meta.get("quantization_notes", []),
         "qdq_max_abs_steps": qdq["max_abs_steps"],
         "arena": plan,
+        "heads": [h["name"] for h in graph.meta.get("heads", [])],
     }
     (reports / "export.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary
@@ -241,11 +257,25 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration_clips < 1 or (args.fidelity_clips is not None and args.fidelity_clips < 1):
         raise UserError("--calibration-clips and --fidelity-clips must be at least 1")
     model, info = resolve_model_or_default(args)
+    _check_heads_early(args.head, info)
     summary = export_to(args.out, model=model, info=info, calibration=args.calibration, percentile=args.percentile,
+                        heads=args.head,
                         calibration_seed=args.calibration_seed, calibration_clips=args.calibration_clips,
                         fidelity_clips=args.fidelity_clips, progress=sys.stderr.isatty())
     _print_summary(args.out, summary)
     return 0
+
+
+def _check_heads_early(head_dirs: list[Path], info) -> None:
+    """Before the slow work: each head folder loads and was trained on this model's export. (The
+    graph hash, checked once the graph is built, is the final word.)"""
+    from exporter.heads import load_head
+
+    for folder in head_dirs:
+        _, meta = load_head(folder)
+        if meta.get("model") != info.name:
+            raise UserError(f"head {meta['name']} ({folder}) was trained on an export of {meta.get('model')}, "
+                            f"not {info.name}: train it on this export")
 
 
 def regenerate_default() -> int:

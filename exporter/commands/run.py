@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an existing export folder written by this version of the tool (python -m exporter export); "
                              "excludes the model arguments")
     parser.add_argument("--out", required=True, metavar="OUT.npz",
-                        help="embeddings (dequantized), embeddings_q (int16), timestamps_ms, files")
+                        help="embeddings (dequantized), embeddings_q (int16), timestamps_ms, files; with task "
+                             "heads in the export: scores and labels (see README)")
 
 
 def _code_digest() -> str:
@@ -112,10 +113,19 @@ def run(args: argparse.Namespace) -> int:
     board = None if serial_port is not None else board_module(args.board)
     export_dir = resolve_export(args)
     graph = Graph.load(export_dir)
+    heads = graph.meta.get("heads", [])
+    if heads and serial_port is not None:
+        print("note: the validation firmware (--board serial:PORT) does not run the task heads: "
+              "embeddings only, no scores written")
+        heads = []
     if serial_port is not None:
         from exporter.boards import serial
 
         embed_clip = serial.embedder(args.mode, Path(export_dir), serial_port, args.baud or serial.DEFAULT_BAUD)
+    elif heads:  # the board's own head outputs (the device's scores frames), beside the integers
+        from exporter.boards import scores_embedder
+
+        embed_clip = scores_embedder(args.board, args.mode, Path(export_dir))
     else:
         embed_clip = board.embedder(args.mode, Path(export_dir))
 
@@ -131,11 +141,16 @@ def run(args: argparse.Namespace) -> int:
             with file_progress(path, stream.seconds) as progress:
                 # A too-short clip is the windowing's error on every board (exporter/windows.py).
                 q = embed_clip(stream.pcm16(), progress=progress)
-        return q, (None if args.mode == "scene" else timestamps_ms(len(q)))
+        n_windows = len(q[0] if heads else q)  # with heads: (integers, {head name: logits})
+        return q, (None if args.mode == "scene" else timestamps_ms(n_windows))
 
     files, results, failed = each_file(args.audio, embed)
+    head_out = [q[1] for q, _ in results] if heads else []
+    results = [(q[0], t) if heads else (q, t) for q, t in results]
     q_list = [q for q, _ in results]
     extra = {"board": np.asarray(args.board), "model": np.asarray(graph.meta["model"]["name"])}
+    if heads:
+        extra.update(_head_arrays(heads, head_out, args.mode))
     if args.mode == "scene":
         q = np.stack(q_list).astype(np.int16)
         write_embeddings_npz(args.out, qembed.dequantize(graph, q), files, embeddings_q=q, **extra)
@@ -148,3 +163,33 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {len(files)} file(s), {args.mode} embeddings of {qembed.embedding_dim(graph)} "
           f"on board {args.board}" + (f"; {len(failed)} file(s) failed" if failed else ""))
     return 1 if failed else 0
+
+
+def _head_arrays(heads: list[dict], per_file: list[dict], mode: str) -> dict:
+    """npz arrays of the task heads: per head NAME ``scores.NAME`` (float32 probabilities: softmax, or
+    sigmoid for multi-label), ``scores_q.NAME`` (the int8 logits), ``labels.NAME`` (top class), and
+    ``classes.NAME``; ``heads`` lists the names; ``scores`` / ``labels`` are the first head's."""
+    import numpy as np
+
+    from exporter.heads import dequantize_logits, scores
+    from exporter.results import pad_ragged
+
+    out = {"heads": np.asarray([h["name"] for h in heads])}
+    for k, h in enumerate(heads):
+        name, classes = h["name"], np.asarray(h["classes"])
+        q = [f[name] for f in per_file]
+        if mode == "scene":
+            q_arr = np.stack(q).astype(np.int8)
+            prob = scores(dequantize_logits(h, q_arr), h["multi_label"]).astype(np.float32)
+            labels = classes[np.argmax(q_arr, axis=-1)]
+        else:  # NaN / empty-label padded like the embeddings
+            q_arr, n = pad_ragged(q, 0, np.int8)
+            prob = scores(dequantize_logits(h, q_arr), h["multi_label"]).astype(np.float32)
+            valid = np.arange(q_arr.shape[1])[None, :] < n[:, None]
+            prob[~valid] = np.nan
+            labels = np.where(valid, classes[np.argmax(q_arr, axis=-1)], "")
+        out.update({f"scores.{name}": prob, f"scores_q.{name}": q_arr, f"labels.{name}": labels,
+                    f"classes.{name}": classes})
+        if k == 0:
+            out.update(scores=prob, labels=labels)
+    return out

@@ -7,10 +7,22 @@
 #include "efat.h"
 #include "app_frames.h"
 #include "uart_proto.h"
+#ifdef APP_HEADS
+#include "heads_app.h"
+#endif
 
 #define MIC_BLOCK 320u /* 10 ms: one DMA half-buffer */
 
 static efat_t efat;
+
+/* The library's callback: the embedding frame, then (APP_HEADS) one scores frame per head. */
+static void on_embedding(void *user, const efat_embedding_t *e)
+{
+    send_embedding(user, e);
+#ifdef APP_HEADS
+    heads_send_scores(e->timestamp_ms, e->values);
+#endif
+}
 
 #ifdef APP_PROFILE
 /* The library's profile clock (EFAT_PROFILE) is the board's instruction counter. */
@@ -57,7 +69,7 @@ int app_main(void)
     static int16_t block[MIC_BLOCK];
     uint32_t n = 0;
     size_t got;
-    efat_init(&efat, send_embedding, 0);
+    efat_init(&efat, on_embedding, 0);
     while ((got = mic_read_block(block, MIC_BLOCK)) > 0) {
         efat_push_pcm(&efat, block, got);
         n += (uint32_t)got;

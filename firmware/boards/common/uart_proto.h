@@ -15,6 +15,7 @@ enum proto_type {
     PROTO_PROFILE = 5,    /* instruction counts (profiling builds) */
     PROTO_BUDGET = 6,     /* real boards, at start-up: clock, cycles per window, mic rate */
     PROTO_READY = 7,      /* validation firmware: a host frame handled (or to resend); send the next */
+    PROTO_SCORES = 8,     /* one task head's class scores, after each embedding (APP_HEADS) */
     /* host -> device (validation firmware, firmware/app/validator.c) */
     PROTO_CONNECT = 0x10, /* answer with hello + ready */
     PROTO_PCM = 0x11,     /* up to PROTO_PCM_MAX_SAMPLES int16 LE samples of the clip */
