@@ -71,8 +71,7 @@ def mounted_tmpfs(tmp_path):
         subprocess.run(["umount", str(point)], check=True)
 
 
-@pytest.fixture
-def cli():
+def _cli_runner():
     """Run one command as `python -m exporter COMMAND ARGS...` does, in-process:
     returns (exit code, the UserError message or "")."""
     import argparse
@@ -93,6 +92,18 @@ def cli():
             return 2, str(e)
 
     return run
+
+
+@pytest.fixture
+def cli():
+    """Run one command in-process (``_cli_runner``)."""
+    return _cli_runner()
+
+
+@pytest.fixture(scope="module")
+def cli_module():
+    """``cli`` for module-scoped fixtures."""
+    return _cli_runner()
 
 
 def _validator_script(module: str, model_path) -> str:

@@ -249,27 +249,6 @@ def export_with_heads(tmp_path_factory, cli_module):
     return root, demo
 
 
-@pytest.fixture(scope="module")
-def cli_module():
-    import argparse
-    import importlib
-
-    from exporter.cli import COMMANDS
-
-    modules = {name: module for name, module, _ in COMMANDS}
-
-    def run(command: str, *argv):
-        module = importlib.import_module(modules[command])
-        parser = argparse.ArgumentParser()
-        module.add_arguments(parser)
-        try:
-            return int(module.run(parser.parse_args([str(a) for a in argv])) or 0), ""
-        except UserError as e:
-            return 2, str(e)
-
-    return run
-
-
 @pytest.mark.slow
 def test_heads_train_report(export_with_heads):
     import json

@@ -119,8 +119,6 @@ def train(ds, graph, export_dir: Path, name: str, mode: str, seed: int = 0, hidd
     idx_files = heads.split_indices(sub, seed)
     # One row per embedding (timestamp mode: many per file, each with its file's labels); the
     # splits are by file, so no clip is in two of them.
-    rows = {s: np.concatenate([np.full(len(q_files[i]), i) for i in v]) if len(v) else np.zeros(0, int)
-            for s, v in idx_files.items()}
     q_all = np.concatenate(q_files).astype(np.int16)
     f_all = np.concatenate(f_files).astype(np.float64)
     file_of = np.concatenate([np.full(len(q), i) for i, q in enumerate(q_files)])
