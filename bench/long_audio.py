@@ -231,9 +231,29 @@ def markdown(report: dict) -> str:
                          f"qemu-an386 are {'equal' if r['equal_to_reference'] else '**not equal**'} to the reference "
                          "board's, byte for byte.")
     lines += ["", "What grows with the length: only the results (timestamp mode: D values per 50 ms, kept for "
-              "the npz; mn01: 26 MB of int16 and 53 MB of float32 per hour), never the audio: files are read, "
-              "resampled and windowed in blocks, the firmware's PCM goes to a temporary file block by block "
-              "and its UART output is decoded from a file in pieces.", ""]
+              "the npz; mn01: 26 MB of int16 and 53 MB of float32 per hour, plus the per-window arrays they are "
+              "gathered from), never the audio: files are read, resampled and windowed in blocks, the firmware's "
+              "PCM goes to a temporary file block by block and its UART output is decoded from a file in pieces. "
+              "Scene mode holds the same memory for 10 minutes and an hour.", ""]
+    by = {(r["case"], r["audio_minutes"]): r for r in report["results"]}
+    qemu = by.get(("run qemu-an386 timestamp", 60.0))
+    bench = ROOT / "reports" / "bench.json"
+    if qemu and bench.exists():
+        (ts,) = [r for r in json.loads(bench.read_text())["results"]
+                 if r["board"] == "qemu-an386" and r["mode"] == "timestamp"]
+        instructions = qemu["embeddings"] * ts["instructions"]["total"] / ts["windows"]
+        from exporter import firmware_runner
+        from exporter.graph import Graph
+
+        timeout = firmware_runner.default_timeout(
+            round(qemu["audio_seconds"] * 32000),
+            firmware_runner.instructions_per_sample(Graph.load(defaults.GENERATED_DIR), "timestamp"))
+        lines += [f"QEMU ran the hour of timestamps ({instructions / 1e9:.0f} G guest instructions at "
+                  f"{ts['instructions']['total'] / ts['windows'] / 1e6:.2f} M per window, reports/bench.json) at "
+                  f"{instructions / qemu['seconds'] / 1e6:.0f} M instructions per second; `run`'s timeout for it "
+                  f"is {timeout / 60:.0f} minutes (exporter/firmware_runner.py: `default_timeout`).", ""]
+    lines += ["Before (issue 14, each file read whole): `embed` on an hour took 342 s and 1.4 GB, "
+              "`run --board qemu-an386` 453 s and 2.3 GB, with a QEMU timeout of 20 hours.", ""]
     return "\n".join(lines)
 
 
@@ -242,7 +262,12 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
     ap.add_argument("--cases", nargs="+", default=None, help="only the commands whose names contain one of these")
     ap.add_argument("--out", default=str(ROOT / "reports" / "long_audio"))
+    ap.add_argument("--render", action="store_true", help="only write OUT.md again from OUT.json")
     args = ap.parse_args(argv)
+    if args.render:
+        out = Path(args.out)
+        out.with_suffix(".md").write_text(markdown(json.loads(out.with_suffix(".json").read_text())))
+        return 0
     # SIGTERM and SIGHUP as Ctrl-C: the temporary audio (300 MB for an hour) is removed.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)

@@ -145,8 +145,8 @@ NETWORK_INSTRUCTIONS_PER_MAC = 4.8  # reports/bench.json, mn01: 4.80 (160 ms win
 DEFAULT_INSTRUCTIONS_PER_SAMPLE = 2_000
 # QEMU (TCG, no -icount) ran this firmware at 460 M instructions/s in timestamp mode and 185 M/s
 # in scene mode on 60 s of audio, start-up included, on the project's shared 2-core machine at
-# load 3; issue 14's hour of timestamps at 365 M/s (reports/long_audio.md has more). 40 M/s
-# leaves a factor of 5-10 for slower or busier hosts.
+# load 3, and an hour of timestamps at 741 M/s (reports/long_audio.md; issue 14's: 365 M/s).
+# 40 M/s leaves a factor of 4.6 or more for slower or busier hosts.
 QEMU_MIN_INSTRUCTIONS_PER_SECOND = 40e6
 TIMEOUT_START_SECONDS = 60.0  # start-up (QEMU, the host's file system) on a loaded machine
 # Whatever the clip: 12 h of emulation, over 100 hours of audio at the measured speed.
