@@ -1,7 +1,7 @@
 """How much calibration audio an export needs: fidelity of the default model's int8 graph against
 the float model on the held-out set, by calibration source and size.
 
-- the built-in set (exporter/synthetic_audio.py) with N clips of 4 s (the default is 48);
+- the built-in set (exporter/audio/synthetic.py) with N clips of 4 s (the default is 48);
 - a user folder (`export --calibration DIR`) of N files, here recordings stood in for by synthetic
   scenes of the same kinds written as 16-bit wav files (a different seed range from the built-in set),
   10 s each as a user's clips would typically be, and by the same folder's first N files at 4 s;
@@ -30,8 +30,10 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import SAMPLE_RATE, defaults, fidelity, synthetic_audio  # noqa: E402
-from exporter.checkpoint import resolve_model  # noqa: E402
+from exporter import SAMPLE_RATE, defaults  # noqa: E402
+from exporter.quantization import fidelity
+from exporter.audio import synthetic as synthetic_audio
+from exporter.float_model.checkpoint import resolve_model  # noqa: E402
 from exporter.commands.export import build_graph  # noqa: E402
 
 SECTIONS = ("L", "B5", "B11", "B13", "B15")

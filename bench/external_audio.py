@@ -26,10 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import defaults, fidelity  # noqa: E402
-from exporter.audio import load_audio  # noqa: E402
-from exporter.checkpoint import resolve_model  # noqa: E402
-from exporter.graph import Graph  # noqa: E402
+from exporter import defaults  # noqa: E402
+from exporter.quantization import fidelity
+from exporter.audio.files import load_audio  # noqa: E402
+from exporter.float_model.checkpoint import resolve_model  # noqa: E402
+from exporter.quantization.graph import Graph  # noqa: E402
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 SENTENCES = [

@@ -3,7 +3,7 @@
 For every signal class (exporter/frontend/signals.py) and level, and for the golden
 test audio: max and RMS error of the normalised log-mel ((ln(mel + 1e-5) + 4.5) / 5)
 of the integer frontend (the numpy twin, bit-exact with the C code) against
-exporter.preprocess.LogMel (the reference's float32 computation) on the same int16
+exporter.float_model.preprocess.LogMel (the reference's float32 computation) on the same int16
 samples (float audio = int16 / 32768). Targets: RMS <= 0.005, max <= 0.03.
 
     python bench/frontend_accuracy.py [--out reports/frontend_accuracy] [--seconds 1.0]
@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import preprocess  # noqa: E402
-from exporter.audio import to_pcm16  # noqa: E402
+from exporter.float_model import preprocess  # noqa: E402
+from exporter.audio.files import to_pcm16  # noqa: E402
 from exporter.frontend import fixed, signals  # noqa: E402
 
 RMS_TARGET, MAX_TARGET = 0.005, 0.03
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     }
     overall["meets_targets"] = overall["worst_rms"] <= RMS_TARGET and overall["max"] <= MAX_TARGET
     report = {
-        "what": "fixed-point log-mel (Q3.12) vs exporter.preprocess.LogMel float32, normalised units",
+        "what": "fixed-point log-mel (Q3.12) vs exporter.float_model.preprocess.LogMel float32, normalised units",
         "targets": {"rms": RMS_TARGET, "max": MAX_TARGET},
         "seconds_per_signal": args.seconds,
         "overall": overall,
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         "# Frontend accuracy: fixed-point log-mel vs float reference",
         "",
         f"Error of the normalised log-mel, Q3.12 integer frontend (C == numpy twin, bit-exact) minus "
-        f"`exporter.preprocess.LogMel` (float32) on the same int16 samples; {args.seconds:g} s per synthetic signal. "
+        f"`exporter.float_model.preprocess.LogMel` (float32) on the same int16 samples; {args.seconds:g} s per synthetic signal. "
         f"Targets: RMS <= {RMS_TARGET}, max <= {MAX_TARGET}. One Q12 step is {1 / 4096:.2e}.",
         "",
         f"**Overall**: RMS {overall['rms']:.2e}, worst per-signal RMS {overall['worst_rms']:.2e}, "

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import firmware_runner as fr
-from exporter.audio import load_audio, to_pcm16
-from exporter.graph import Graph
+from exporter.boards import firmware_runner as fr
+from exporter.audio.files import load_audio, to_pcm16
+from exporter.quantization.graph import Graph
 from exporter.heads import graph_hash
 
 BOARD = "qemu-an386"

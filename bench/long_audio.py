@@ -1,7 +1,7 @@
 """Peak memory and time of `embed` and `run` on long audio (10 minutes, 1 hour).
 
 Each command runs as `python -m exporter` would, in a fresh process, on a file of varied
-synthetic sound (exporter/synthetic_audio.py: speech, music, environment, noise, mixtures,
+synthetic sound (exporter/audio/synthetic.py: speech, music, environment, noise, mixtures,
 near-silence in turn; 44.1 kHz mono 16-bit WAV, so every file is also resampled). Measured:
 wall and CPU time, the process's peak resident memory (its VmHWM; QEMU's, a child, apart)
 and its resident memory sampled every second from /proc (flat when memory does not grow with
@@ -69,7 +69,7 @@ def write_audio(path: Path, minutes: float) -> float:
     import soundfile as sf
     import soxr
 
-    from exporter import synthetic_audio
+    from exporter.audio import synthetic as synthetic_audio
 
     seconds = 0.0
     with sf.SoundFile(path, "w", samplerate=FILE_RATE, channels=1, subtype="PCM_16") as f:
@@ -148,7 +148,7 @@ def measure(args: list[str], audio: Path, out: Path, work: Path) -> dict:
 
 
 def run_bench(minutes: list[float], out: Path, cases: list[str] | None = None) -> None:
-    from exporter import firmware_runner
+    from exporter.boards import firmware_runner
 
     chosen = [(name, args) for name, args in CASES if not cases or any(c in name for c in cases)]
     # Build the firmware first: the runs measure running, not compiling.
@@ -242,8 +242,8 @@ def markdown(report: dict) -> str:
         (ts,) = [r for r in json.loads(bench.read_text())["results"]
                  if r["board"] == "qemu-an386" and r["mode"] == "timestamp"]
         instructions = qemu["embeddings"] * ts["instructions"]["total"] / ts["windows"]
-        from exporter import firmware_runner
-        from exporter.graph import Graph
+        from exporter.boards import firmware_runner
+        from exporter.quantization.graph import Graph
 
         timeout = firmware_runner.default_timeout(
             round(qemu["audio_seconds"] * 32000),
@@ -251,7 +251,7 @@ def markdown(report: dict) -> str:
         lines += [f"QEMU ran the hour of timestamps ({instructions / 1e9:.0f} G guest instructions at "
                   f"{ts['instructions']['total'] / ts['windows'] / 1e6:.2f} M per window, reports/bench.json) at "
                   f"{instructions / qemu['seconds'] / 1e6:.0f} M instructions per second; `run`'s timeout for it "
-                  f"is {timeout / 60:.0f} minutes (exporter/firmware_runner.py: `default_timeout`).", ""]
+                  f"is {timeout / 60:.0f} minutes (exporter/boards/firmware_runner.py: `default_timeout`).", ""]
     lines += ["Before (issue 14, each file read whole): `embed` on an hour took 342 s and 1.4 GB, "
               "`run --board qemu-an386` 453 s and 2.3 GB, with a QEMU timeout of 20 hours.", ""]
     return "\n".join(lines)

@@ -19,10 +19,11 @@ import soxr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import example_clips, synthetic_audio  # noqa: E402,F401
-from exporter.audio import to_pcm16  # noqa: E402
+from exporter.audio import example_clips  # noqa: E402,F401
+from exporter.audio import synthetic as synthetic_audio
+from exporter.audio.files import to_pcm16  # noqa: E402
 from exporter.boards import reference  # noqa: E402
-from exporter.graph import Graph  # noqa: E402
+from exporter.quantization.graph import Graph  # noqa: E402
 
 EXPORT = ROOT / "firmware" / "generated"
 

@@ -1,4 +1,4 @@
-"""How the PDM decimator's coefficients (firmware/mic/pdm_decimate.c, exporter/pdm.py) were
+"""How the PDM decimator's coefficients (firmware/mic/pdm_decimate.c, exporter/frontend/pdm.py) were
 designed; prints them. Needs scipy (linear programming), which the project does not depend
 on: the tables are committed, this script documents and reproduces them.
 

@@ -1,5 +1,5 @@
 """Frequency response, SNR and Cortex-M4 cost of the PDM -> PCM decimator
-(firmware/mic/pdm_decimate.c, twin exporter/pdm.py).
+(firmware/mic/pdm_decimate.c, twin exporter/frontend/pdm.py).
 
     python bench/pdm_report.py [--out reports/pdm_decimator]
 
@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from exporter import pdm  # noqa: E402
+from exporter.frontend import pdm  # noqa: E402
 
 FS = pdm.PDM_RATE
 
@@ -55,10 +55,10 @@ def embedding_effect() -> list[dict]:
     embedding of a 3 s clip at -3 dB through: the modulator and the decimator (the whole
     microphone path; the group delay of 51 samples taken out); the decimator's linear response
     alone (float, no modulator); the modulator through an ideal filter (float brick wall)."""
-    from exporter import example_clips
-    from exporter.audio import to_pcm16
+    from exporter.audio import example_clips
+    from exporter.audio.files import to_pcm16
     from exporter.boards import reference
-    from exporter.graph import Graph
+    from exporter.quantization.graph import Graph
 
     export = ROOT / "firmware" / "generated"
     graph = Graph.load(export)
@@ -121,7 +121,7 @@ def main() -> None:
 
     cost = None
     try:
-        from exporter.pdm_m4 import PdmM4
+        from exporter.frontend.pdm_m4 import PdmM4
 
         m4 = PdmM4()
         t = np.arange(8 * 1600 * 8) / FS
@@ -160,7 +160,7 @@ def markdown(r: dict) -> str:
         "# PDM -> PCM decimator (firmware/mic/pdm_decimate.c)", "",
         "Written by `python bench/pdm_report.py`. 1-bit PDM at 2.048 MHz -> int16 at 32 kHz: CIC sinc^4 /16 "
         "(byte tables) -> half-band 23 taps /2 -> low-pass 191 taps /2 (CIC droop compensated) -> DC blocker "
-        "(-3 dB at 5 Hz). Every stage is integer arithmetic; the C and exporter/pdm.py agree bit for bit "
+        "(-3 dB at 5 Hz). Every stage is integer arithmetic; the C and exporter/frontend/pdm.py agree bit for bit "
         "(tests/test_pdm.py, host build and Cortex-M4 build).", "",
         "## Response (from the integer coefficients)", "",
         f"- passband {r['passband_hz'][0]} Hz - {r['passband_hz'][1]} Hz: {r['passband_min_db']:+.3f} .. "
@@ -172,7 +172,7 @@ def markdown(r: dict) -> str:
         "| --- | " + " | ".join("---" for _ in r["response_db"]) + " |",
         "| dB | " + " | ".join(f"{v:.2f}" for v in r["response_db"].values()) + " |", "",
         "## Measured through a sigma-delta modulator", "",
-        "PDM from a second-order error-feedback modulator (exporter/pdm.py `sigma_delta`, NTF (1 - z^-1)^2), "
+        "PDM from a second-order error-feedback modulator (exporter/frontend/pdm.py `sigma_delta`, NTF (1 - z^-1)^2), "
         "decimated by the twin. SNR: tone against everything else from 20 Hz to 16 kHz; the last column is the "
         "same PDM through an ideal float brick wall at 16 kHz (the modulator's own limit).", "",
         "| tone | level | gain | SNR | ideal filter SNR |", "| --- | --- | --- | --- | --- |",

@@ -8,7 +8,7 @@ OUT=${OUT:-out/main-job}
 mkdir -p "$OUT"
 CLIP="$OUT/example_speech_music.wav"
 
-echo "== example clip: $CLIP (4 s, synthetic speech-like then music-like, made by exporter/example_clips.py)"
+echo "== example clip: $CLIP (4 s, synthetic speech-like then music-like, made by exporter/audio/example_clips.py)"
 python3 - "$CLIP" <<'PY'
 import sys
 import numpy as np

@@ -29,6 +29,6 @@ def build_root() -> Path:
     (``$EFFICIENTAT_M4_CACHE``, default ``~/.cache/efficientat-m4``), never site-packages."""
     if not INSTALLED and os.access(ROOT, os.W_OK):
         return ROOT / "build"
-    from exporter.checkpoint import cache_dir
+    from exporter.float_model.checkpoint import cache_dir
 
     return cache_dir() / "build"

@@ -63,7 +63,7 @@ def graph_hash(graph) -> str:
 
 def layout(graph) -> list[dict]:
     """The embedding's sections with their dequantization (what a head's input means)."""
-    from exporter import qembed
+    from exporter.quantization import qembed
 
     out = []
     for name, sl in qembed.sections(graph):
@@ -397,8 +397,8 @@ def check_compatible(meta: dict, graph, folder) -> None:
 def quantize_head(graph, head: FloatHead, meta: dict) -> dict:
     """The head's integer ops (graph.json ``heads`` entry) and arrays, for the embedding layout of
     ``graph``, from the float head and the ranges calibrated on its training embeddings."""
-    from exporter import int8_math
-    from exporter.quantize import _Builder
+    from exporter.quantization import int8_math
+    from exporter.quantization.quantize import _Builder
 
     name = meta["name"]
     ranges = meta["ranges"]
@@ -463,7 +463,7 @@ def calibrate_ranges(head: FloatHead, x_train: np.ndarray) -> dict:
 
 def head_graph(graph, head_entry: dict, arrays: dict | None = None):
     """A Graph of one head's ops alone (input ``embedding``), for int8_exec and onnx builders."""
-    from exporter.graph import Graph
+    from exporter.quantization.graph import Graph
 
     d = head_entry["tensors"][head_entry["ops"][0]["output"]]["channels"]
     tensors = {EMBEDDING: {"channels": d, "mel": 1, "pooled": True, "dtype": "int16", "scale": 1.0, "zero_point": 0},
@@ -473,7 +473,7 @@ def head_graph(graph, head_entry: dict, arrays: dict | None = None):
 
 def run_heads(graph, embeddings_q: np.ndarray) -> dict[str, np.ndarray]:
     """Every head of ``graph`` on embedding integers [..., D]: int8 logits [..., n_classes] per head."""
-    from exporter import int8_exec
+    from exporter.reference import int8_exec
 
     q = np.asarray(embeddings_q, dtype=np.int16)
     flat = q.reshape(-1, q.shape[-1])

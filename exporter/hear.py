@@ -26,9 +26,9 @@ from __future__ import annotations
 import torch
 
 from exporter import hear_int8
-from exporter.embed_float import FloatEmbedder
+from exporter.float_model.embed import FloatEmbedder
 from exporter.errors import UserError
-from exporter.features import DEFAULT_FEATURES
+from exporter.float_model.features import DEFAULT_FEATURES
 
 DEFAULT_MODEL = "mn01_as"
 
@@ -43,7 +43,7 @@ def load_model(
     features: str = DEFAULT_FEATURES,
     board: str | None = None,
 ) -> FloatEmbedder | hear_int8.DeviceEmbedder:
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     if board is not None:
         # The export folder fixes the model and its features: the float model's options do not apply.

@@ -13,8 +13,8 @@ default), ``host`` (the generated C, built for this machine) or a QEMU board.
 ``exporter.hear.load_model(path, board=...)`` is the same call.
 
 The embeddings are what the firmware sends, dequantized: the audio becomes
-int16 PCM as in ``run`` (exporter.audio.to_pcm16), the board computes the
-integers, ``exporter.qembed.dequantize`` turns them into float32. They equal
+int16 PCM as in ``run`` (exporter.audio.files.to_pcm16), the board computes the
+integers, ``exporter.quantization.qembed.dequantize`` turns them into float32. They equal
 the ``embeddings`` that ``python -m exporter run --board B --export DIR``
 writes, bit for bit, with the float module's layout and timestamps, so
 hear-eval-kit scores the device exactly as it scores ``exporter.hear``.
@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from exporter import SAMPLE_RATE, qembed
-from exporter.audio import to_pcm16
+from exporter import SAMPLE_RATE
+from exporter.quantization import qembed
+from exporter.audio.files import to_pcm16
 from exporter.boards import board_module
 from exporter.errors import UserError
 from exporter.manifest import load_export
-from exporter.windows import timestamp_windows
+from exporter.float_model.windows import timestamp_windows
 
 DEFAULT_BOARD = "reference"
 

@@ -2,7 +2,7 @@
 
 A folder is used only by the tool version that wrote it: its C sources call that version's
 kernels and frontend (the C headers shipped with the tool refuse another version's network.h
-and logmel_tables.h at compile time, see codegen.py), and its graph follows that version's
+and logmel_tables.h at compile time, see exporter/codegen/network.py), and its graph follows that version's
 semantics. ``load_export`` is how `run`, the boards, `bench` and the HEAR module open a folder.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from exporter import __version__
 from exporter.errors import UserError
-from exporter.graph import Graph
+from exporter.quantization.graph import Graph
 
 FILE = "manifest.json"
 FORMAT = "efficientat-m4/export"

@@ -39,7 +39,7 @@ def mn01_seed0_path() -> Path:
 @pytest.fixture(scope="session")
 def mn01_seed0_net(mn01_seed0_path):
     """The float mn01 model with the golden weights (eval mode). Do not modify it."""
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     net, _ = resolve_model(checkpoint=mn01_seed0_path)
     return net

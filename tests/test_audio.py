@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from exporter.audio import AudioStream, check_audio, counted, load_audio, to_pcm16
+from exporter.audio.files import AudioStream, check_audio, counted, load_audio, to_pcm16
 from exporter.errors import UserError
 
 
@@ -148,7 +148,7 @@ def test_stream_errors_name_the_file(tmp_path, test_audio):
 def test_synthetic_pieces_cover_every_kind_and_the_length():
     """The long varied audio of the soak test and the benchmark: every kind in turn, exactly the
     length asked for, each piece a deterministic clip of its seed."""
-    from exporter import synthetic_audio
+    from exporter.audio import synthetic as synthetic_audio
 
     pieces = list(synthetic_audio.pieces(13 * 0.5 + 0.1, piece_seconds=0.5))
     assert sum(len(x) for _, x in pieces) == round((13 * 0.5 + 0.1) * 32000) and len(pieces[-1][1]) == 3200

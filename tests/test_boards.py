@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exporter import cmake_build, firmware_runner
-from exporter import uart_protocol as up
+from exporter.boards import cmake_build
+from exporter.boards import firmware_runner
+from exporter.boards import uart_protocol as up
 
 pytestmark = pytest.mark.slow
 BOARDS = ["host", "qemu-an386", "qemu-netduinoplus2"]

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exporter import ROOT, example_clips
-from exporter.audio import to_pcm16
+from exporter import ROOT
+from exporter.audio import example_clips
+from exporter.audio.files import to_pcm16
 from exporter.boards import reference
-from exporter.graph import Graph
-from exporter.windows import TS_HOP
+from exporter.quantization.graph import Graph
+from exporter.float_model.windows import TS_HOP
 
 pytestmark = pytest.mark.slow
 APP = Path(__file__).resolve().parent / "c_library_app"
@@ -35,7 +36,7 @@ SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=1, fid
 def work(tmp_path_factory, mn01_seed0_path):
     """A fresh export, copied to another temporary folder as `lib` (the export itself is
     removed), with a copy of the application next to it: nothing points into the repository."""
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
     from exporter.commands.export import export_to
 
     root = tmp_path_factory.mktemp("clib")

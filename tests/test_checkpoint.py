@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from exporter.checkpoint import (
+from exporter.float_model.checkpoint import (
     OFFICIAL_FILES,
     add_model_arguments,
     infer_width,
@@ -20,7 +20,7 @@ from exporter.checkpoint import (
     resolve_model_args,
 )
 from exporter.errors import UserError
-from exporter.preprocess import LogMel
+from exporter.float_model.preprocess import LogMel
 
 UNREACHABLE = "http://127.0.0.1:9/"  # discard port: connection refused, no network needed
 
@@ -61,7 +61,7 @@ def test_mn10_layout_loads_strictly(data_dir):
 @pytest.mark.parametrize("width", [0.2, 0.5, 2.0])
 def test_width_inferred_from_shapes(width):
     with torch.device("meta"):
-        from exporter.model import MobileNetV3
+        from exporter.float_model.mobilenet import MobileNetV3
 
         sd = MobileNetV3(width).state_dict()
     assert infer_width(sd) == width

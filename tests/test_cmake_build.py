@@ -1,9 +1,9 @@
-"""Build-folder housekeeping of exporter/cmake_build.py (every export folder is a configuration)."""
+"""Build-folder housekeeping of exporter/boards/cmake_build.py (every export folder is a configuration)."""
 
 import os
 import time
 
-from exporter.cmake_build import prune_builds
+from exporter.boards.cmake_build import prune_builds
 
 
 def _folder(root, name, age_s, cmake=True):

@@ -1,4 +1,4 @@
-"""The generated C network (exporter/codegen.py + firmware/kernels) against the
+"""The generated C network (exporter/codegen/network.py + firmware/kernels) against the
 numpy executor of the integer graph, byte for byte; the arena plan; the render.
 """
 
@@ -10,17 +10,18 @@ import subprocess
 import numpy as np
 import pytest
 
-from exporter import cmake_build, int8_exec
-from exporter.audio import to_pcm16
-from exporter.checkpoint import random_model, resolve_model
-from exporter.codegen import fuse_activations, render_network
+from exporter.boards import cmake_build
+from exporter.reference import int8_exec
+from exporter.audio.files import to_pcm16
+from exporter.float_model.checkpoint import random_model, resolve_model
+from exporter.codegen.network import fuse_activations, render_network
 from exporter.errors import UserError
-from exporter.fold import fold_model
-from exporter.calibrate import collect_ranges
+from exporter.quantization.fold import fold_model
+from exporter.quantization.calibrate import collect_ranges
 from exporter.frontend.fixed import logmel_q12
 from exporter.frontend.render import render_frontend
-from exporter.graph import Graph
-from exporter.quantize import quantize_graph
+from exporter.quantization.graph import Graph
+from exporter.quantization.quantize import quantize_graph
 
 PLANS = (16, 1000)
 

@@ -5,8 +5,11 @@ import subprocess
 
 import pytest
 
-from exporter import ROOT, cycle_model, example_clips, firmware_runner
-from exporter.audio import to_pcm16
+from exporter import ROOT
+from exporter.benchmark import cycle_model
+from exporter.audio import example_clips
+from exporter.boards import firmware_runner
+from exporter.audio.files import to_pcm16
 from exporter.defaults import GENERATED_DIR
 
 # (instruction, class, registers moved, may branch), in order; a load right behind a single load

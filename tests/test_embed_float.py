@@ -5,16 +5,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from exporter.embed_float import FloatEmbedder
+from exporter.float_model.embed import FloatEmbedder
 from exporter.errors import UserError
-from exporter.features import (
+from exporter.float_model.features import (
     ALL_FEATURES,
     assemble,
     component_offsets,
     embedding_size,
     parse_features,
 )
-from exporter.checkpoint import random_model
+from exporter.float_model.checkpoint import random_model
 
 # Measured against the HEAR wrapper's golden embeddings: scene 1.1e-4 (in B15; L within 1e-6),
 # timestamp 2.8e-5. The README's 2e-3 is what any independent float32 implementation meets.
@@ -54,7 +54,7 @@ def test_all_feature_sets_match_golden(embedder_all, test_audio, mn01_golden):
 
 
 def test_timestamp_window_logmels_match_golden(embedder, test_audio, mn01_golden):
-    from exporter.windows import timestamp_windows
+    from exporter.float_model.windows import timestamp_windows
 
     windows, _ = timestamp_windows(test_audio)
     for which in ("first", "mid", "last"):
@@ -152,7 +152,7 @@ def test_bad_audio_is_rejected(embedder, test_audio):
 
 def _varied(seconds: float, rate: int = 32000, channels: int = 1) -> np.ndarray:
     """Speech, music and noise in turn (the synthetic generators), ``seconds`` long."""
-    from exporter import synthetic_audio
+    from exporter.audio import synthetic as synthetic_audio
 
     kinds = ["speech", "music", "noise", "environment"]
     parts = [synthetic_audio.clip(i, 4.0, kind=kinds[i % 4])[1] for i in range(int(seconds // 4) + 1)]
@@ -171,7 +171,7 @@ def test_streamed_scene_equals_whole_file(embedder, tmp_path, seconds, rate, cha
     the whole-file path, on each side of 10 s (one window / reflect-padded windows, averaged)."""
     import soundfile as sf
 
-    from exporter.audio import AudioStream, load_audio
+    from exporter.audio.files import AudioStream, load_audio
 
     path = tmp_path / "clip.wav"
     sf.write(path, _varied(seconds, rate, channels), rate, subtype="FLOAT")
@@ -184,7 +184,7 @@ def test_streamed_scene_equals_whole_file(embedder, tmp_path, seconds, rate, cha
 def test_streamed_timestamps_equal_whole_file(embedder, tmp_path, seconds):
     import soundfile as sf
 
-    from exporter.audio import AudioStream, load_audio
+    from exporter.audio.files import AudioStream, load_audio
 
     path = tmp_path / "clip.flac"
     sf.write(path, _varied(seconds, 48000), 48000, subtype="PCM_24")

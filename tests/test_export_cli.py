@@ -11,10 +11,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from exporter import defaults, fidelity, int8_exec, onnx_int
+from exporter import defaults
+from exporter.quantization import fidelity
+from exporter.reference import int8_exec
+from exporter.reference import onnx_int
 from exporter.commands import export
-from exporter.library import LIBRARY_FILES
-from exporter.graph import Graph
+from exporter.codegen.library import LIBRARY_FILES
+from exporter.quantization.graph import Graph
 from exporter.outputs import umask
 
 SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=2, fidelity_seconds=1.0, progress=False)
@@ -24,7 +27,7 @@ EXPECTED_FILES = {"manifest.json", "graph.json", "graph.npz", "model_int.onnx", 
 
 @pytest.fixture(scope="module")
 def model_and_info(mn01_seed0_path):
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     return resolve_model(checkpoint=mn01_seed0_path)
 
@@ -45,7 +48,7 @@ def test_export_folder_is_complete(exported, test_audio):
     graph = Graph.load(out)
     assert graph.meta["model"]["checkpoint"] == "tests/data/mn01_seed0.pt"
     assert graph.meta["calibration"]["clips"] == 2
-    from exporter.audio import to_pcm16
+    from exporter.audio.files import to_pcm16
     from exporter.frontend.fixed import logmel_q12
 
     mel = logmel_q12(to_pcm16(test_audio))
@@ -138,12 +141,12 @@ def test_output_folder_with_other_files(mn01_seed0_path, tmp_path, cli):
 
 
 def test_failure_leaves_nothing_half_written(model_and_info, tmp_path, monkeypatch):
-    import exporter.codegen
+    import exporter.codegen.network
 
     def fail(*args, **kwargs):
         raise RuntimeError("simulated failure while writing C sources")
 
-    monkeypatch.setattr(exporter.codegen, "render_network", fail)
+    monkeypatch.setattr(exporter.codegen.network, "render_network", fail)
     model, info = model_and_info
     with pytest.raises(RuntimeError, match="simulated"):
         export.export_to(tmp_path / "out", model=model, info=info, **SMALL)

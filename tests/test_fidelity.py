@@ -10,12 +10,14 @@ import copy
 import numpy as np
 import pytest
 
-from exporter import defaults, fidelity, int8_exec
-from exporter.calibrate import synthetic_set
-from exporter.checkpoint import resolve_model
+from exporter import defaults
+from exporter.quantization import fidelity
+from exporter.reference import int8_exec
+from exporter.quantization.calibrate import synthetic_set
+from exporter.float_model.checkpoint import resolve_model
 from exporter.commands.export import build_graph
-from exporter.fold import fold_model
-from exporter.graph import Graph
+from exporter.quantization.fold import fold_model
+from exporter.quantization.graph import Graph
 
 # Measured with the default configuration (28 held-out clips of 4 s, scene): mean / worst clip
 # L 1.0000 / 1.0000, B5 0.9979 / 0.990, B11 0.9976 / 0.995, B13 0.9977 / 0.994, B15 0.9979 / 0.990.

@@ -12,11 +12,13 @@ import time
 import numpy as np
 import pytest
 
-from exporter import ROOT, example_clips, firmware_runner
-from exporter.audio import to_pcm16
+from exporter import ROOT
+from exporter.audio import example_clips
+from exporter.boards import firmware_runner
+from exporter.audio.files import to_pcm16
 from exporter.boards import reference
 from exporter.errors import UserError
-from exporter.windows import TS_HOP
+from exporter.float_model.windows import TS_HOP
 
 pytestmark = pytest.mark.slow
 BOARDS = ["host", "qemu-an386", "qemu-netduinoplus2"]
@@ -26,7 +28,7 @@ MODES = ["scene", "timestamp"]
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
     from exporter import defaults
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
     from exporter.commands.export import export_to
 
     model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
@@ -104,7 +106,7 @@ def test_shipped_export_on_qemu_an386_equals_reference(clips, mode):
     checks it is current) built into the firmware, run on qemu-an386, byte-equal to the reference board
     on the same folder. The other tests here use a fresh, smaller export made by this module."""
     from exporter.defaults import GENERATED_DIR
-    from exporter.graph import Graph
+    from exporter.quantization.graph import Graph
 
     clip = clips["speech"]  # 1.2 s
     ref = reference.embed_clips([clip], mode, GENERATED_DIR)[0]
@@ -178,8 +180,8 @@ def test_firmware_problems_are_clear_errors(embedders, clips):
 
 
 def test_hello_frame_carries_the_graphs_dequantization(embedders, export_dir, clips):
-    from exporter import qembed
-    from exporter.graph import Graph
+    from exporter.quantization import qembed
+    from exporter.quantization.graph import Graph
 
     graph = Graph.load(export_dir)
     run, got = _embed(embedders, "qemu-netduinoplus2", "timestamp", clips["music"])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from exporter.fold import fold_model, run_float
-from exporter.model import MobileNetV3
+from exporter.quantization.fold import fold_model, run_float
+from exporter.float_model.mobilenet import MobileNetV3
 DATA = Path(__file__).parent / "data"
 
 
@@ -53,7 +53,7 @@ def test_fold_uses_bn_eps():
     conv = torch.nn.Conv2d(2, 3, 1, bias=False)
     bn = torch.nn.BatchNorm2d(3, eps=1e-3).eval()
     bn.running_var.fill_(1e-3)
-    from exporter.fold import fold_conv_bn
+    from exporter.quantization.fold import fold_conv_bn
 
     w, b = fold_conv_bn(conv, bn)
     expected = conv.weight.detach().double().numpy() / np.sqrt(2e-3)

@@ -6,8 +6,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from exporter import preprocess
-from exporter.audio import to_pcm16
+from exporter.float_model import preprocess
+from exporter.audio.files import to_pcm16
 from exporter.errors import UserError
 from exporter.frontend import fixed, render
 from exporter.frontend import tables as tb
@@ -20,7 +20,7 @@ RMS_LIMIT, MAX_LIMIT, MEAN_LIMIT = 2.5e-4, 1.5e-3, 3e-4
 
 
 def float_logmel(pcm16: np.ndarray) -> np.ndarray:
-    """The reference (exporter.preprocess, float32) of the int16 samples: [T, 128]."""
+    """The reference (exporter.float_model.preprocess, float32) of the int16 samples: [T, 128]."""
     x = torch.from_numpy(pcm16.astype(np.float32) / 32768.0)[None]
     with torch.no_grad():
         return preprocess.LogMel()(x)[0].numpy().T

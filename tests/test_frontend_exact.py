@@ -4,7 +4,7 @@ signal classes, levels, clip lengths and push block sizes."""
 import numpy as np
 import pytest
 
-from exporter.audio import to_pcm16
+from exporter.audio.files import to_pcm16
 from exporter.errors import UserError
 from exporter.frontend import fixed, host, signals
 from exporter.frontend import tables as tb
@@ -123,7 +123,7 @@ def test_rounding_ties(cli):
 
 def test_mean_rounding(cli):
     """logmel_mean_q12 vs the twin on ties (half away from zero), negatives and large sums."""
-    from exporter.int8_math import round_div
+    from exporter.quantization.int8_math import round_div
 
     for n in (1, 2, 3, 16, 300, 1000):
         base = np.arange(-64, 64, dtype=np.int64) * n

@@ -4,7 +4,7 @@ emulator gives the same bytes as the numpy twin (and so as the portable host bui
 import numpy as np
 import pytest
 
-from exporter.audio import to_pcm16
+from exporter.audio.files import to_pcm16
 from exporter.frontend import fixed, signals
 from exporter.frontend import tables as tb
 

@@ -13,11 +13,13 @@ import numpy as np
 import onnx
 import pytest
 
-from exporter import FIRMWARE_DIR, defaults, manifest, onnx_int, onnx_qdq
-from exporter.checkpoint import resolve_model
-from exporter.codegen import render_network
+from exporter import FIRMWARE_DIR, defaults, manifest
+from exporter.reference import onnx_int
+from exporter.reference import onnx_qdq
+from exporter.float_model.checkpoint import resolve_model
+from exporter.codegen.network import render_network
 from exporter.commands.export import build_graph
-from exporter.graph import Graph
+from exporter.quantization.graph import Graph
 
 GENERATED = FIRMWARE_DIR / "generated"
 

@@ -14,7 +14,7 @@ import pytest
 
 from exporter import heads
 from exporter.errors import UserError
-from exporter.graph import Graph
+from exporter.quantization.graph import Graph
 
 GENERATED = Path(__file__).resolve().parent.parent / "firmware" / "generated"
 
@@ -30,7 +30,7 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def test_demo_set_is_deterministic_and_labelled(tmp_path):
-    from exporter.demo_data import EVENT_CLASSES, SCENE_CLASSES, write_demo_set
+    from exporter.audio.demo_data import EVENT_CLASSES, SCENE_CLASSES, write_demo_set
 
     a = write_demo_set(tmp_path / "a", per_class=4, seconds=0.3)
     b = write_demo_set(tmp_path / "b", per_class=4, seconds=0.3)
@@ -65,7 +65,8 @@ def _fake_embeddings(graph: Graph, n: int, n_classes: int, seed: int = 0):
 
 @pytest.mark.parametrize("hidden,multi", [(0, False), (16, False), (0, True), (16, True)])
 def test_int8_head_numpy_onnx_agree_and_follow_float(graph, hidden, multi):
-    from exporter import onnx_int, qembed
+    from exporter.reference import onnx_int
+    from exporter.quantization import qembed
 
     q, y = _fake_embeddings(graph, 240, 4)
     x = qembed.dequantize(graph, q).astype(np.float64)
@@ -96,7 +97,7 @@ def test_int8_head_numpy_onnx_agree_and_follow_float(graph, hidden, multi):
 def test_embed_quantize_is_the_standardization(graph):
     """x = (e - mean) / std / s_x, up to one int8 step plus the offset folded into the bias."""
     q, y = _fake_embeddings(graph, 60, 2)
-    from exporter import qembed
+    from exporter.quantization import qembed
 
     x = qembed.dequantize(graph, q).astype(np.float64)
     head = heads.fit(x, y, False, 0, 1.0)
@@ -105,7 +106,7 @@ def test_embed_quantize_is_the_standardization(graph):
     qh = heads.quantize_head(graph, head, meta)
     g = Graph({**graph.meta, "heads": [qh["entry"]]}, {**graph.arrays, **qh["arrays"]})
     hg = heads.head_graph(g, qh["entry"])
-    from exporter import int8_exec
+    from exporter.reference import int8_exec
 
     op = hg.ops[0]
     s_x = hg.tensors[op["output"]]["scale"]
@@ -123,7 +124,7 @@ def test_embed_quantize_is_the_standardization(graph):
 
 def test_graph_hash_mismatch_is_refused(graph, tmp_path):
     q, y = _fake_embeddings(graph, 40, 2)
-    from exporter import qembed
+    from exporter.quantization import qembed
 
     x = qembed.dequantize(graph, q).astype(np.float64)
     head = heads.fit(x, y, False, 0, 1.0)
@@ -145,7 +146,7 @@ def test_graph_hash_mismatch_is_refused(graph, tmp_path):
 
 
 def test_scores_frame_round_trip_and_malformed():
-    from exporter import uart_protocol as up
+    from exporter.boards import uart_protocol as up
 
     s = up.Scores(1, "scenes", False, 2, 0.125, -3, np.array([-5, 7, 9], dtype=np.int8))
     frame = up.encode_frame(up.SCORES, up.encode_scores(s), seq=4, timestamp_ms=50)
@@ -230,7 +231,7 @@ def test_export_refuses_a_head_of_another_model(tmp_path, cli, graph):
 def export_with_heads(tmp_path_factory, cli_module):
     """A quick export (A), a scene head and a multi-label timestamp head trained on it from the
     demo set, and export B = A + both heads."""
-    from exporter.demo_data import write_demo_set
+    from exporter.audio.demo_data import write_demo_set
 
     root = tmp_path_factory.mktemp("heads_e2e")
     demo = write_demo_set(root / "demo", per_class=12, seconds=1.5)
@@ -276,7 +277,7 @@ def test_heads_train_report(export_with_heads):
 @pytest.mark.parametrize("board", ["host", "qemu-an386"])
 @pytest.mark.parametrize("mode", ["scene", "timestamp"])
 def test_device_scores_bit_exact(export_with_heads, board, mode):
-    from exporter.audio import load_audio, to_pcm16
+    from exporter.audio.files import load_audio, to_pcm16
     from exporter.boards import scores_embedder
 
     root, demo = export_with_heads

@@ -9,12 +9,13 @@ import torch
 
 import exporter.hear as hear
 import exporter.hear_int8 as hear_int8
-from exporter import ROOT, qembed
-from exporter.audio import load_audio, to_pcm16
+from exporter import ROOT
+from exporter.quantization import qembed
+from exporter.audio.files import load_audio, to_pcm16
 from exporter.boards import reference
 from exporter.defaults import GENERATED_DIR
 from exporter.errors import UserError
-from exporter.graph import Graph
+from exporter.quantization.graph import Graph
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from exporter import int8_exec
-from exporter.graph import FORMAT, VERSION, Graph
-from exporter.int8_math import add_params, clamp, quantize_multiplier, quantize_multipliers, requantize, round_div
+from exporter.reference import int8_exec
+from exporter.quantization.graph import FORMAT, VERSION, Graph
+from exporter.quantization.int8_math import add_params, clamp, quantize_multiplier, quantize_multipliers, requantize, round_div
 
 T, F = 5, 6
 

@@ -1,4 +1,4 @@
-"""exporter/int8_math.py against numbers worked out by hand from the CMSIS-NN / TFLite definitions.
+"""exporter/quantization/int8_math.py against numbers worked out by hand from the CMSIS-NN / TFLite definitions.
 
 Every other bit-exactness test (C kernels, ONNX, executor, firmware) compares against int8_math,
 so int8_math itself is checked here against literals, never against its own output. The
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.int8_math import add_params, clamp, quantize_multiplier, quantize_multipliers, requantize, round_div
+from exporter.quantization.int8_math import add_params, clamp, quantize_multiplier, quantize_multipliers, requantize, round_div
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 HALF = 1 << 30  # the multiplier of M = 0.5 * 2^shift

@@ -14,8 +14,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from exporter import cmake_build, int8_math
-from exporter.int8_exec import conv_acc
+from exporter.boards import cmake_build
+from exporter.quantization import int8_math
+from exporter.reference.int8_exec import conv_acc
 
 CLIS = ("kernel_cli", "kernel_cli_dspemu")
 

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from exporter import cmake_build
-from exporter import uart_protocol as up
+from exporter.boards import cmake_build
+from exporter.boards import uart_protocol as up
 
 # The parts' memories (RM0090 2.3 for the STM32F407VG, the nRF52840 PS memory map):
 # name -> (start, size, reachable by DMA)

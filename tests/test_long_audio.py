@@ -11,13 +11,15 @@ import tempfile
 import numpy as np
 import pytest
 
-from exporter import ROOT, SAMPLE_RATE, example_clips, firmware_runner
-from exporter.audio import to_pcm16
+from exporter import ROOT, SAMPLE_RATE
+from exporter.audio import example_clips
+from exporter.boards import firmware_runner
+from exporter.audio.files import to_pcm16
 from exporter.boards import reference
 from exporter.defaults import GENERATED_DIR
 from exporter.errors import UserError
-from exporter.graph import Graph
-from exporter.windows import SCENE_HOP, TS_HOP
+from exporter.quantization.graph import Graph
+from exporter.float_model.windows import SCENE_HOP, TS_HOP
 
 
 def test_instructions_per_sample_match_the_benchmark():

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from exporter import FIRMWARE_DIR, __version__, firmware_runner, hear_int8, manifest
+from exporter import FIRMWARE_DIR, __version__, hear_int8, manifest
+from exporter.boards import firmware_runner
 from exporter.boards import reference
 from exporter.errors import UserError
-from exporter.graph import Graph
+from exporter.quantization.graph import Graph
 
 GENERATED = FIRMWARE_DIR / "generated"  # a complete export of this version (tests/test_generated_current.py)
 C_COMPILER = shutil.which("cc") or shutil.which("gcc")

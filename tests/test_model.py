@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from exporter.model import (
+from exporter.float_model.mobilenet import (
     BN_EPS,
     MobileNetV3,
     block_configs,

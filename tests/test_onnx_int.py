@@ -5,10 +5,11 @@ import re
 import numpy as np
 import pytest
 
-from exporter import int8_exec, onnx_int
-from exporter.calibrate import calibration_logmels, collect_ranges
-from exporter.fold import fold_model
-from exporter.quantize import correct_biases, quantize_graph
+from exporter.reference import int8_exec
+from exporter.reference import onnx_int
+from exporter.quantization.calibrate import calibration_logmels, collect_ranges
+from exporter.quantization.fold import fold_model
+from exporter.quantization.quantize import correct_biases, quantize_graph
 
 
 def _graph(model):
@@ -22,7 +23,7 @@ def _graph(model):
 @pytest.fixture(scope="module")
 def mn01(data_dir):
     """The trained mn01 (the default model); random weights are covered by mn02."""
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     graph = _graph(resolve_model(checkpoint=data_dir / "mn01_trained_dev.pt")[0])
     return graph, onnx_int.session(onnx_int.build_model(graph, expose_all=True))
@@ -30,7 +31,7 @@ def mn01(data_dir):
 
 @pytest.fixture(scope="module")
 def mn02():
-    from exporter.checkpoint import random_model
+    from exporter.float_model.checkpoint import random_model
 
     graph = _graph(random_model(0.2, seed=1))
     return graph, onnx_int.session(onnx_int.build_model(graph, expose_all=True))
@@ -49,7 +50,7 @@ def _assert_all_equal(graph, sess, x):
 
 
 def _golden_logmel(test_audio):
-    from exporter.audio import to_pcm16
+    from exporter.audio.files import to_pcm16
     from exporter.frontend.fixed import logmel_q12
 
     return logmel_q12(to_pcm16(test_audio))
@@ -98,7 +99,7 @@ def test_mn01_ten_second_window(mn01):
 
 def test_qdq_model_is_close_to_the_integer_model(mn01, test_audio):
     """QDQ: same parameters, float arithmetic between Q and DQ; differences are rounding steps."""
-    from exporter import onnx_qdq
+    from exporter.reference import onnx_qdq
 
     graph, _ = mn01
     qdq = onnx_qdq.build_model(graph)
@@ -121,7 +122,7 @@ def test_qdq_model_is_close_to_the_integer_model(mn01, test_audio):
 def test_qdq_tensors_follow_the_integer_tensors(mn01, test_audio):
     """Every QDQ tensor is near its integer twin: a miswired layer (weights transposed, a wrong
     parameter) would be far off even where the pooled taps hide it."""
-    from exporter import onnx_qdq
+    from exporter.reference import onnx_qdq
 
     graph, _ = mn01
     sess = onnx_int.session(onnx_qdq.build_model(graph, expose_all=True))

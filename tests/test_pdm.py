@@ -1,5 +1,5 @@
 """PDM -> PCM decimation (firmware/mic/pdm_decimate.c) against its numpy twin
-(exporter/pdm.py) bit for bit on PDM made by a sigma-delta modulator, and the chain's
+(exporter/frontend/pdm.py) bit for bit on PDM made by a sigma-delta modulator, and the chain's
 measured quality: passband, stopband, SNR, DC removal, full scale."""
 
 import re
@@ -9,7 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exporter import ROOT, cmake_build, example_clips, pdm
+from exporter import ROOT
+from exporter.boards import cmake_build
+from exporter.audio import example_clips
+from exporter.frontend import pdm
 
 FS = pdm.PDM_RATE
 
@@ -151,7 +154,7 @@ def test_cortex_m4_build_equals_twin():
     like the DMA half-buffers, on STM32 halfwords: the twin's integers, at a cost within the
     budget docs/boards.md counts on (measured 892 instructions per PCM sample)."""
     pytest.importorskip("unicorn")
-    from exporter.pdm_m4 import PdmM4
+    from exporter.frontend.pdm_m4 import PdmM4
 
     m4 = PdmM4()
     data = STREAMS["music-like"][: 8 * 3200]

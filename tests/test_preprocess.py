@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from exporter.preprocess import (
+from exporter.float_model.preprocess import (
     FMAX,
     LogMel,
     hann_window_symmetric,

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from exporter import int8_exec
-from exporter.calibrate import (
+from exporter.reference import int8_exec
+from exporter.quantization.calibrate import (
     TAP_RANGE_FACTORS,
     RangeObserver,
     tap_cost,
@@ -16,9 +16,9 @@ from exporter.calibrate import (
     tap_ranges,
 )
 from exporter.errors import UserError
-from exporter.fold import fold_model
-from exporter.graph import Graph, GraphError
-from exporter.quantize import (
+from exporter.quantization.fold import fold_model
+from exporter.quantization.graph import Graph, GraphError
+from exporter.quantization.quantize import (
     QuantizationError,
     activation_params,
     check_no_shift_overflow,
@@ -210,7 +210,7 @@ def test_bias_correction_reduces_the_mean_error(calibrated):
     q12 = [np.round(m * 4096).astype(np.int16) for m in mels]
 
     def mean_error(g):
-        from exporter.fold import run_float
+        from exporter.quantization.fold import run_float
 
         errs = []
         for x in q12:
@@ -232,7 +232,7 @@ def test_bias_correction_reduces_the_mean_error(calibrated):
 
 def test_residual_bias_correction_targets_the_block_output(calibrated):
     """With residual targets, a residual block's output has a smaller mean error on the calibration clips."""
-    from exporter.fold import run_float
+    from exporter.quantization.fold import run_float
 
     fg, mels, ranges = calibrated
     q12 = [np.round(m * 4096).astype(np.int16) for m in mels]

@@ -1,4 +1,4 @@
-"""exporter/row_schedule.py: the arena plan never lets a write clobber a row still needed.
+"""exporter/codegen/row_schedule.py: the arena plan never lets a write clobber a row still needed.
 
 An address-level replay of the device scheduler: every row an op writes lands at
 ``offset + (row % capacity) * row_bytes``; at that moment no other live row (of
@@ -10,9 +10,9 @@ independently of the C code (which tests/test_codegen.py checks byte for byte).
 import pytest
 
 from exporter import FIRMWARE_DIR
-from exporter.codegen import fuse_activations
-from exporter.graph import INPUT, Graph
-from exporter.row_schedule import plan_arena, simulate
+from exporter.codegen.network import fuse_activations
+from exporter.quantization.graph import INPUT, Graph
+from exporter.codegen.row_schedule import plan_arena, simulate
 
 
 @pytest.fixture(scope="module")

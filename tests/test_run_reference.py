@@ -5,22 +5,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from exporter import int8_exec, qembed
-from exporter.audio import load_audio, to_pcm16
+from exporter.reference import int8_exec
+from exporter.quantization import qembed
+from exporter.audio.files import load_audio, to_pcm16
 from exporter.commands import export
 from exporter.errors import UserError
-from exporter.fidelity import integer_scene
+from exporter.quantization.fidelity import integer_scene
 from exporter.frontend.fixed import logmel_q12
-from exporter.graph import Graph
-from exporter.int8_math import round_div
-from exporter.windows import timestamp_windows
+from exporter.quantization.graph import Graph
+from exporter.quantization.int8_math import round_div
+from exporter.float_model.windows import timestamp_windows
 
 SMALL = dict(calibration_clips=2, calibration_seconds=1.0, fidelity_clips=1, fidelity_seconds=1.0, progress=False)
 
 
 @pytest.fixture(scope="module")
 def export_dir(mn01_seed0_path, tmp_path_factory):
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     model, info = resolve_model(checkpoint=mn01_seed0_path)
     out = tmp_path_factory.mktemp("run") / "export"
@@ -126,7 +127,8 @@ def test_board_api_rejects_float_audio(export_dir):
 
 
 def test_model_arguments_export_once_into_the_cache(golden_wav, tmp_path, monkeypatch, capsys, cli):
-    from exporter import defaults, fidelity
+    from exporter import defaults
+    from exporter.quantization import fidelity
 
     monkeypatch.setenv("EFFICIENTAT_M4_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(defaults, "CALIBRATION_CLIPS", 2)
@@ -198,8 +200,8 @@ def test_malformed_firmware_frame_is_a_named_error(export_dir, golden_wav, tmp_p
     import stat
     import sys
 
-    from exporter import firmware_runner
-    from exporter import uart_protocol as up
+    from exporter.boards import firmware_runner
+    from exporter.boards import uart_protocol as up
 
     fake = tmp_path / "fake_firmware"
     frame = up.encode_frame(up.HELLO, b"\x00\x0c\xb8")  # a hello cut after 3 bytes
@@ -212,10 +214,10 @@ def test_malformed_firmware_frame_is_a_named_error(export_dir, golden_wav, tmp_p
 
 
 def _varied_file(path, seconds: float, rate: int, channels: int = 1):
-    """Speech, music and noise in turn (exporter/synthetic_audio.py) as a 16-bit file at ``rate``."""
+    """Speech, music and noise in turn (exporter/audio/synthetic.py) as a 16-bit file at ``rate``."""
     import soxr
 
-    from exporter import synthetic_audio
+    from exporter.audio import synthetic as synthetic_audio
 
     x = np.concatenate([c for _, c in synthetic_audio.pieces(seconds, piece_seconds=4.0)])
     x = soxr.resample(x, 32000, rate).astype(np.float32) if rate != 32000 else x
@@ -235,7 +237,7 @@ def test_streamed_scene_equals_whole_file(export_dir, tmp_path, cli, seconds, ra
 
 
 def test_streamed_timestamps_equal_whole_file(export_dir, tmp_path, cli):
-    from exporter.fidelity import integer_timestamps
+    from exporter.quantization.fidelity import integer_timestamps
 
     path = _varied_file(tmp_path / "clip.flac", 7.3, 48000)
     out = tmp_path / "o.npz"

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from exporter import ROOT, example_clips, firmware_runner
-from exporter import uart_protocol as up
-from exporter.audio import to_pcm16
+from exporter import ROOT
+from exporter.audio import example_clips
+from exporter.boards import firmware_runner
+from exporter.boards import uart_protocol as up
+from exporter.audio.files import to_pcm16
 from exporter.boards import reference
 from exporter.boards import serial as sb
 from exporter.defaults import GENERATED_DIR

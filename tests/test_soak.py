@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from exporter import SAMPLE_RATE, firmware_runner, synthetic_audio
-from exporter.audio import AudioStream, to_pcm16
+from exporter import SAMPLE_RATE
+from exporter.boards import firmware_runner
+from exporter.audio import synthetic as synthetic_audio
+from exporter.audio.files import AudioStream, to_pcm16
 from exporter.boards import reference
 from exporter.defaults import GENERATED_DIR
-from exporter.windows import TS_HOP
+from exporter.float_model.windows import TS_HOP
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +30,7 @@ BOARD = "qemu-an386"
 
 
 def _write_varied(path, seconds: float) -> int:
-    """Every kind of exporter/synthetic_audio.py in turn, 20 s pieces, written piece by piece as
+    """Every kind of exporter/audio/synthetic.py in turn, 20 s pieces, written piece by piece as
     16-bit 32 kHz (read back as the same int16): its length in samples."""
     n = 0
     with sf.SoundFile(path, "w", samplerate=SAMPLE_RATE, channels=1, subtype="PCM_16") as f:

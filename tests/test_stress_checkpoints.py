@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from exporter import example_clips
-from exporter.audio import to_pcm16
+from exporter.audio import example_clips
+from exporter.audio.files import to_pcm16
 from exporter.boards import host, reference
 from exporter.errors import UserError
 
@@ -56,7 +56,7 @@ CASES = {"dead_se": _dead_se, "zero_channels": _zero_channels, "batchnorm_extrem
 
 def _checkpoint(data_dir, tmp_path, edit) -> tuple:
     """(model, info) of the trained mn01 after ``edit`` of its state_dict; the (tensor, case) notes it expects."""
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     sd = torch.load(data_dir / "mn01_trained_dev.pt", map_location="cpu", weights_only=True)
     expected_notes = edit(sd)

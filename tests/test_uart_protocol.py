@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import uart_protocol as up
+from exporter.boards import uart_protocol as up
 
 
 def _frames(n=3):

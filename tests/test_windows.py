@@ -1,10 +1,10 @@
-"""exporter/windows.py: the HEAR wrapper's windows, counts and timestamps."""
+"""exporter/float_model/windows.py: the HEAR wrapper's windows, counts and timestamps."""
 
 import numpy as np
 import pytest
 
 from exporter.errors import UserError
-from exporter.windows import (
+from exporter.float_model.windows import (
     SCENE_HOP,
     SCENE_MAX_SAMPLES,
     SCENE_PAD,
@@ -80,11 +80,12 @@ SCENE_LENGTHS = [514, 5000, SCENE_MAX_SAMPLES, SCENE_MAX_SAMPLES + 1, SCENE_MAX_
 BLOCKS = [[1], [7, 3000], [65536], [SCENE_PAD + 1], [10**7]]
 
 
-@pytest.mark.parametrize("sizes", BLOCKS, ids=str)
-@pytest.mark.parametrize("n", TS_LENGTHS)
+# one-sample blocks on short clips only (a Python call per sample is slow)
+TS_CASES = [(n, sizes) for sizes in BLOCKS for n in TS_LENGTHS if not (sizes == [1] and n > 10_000)]
+
+
+@pytest.mark.parametrize("n, sizes", TS_CASES, ids=str)
 def test_streamed_timestamp_windows_equal_whole_clip(n, sizes):
-    if sizes == [1] and n > 10_000:
-        pytest.skip("one-sample blocks: short clips only (slow)")
     audio = np.random.default_rng(n).integers(-32768, 32768, n).astype(np.int16)
     whole, _ = timestamp_windows(audio)
     got = list(stream_timestamp_windows(_blocks(audio, sizes)))

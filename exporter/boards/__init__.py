@@ -5,19 +5,19 @@ becomes ``_``: ``qemu-an386`` -> ``exporter.boards.qemu_an386``) with one functi
 
     embedder(mode: str, export_dir: Path) -> Callable[[np.ndarray], np.ndarray]
 
-- ``mode``: ``"scene"`` or ``"timestamp"``; windows come from ``exporter/windows.py``.
+- ``mode``: ``"scene"`` or ``"timestamp"``; windows come from ``exporter/float_model/windows.py``.
 - ``export_dir``: an export folder of ``python -m exporter export`` (graph.json/npz,
   model_int.onnx, C sources).
 - ``embedder`` does the preparation once (load the ONNX model, build the firmware)
   and returns ``embed(clip, progress=None)``: ``clip`` is int16 PCM at 32 kHz, a 1-D
-  array (``exporter.audio.to_pcm16``) or an iterable of 1-D int16 blocks (a long file
-  streamed: ``exporter.audio.AudioStream(path).pcm16()``), which the board takes in
+  array (``exporter.audio.files.to_pcm16``) or an iterable of 1-D int16 blocks (a long file
+  streamed: ``exporter.audio.files.AudioStream(path).pcm16()``), which the board takes in
   bounded memory; ``progress(samples done)``, if given, is called now and then. The
   result is the clip's integer embeddings
   ``[L (int16 Q12) | taps (int8)]`` (docs/int8-graph.md, last section) as int16:
   shape [D] in scene mode (the windows' integers averaged with
-  ``exporter.qembed.average_windows``), [n_ts, D] in timestamp mode. Dequantize
-  with ``exporter.qembed.dequantize``.
+  ``exporter.quantization.qembed.average_windows``), [n_ts, D] in timestamp mode. Dequantize
+  with ``exporter.quantization.qembed.dequantize``.
 - Errors raise ``exporter.errors.UserError``: from ``embedder`` for the whole
   batch (a bad export folder), from ``embed`` for that clip only (too short, too
   long for the board, a firmware fault), so `run` skips just that file.
@@ -28,6 +28,9 @@ becomes ``_``: ``qemu-an386`` -> ``exporter.boards.qemu_an386``) with one functi
 Every board must return the same integers for the same clips and export: the
 ``reference`` board (ONNX Runtime, exporter/boards/reference.py) is the one the
 others are compared with, byte for byte.
+
+What the firmware boards share: ``cmake_build`` (configure and build the CMake tree),
+``firmware_runner`` (build, run, decode) and ``uart_protocol`` (the frames the firmware sends).
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def scores_embedder(board: str, mode: str, export_dir):
         from exporter.boards import reference
 
         return reference.scores_embedder(mode, export_dir)
-    from exporter import firmware_runner
+    from exporter.boards import firmware_runner
 
     board_module(board)
     return firmware_runner.embedder(board, mode, export_dir, with_scores=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import firmware_runner
+from exporter.boards import firmware_runner
 
 BOARD = "host"
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import onnx_int, qembed
-from exporter.audio import counted
+from exporter.reference import onnx_int
+from exporter.quantization import qembed
+from exporter.audio.files import counted
 from exporter.boards import pcm_blocks
 from exporter.errors import UserError
 from exporter.manifest import load_export
-from exporter.windows import stream_scene_windows, stream_timestamp_windows
+from exporter.float_model.windows import stream_scene_windows, stream_timestamp_windows
 
 MODEL_FILE = "model_int.onnx"
 

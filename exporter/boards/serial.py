@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import uart_protocol as up
+from exporter.boards import uart_protocol as up
 from exporter.errors import UserError
 
 PREFIX = "serial:"
@@ -184,7 +184,7 @@ def first_difference(got: np.ndarray, want: np.ndarray, hello: up.Hello) -> str:
 def check_clip(name: str, hello: up.Hello, result, n_samples: int, want: np.ndarray) -> np.ndarray:
     """The board's integers of one clip, if complete and equal to ``want``; else a clear error."""
     from exporter import SAMPLE_RATE
-    from exporter.windows import TS_HOP
+    from exporter.float_model.windows import TS_HOP
 
     embeddings, timestamps, errors, end = result
     for code, msg in errors:

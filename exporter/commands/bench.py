@@ -20,13 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from exporter.bench import run_bench
+    from exporter.benchmark.firmware import run_bench
     from exporter.manifest import load_export
 
     export_dir = args.export
     if export_dir is None:
         from exporter import defaults
-        from exporter.checkpoint import resolve_model
+        from exporter.float_model.checkpoint import resolve_model
         from exporter.commands.run import cached_export
 
         export_dir = cached_export(*resolve_model(checkpoint=defaults.CHECKPOINT))

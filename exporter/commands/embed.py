@@ -2,7 +2,7 @@
 
 Each file is read (any rate, mixed to mono, resampled to 32 kHz) and embedded
 on its own, streamed through in windows (memory does not grow with its length,
-exporter/audio.py's AudioStream; a progress bar on a terminal beyond a minute):
+exporter/audio/files.py's AudioStream; a progress bar on a terminal beyond a minute):
 scene mode gives one vector per file, timestamp mode one per 50 ms.
 A file that cannot be read or embedded is reported by name and skipped; the
 others are still written, and the exit code is 1.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from exporter.checkpoint import add_model_arguments
-from exporter.features import DEFAULT_FEATURES
+from exporter.float_model.checkpoint import add_model_arguments
+from exporter.float_model.features import DEFAULT_FEATURES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,13 +43,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from exporter import SAMPLE_RATE
-    from exporter.audio import AudioStream, counted
-    from exporter.checkpoint import resolve_model_args
-    from exporter.embed_float import FloatEmbedder
-    from exporter.features import parse_features
+    from exporter.audio.files import AudioStream, counted
+    from exporter.float_model.checkpoint import resolve_model_args
+    from exporter.float_model.embed import FloatEmbedder
+    from exporter.float_model.features import parse_features
     from exporter.outputs import check_out_file
     from exporter.results import each_file, file_progress, pad_ragged, write_embeddings_npz
-    from exporter.windows import timestamps_ms
+    from exporter.float_model.windows import timestamps_ms
 
     check_out_file(args.out)  # before the (slow) work
     parse_features(args.features)  # reject a bad --features before loading anything

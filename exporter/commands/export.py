@@ -4,7 +4,7 @@ The export folder holds manifest.json (the tool version and the graph's hash,
 exporter/manifest.py), graph.json/graph.npz (the one source of truth),
 model_int.onnx (bit-exact reference), model_qdq.onnx (for other tools), the C
 sources (network.*, logmel_tables.*) and reports/ (fidelity, QDQ
-differences), and is a self-contained C library (exporter/library.py: the
+differences), and is a self-contained C library (exporter/codegen/library.py: the
 kernels, the frontend, the streaming API efat.h and the build files). It is written into a temporary folder and moved into place at the
 end (see export_to), so a failed or interrupted export leaves nothing behind.
 """
@@ -27,7 +27,7 @@ REPORTS = "reports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from exporter.checkpoint import add_model_arguments
+    from exporter.float_model.checkpoint import add_model_arguments
 
     add_model_arguments(parser)
     parser.add_argument("--calibration", metavar="DIR", type=Path, default=None,
@@ -72,9 +72,9 @@ def build_graph(model, info, calibration: Path | None = None, percentile: float 
     """Fold, calibrate, quantize and bias-correct ``model``: the integer graph (meta["calibration"] says how)."""
     import numpy as np
 
-    from exporter import calibrate
-    from exporter.fold import fold_model
-    from exporter.quantize import correct_biases, quantize_graph
+    from exporter.quantization import calibrate
+    from exporter.quantization.fold import fold_model
+    from exporter.quantization.quantize import correct_biases, quantize_graph
 
     fgraph = fold_model(model)
     mels, source = calibrate.calibration_logmels(calibration, calibration_seed, calibration_clips,
@@ -95,18 +95,20 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
                  heads: list[Path] = ()) -> dict:
     """Write every export file into ``folder`` (which must exist). Returns a summary.
 
-    ``library``: add the C library's static sources and build files (exporter/library.py);
+    ``library``: add the C library's static sources and build files (exporter/codegen/library.py);
     firmware/generated/ goes without them, the repository has them in firmware/.
     ``heads``: HEAD_DIRs whose heads are quantized into the graph (exporter/heads.py)."""
     import numpy as np
     import onnx
 
-    from exporter import fidelity, onnx_int, onnx_qdq
-    from exporter.codegen import render_network
+    from exporter.quantization import fidelity
+    from exporter.reference import onnx_int
+    from exporter.reference import onnx_qdq
+    from exporter.codegen.network import render_network
     from exporter.frontend.fixed import logmel_q12
     from exporter.frontend.render import render_frontend
-    from exporter.audio import to_pcm16
-    from exporter.library import write_library
+    from exporter.audio.files import to_pcm16
+    from exporter.codegen.library import write_library
 
     graph = build_graph(model, info, calibration, percentile, calibration_seed, calibration_clips,
                         calibration_seconds, progress)
@@ -124,7 +126,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     plan = render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
     render_frontend(folder)
     if graph.meta.get("heads"):
-        from exporter.codegen import render_heads
+        from exporter.codegen.network import render_heads
 
         onnx.save(onnx_int.build_heads_model(graph), folder / "heads_int.onnx")
         render_heads(graph, folder)
@@ -221,7 +223,7 @@ def _fill_in_place(out: Path, kwargs: dict) -> dict:
 
 
 def _print_summary(out: Path, summary: dict) -> None:
-    from exporter.fidelity import TARGET_MEAN_COSINE, TARGET_MIN_COSINE
+    from exporter.quantization.fidelity import TARGET_MEAN_COSINE, TARGET_MIN_COSINE
 
     fid = " ".join(f"{k}={v['mean_cosine']:.4f}/{v['min_cosine']:.3f}" for k, v in summary["fidelity"].items())
     print(f"exported {summary['model']['name']} to {out}: {summary['ops']} ops, tap dim {summary['tap_dim']}")
@@ -241,15 +243,15 @@ def model_given(args: argparse.Namespace) -> bool:
 
 def resolve_model_or_default(args: argparse.Namespace):
     """The model of the model arguments, or the default configuration's (exporter/defaults.py) without any."""
-    from exporter.checkpoint import resolve_model, resolve_model_args
+    from exporter.float_model.checkpoint import resolve_model, resolve_model_args
 
     return resolve_model_args(args) if model_given(args) else resolve_model(checkpoint=defaults.CHECKPOINT)
 
 
 def run(args: argparse.Namespace) -> int:
-    from exporter.calibrate import check_percentile
+    from exporter.quantization.calibrate import check_percentile
 
-    from exporter.checkpoint import check_seed
+    from exporter.float_model.checkpoint import check_seed
 
     check_out_dir(args.out)  # fail before the (slow) work
     check_percentile(args.percentile)
@@ -280,7 +282,7 @@ def _check_heads_early(head_dirs: list[Path], info) -> None:
 
 def regenerate_default() -> int:
     """Regenerate firmware/generated/ for the default configuration (exporter/defaults.py)."""
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
     summary = export_to(defaults.GENERATED_DIR, replace=True, model=model, info=info,

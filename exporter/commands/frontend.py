@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from exporter.audio import load_audio, to_pcm16
+    from exporter.audio.files import load_audio, to_pcm16
     from exporter.frontend import fixed
     from exporter.outputs import check_out_file, write_npz
 

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from exporter import defaults, heads
-    from exporter.graph import Graph
+    from exporter.quantization.graph import Graph
     from exporter.outputs import check_out_folder
 
     check_out_folder(args.out)
@@ -68,9 +68,9 @@ def _embed_all(ds, graph, export_dir: Path, mode: str):
     """Device integers and float embeddings per file; unreadable files are named and dropped."""
     import numpy as np
 
-    from exporter.audio import load_audio, to_pcm16
+    from exporter.audio.files import load_audio, to_pcm16
     from exporter.boards import reference
-    from exporter.embed_float import FloatEmbedder
+    from exporter.float_model.embed import FloatEmbedder
 
     embed_q = reference.embedder(mode, export_dir)
     fe = FloatEmbedder(float_model(graph))
@@ -95,7 +95,7 @@ def _embed_all(ds, graph, export_dir: Path, mode: str):
 def float_model(graph):
     """The float network the export was made from (graph.json ``model``)."""
     from exporter import ROOT
-    from exporter.checkpoint import resolve_model
+    from exporter.float_model.checkpoint import resolve_model
 
     m = graph.meta["model"]
     if m["source"] == "random":
@@ -109,7 +109,8 @@ def float_model(graph):
 def train(ds, graph, export_dir: Path, name: str, mode: str, seed: int = 0, hidden_choices=None) -> dict:
     import numpy as np
 
-    from exporter import heads, qembed
+    from exporter import heads
+    from exporter.quantization import qembed
 
     q_files, f_files, keep = _embed_all(ds, graph, export_dir, mode)
     y_files = ds.targets()[keep]

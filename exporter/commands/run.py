@@ -26,7 +26,7 @@ from exporter.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from exporter.checkpoint import add_model_arguments
+    from exporter.float_model.checkpoint import add_model_arguments
 
     parser.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (wav, flac, ogg, ...)")
     parser.add_argument("--board", required=True, metavar="BOARD",
@@ -48,7 +48,7 @@ def _code_digest() -> str:
     """Hash of the exporter's code and templates and of the C library's sources an export copies:
     a cached export is reused only by the code that made it."""
     from exporter import FIRMWARE_DIR, PACKAGE_DIR, TEMPLATES_DIR
-    from exporter.library import STATIC_PARTS
+    from exporter.codegen.library import STATIC_PARTS
 
     h = hashlib.sha256()
     # the same files in a checkout and in an installed wheel (its exporter/_data holds no code)
@@ -65,7 +65,7 @@ def _code_digest() -> str:
 def cached_export(model, info) -> Path:
     """An export of ``model`` with the default calibration, made once into the cache folder."""
     from exporter import defaults
-    from exporter.checkpoint import cache_dir
+    from exporter.float_model.checkpoint import cache_dir
     from exporter.commands.export import export_to
 
     key = json.dumps({"model": info.as_dict() | {"path": None}, "percentile": defaults.PERCENTILE,
@@ -96,13 +96,13 @@ def resolve_export(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from exporter import qembed
-    from exporter.audio import AudioStream
+    from exporter.quantization import qembed
+    from exporter.audio.files import AudioStream
     from exporter.boards import board_module
-    from exporter.graph import Graph
+    from exporter.quantization.graph import Graph
     from exporter.outputs import check_out_file
     from exporter.results import each_file, file_progress, pad_ragged, write_embeddings_npz
-    from exporter.windows import timestamps_ms
+    from exporter.float_model.windows import timestamps_ms
 
     check_out_file(args.out)  # before the (slow) work
     serial_port = args.board[len("serial:"):] if args.board.startswith("serial:") else None
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                   f"values, byte for byte)")
         else:
             with file_progress(path, stream.seconds) as progress:
-                # A too-short clip is the windowing's error on every board (exporter/windows.py).
+                # A too-short clip is the windowing's error on every board (exporter/float_model/windows.py).
                 q = embed_clip(stream.pcm16(), progress=progress)
         n_windows = len(q[0] if heads else q)  # with heads: (integers, {head name: logits})
         return q, (None if args.mode == "scene" else timestamps_ms(n_windows))

@@ -12,7 +12,7 @@ import numpy as np
 
 from exporter import SAMPLE_RATE
 from exporter.errors import UserError
-from exporter.int8_math import round_div
+from exporter.quantization.int8_math import round_div
 from exporter.frontend import tables as tb
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1

@@ -27,7 +27,7 @@ STAGES = {
 @lru_cache(maxsize=None)
 def build_cli(build_root: Path | None = None) -> Path:
     """Render the tables into <build root>/frontend-generated and build logmel_cli; returns its path."""
-    from exporter.cmake_build import build
+    from exporter.boards.cmake_build import build
 
     gen = (build_root or default_build_root()) / "frontend-generated"
     render_frontend(gen)

@@ -35,10 +35,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from exporter import preprocess
-from exporter.windows import MIN_CLIP_SAMPLES
+from exporter.float_model import preprocess
+from exporter.float_model.windows import MIN_CLIP_SAMPLES
 
-# The float definitions: exporter/preprocess.py (the reference's window and mel banks).
+# The float definitions: exporter/float_model/preprocess.py (the reference's window and mel banks).
 N_FFT = preprocess.N_FFT
 HOP = preprocess.HOP
 WIN = preprocess.WIN_LENGTH

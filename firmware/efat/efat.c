@@ -1,4 +1,4 @@
-/* The streaming API (efat.h): cuts the pushed PCM into the windows of exporter/windows.py
+/* The streaming API (efat.h): cuts the pushed PCM into the windows of exporter/float_model/windows.py
  * and runs each through embed.c (frontend -> network) as its samples arrive. */
 #if defined(EFAT_MODE_TIMESTAMP) && !defined(NET_MAX_FRAMES)
 /* network.h would default to its largest plan: a scene-size arena for 16-frame windows. */

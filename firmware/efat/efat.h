@@ -3,7 +3,7 @@
  * int16 PCM at 32 kHz, mono, in blocks of any size -> fixed-point log-mel -> int8 network
  * -> the M_B+L embedding [L | taps] of each window, handed to a callback. The integers are
  * those of the exporter's `reference` board, byte for byte (windows, padding and timestamps of
- * exporter/windows.py).
+ * exporter/float_model/windows.py).
  *
  *     static efat_t efat;
  *     efat_init(&efat, on_embedding, NULL);

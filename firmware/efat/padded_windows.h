@@ -1,4 +1,4 @@
-/* Cuts a PCM stream of unknown length into the windows of exporter/windows.py: the clip
+/* Cuts a PCM stream of unknown length into the windows of exporter/float_model/windows.py: the clip
  * reflect-padded by `pad` samples on each side, windows of `window` samples every `hop`
  * (2*pad == window in both modes). One window at a time is fed to a sink as the samples
  * arrive (begin, push..., end), so the frontend and the network work while the audio streams.

@@ -1,5 +1,5 @@
 /* int8 kernels of the project, with the arithmetic of CMSIS-NN / TFLite Micro
- * (double rounding; see shared int8-semantics and exporter/int8_math.py).
+ * (double rounding; see shared int8-semantics and exporter/quantization/int8_math.py).
  *
  * Layout: activations [T][F][C] (H = time, W = mel band), conv weights
  * [C_out][K][K][C_in], depthwise weights [K][K][C], fully connected [C_out][C_in].
@@ -10,7 +10,7 @@
  * SXTB16, SMMULR, SSAT, ...: <arm_acle.h> where __ARM_FEATURE_DSP is defined,
  * their C definitions in nn_simd.h elsewhere); where a kernel also has a plain
  * C form, the host tests build both (NN_EMULATE_DSP) and compare them with the
- * Python arithmetic. Precondition, checked by the exporter (codegen.py): every
+ * Python arithmetic. Precondition, checked by the exporter (exporter/codegen/network.py): every
  * accumulator times 2^max(shift, 0) is below 2^30 in magnitude.
  */
 #ifndef NN_KERNELS_H

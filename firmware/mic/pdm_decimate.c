@@ -1,5 +1,5 @@
 /* PDM -> PCM decimation (pdm_decimate.h). Every step is integer arithmetic in a fixed
- * order, so the host build, the Cortex-M4 build (DSP path) and exporter/pdm.py agree bit
+ * order, so the host build, the Cortex-M4 build (DSP path) and exporter/frontend/pdm.py agree bit
  * for bit (tests/test_pdm.py). Coefficients: bench/pdm_design.py. */
 #include "pdm_decimate.h"
 

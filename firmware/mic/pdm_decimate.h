@@ -1,7 +1,7 @@
 /* PDM -> PCM decimation: 1-bit PDM at 2.048 MHz (64 x 32 kHz) -> int16 PCM at 32 kHz.
  *
  * Three linear-phase stages and a DC blocker, all in integer arithmetic (bit-exact twin:
- * exporter/pdm.py; design and measured response: reports/pdm_decimator.md):
+ * exporter/frontend/pdm.py; design and measured response: reports/pdm_decimator.md):
  *   1. CIC (sinc^4), decimation 16 -> 128 kHz, computed as a 61-tap FIR over the bits with
  *      eight 256-entry byte tables (a byte of PDM is one table lookup, not eight integrator
  *      steps). Output S - 32768, S in [0, 65536]: PDM density d maps to (2d - 1) * 32768.

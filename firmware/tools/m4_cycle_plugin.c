@@ -3,7 +3,7 @@
  * Cortex-M4 (Technical Reference Manual, "Processor instruction timings": loads 2 cycles, 1 when
  * pipelined behind a load; stores 1; LDRD/STRD 3; LDM/STM/PUSH/POP 1 + registers; multiplies
  * and MACs 1; divides 2-12; branches 1 + a pipeline refill when taken) and counts taken
- * branches. exporter/cycle_model.py turns the counts into cycles with the documented costs.
+ * branches. exporter/benchmark/cycle_model.py turns the counts into cycles with the documented costs.
  *
  * Taken branches: a translation block ends at a branch; the next block executed either starts
  * at the fall-through address (not taken) or elsewhere (taken). Counts are also kept per address

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporter.graph import INPUT, Graph, op_inputs
+from exporter.quantization.graph import INPUT, Graph, op_inputs
 
 ROW_OPS = ("quantize", "conv2d", "depthwise_conv2d", "lut", "mul_channel", "add")
 

@@ -4,7 +4,7 @@ ONNX Runtime's QLinear ops requantize in float; this model instead does every
 step in integers: ``ConvInteger`` / ``MatMulInteger`` accumulate, int64
 Mul/Add and a floor division built from ``Mod`` (integer Mod with fmod=0 takes
 the divisor's sign; integer Div truncates) requantize exactly as
-exporter/int8_math.py, ``Gather`` applies the tables.
+exporter/quantization/int8_math.py, ``Gather`` applies the tables.
 
 Inside, maps are NCHW [1][C][T][F] (pooled: [1][C][1][1]). Input ``logmel``:
 int16 [T][128], T dynamic. Output ``taps``: int8 [tap_dim]. With
@@ -18,8 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from exporter.graph import Graph
-from exporter.onnx_build import Builder, finish_model
+from exporter.quantization.graph import Graph
+from exporter.reference.onnx_build import Builder, finish_model
 
 
 class _Builder(Builder):
@@ -144,7 +144,7 @@ def build_heads_model(graph: Graph) -> onnx.ModelProto:
     from onnx import helper
 
     from exporter.heads import EMBEDDING, head_graph
-    from exporter.onnx_build import OPSET
+    from exporter.reference.onnx_build import OPSET
 
     b = _Builder()
     outputs = []

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import ROOT, firmware_runner, subproc
+from exporter import ROOT, subproc
+from exporter.boards import firmware_runner
 from exporter.errors import UserError
 
 PLUGIN_SOURCE = ROOT / "firmware" / "tools" / "m4_cycle_plugin.c"

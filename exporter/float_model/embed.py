@@ -1,6 +1,6 @@
 """Float scene and timestamp embeddings, as EfficientAT_HEAR's MNHearWrapper computes them (eval, fp32).
 
-Windows come from exporter/windows.py (shared with every board). Unlike the
+Windows come from exporter/float_model/windows.py (shared with every board). Unlike the
 wrapper, which embeds timestamp windows one at a time, windows are batched:
 the network treats batch items independently, so only float rounding differs.
 ``scene_stream`` / ``timestamp_stream`` embed one sound given as blocks (a long file
@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from exporter import SAMPLE_RATE
-from exporter.audio import check_audio
-from exporter.features import DEFAULT_FEATURES, assemble, embedding_size, parse_features
-from exporter.model import MobileNetV3
-from exporter.preprocess import LogMel
-from exporter.windows import (
+from exporter.audio.files import check_audio
+from exporter.float_model.features import DEFAULT_FEATURES, assemble, embedding_size, parse_features
+from exporter.float_model.mobilenet import MobileNetV3
+from exporter.float_model.preprocess import LogMel
+from exporter.float_model.windows import (
     SCENE_MAX_SAMPLES,
     TS_HOP,
     TS_WINDOW,
@@ -54,7 +54,7 @@ class FloatEmbedder(torch.nn.Module):
         self.embedding_size = embedding_size(net.width, features)
         self.scene_embedding_size = self.embedding_size
         self.timestamp_embedding_size = self.embedding_size
-        self.info = info  # exporter.checkpoint.ModelInfo, when known
+        self.info = info  # exporter.float_model.checkpoint.ModelInfo, when known
         self.eval()
 
     @property
@@ -109,7 +109,7 @@ class FloatEmbedder(torch.nn.Module):
         return emb, timestamps
 
     def scene_stream(self, blocks) -> torch.Tensor:
-        """``scene`` of one sound given as float32 blocks (exporter.audio.AudioStream) -> (D,).
+        """``scene`` of one sound given as float32 blocks (exporter.audio.files.AudioStream) -> (D,).
 
         Equal to ``scene(whole[None])[0]`` byte for byte: the same windows in the same batches
         (forward's), averaged by the same reduction. Holds about one batch of windows."""
@@ -120,7 +120,7 @@ class FloatEmbedder(torch.nn.Module):
     def timestamp_stream(self, blocks, expected_samples: int = 0) -> np.ndarray:
         """``timestamp`` of one sound given as float32 blocks -> embeddings (n_ts, D) as numpy,
         equal to ``timestamp(whole[None])[0][0]`` byte for byte; their times are
-        ``exporter.windows.timestamps_ms(n_ts)``. Holds one batch of windows, and the result:
+        ``exporter.float_model.windows.timestamps_ms(n_ts)``. Holds one batch of windows, and the result:
         in one array allocated once when ``expected_samples`` (the length from the file's
         header) is right, so the result is never held twice."""
         per_batch = max(1, MAX_BATCH_SAMPLES // TS_WINDOW)

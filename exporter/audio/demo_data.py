@@ -1,9 +1,9 @@
 """A small labelled demo set the project makes itself: class folders of wav files for `heads train`.
 
 Two tasks, deterministic (a clip is named by its task, class and index, each from its own seeded
-random stream, disjoint from the calibration and held-out streams of exporter/synthetic_audio.py):
+random stream, disjoint from the calibration and held-out streams of exporter/audio/synthetic.py):
 
-- ``scenes``: speech / music / noise (single-label), the generators of exporter/synthetic_audio.py
+- ``scenes``: speech / music / noise (single-label), the generators of exporter/audio/synthetic.py
   at random peak levels of -30 to -3 dBFS;
 - ``events``: five kinds of sound events (siren, alarm, dog, knock, birds) over faint background
   noise (single-label, class folders), and ``events.csv``: the same kinds, one or two per clip
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from exporter import SAMPLE_RATE
-from exporter import synthetic_audio as sa
+from exporter.audio import synthetic as sa
 
 SCENE_CLASSES = ("speech", "music", "noise")
 EVENT_CLASSES = ("siren", "alarm", "dog", "knock", "birds")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from exporter.features import TAP_BLOCKS  # re-exported: the blocks whose outputs the HEAR wrapper taps
+from exporter.float_model.features import TAP_BLOCKS  # re-exported: the blocks whose outputs the HEAR wrapper taps
 
 # EfficientAT's name -> width table (``models/mn/model.py`` NAME_TO_WIDTH).
 NAME_TO_WIDTH = {

@@ -13,10 +13,10 @@ import math
 import numpy as np
 import torch
 
-from exporter import int8_math
+from exporter.quantization import int8_math
 from exporter.errors import UserError
-from exporter.fold import FloatGraph
-from exporter.graph import FORMAT, INPUT, MEL_BANDS, VERSION, Graph
+from exporter.quantization.fold import FloatGraph
+from exporter.quantization.graph import FORMAT, INPUT, MEL_BANDS, VERSION, Graph
 
 Q12_SCALE = 1.0 / 4096
 SIGMOID_SCALE, SIGMOID_ZP = 1.0 / 256, -128
@@ -302,8 +302,8 @@ def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarra
     0.884 -> 0.906, B15 0.68 -> 0.66, within its spread). Returns op -> largest
     correction in output steps.
     """
-    from exporter import int8_exec
-    from exporter.fold import run_float
+    from exporter.reference import int8_exec
+    from exporter.quantization.fold import run_float
 
     # project conv -> (residual add output, skip input): its bias also absorbs the skip path's mean error
     residual = {op["inputs"][0]: (op["output"], op["inputs"][1]) for op in graph.ops if op["op"] == "add"}

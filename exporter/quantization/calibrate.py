@@ -2,9 +2,9 @@
 
 Each calibration clip goes int16 PCM -> fixed-point frontend (Q12, the
 device's own log-mel) -> dequantized -> the folded float graph
-(``exporter.fold.run_float``); every tensor the integer graph quantizes is
+(``exporter.quantization.fold.run_float``); every tensor the integer graph quantizes is
 observed. Calibration audio is a folder of audio files or, by default, a
-built-in deterministic set of synthetic sound scenes (exporter/synthetic_audio.py:
+built-in deterministic set of synthetic sound scenes (exporter/audio/synthetic.py:
 speech, music, environmental sounds, noise, mixtures, near-silence, at -40..0 dBFS).
 Each tensor's range is the narrowing of its min/max with the least quantization
 error on the calibration values (or a fixed percentile, if asked). The ranges of the tapped block outputs are then narrowed for the
@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from exporter import SAMPLE_RATE
 from exporter.errors import UserError
-from exporter.fold import FloatGraph, run_float
+from exporter.quantization.fold import FloatGraph, run_float
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 DEFAULT_PERCENTILE = None  # None: each tensor's range by least quantization error (mse_range)
@@ -44,9 +44,9 @@ RANGE_DIGITS = 9  # float64 results agree far beyond this between machines
 
 
 def synthetic_set(seed: int = DEFAULT_SEED, n_clips: int = DEFAULT_CLIPS, seconds: float = DEFAULT_SECONDS):
-    """[(name, float32 clip)] of the built-in calibration set (exporter/synthetic_audio.py): every kind
+    """[(name, float32 clip)] of the built-in calibration set (exporter/audio/synthetic.py): every kind
     of sound in turn; deterministic in ``seed`` (clip seeds seed * 100000 + i)."""
-    from exporter.synthetic_audio import clip_set
+    from exporter.audio.synthetic import clip_set
 
     if not 0 <= seed < 1 << 32:
         raise UserError(f"calibration seed must be in 0 .. 2^32 - 1, got {seed}")
@@ -57,7 +57,7 @@ def synthetic_set(seed: int = DEFAULT_SEED, n_clips: int = DEFAULT_CLIPS, second
 
 def folder_set(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
     """[(path, float32 clip)] of the audio files in ``folder`` (first 10 s of each)."""
-    from exporter.audio import load_audio
+    from exporter.audio.files import load_audio
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -65,7 +65,7 @@ def folder_set(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
     if not files:
         raise UserError(f"calibration folder {folder} contains no audio files ({', '.join(AUDIO_EXTENSIONS)})")
-    from exporter.windows import MIN_CLIP_SAMPLES
+    from exporter.float_model.windows import MIN_CLIP_SAMPLES
 
     clips = []
     for p in files:
@@ -79,9 +79,9 @@ def folder_set(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
 
 def device_logmel(clip: np.ndarray) -> np.ndarray:
     """float clip -> int16 PCM -> fixed-point frontend (Q12) -> float [T][128], as the network's input."""
-    from exporter.audio import to_pcm16
+    from exporter.audio.files import to_pcm16
     from exporter.frontend.fixed import logmel_q12
-    from exporter.windows import MIN_CLIP_SAMPLES
+    from exporter.float_model.windows import MIN_CLIP_SAMPLES
 
     if len(clip) < MIN_CLIP_SAMPLES:
         raise UserError(f"calibration clip of {len(clip)} samples is too short (at least {MIN_CLIP_SAMPLES})")
@@ -109,7 +109,7 @@ def mse_range(v: np.ndarray, lo: float, hi: float, factors=MSE_RANGE_FACTORS) ->
 
 
 def _fake_quant(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    from exporter.quantize import activation_params, round_away
+    from exporter.quantization.quantize import activation_params, round_away
 
     scale, zp = activation_params(lo, hi)
     return (np.clip(round_away(v / scale) + zp, -128, 127) - zp) * scale
@@ -187,8 +187,8 @@ def calibration_logmels(folder: str | os.PathLike | None, seed: int = DEFAULT_SE
 def tap_cost(maps: list[np.ndarray], lo: float, hi: float, map_too: bool) -> float:
     """Mean over clips of the relative squared error of the pooled tap (+ of the map with ``map_too``)
     when the float maps ``[C][T][F]`` are quantized to the int8 grid of (lo, hi) and pooled as the device does."""
-    from exporter.int8_math import round_div
-    from exporter.quantize import activation_params, round_away
+    from exporter.quantization.int8_math import round_div
+    from exporter.quantization.quantize import activation_params, round_away
 
     scale, zp = activation_params(lo, hi)
     cost = 0.0

@@ -2,7 +2,7 @@
 
 Integer path: float clip -> int16 PCM -> fixed-point frontend -> integer graph
 (numpy executor, byte-equal to the ONNX reference) -> qembed -> dequantized.
-Float path: the paper's float preprocessing and model (exporter/embed_float.py).
+Float path: the paper's float preprocessing and model (exporter/float_model/embed.py).
 Both in scene mode, on held-out clips (seeds other than calibration's).
 """
 
@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from exporter import int8_exec, int8_math, qembed
-from exporter.graph import Graph
+from exporter.reference import int8_exec
+from exporter.quantization import int8_math
+from exporter.quantization import qembed
+from exporter.quantization.graph import Graph
 
 TARGET_MEAN_COSINE = 0.995  # per section, over the held-out clips
 TARGET_MIN_COSINE = 0.98  # per section, the worst clip
@@ -26,16 +28,16 @@ HELD_OUT_SECONDS = 4.0
 
 
 def held_out_clips(seed: int = HELD_OUT_SEED, n: int = HELD_OUT_CLIPS, seconds: float = HELD_OUT_SECONDS):
-    from exporter.synthetic_audio import clip_set
+    from exporter.audio.synthetic import clip_set
 
     return clip_set(seed, n, seconds, stream="held-out")
 
 
 def integer_scene(graph: Graph, clip: np.ndarray) -> np.ndarray:
     """int16 [D] scene embedding of a float clip, as every integer board computes it."""
-    from exporter.audio import to_pcm16
+    from exporter.audio.files import to_pcm16
     from exporter.frontend.fixed import logmel_q12
-    from exporter.windows import scene_windows
+    from exporter.float_model.windows import scene_windows
 
     windows = scene_windows(to_pcm16(clip))
     embs = []
@@ -47,9 +49,9 @@ def integer_scene(graph: Graph, clip: np.ndarray) -> np.ndarray:
 
 def integer_timestamps(graph: Graph, clip: np.ndarray) -> np.ndarray:
     """int16 [n_ts, D] timestamp embeddings of a float clip (160 ms windows every 50 ms)."""
-    from exporter.audio import to_pcm16
+    from exporter.audio.files import to_pcm16
     from exporter.frontend.fixed import logmel_q12
-    from exporter.windows import timestamp_windows
+    from exporter.float_model.windows import timestamp_windows
 
     windows, _ = timestamp_windows(to_pcm16(clip))
     out = []
@@ -86,7 +88,7 @@ def _rounded_input(graph: Graph, mel_q12: np.ndarray) -> np.ndarray:
 
 def _weights_rounded(fgraph):
     """``fgraph`` with every weight replaced by its per-channel int8 value (the quantizer's own rounding)."""
-    from exporter.quantize import quantize_weights
+    from exporter.quantization.quantize import quantize_weights
 
     out = copy.deepcopy(fgraph)
     for op in out.ops:
@@ -113,10 +115,10 @@ def analyse(model, graph: Graph, clips: list[tuple[str, np.ndarray]]) -> dict:
       amplifies small perturbations, e.g. one with random weights).
     - ``tap_rounding``: what rounding the pooled tap to its block output's scale costs.
     """
-    from exporter.audio import to_pcm16
-    from exporter.fold import fold_model, run_float
+    from exporter.audio.files import to_pcm16
+    from exporter.quantization.fold import fold_model, run_float
     from exporter.frontend.fixed import logmel_q12
-    from exporter.windows import scene_windows
+    from exporter.float_model.windows import scene_windows
 
     fgraph = fold_model(model)
     fgraph_w8 = _weights_rounded(fgraph)
@@ -176,7 +178,7 @@ def evaluate(model, graph: Graph, clips: list[tuple[str, np.ndarray]], analysis:
 
     Scene mode on every clip; timestamp mode (every window) on the first ``timestamp_clips`` clips.
     """
-    from exporter.embed_float import FloatEmbedder
+    from exporter.float_model.embed import FloatEmbedder
 
     embedder = FloatEmbedder(model)
     sections = qembed.sections(graph)
@@ -220,7 +222,7 @@ def evaluate(model, graph: Graph, clips: list[tuple[str, np.ndarray]], analysis:
 
 def _kind(clip_name: str) -> str:
     """The kind of sound of a built-in clip ('held-out-speech-3' -> 'speech'); a file's name is its own kind."""
-    from exporter.synthetic_audio import KINDS
+    from exporter.audio.synthetic import KINDS
 
     return next((k for k in KINDS if f"-{k}-" in clip_name), "files")
 

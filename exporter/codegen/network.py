@@ -2,7 +2,7 @@
 
 The generated code streams: each op produces its output one time-row at a
 time, as soon as the rows it reads exist, and every tensor lives in a ring of
-a few rows (exporter/row_schedule.py defines the schedule, the ring sizes and
+a few rows (exporter/codegen/row_schedule.py defines the schedule, the ring sizes and
 the arena offsets; the C scheduler in network.c is its exact twin). The
 kernels of firmware/kernels do the arithmetic, with parameters known at
 export time (const structs in network_data.c). One arena plan per supported
@@ -25,9 +25,10 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from exporter import TEMPLATES_DIR, __version__, manifest, row_schedule
+from exporter import TEMPLATES_DIR, __version__, manifest
+from exporter.codegen import row_schedule
 from exporter.errors import UserError
-from exporter.graph import Graph, op_inputs
+from exporter.quantization.graph import Graph, op_inputs
 
 TEMPLATES = TEMPLATES_DIR
 PLAN_FILE = "network_plan.json"

@@ -22,10 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import SAMPLE_RATE, cycle_model, example_clips, firmware_runner
-from exporter.audio import to_pcm16
-from exporter.graph import Graph
-from exporter.windows import TS_HOP
+from exporter import SAMPLE_RATE
+from exporter.benchmark import cycle_model
+from exporter.audio import example_clips
+from exporter.boards import firmware_runner
+from exporter.audio.files import to_pcm16
+from exporter.quantization.graph import Graph
+from exporter.float_model.windows import TS_HOP
 
 # The goals (README / performance-anchors): real time at these clocks, flash and RAM limits.
 GOALS = {
@@ -131,7 +134,7 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
         "arena_bytes": symbols.get("net_arena"), "sample_ring_bytes": symbols.get("efat_ring", 0),
         "frontend_state_bytes": symbols.get("efat"),  # the library's efat_t: mostly the frontend's state
         "qemu_wall_seconds": round(wall, 2),
-        # the Cortex-M4 cycle estimate (exporter/cycle_model.py) of the same run, from reset to exit
+        # the Cortex-M4 cycle estimate (exporter/benchmark/cycle_model.py) of the same run, from reset to exit
         "cycle_estimate": {
             "cycles": cycles.total.cycles, "instructions": cycles.total.instructions,
             "cycles_per_instruction": round(cycles.total.cycles / cycles.total.instructions, 3),
@@ -174,7 +177,7 @@ def markdown(report: dict) -> str:
     model = report["model"].get("name", "?")
     lines = [
         f"# Firmware benchmark ({model})", "",
-        "Measured in QEMU with `-icount` (exact guest instruction counts; see exporter/bench.py). "
+        "Measured in QEMU with `-icount` (exact guest instruction counts; see exporter/benchmark/firmware.py). "
         "Real-time clock = instructions per second of audio at one instruction per cycle "
         "(a lower bound for real silicon). Flash = vectors + code + constants + .data; "
         "RAM = .data + .bss + measured stack peak.", "",
@@ -206,7 +209,7 @@ def markdown(report: dict) -> str:
               "add a 626 KiB sample ring and are built for mps2-an386 only.", ""]
     if all("cycle_estimate" in r for r in report["results"]):
         lines += ["## Cortex-M4 cycle estimate", "",
-                  "The same runs in QEMU with the cycle-model plugin (exporter/cycle_model.py: each instruction "
+                  "The same runs in QEMU with the cycle-model plugin (exporter/benchmark/cycle_model.py: each instruction "
                   "class at its Cortex-M4 TRM cost, zero wait states, taken branches + 2 cycles). An estimate, "
                   "not a measurement: the instruction counts above are exact.", "",
                   "| board | mode | instructions (whole run) | est. cycles | cycles/instr. | real time at (est.) | "

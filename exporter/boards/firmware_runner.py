@@ -3,7 +3,7 @@
 Shared by the `host`, `qemu-an386` and `qemu-netduinoplus2` boards and by the benchmark.
 The clip goes in as raw int16 (the board's microphone reads it: a file on the host,
 semihosting in QEMU); the embeddings come back as protocol frames
-(exporter/uart_protocol.py) on standard output (QEMU: `-serial stdio`).
+(exporter/boards/uart_protocol.py) on standard output (QEMU: `-serial stdio`).
 
 Long clips stay out of memory: the PCM is written to a temporary file block by block, the
 firmware's output goes to a file and is decoded piece by piece, and the temporary folder is
@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from exporter import cmake_build, subproc
-from exporter import uart_protocol as up
+from exporter import subproc
+from exporter.boards import cmake_build
+from exporter.boards import uart_protocol as up
 from exporter.errors import UserError
 from exporter.manifest import load_export
-from exporter.windows import SCENE_HOP, TS_HOP, check_clip_length
+from exporter.float_model.windows import SCENE_HOP, TS_HOP, check_clip_length
 
 # board -> (QEMU machine, -icount shift that makes the board's counter count instructions)
 QEMU_MACHINES = {"qemu-an386": ("mps2-an386", 10), "qemu-netduinoplus2": ("netduinoplus2", 0)}
@@ -324,7 +325,7 @@ def embedder(board: str, mode: str, export_dir: Path, with_scores: bool = False)
     firmware once and returns the function int16 clip -> the firmware's integers, [D] in scene
     mode, [n_ts, D] in timestamp mode. ``with_scores``: clip -> (integers, {head name: int8
     logits [C] (scene) or [n_ts, C]}) from the firmware's scores frames (an export with heads)."""
-    from exporter.graph import Graph
+    from exporter.quantization.graph import Graph
 
     exe = build_embedder(board, mode, export_dir)
     graph = Graph.load(export_dir)

@@ -60,7 +60,7 @@ def parse_features(spec: str) -> tuple[str, ...]:
 
 def component_sizes(width: float) -> dict[str, int]:
     """Size of every component at ``width``, in concatenation order."""
-    from exporter.model import N_MELS, NUM_CLASSES, block_configs, head_channels, last_channel
+    from exporter.float_model.mobilenet import N_MELS, NUM_CLASSES, block_configs, head_channels, last_channel
 
     cfgs = {c.index: c for c in block_configs(width)}
     sizes = {"L": N_MELS, "clf1": head_channels(width), "clf2": last_channel(width), "logits": NUM_CLASSES}

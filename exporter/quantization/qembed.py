@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exporter import int8_math
-from exporter.graph import Graph
+from exporter.quantization import int8_math
+from exporter.quantization.graph import Graph
 
 
 DEQUANTIZE_ROWS = 4096

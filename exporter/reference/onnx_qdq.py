@@ -13,8 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from exporter.graph import Graph
-from exporter.onnx_build import Builder, finish_model
+from exporter.quantization.graph import Graph
+from exporter.reference.onnx_build import Builder, finish_model
 
 
 class _Builder(Builder):
@@ -88,7 +88,7 @@ def build_model(graph: Graph, expose_all: bool = False) -> onnx.ModelProto:
 
 def compare(graph: Graph, qdq_model: onnx.ModelProto, int_model: onnx.ModelProto, logmels_q12: list[np.ndarray]) -> dict:
     """Tap differences (in quantization steps) between the QDQ model and the integer model."""
-    from exporter import onnx_int
+    from exporter.reference import onnx_int
 
     qdq = onnx_int.session(qdq_model)
     ref = onnx_int.session(int_model)

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from exporter.graph import Graph
+from exporter.quantization.graph import Graph
 
 OPSET = 17
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from exporter.model import MobileNetV3
+    from exporter.float_model.mobilenet import MobileNetV3
 
 # The EfficientAT release holding the AudioSet checkpoints (one per width: the best mAP).
 DEFAULT_URL_BASE = "https://github.com/fschmid56/EfficientAT/releases/download/v0.0.1/"
@@ -82,7 +82,7 @@ def expected_shapes(width: float) -> dict[str, tuple[int, ...]]:
     """Key -> shape of the official state_dict at ``width`` (built on the meta device)."""
     import torch
 
-    from exporter.model import MobileNetV3
+    from exporter.float_model.mobilenet import MobileNetV3
 
     with torch.device("meta"):
         model = MobileNetV3(width)
@@ -90,13 +90,13 @@ def expected_shapes(width: float) -> dict[str, tuple[int, ...]]:
 
 
 def _width_names() -> dict[float, str]:
-    from exporter.model import NAME_TO_WIDTH
+    from exporter.float_model.mobilenet import NAME_TO_WIDTH
 
     return {w: n for n, w in NAME_TO_WIDTH.items()}
 
 
 def width_from_name(name: str) -> float:
-    from exporter.model import width_from_name as from_name
+    from exporter.float_model.mobilenet import width_from_name as from_name
 
     return from_name(name)
 
@@ -224,7 +224,7 @@ def model_from_state_dict(state_dict: dict, width: float | None = None, origin: 
     """Eval-mode float32 model; the width is inferred from the shapes unless given."""
     import torch
 
-    from exporter.model import MobileNetV3
+    from exporter.float_model.mobilenet import MobileNetV3
 
     if width is None:
         width = infer_width(state_dict, origin)
@@ -303,8 +303,8 @@ def random_state_dict(width_or_name: float | str, seed: int = 0) -> "OrderedDict
     """
     import torch
 
-    from exporter.model import MobileNetV3
-    from exporter.preprocess import LogMel
+    from exporter.float_model.mobilenet import MobileNetV3
+    from exporter.float_model.preprocess import LogMel
 
     width = _width_of(width_or_name)
     gen = torch.Generator().manual_seed(seed)

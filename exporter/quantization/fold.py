@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from exporter.model import TAP_BLOCKS, ConvBNAct, MobileNetV3
+from exporter.float_model.mobilenet import TAP_BLOCKS, ConvBNAct, MobileNetV3
 
 
 @dataclass

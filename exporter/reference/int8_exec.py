@@ -1,4 +1,4 @@
-"""Numpy executor of the integer graph, exact per exporter/int8_math.py.
+"""Numpy executor of the integer graph, exact per exporter/quantization/int8_math.py.
 
 Tensors are [T][F][C] int8 (pooled: [C]); the input is the Q12 log-mel
 int16 [T][128]. Convolutions accumulate per kernel tap; the products of int8
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from exporter import int8_math
-from exporter.graph import Graph
+from exporter.quantization import int8_math
+from exporter.quantization.graph import Graph
 
 
 def _padded(x: np.ndarray, pad: int, zp: int) -> np.ndarray:

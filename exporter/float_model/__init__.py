@@ -1,0 +1,1 @@
+"""The paper's float model: checkpoints, MobileNetV3, the float log-mel, windows, feature sets and float embeddings."""

@@ -1,0 +1,1 @@
+"""Float model -> integer graph: BatchNorm folding, calibration, quantization, the graph itself, its arithmetic and its fidelity."""
