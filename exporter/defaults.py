@@ -10,6 +10,7 @@ CALIBRATION_FOLDER = None  # None: the built-in synthetic set
 CALIBRATION_SEED = 0
 CALIBRATION_CLIPS = 48
 CALIBRATION_SECONDS = 4.0
+CALIBRATION_TIMESTAMP_WINDOWS = 0  # 160 ms windows per calibration clip, beside its scene window
 PERCENTILE = None  # None: each tensor's range by least quantization error
 GENERATED_DIR = FIRMWARE_DIR / "generated"
 MAX_FRAMES = (16, 1000)  # arena plans: timestamp windows (160 ms) and 10 s scene windows

@@ -12,8 +12,10 @@ from exporter.quantization.calibrate import (
     RangeObserver,
     tap_cost,
     calibration_logmels,
+    calibration_windows,
     collect_ranges,
     tap_ranges,
+    timestamp_positions,
 )
 from exporter.errors import UserError
 from exporter.quantization.fold import fold_model
@@ -255,3 +257,71 @@ def test_residual_bias_correction_targets_the_block_output(calibrated):
     with_res = sum(block_mean_error(residual, b) / residual.tensors[b]["scale"] for b in blocks)
     without = sum(block_mean_error(plain, b) / plain.tensors[b]["scale"] for b in blocks)
     assert with_res < without
+
+
+# ---- calibration over scene and timestamp windows ------------------------------------------------
+
+
+def test_timestamp_windows_of_a_clip_are_cut_as_the_device_cuts_them():
+    """The "timestamp" group holds the device's log-mels of k interior 160 ms windows of each clip."""
+    from exporter.audio.files import to_pcm16
+    from exporter.audio.synthetic import clip_set
+    from exporter.float_model.windows import timestamp_windows
+    from exporter.frontend.fixed import logmel_q12
+
+    assert timestamp_positions(81, 3) == [13, 40, 67]  # a 4 s clip: no reflect-padded edge window
+    assert timestamp_positions(81, 1) == [40]
+    assert timestamp_positions(5, 8) == [0, 1, 2, 3, 4]
+    groups, source = calibration_windows(None, seed=3, n_clips=2, seconds=1.0, timestamp_windows=2, progress=False)
+    assert len(groups["scene"]) == 2 and len(groups["timestamp"]) == 4 and "2 timestamp windows" in source
+    clip = to_pcm16(clip_set(300_000, 2, 1.0)[1][1])
+    windows, _ = timestamp_windows(clip)
+    for got, i in zip(groups["timestamp"][2:], timestamp_positions(len(windows), 2)):
+        assert np.array_equal(np.round(got * 4096).astype(np.int16), logmel_q12(windows[i]))
+    only_scene, _ = calibration_windows(None, seed=3, n_clips=2, seconds=1.0, timestamp_windows=0, progress=False)
+    assert list(only_scene) == ["scene"]
+    with pytest.raises(UserError, match="timestamp windows"):
+        calibration_windows(None, timestamp_windows=-1)
+
+
+def test_range_observer_weighs_each_group_the_same():
+    """10 timestamp values against 1000 scene values: as a group, they weigh half."""
+    rng = np.random.default_rng(0)
+    scene, ts = rng.uniform(0, 1, 1000), np.full(10, 5.0)
+    obs = RangeObserver(percentile=60)
+    obs.observe("x", scene, group="scene")
+    obs.observe("x", ts, group="timestamp")
+    assert obs.ranges()["x"][1] == 5.0  # unweighted, the 60th percentile would be ~0.6
+    # least error: the rare wide values of a group keep the range wide
+    narrow, wide = [rng.normal(0, 0.05, 20_000) for _ in range(20)], np.array([-1.0, -0.6, 0.7, 1.0])
+    pooled, grouped = RangeObserver(None), RangeObserver(None)
+    for chunk in narrow:
+        pooled.observe("x", chunk)
+        grouped.observe("x", chunk, group="scene")
+    pooled.observe("x", wide)
+    grouped.observe("x", wide, group="timestamp")
+    assert pooled.ranges()["x"] == (-0.5, 0.5)  # 4 values in 400,004: clipped for finer steps
+    assert grouped.ranges()["x"] == (-1.0, 1.0)  # half the weight: kept
+    assert grouped.minmax["x"] == pooled.minmax["x"]
+
+
+def test_groups_weigh_the_same_whatever_their_size(calibrated):
+    """Doubling the timestamp group (the same windows twice) changes neither the tap narrowing nor the
+    bias correction; a plain list is one group."""
+    fg, _, ranges = calibrated
+    groups, _ = calibration_windows(None, seed=3, n_clips=2, seconds=1.0, timestamp_windows=2, progress=False)
+    doubled = {"scene": groups["scene"], "timestamp": groups["timestamp"] * 2}
+    assert tap_ranges(fg, groups, ranges) == tap_ranges(fg, doubled, ranges)
+    q12 = {g: [np.round(m * 4096).astype(np.int16) for m in ms] for g, ms in groups.items()}
+    biases = []
+    for windows in (q12, {"scene": q12["scene"], "timestamp": q12["timestamp"] * 2}):
+        g = quantize_graph(fg, ranges, {"name": "mn01"})
+        correct_biases(g, fg, windows)
+        biases.append({op["bias"]: g.arrays[op["bias"]] for op in g.ops if "bias" in op})
+    assert all(np.array_equal(biases[0][k], biases[1][k]) for k in biases[0])
+    g_list, g_one = quantize_graph(fg, ranges, {"name": "mn01"}), quantize_graph(fg, ranges, {"name": "mn01"})
+    correct_biases(g_list, fg, q12["scene"])
+    correct_biases(g_one, fg, {"scene": q12["scene"]})
+    assert g_list.digest() == g_one.digest()
+    # and the timestamp windows do move the corrections
+    assert any(not np.array_equal(biases[0][k], g_one.arrays[k]) for k in biases[0])

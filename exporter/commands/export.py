@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the built-in calibration set, 0 ... 2^32-1")
     parser.add_argument("--calibration-clips", type=int, default=defaults.CALIBRATION_CLIPS,
                         help="clips in the built-in calibration set")
+    parser.add_argument("--calibration-timestamp-windows", type=int, default=defaults.CALIBRATION_TIMESTAMP_WINDOWS,
+                        metavar="N",
+                        help="160 ms timestamp windows of each calibration clip observed beside its scene window, "
+                             f"so that the ranges also fit timestamp mode (0: scene windows only; default "
+                             f"{defaults.CALIBRATION_TIMESTAMP_WINDOWS})")
     parser.add_argument("--fidelity-clips", type=int, default=None,
                         help="held-out clips for the fidelity report (default 28)")
     parser.add_argument("--head", metavar="HEAD_DIR", type=Path, action="append", default=[],
@@ -68,8 +73,10 @@ def check_out_dir(out: Path) -> None:
 
 def build_graph(model, info, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
                 calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
-                calibration_seconds: float = defaults.CALIBRATION_SECONDS, progress: bool = True):
-    """Fold, calibrate, quantize and bias-correct ``model``: the integer graph (meta["calibration"] says how)."""
+                calibration_seconds: float = defaults.CALIBRATION_SECONDS,
+                timestamp_windows: int = defaults.CALIBRATION_TIMESTAMP_WINDOWS, progress: bool = True):
+    """Fold, calibrate, quantize and bias-correct ``model``: the integer graph (meta["calibration"] says how).
+    ``timestamp_windows``: 160 ms windows per calibration clip observed beside its scene window."""
     import numpy as np
 
     from exporter.quantization import calibrate
@@ -77,20 +84,23 @@ def build_graph(model, info, calibration: Path | None = None, percentile: float 
     from exporter.quantization.quantize import correct_biases, quantize_graph
 
     fgraph = fold_model(model)
-    mels, source = calibrate.calibration_logmels(calibration, calibration_seed, calibration_clips,
-                                                 calibration_seconds, progress=progress)
-    ranges, tap_factors = calibrate.calibrated_ranges(fgraph, mels, percentile, progress=progress)
-    graph = quantize_graph(fgraph, ranges, _model_info(info),
-                           extra={"calibration": {"source": source, "clips": len(mels), "percentile": percentile,
-                                                  "tap_range_factors": tap_factors, "bias_correction": True}})
-    correct_biases(graph, fgraph, [np.round(m * 4096).astype(np.int16) for m in mels])
+    groups, source = calibrate.calibration_windows(calibration, calibration_seed, calibration_clips,
+                                                   calibration_seconds, timestamp_windows, progress=progress)
+    ranges, tap_factors = calibrate.calibrated_ranges(fgraph, groups, percentile, progress=progress)
+    info_calib = {"source": source, "clips": len(groups["scene"]), "percentile": percentile,
+                  "tap_range_factors": tap_factors, "bias_correction": True}
+    if timestamp_windows:
+        info_calib["timestamp_windows"] = len(groups.get("timestamp", []))
+    graph = quantize_graph(fgraph, ranges, _model_info(info), extra={"calibration": info_calib})
+    correct_biases(graph, fgraph, {g: [np.round(m * 4096).astype(np.int16) for m in mels] for g, mels in groups.items()})
     graph.validate()
     return graph
 
 
 def write_export(model, info, folder: Path, calibration: Path | None = None, percentile: float = defaults.PERCENTILE,
                  calibration_seed: int = defaults.CALIBRATION_SEED, calibration_clips: int = defaults.CALIBRATION_CLIPS,
-                 calibration_seconds: float = defaults.CALIBRATION_SECONDS, fidelity_clips: int | None = None,
+                 calibration_seconds: float = defaults.CALIBRATION_SECONDS,
+                 timestamp_windows: int = defaults.CALIBRATION_TIMESTAMP_WINDOWS, fidelity_clips: int | None = None,
                  fidelity_seconds: float | None = None, progress: bool = True, library: bool = True,
                  heads: list[Path] = ()) -> dict:
     """Write every export file into ``folder`` (which must exist). Returns a summary.
@@ -111,7 +121,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     from exporter.codegen.library import write_library
 
     graph = build_graph(model, info, calibration, percentile, calibration_seed, calibration_clips,
-                        calibration_seconds, progress)
+                        calibration_seconds, timestamp_windows, progress)
     if heads:
         from exporter.heads import add_heads
 
@@ -258,11 +268,14 @@ def run(args: argparse.Namespace) -> int:
     check_seed(args.calibration_seed, "--calibration-seed")
     if args.calibration_clips < 1 or (args.fidelity_clips is not None and args.fidelity_clips < 1):
         raise UserError("--calibration-clips and --fidelity-clips must be at least 1")
+    if not 0 <= args.calibration_timestamp_windows <= 100:
+        raise UserError(f"--calibration-timestamp-windows must be in 0 .. 100, got {args.calibration_timestamp_windows}")
     model, info = resolve_model_or_default(args)
     _check_heads_early(args.head, info)
     summary = export_to(args.out, model=model, info=info, calibration=args.calibration, percentile=args.percentile,
                         heads=args.head,
                         calibration_seed=args.calibration_seed, calibration_clips=args.calibration_clips,
+                        timestamp_windows=args.calibration_timestamp_windows,
                         fidelity_clips=args.fidelity_clips, progress=sys.stderr.isatty())
     _print_summary(args.out, summary)
     return 0
@@ -288,7 +301,8 @@ def regenerate_default() -> int:
     summary = export_to(defaults.GENERATED_DIR, replace=True, model=model, info=info,
                         calibration=defaults.CALIBRATION_FOLDER, percentile=defaults.PERCENTILE,
                         calibration_seed=defaults.CALIBRATION_SEED, calibration_clips=defaults.CALIBRATION_CLIPS,
-                        calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty(),
+                        calibration_seconds=defaults.CALIBRATION_SECONDS,
+                        timestamp_windows=defaults.CALIBRATION_TIMESTAMP_WINDOWS, progress=sys.stderr.isatty(),
                         library=False)  # the repository's firmware/ holds the library's other files
     _print_summary(defaults.GENERATED_DIR, summary)
     return 0

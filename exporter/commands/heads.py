@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="fix the head: N hidden ReLU units, 0 for logistic regression (default: chosen on the "
                         f"validation split among {', '.join(map(str, (0, 32, 64)))})")
     t.add_argument("--seed", type=int, default=0, help="seed of the held-out and validation splits (default 0)")
+    t.add_argument("--count-instructions", action="store_true",
+                   help="also measure the head on the device: build the qemu-an386 embedder with and without "
+                        "it, count the instructions per embedding in QEMU and the flash and RAM it adds "
+                        "(needs qemu-system-arm and the Arm GNU toolchain; about a minute)")
     t.add_argument("--out", metavar="HEAD_DIR", type=Path, required=True,
                    help="folder to create (new or empty): head.json, head.npz, report.md/json, confusion.png")
 
@@ -53,14 +57,35 @@ def run(args: argparse.Namespace) -> int:
     graph = Graph.load(export_dir)
     if args.hidden is not None and not 0 <= args.hidden <= 256:
         raise UserError(f"--hidden {args.hidden}: 0 (logistic regression) to 256 units")
+    if args.count_instructions:  # before the slow work
+        from exporter.benchmark.heads import BOARD
+        from exporter.manifest import load_export
+
+        load_export(export_dir, c_sources=True)
+        for tool, why in (("qemu-system-arm", "QEMU"), ("arm-none-eabi-gcc", "the Arm GNU toolchain"), ("cmake", "CMake")):
+            if shutil.which(tool) is None:
+                raise UserError(f"--count-instructions needs {why} ('{tool}' is not on PATH; bash ci/setup.sh "
+                                f"installs it) to build and run the {BOARD} firmware")
     result = train(ds, graph, Path(export_dir), args.name, args.mode, args.seed,
                    None if args.hidden is None else (args.hidden,))
-    _write_atomically(args.out, lambda tmp: write_head_dir(tmp, result))
+
+    def write(tmp: Path) -> None:
+        heads.save_head(tmp, result["head"], result["meta"])
+        if args.count_instructions:  # the head just saved, on the device
+            from exporter.benchmark.heads import measure
+
+            result["report"]["device_cost"] = measure(Path(export_dir), [tmp], args.mode)
+        write_head_dir(tmp, result)
+
+    _write_atomically(args.out, write)
     r = result["report"]
     key = heads.main_metric(ds.multi_label)
+    cost = r.get("device_cost")
+    counted = (f"; {cost['instructions_per_embedding']:,.0f} instructions per embedding on {cost['board']}"
+               if cost else "")
     print(f"head {args.name}: {len(ds.classes)} classes, {'multi' if ds.multi_label else 'single'}-label, "
           f"{r['model']}; held-out {key}: float {r['held_out']['float_head_float_embeddings'][key]:.3f}, "
-          f"device {r['held_out']['int8_head_device_embeddings'][key]:.3f} -> {args.out}")
+          f"device {r['held_out']['int8_head_device_embeddings'][key]:.3f}{counted} -> {args.out}")
     return 0
 
 
@@ -205,8 +230,24 @@ def report_markdown(r: dict) -> str:
             f"{r['device_minus_float_points']:+.1f} points ({'within' if r['within_1_point'] else 'NOT within'} 1 point "
             f"of float or better). "
             f"int8 head agrees with the float head on {100 * r['int8_vs_float_head_agreement']:.1f}% of the "
-            f"held-out decisions.\n\n## On the device\n\nflash {c['flash_bytes']} B, RAM {c['ram_bytes']} B "
-            f"(buffers), {c['macs']} MACs per embedding.\n\nExport: `{r['export']}` (graph {r['graph_hash'][:12]}).\n")
+            f"held-out decisions.\n\n## On the device\n\n{_device_cost_markdown(r)}\n\n"
+            f"Export: `{r['export']}` (graph {r['graph_hash'][:12]}).\n")
+
+
+def _device_cost_markdown(r: dict) -> str:
+    c, d = r["cost"], r.get("device_cost")
+    lines = ["| per embedding | measured |", "| --- | --- |"]
+    if d:
+        lines += [f"| instructions (the head and its scores frame; {d['board']}, {d['mode']} mode, QEMU -icount) | "
+                  f"{d['instructions_per_embedding']:,.0f} |",
+                  f"| flash added to the image (code and constants) | {d['flash_bytes']:,} B |",
+                  f"| RAM added to the image (.data + .bss) | {d['ram_bytes']:,} B |"]
+    else:
+        lines.append("| instructions | not counted (`heads train --count-instructions` counts them in QEMU) |")
+    lines += [f"| the head's constants (weights, biases, requantization) | {c['flash_bytes']:,} B |",
+              f"| its buffers (int8 input, hidden, logits) | {c['ram_bytes']:,} B |",
+              f"| multiply-accumulates | {c['macs']:,} |"]
+    return "\n".join(lines)
 
 
 def confusion_png(path: Path, result: dict, r: dict) -> None:

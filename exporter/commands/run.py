@@ -71,13 +71,15 @@ def cached_export(model, info) -> Path:
     key = json.dumps({"model": info.as_dict() | {"path": None}, "percentile": defaults.PERCENTILE,
                       "calibration_seed": defaults.CALIBRATION_SEED, "clips": defaults.CALIBRATION_CLIPS,
                       "seconds": defaults.CALIBRATION_SECONDS,
+                      "timestamp_windows": defaults.CALIBRATION_TIMESTAMP_WINDOWS,
                       "code": _code_digest()}, sort_keys=True)
     folder = cache_dir() / "exports" / f"{info.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     if not (folder / "graph.json").is_file():
         print(f"exporting {info.name} into {folder} (once)", file=sys.stderr)
         export_to(folder, replace=True, model=model, info=info, percentile=defaults.PERCENTILE,
                   calibration_seed=defaults.CALIBRATION_SEED, calibration_clips=defaults.CALIBRATION_CLIPS,
-                  calibration_seconds=defaults.CALIBRATION_SECONDS, progress=sys.stderr.isatty())
+                  calibration_seconds=defaults.CALIBRATION_SECONDS,
+                  timestamp_windows=defaults.CALIBRATION_TIMESTAMP_WINDOWS, progress=sys.stderr.isatty())
     return folder
 
 

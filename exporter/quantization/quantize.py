@@ -286,7 +286,7 @@ def quantize_graph(
     return graph
 
 
-def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarray],
+def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarray] | dict[str, list[np.ndarray]],
                    residual_targets: bool = True) -> dict[str, float]:
     """Empirical bias correction, layer by layer, in place.
 
@@ -300,7 +300,9 @@ def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarra
     (skip path included), so the skip path's drift is absorbed too (measured
     over calibration seeds 0-2 on mn01: mean cosine B11 0.967 -> 0.973, B13
     0.884 -> 0.906, B15 0.68 -> 0.66, within its spread). Returns op -> largest
-    correction in output steps.
+    correction in output steps. ``logmels_q12`` may be groups of windows (scene, timestamp:
+    exporter/quantization/calibrate.py): the correction is then the mean of the groups' mean errors,
+    each mode weighing the same.
     """
     from exporter.reference import int8_exec
     from exporter.quantization.fold import run_float
@@ -308,12 +310,15 @@ def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarra
     # project conv -> (residual add output, skip input): its bias also absorbs the skip path's mean error
     residual = {op["inputs"][0]: (op["output"], op["inputs"][1]) for op in graph.ops if op["op"] == "add"}
     keep = {add for add, _ in residual.values()}
-    floats = []
-    for mel in logmels_q12:
-        env = run_float(fgraph, mel.astype(np.float64) / 4096.0, dtype=torch.float64)
-        floats.append({k: (v[0].permute(1, 2, 0) if v.dim() == 4 else v[0]).numpy() for k, v in env.items()
-                       if k.endswith(".acc") or k in keep})
-    envs = [{INPUT: mel[:, :, None]} for mel in logmels_q12]
+    groups = logmels_q12 if isinstance(logmels_q12, dict) else {"all": logmels_q12}
+    floats, envs, group_of = [], [], []
+    for g, mels in groups.items():
+        for mel in mels:
+            env = run_float(fgraph, mel.astype(np.float64) / 4096.0, dtype=torch.float64)
+            floats.append({k: (v[0].permute(1, 2, 0) if v.dim() == 4 else v[0]).numpy() for k, v in env.items()
+                           if k.endswith(".acc") or k in keep})
+            envs.append({INPUT: mel[:, :, None]})
+            group_of.append(g)
     corrections = {}
     for op in graph.ops:
         out = op["output"]
@@ -322,8 +327,8 @@ def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarra
             mult, shift = graph.array(op, "mult"), graph.array(op, "shift")
             s_out = graph.tensors[out]["scale"]
             s_acc = mult.astype(np.float64) * 2.0 ** (shift.astype(np.float64) - 31) * s_out
-            err_sum, count = 0.0, 0
-            for env, fl in zip(envs, floats):
+            err_sum, count = {g: 0.0 for g in groups}, {g: 0 for g in groups}
+            for env, fl, g in zip(envs, floats, group_of):
                 acc = int8_exec.accumulator(graph, op, env)
                 if out in residual and residual_targets:
                     add, skip = residual[out]
@@ -332,10 +337,11 @@ def correct_biases(graph: Graph, fgraph: FloatGraph, logmels_q12: list[np.ndarra
                     diff = fl[add] - skip_real - acc * s_acc
                 else:
                     diff = fl[fname + ".acc"] - acc * s_acc
-                err_sum = err_sum + diff.reshape(-1, diff.shape[-1]).sum(axis=0)
-                count += diff.size // diff.shape[-1]
+                err_sum[g] = err_sum[g] + diff.reshape(-1, diff.shape[-1]).sum(axis=0)
+                count[g] += diff.size // diff.shape[-1]
+            mean_err = sum(err_sum[g] / count[g] for g in groups if count[g]) / sum(1 for g in groups if count[g])
             safe = np.where(s_acc > 0, s_acc, 1.0)
-            delta = np.where(s_acc > 0, round_away(err_sum / count / safe), 0).astype(np.int64)
+            delta = np.where(s_acc > 0, round_away(mean_err / safe), 0).astype(np.int64)
             bias = graph.array(op, "bias").astype(np.int64) + delta
             if np.abs(bias).max() > BIAS_LIMIT:
                 # the correction itself is bounded by the output's range; keep what fits

@@ -1,0 +1,86 @@
+"""What task heads cost on the Cortex-M4, measured: the embedder firmware of an export with the
+heads against the same export without them (qemu-an386).
+
+Both images are built (exporter/boards/firmware_runner.py) and run on the same clip with
+instruction counting (QEMU -icount); the heads' instructions per embedding are the difference of
+the two runs' totals divided by the embeddings (the head itself plus its scores frame on the UART:
+what the device spends on it). Flash and RAM are the difference of the two images' sections
+(flash = vectors + code + constants + .data initializers, RAM = .data + .bss).
+
+Used by ``heads train --count-instructions`` (the head's report) and bench/heads_cost.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+BOARD = "qemu-an386"
+FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
+RAM_SECTIONS = (".data", ".bss")
+CLIP_SECONDS = 1.0  # scene: one embedding; timestamp: 21
+
+
+def default_clip(seconds: float = CLIP_SECONDS) -> np.ndarray:
+    """int16 PCM: a quiet tone (what the heads cost does not depend on the sound)."""
+    from exporter import SAMPLE_RATE
+    from exporter.audio.files import to_pcm16
+
+    return to_pcm16(0.1 * np.sin(np.arange(int(seconds * SAMPLE_RATE)) * 0.05).astype(np.float32))
+
+
+def image_bytes(elf: Path) -> tuple[int, int]:
+    """(flash, RAM) bytes of an image, from its sections."""
+    from exporter.benchmark.firmware import section_sizes
+
+    s = section_sizes(elf)
+    return sum(s.get(k, 0) for k in FLASH_SECTIONS), sum(s.get(k, 0) for k in RAM_SECTIONS)
+
+
+def export_with_heads(export_dir: Path, head_dirs: list[Path], folder: Path) -> None:
+    """Write into ``folder`` the export ``export_dir`` with exactly the heads of ``head_dirs`` (none:
+    the network alone): its graph, the network and head sources, and its manifest, as
+    ``export --head`` writes them."""
+    from exporter import defaults, manifest
+    from exporter.codegen.network import render_heads, render_network
+    from exporter.heads import ARRAY_PREFIX, add_heads
+
+    shutil.copytree(export_dir, folder, ignore=shutil.ignore_patterns("reports", "heads.c", "heads.h",
+                                                                      "heads_int.onnx", "*.onnx"))
+    graph = manifest.load_export(export_dir)
+    graph.meta.pop("heads", None)
+    for key in [k for k in graph.arrays if k.startswith(ARRAY_PREFIX)]:
+        del graph.arrays[key]
+    add_heads(graph, list(head_dirs))
+    graph.validate()
+    graph.save(folder)
+    render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
+    render_heads(graph, folder)
+    manifest.write(folder, graph)
+
+
+def measure(export_dir: Path, head_dirs: list[Path], mode: str, clip: np.ndarray | None = None,
+            board: str = BOARD) -> dict:
+    """Per embedding in ``mode``: the instructions the heads of ``head_dirs`` add; flash and RAM bytes."""
+    from exporter.boards import firmware_runner as fr
+
+    clip = default_clip() if clip is None else clip
+    with tempfile.TemporaryDirectory(prefix="heads-cost-") as tmp:
+        runs, sizes = [], []
+        for name, heads in (("without", []), ("with", head_dirs)):
+            folder = Path(tmp) / name
+            export_with_heads(Path(export_dir), heads, folder)
+            exe = fr.build_embedder(board, mode, folder)
+            run = fr.run_embedder(board, exe, clip, icount=True, timeout=600)
+            fr.check_run(board, run, clip.size, mode)
+            runs.append(run)
+            sizes.append(image_bytes(exe))
+    n = runs[1].end.n_embeddings
+    if n != runs[0].end.n_embeddings or not n:
+        raise RuntimeError(f"the two images made {runs[0].end.n_embeddings} and {n} embeddings of the same clip")
+    return {"board": board, "mode": mode, "embeddings": int(n),
+            "instructions_per_embedding": (runs[1].end.instructions - runs[0].end.instructions) / n,
+            "flash_bytes": sizes[1][0] - sizes[0][0], "ram_bytes": sizes[1][1] - sizes[0][1]}
