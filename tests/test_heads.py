@@ -212,6 +212,49 @@ def test_class_without_readable_audio(tmp_path, cli):
     assert not (tmp_path / "h").exists() and not list(tmp_path.glob(".h.tmp-*"))
 
 
+def test_count_instructions_needs_qemu(tmp_path, cli, monkeypatch):
+    """Without the tools, --count-instructions stops before training, naming what is missing."""
+    import shutil
+
+    d = tmp_path / "data"
+    for c in ("a", "b"):
+        for i in range(4):
+            _wav(d / c / f"{i}.wav", seed=i)
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
+    code, msg = cli("heads", "train", d, "--name", "x", "--count-instructions", "--out", tmp_path / "h")
+    assert code == 2 and "--count-instructions" in msg and "qemu-system-arm" in msg
+    assert not (tmp_path / "h").exists()
+
+
+@pytest.mark.slow
+def test_head_cost_on_the_device(graph, tmp_path):
+    """The head measured on qemu-an386 (exporter/benchmark/heads.py): the same instructions per
+    embedding in both modes (a head does not depend on the window), at least one instruction per two
+    multiply-accumulates (SMLAD's rate) and not far above the MACs plus the standardization and the
+    scores frame (the network's own instructions per embedding are millions), and at least its
+    constants in flash."""
+    from exporter.benchmark.heads import measure
+    from exporter.commands.heads import head_cost
+    from exporter.quantization import qembed
+
+    q, y = _fake_embeddings(graph, 60, 3)
+    x = qembed.dequantize(graph, q).astype(np.float64)
+    head = heads.fit(x, y, False, 16, 1.0)
+    meta = {"format": heads.HEAD_FORMAT, "name": "t", "classes": ["a", "b", "c"], "multi_label": False,
+            "mode": "scene", "layers": 2, "embedding_dim": x.shape[1], "graph_hash": heads.graph_hash(graph),
+            "model": graph.meta["model"]["name"], "ranges": heads.calibrate_ranges(head, x)}
+    heads.save_head(tmp_path / "h", head, meta)
+    qh = heads.quantize_head(graph, head, meta)
+    cost = head_cost(qh["entry"], qh["arrays"])
+    scene = measure(GENERATED, [tmp_path / "h"], "scene")
+    ts = measure(GENERATED, [tmp_path / "h"], "timestamp")
+    assert scene["embeddings"] == 1 and ts["embeddings"] == 21
+    assert scene["instructions_per_embedding"] == ts["instructions_per_embedding"]
+    assert cost["macs"] / 2 < scene["instructions_per_embedding"] < 10 * cost["macs"] + 50_000
+    assert scene["flash_bytes"] >= cost["flash_bytes"] and scene["ram_bytes"] > 0
+    assert (scene["flash_bytes"], scene["ram_bytes"]) == (ts["flash_bytes"], ts["ram_bytes"])
+
+
 def test_export_refuses_a_head_of_another_model(tmp_path, cli, graph):
     head = heads.FloatHead(np.zeros(184), np.ones(184), [(np.zeros((2, 184)), np.zeros(2))], False)
     heads.save_head(tmp_path / "h", head, {"format": heads.HEAD_FORMAT, "name": "t", "classes": ["a", "b"],
@@ -238,7 +281,7 @@ def export_with_heads(tmp_path_factory, cli_module):
     quick = ("--calibration-clips", 4, "--fidelity-clips", 1)
     assert cli_module("export", *quick, "--out", root / "A") == (0, "")
     assert cli_module("heads", "train", demo / "scenes", "--name", "scenes", "--export", root / "A",
-                      "--out", root / "h_scenes") == (0, "")
+                      "--count-instructions", "--out", root / "h_scenes") == (0, "")
     # a multi-label head with a hidden layer, on timestamp embeddings of 20 clips (time: each clip is 31)
     rows = (demo / "events_multi.csv").read_text().splitlines()
     keep = sorted({r.split(",")[0] for r in rows[1:]})[:20]
@@ -267,6 +310,14 @@ def test_heads_train_report(export_with_heads):
         if name == "scenes":  # speech / music / noise is learnable from the embedding: far above chance (1/3)
             assert held["int8_head_device_embeddings"][key] >= 0.6
         assert r["cost"]["flash_bytes"] > 0 and r["cost"]["macs"] > 0
+        if name == "scenes":  # --count-instructions: measured in QEMU, in the report
+            d = r["device_cost"]
+            assert d["board"] == "qemu-an386" and d["mode"] == "scene" and d["embeddings"] == 1
+            assert r["cost"]["macs"] / 2 < d["instructions_per_embedding"] < 10 * r["cost"]["macs"] + 50_000
+            assert d["flash_bytes"] >= r["cost"]["flash_bytes"]
+            assert f"{d['instructions_per_embedding']:,.0f} |" in (folder / "report.md").read_text()
+        else:
+            assert "device_cost" not in r and "not counted" in (folder / "report.md").read_text()
         meta = json.loads((folder / "head.json").read_text())
         assert meta["graph_hash"] == heads.graph_hash(Graph.load(root / "A"))
     events = json.loads((root / "h_events" / "head.json").read_text())

@@ -67,12 +67,19 @@ def measure(export_dir: Path, head_dirs: list[Path], mode: str, clip: np.ndarray
     """Per embedding in ``mode``: the instructions the heads of ``head_dirs`` add; flash and RAM bytes."""
     from exporter.boards import firmware_runner as fr
 
+    from exporter.manifest import load_export
+
     clip = default_clip() if clip is None else clip
+    export_dir = Path(export_dir)
+    plain = not load_export(export_dir).meta.get("heads")
     with tempfile.TemporaryDirectory(prefix="heads-cost-") as tmp:
         runs, sizes = [], []
         for name, heads in (("without", []), ("with", head_dirs)):
             folder = Path(tmp) / name
-            export_with_heads(Path(export_dir), heads, folder)
+            if heads or not plain:
+                export_with_heads(export_dir, heads, folder)
+            else:  # the export itself (its build is kept between measurements)
+                folder = export_dir
             exe = fr.build_embedder(board, mode, folder)
             run = fr.run_embedder(board, exe, clip, icount=True, timeout=600)
             fr.check_run(board, run, clip.size, mode)
