@@ -6,13 +6,16 @@ the float model on the held-out set, by calibration source and size.
   scenes of the same kinds written as 16-bit wav files (a different seed range from the built-in set),
   10 s each as a user's clips would typically be, and by the same folder's first N files at 4 s;
 - the default export with another calibration seed, to show the spread that a different draw of
-  the same amount of audio gives.
+  the same amount of audio gives;
+- the built-in set with 0, 3 and 8 timestamp windows (160 ms) per clip observed beside its scene
+  window (`export --calibration-timestamp-windows N`).
 
-Held-out: the fidelity report's 24 clips (every kind of sound, -40..0 dBFS). Target: mean cosine
->= 0.995 and worst clip >= 0.98 in every section.
+Held-out: the fidelity report's 28 clips (every kind of sound, -40..0 dBFS), in scene mode and in
+timestamp mode (every 160 ms window of every clip). Target (scene): mean cosine >= 0.995 and worst
+clip >= 0.98 in every section.
 
     python bench/calibration.py [--out reports/calibration]
-writes OUT.md and OUT.json (takes ~15 min on 2 cores).
+writes OUT.md and OUT.json (takes ~40 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ USER_SEED0 = 7_000_000  # far from the built-in set's seeds (calibration seed k 
 def measure(model, info, held, **kwargs) -> dict:
     t = time.time()
     graph = build_graph(model, info, progress=False, **kwargs)
-    r = fidelity.evaluate(model, graph, held, analysis=False, timestamp_clips=0)
+    r = fidelity.evaluate(model, graph, held, analysis=False, timestamp_clips=len(held))
+    ts = r["timestamp"]["summary"]
     return {"seconds": round(time.time() - t, 1), "target_met": r["target_met"],
             "sections": {s: {"mean": r["summary"][s]["mean_cosine"], "worst": r["summary"][s]["min_cosine"]}
-                         for s in SECTIONS}}
+                         for s in SECTIONS},
+            "timestamp_windows": r["timestamp"]["windows"],
+            "timestamp": {s: {"mean": ts[s]["mean_cosine"], "worst": ts[s]["min_cosine"]} for s in SECTIONS}}
 
 
 def write_user_folder(folder: Path, n: int, seconds: float) -> None:
@@ -61,13 +67,18 @@ def main() -> int:
     model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
     held = fidelity.held_out_clips()
     rows = []
+    k0 = defaults.CALIBRATION_TIMESTAMP_WINDOWS
+    for k in sorted({0, 3, 8} - {k0}):
+        rows.append({"source": "built-in", "clips": defaults.CALIBRATION_CLIPS, "clip_seconds": 4.0,
+                     "ts_windows": k, **measure(model, info, held, timestamp_windows=k)})
+        print(rows[-1], flush=True)
     for n in (12, 24, defaults.CALIBRATION_CLIPS):
-        rows.append({"source": "built-in", "clips": n, "clip_seconds": 4.0,
+        rows.append({"source": "built-in", "clips": n, "clip_seconds": 4.0, "ts_windows": k0,
                      **measure(model, info, held, calibration_clips=n)})
         print(rows[-1], flush=True)
     for seed in (1, 2):
         rows.append({"source": f"built-in, calibration seed {seed}", "clips": defaults.CALIBRATION_CLIPS,
-                     "clip_seconds": 4.0, **measure(model, info, held, calibration_seed=seed)})
+                     "clip_seconds": 4.0, "ts_windows": k0, **measure(model, info, held, calibration_seed=seed)})
         print(rows[-1], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for n in (8, 16, 32):
@@ -75,7 +86,7 @@ def main() -> int:
             folder.mkdir()
             write_user_folder(folder, n, 10.0)
             rows.append({"source": "user folder (--calibration DIR)", "clips": n, "clip_seconds": 10.0,
-                         **measure(model, info, held, calibration=folder)})
+                         "ts_windows": k0, **measure(model, info, held, calibration=folder)})
             print(rows[-1], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"model": info.name, "held_out_clips": len(held),
@@ -83,18 +94,28 @@ def main() -> int:
     lines = [
         "# Calibration: how much audio an export needs",
         "",
-        f"Model `{info.name}` (the default), int8 graph vs float model, scene embeddings of the fidelity report's "
-        f"{len(held)} held-out clips. Cells: mean cosine / worst clip. Target: mean >= "
-        f"{fidelity.TARGET_MEAN_COSINE} and worst >= {fidelity.TARGET_MIN_COSINE} in every section. "
-        "Written by `python bench/calibration.py`.",
+        f"Model `{info.name}` (the default), int8 graph vs float model, embeddings of the fidelity report's "
+        f"{len(held)} held-out clips. Cells: mean cosine / worst clip (scene) or worst window (timestamp). "
+        f"Target (scene): mean >= {fidelity.TARGET_MEAN_COSINE} and worst >= {fidelity.TARGET_MIN_COSINE} in "
+        f"every section. ts windows: 160 ms windows per calibration clip observed beside its scene window "
+        f"(the default is {k0}). Written by `python bench/calibration.py`.",
         "",
-        "| calibration | clips | s each | " + " | ".join(SECTIONS) + " | target | build + evaluate |",
-        "| --- | --- | --- |" + " --- |" * len(SECTIONS) + " --- | --- |",
+        "## Scene embeddings",
+        "",
+        "| calibration | clips | s each | ts windows | " + " | ".join(SECTIONS) + " | target | build + evaluate |",
+        "| --- | --- | --- | --- |" + " --- |" * len(SECTIONS) + " --- | --- |",
     ]
     for r in rows:
         cells = " | ".join(f"{r['sections'][s]['mean']:.4f} / {r['sections'][s]['worst']:.3f}" for s in SECTIONS)
-        lines.append(f"| {r['source']} | {r['clips']} | {r['clip_seconds']:g} | {cells} | "
+        lines.append(f"| {r['source']} | {r['clips']} | {r['clip_seconds']:g} | {r['ts_windows']} | {cells} | "
                      f"{'met' if r['target_met'] else 'not met'} | {r['seconds']:.0f} s |")
+    lines += ["", f"## Timestamp embeddings (every 160 ms window of the same clips, {rows[0]['timestamp_windows']} "
+              "windows)", "",
+              "| calibration | clips | s each | ts windows | " + " | ".join(SECTIONS) + " |",
+              "| --- | --- | --- | --- |" + " --- |" * len(SECTIONS)]
+    for r in rows:
+        cells = " | ".join(f"{r['timestamp'][s]['mean']:.4f} / {r['timestamp'][s]['worst']:.3f}" for s in SECTIONS)
+        lines.append(f"| {r['source']} | {r['clips']} | {r['clip_seconds']:g} | {r['ts_windows']} | {cells} |")
     lines += ["", "The user folders hold synthetic scenes standing in for recordings (the built-in generators with "
               "other seeds, 10 s each): what a folder of real recordings of the deployment's sounds gives is "
               "measured the same way by exporting with `--calibration DIR` and reading the export's fidelity report."]

@@ -138,3 +138,29 @@ def hear_validator():
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def head_on_generated(tmp_path):
+    """A head folder trained on firmware/generated's graph: 3 classes, 16 hidden units, on separable
+    integer embeddings (tests/test_heads.py ``_fake_embeddings``)."""
+    from exporter import heads
+    from exporter.defaults import GENERATED_DIR
+    from exporter.quantization import qembed
+    from exporter.quantization.graph import Graph
+
+    graph = Graph.load(GENERATED_DIR)
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 3
+    q = np.empty((60, 128 + graph.tap_dim), dtype=np.int16)
+    q[:, :128] = rng.normal(-2 * 4096, 4096, size=(60, 128))
+    q[:, 128:] = rng.integers(-128, 128, size=(60, graph.tap_dim))
+    for c in range(3):
+        q[y == c, 128 + c :: 23] = np.clip(q[y == c, 128 + c :: 23].astype(int) + 60, -128, 127)
+    x = qembed.dequantize(graph, q).astype(np.float64)
+    head = heads.fit(x, y, False, 16, 1.0)
+    meta = {"format": heads.HEAD_FORMAT, "name": "t", "classes": ["a", "b", "c"], "multi_label": False,
+            "mode": "scene", "layers": 2, "embedding_dim": x.shape[1], "graph_hash": heads.graph_hash(graph),
+            "model": graph.meta["model"]["name"], "ranges": heads.calibrate_ranges(head, x)}
+    heads.save_head(tmp_path / "head_t", head, meta)
+    return tmp_path / "head_t"

@@ -227,7 +227,7 @@ def test_count_instructions_needs_qemu(tmp_path, cli, monkeypatch):
 
 
 @pytest.mark.slow
-def test_head_cost_on_the_device(graph, tmp_path):
+def test_head_cost_on_the_device(graph, head_on_generated):
     """The head measured on qemu-an386 (exporter/benchmark/heads.py): the same instructions per
     embedding in both modes (a head does not depend on the window), at least one instruction per two
     multiply-accumulates (SMLAD's rate) and not far above the MACs plus the standardization and the
@@ -235,19 +235,12 @@ def test_head_cost_on_the_device(graph, tmp_path):
     constants in flash."""
     from exporter.benchmark.heads import measure
     from exporter.commands.heads import head_cost
-    from exporter.quantization import qembed
 
-    q, y = _fake_embeddings(graph, 60, 3)
-    x = qembed.dequantize(graph, q).astype(np.float64)
-    head = heads.fit(x, y, False, 16, 1.0)
-    meta = {"format": heads.HEAD_FORMAT, "name": "t", "classes": ["a", "b", "c"], "multi_label": False,
-            "mode": "scene", "layers": 2, "embedding_dim": x.shape[1], "graph_hash": heads.graph_hash(graph),
-            "model": graph.meta["model"]["name"], "ranges": heads.calibrate_ranges(head, x)}
-    heads.save_head(tmp_path / "h", head, meta)
+    head, meta = heads.load_head(head_on_generated)
     qh = heads.quantize_head(graph, head, meta)
     cost = head_cost(qh["entry"], qh["arrays"])
-    scene = measure(GENERATED, [tmp_path / "h"], "scene")
-    ts = measure(GENERATED, [tmp_path / "h"], "timestamp")
+    scene = measure(GENERATED, [head_on_generated], "scene")
+    ts = measure(GENERATED, [head_on_generated], "timestamp")
     assert scene["embeddings"] == 1 and ts["embeddings"] == 21
     assert scene["instructions_per_embedding"] == ts["instructions_per_embedding"]
     assert cost["macs"] / 2 < scene["instructions_per_embedding"] < 10 * cost["macs"] + 50_000

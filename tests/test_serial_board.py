@@ -64,6 +64,32 @@ def test_validation_firmware_in_qemu_equals_reference(tmp_path, board, mode):
         assert np.array_equal(got[i][: len(np.atleast_2d(want))] if mode == "timestamp" else got[i], want)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["scene", "timestamp"])
+def test_validation_firmware_runs_the_heads(tmp_path, head_on_generated, mode):
+    """An export with a task head: the validation firmware sends a scores frame per embedding, `run`
+    checks them against the reference board and writes scores and labels (the reference board's, as
+    the integers)."""
+    from exporter.benchmark.heads import export_with_heads
+
+    export = tmp_path / "export"
+    export_with_heads(GENERATED_DIR, [head_on_generated], export)
+    clip = _clips()["speech"]
+    wav = str(tmp_path / "speech.wav")
+    soundfile.write(wav, clip, SR, subtype="PCM_16")
+    exe = firmware_runner.build_embedder("qemu-an386", mode, export, target="validator")
+    out = tmp_path / "r.npz"
+    with firmware_runner.qemu_serial_pty("qemu-an386", exe) as pty:
+        proc, _ = _run_cli("--board", f"serial:{pty}", "--mode", mode, "--export", str(export), wav,
+                           "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert f"{wav}: equal to the reference board" in proc.stdout and "the scores of 1 head(s)" in proc.stdout
+    r = np.load(out)
+    q, scores = reference.scores_embedder(mode, export)(clip)
+    assert list(r["heads"]) == ["t"] and np.array_equal(r["scores_q.t"][0], scores["t"])
+    assert np.array_equal(r["embeddings_q"][0], q)
+
+
 def test_port_that_does_not_answer(tmp_path):
     master, slave = os.openpty()  # nothing reads or answers on the other side
     try:

@@ -42,14 +42,17 @@ def image_bytes(elf: Path) -> tuple[int, int]:
 
 def export_with_heads(export_dir: Path, head_dirs: list[Path], folder: Path) -> None:
     """Write into ``folder`` the export ``export_dir`` with exactly the heads of ``head_dirs`` (none:
-    the network alone): its graph, the network and head sources, and its manifest, as
-    ``export --head`` writes them."""
+    the network alone): its graph, the network and head sources, the heads' ONNX model and the
+    manifest, as ``export --head`` writes them (the network's own files are copied)."""
+    import onnx
+
     from exporter import defaults, manifest
     from exporter.codegen.network import render_heads, render_network
     from exporter.heads import ARRAY_PREFIX, add_heads
+    from exporter.reference import onnx_int
 
     shutil.copytree(export_dir, folder, ignore=shutil.ignore_patterns("reports", "heads.c", "heads.h",
-                                                                      "heads_int.onnx", "*.onnx"))
+                                                                      "heads_int.onnx"))
     graph = manifest.load_export(export_dir)
     graph.meta.pop("heads", None)
     for key in [k for k in graph.arrays if k.startswith(ARRAY_PREFIX)]:
@@ -58,7 +61,8 @@ def export_with_heads(export_dir: Path, head_dirs: list[Path], folder: Path) -> 
     graph.validate()
     graph.save(folder)
     render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
-    render_heads(graph, folder)
+    if render_heads(graph, folder):
+        onnx.save(onnx_int.build_heads_model(graph), folder / "heads_int.onnx")
     manifest.write(folder, graph)
 
 

@@ -132,17 +132,21 @@ class Session:
                 link.send(ftype, payload, seq=seq)
 
     def embed(self, clip: np.ndarray) -> tuple[list[np.ndarray], list[int], list[tuple[int, str]], up.End | None]:
-        """Stream one int16 clip; (embeddings, timestamps, errors, end) as the board sent them."""
+        """Stream one int16 clip; (embeddings, timestamps, errors, end) as the board sent them. The
+        scores frames of a firmware with task heads are kept in ``self.scores`` (in order)."""
         pcm = np.ascontiguousarray(clip, dtype="<i2")
         frames = []
         for i in range(0, pcm.size, self.max_samples):
             frames += self.request(up.PCM, pcm[i : i + self.max_samples].tobytes())
         frames += self.request(up.CLIP_END, patience=FINISH_TIMEOUT)
         embeddings, timestamps, errors, end = [], [], [], None
+        self.scores: list[up.Scores] = []
         for f in frames:
             if f.type == up.EMBEDDING:
                 embeddings.append(_parse(up.parse_embedding, f, self.link.name))
                 timestamps.append(f.timestamp_ms)
+            elif f.type == up.SCORES:
+                self.scores.append(_parse(up.parse_scores, f, self.link.name))
             elif f.type == up.ERROR:
                 errors.append(_parse(up.parse_error, f, self.link.name))
             elif f.type == up.END:
@@ -211,21 +215,43 @@ def check_clip(name: str, hello: up.Hello, result, n_samples: int, want: np.ndar
     return got
 
 
+def check_scores(name: str, scores: list[up.Scores], n_embeddings: int, want: dict[str, np.ndarray],
+                 mode: str) -> dict[str, np.ndarray]:
+    """The board's head logits of one clip ({head name: int8 [C] (scene) or [n_ts, C]}), if there is
+    one scores frame per head and embedding, in the export's head order, equal to ``want``."""
+    names = list(want)
+    if [s.name for s in scores] != names * n_embeddings:
+        raise SerialError(f"{name}: {len(scores)} scores frames ({', '.join(sorted({s.name for s in scores})) or 'none'}) "
+                          f"for {n_embeddings} embeddings and heads {', '.join(names)}: is the validation firmware "
+                          "built from this export (with its heads)?")
+    got = {}
+    for i, head in enumerate(names):
+        logits = np.stack([s.logits_q for s in scores[i :: len(names)]])
+        got[head] = logits[0] if mode == "scene" else logits
+        if got[head].shape != want[head].shape or not np.array_equal(got[head], want[head]):
+            rows = np.argwhere(np.atleast_2d(got[head]) != np.atleast_2d(want[head]))
+            where = "" if mode == "scene" or not len(rows) else f" (first at window {rows[0][0]})"
+            raise UserError(f"{name}: head {head}'s scores differ from the reference board's{where}")
+    return got
+
+
 def embedder(mode: str, export_dir: Path, port: str, baud: int = DEFAULT_BAUD,
-             hello_timeout: float = HELLO_TIMEOUT) -> Callable[[np.ndarray], np.ndarray]:
+             hello_timeout: float = HELLO_TIMEOUT, with_scores: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     """The board interface (exporter/boards/__init__.py) for a board on ``port``: each clip's
-    integers, raising UserError unless they equal the reference board's."""
+    integers, raising UserError unless they equal the reference board's. ``with_scores`` (an export
+    with task heads): clip -> (integers, {head name: int8 logits}), the board's scores frames, which
+    must equal the reference board's too."""
     from exporter.boards import reference
 
     name = f"{PREFIX}{port}"
     session = Session(Link(open_port(port, baud), name), hello_timeout)
     hello = session.hello
-    ref = reference.embedder(mode, export_dir)
+    ref = reference.scores_embedder(mode, export_dir) if with_scores else reference.embedder(mode, export_dir)
     if hello.mode != mode:
         raise UserError(f"{name}: the board's validation firmware is built for {hello.mode} mode: "
                         f"run with --mode {hello.mode}, or flash the {mode} build")
 
-    def embed(clip: np.ndarray) -> np.ndarray:
+    def embed(clip: np.ndarray):
         clip = np.asarray(clip)
         if clip.dtype != np.int16 or clip.ndim != 1:
             raise UserError(f"expected int16 mono PCM, got {clip.dtype} of shape {clip.shape}")
@@ -233,7 +259,11 @@ def embedder(mode: str, export_dir: Path, port: str, baud: int = DEFAULT_BAUD,
         problem = session.link.corruption()
         if problem:
             raise SerialError(problem)
-        return check_clip(name, hello, result, clip.size, ref(clip))
+        if not with_scores:
+            return check_clip(name, hello, result, clip.size, ref(clip))
+        want_q, want_scores = ref(clip)
+        q = check_clip(name, hello, result, clip.size, want_q)
+        return q, check_scores(name, session.scores, len(result[0]), want_scores, mode)
 
     embed.hello = hello
     return embed

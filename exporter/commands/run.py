@@ -116,14 +116,11 @@ def run(args: argparse.Namespace) -> int:
     export_dir = resolve_export(args)
     graph = Graph.load(export_dir)
     heads = graph.meta.get("heads", [])
-    if heads and serial_port is not None:
-        print("note: the validation firmware (--board serial:PORT) does not run the task heads: "
-              "embeddings only, no scores written")
-        heads = []
-    if serial_port is not None:
+    if serial_port is not None:  # the validation firmware runs the export's heads too: their scores are checked
         from exporter.boards import serial
 
-        embed_clip = serial.embedder(args.mode, Path(export_dir), serial_port, args.baud or serial.DEFAULT_BAUD)
+        embed_clip = serial.embedder(args.mode, Path(export_dir), serial_port, args.baud or serial.DEFAULT_BAUD,
+                                     with_scores=bool(heads))
     elif heads:  # the board's own head outputs (the device's scores frames), beside the integers
         from exporter.boards import scores_embedder
 
@@ -137,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
             # the board over a UART takes the clip whole (it is compared with the reference board's)
             pcm = np.concatenate(list(stream.pcm16()))
             q = embed_clip(pcm)  # raises unless equal
-            print(f"{path}: equal to the reference board ({len(np.atleast_2d(q))} embedding(s) of {q.shape[-1]} "
-                  f"values, byte for byte)")
+            q_emb = q[0] if heads else q
+            scored = f", and the scores of {len(heads)} head(s)" if heads else ""
+            print(f"{path}: equal to the reference board ({len(np.atleast_2d(q_emb))} embedding(s) of "
+                  f"{q_emb.shape[-1]} values{scored}, byte for byte)")
         else:
             with file_progress(path, stream.seconds) as progress:
                 # A too-short clip is the windowing's error on every board (exporter/float_model/windows.py).

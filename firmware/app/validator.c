@@ -1,10 +1,10 @@
 /* The validation firmware ("validate on target", docs/firmware.md): the embedder with the
  * microphone replaced by PCM the host streams over the UART (docs/uart-protocol.md, "The
- * validation session"). Clip after clip: pcm frames, then clip_end; the embeddings, error and
- * end frames go back exactly as from the embedder (main.c). Flow control: every host frame is
- * answered by a ready frame once it has been handled, and the host sends nothing else before
- * it, so the UART's receive register never overruns while the network runs. A frame that
- * arrives damaged is answered by ready(resend). */
+ * validation session"). Clip after clip: pcm frames, then clip_end; the embeddings, scores (an
+ * export with task heads), error and end frames go back exactly as from the embedder (main.c).
+ * Flow control: every host frame is answered by a ready frame once it has been handled, and the
+ * host sends nothing else before it, so the UART's receive register never overruns while the
+ * network runs. A frame that arrives damaged is answered by ready(resend). */
 #include <stdint.h>
 #include <string.h>
 
@@ -12,6 +12,9 @@
 #include "board.h"
 #include "efat.h"
 #include "uart_proto.h"
+#ifdef APP_HEADS
+#include "heads_app.h"
+#endif
 
 static efat_t efat;
 static proto_rx_t rx;
@@ -27,13 +30,23 @@ static void send_ready(uint16_t seq, uint8_t status)
     proto_end();
 }
 
+/* The library's callback, as in main.c: the embedding frame, then (APP_HEADS: an export with task
+ * heads) one scores frame per head, so the host checks the heads on the target too. */
+static void on_embedding(void *user, const efat_embedding_t *e)
+{
+    send_embedding(user, e);
+#ifdef APP_HEADS
+    heads_send_scores(e->timestamp_ms, e->values);
+#endif
+}
+
 int app_main(void)
 {
     uint32_t n = 0;
     uint64_t start = board_instructions();
     int32_t last_seq = -1; /* the last frame handled: a repeat of it (its ready got lost) is not fed twice */
     send_hello();
-    efat_init(&efat, send_embedding, 0);
+    efat_init(&efat, on_embedding, 0);
     for (;;) {
         int got = proto_receive(&rx);
         if (got == PROTO_RX_EOF) return BOARD_EXIT_OK;
