@@ -20,7 +20,7 @@ from exporter.quantization.fold import fold_model
 from exporter.quantization.graph import Graph
 
 # Measured with the default configuration (28 held-out clips of 4 s, scene): mean / worst clip
-# L 1.0000 / 1.0000, B5 0.9979 / 0.990, B11 0.9976 / 0.995, B13 0.9977 / 0.994, B15 0.9979 / 0.990.
+# L 1.0000 / 1.0000, B5 0.9981 / 0.995, B11 0.9974 / 0.992, B13 0.9969 / 0.988, B15 0.9978 / 0.992.
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,9 @@ def test_every_kind_of_sound_is_held_out_and_reported(result):
 def test_dead_paths_of_the_trained_model_are_noted(default_graph, result):
     notes = default_graph.meta["quantization_notes"]
     constant = [n["tensor"] for n in notes if n["case"] == "constant"]
-    assert constant == ["B4.se.fc1", "B5.se.fc1"]  # the two dead SE bottlenecks of mn01_trained_dev
+    # mn01_trained_dev's SE bottlenecks of B4 and B5 are dead on 4 s windows; B5's fires faintly on some
+    # 160 ms windows (max 0.009), which calibration observes too: only B4's is constant
+    assert constant == ["B4.se.fc1"]
     md = fidelity.report_markdown(result, notes=notes)
     assert "## Where the quantizer departs from the plain recipe" in md and "| B4.se.fc1 | constant |" in md
 
@@ -159,6 +161,8 @@ def test_timestamp_mode(result):
     assert ts["windows"] == 4 * 81  # the first 4 clips of 4 s: 81 windows each
     assert list(ts["summary"]) == ["L", "B5", "B11", "B13", "B15"]
     assert ts["summary"]["L"]["mean_cosine"] >= 0.999
-    for v in ts["summary"].values():
-        assert v["mean_cosine"] >= 0.97  # measured B5 0.9962, B11 0.9814, B13 0.9978, B15 0.9917
+    # measured B5 0.9963, B11 0.9919, B13 0.9957, B15 0.9955 (calibrated on scene windows alone:
+    # 0.9962, 0.9814, 0.9978, 0.9917)
+    for section, limit in {"B5": 0.993, "B11": 0.988, "B13": 0.993, "B15": 0.992}.items():
+        assert ts["summary"][section]["mean_cosine"] >= limit, section
     assert "Timestamp embeddings" in fidelity.report_markdown(result)

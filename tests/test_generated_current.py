@@ -45,11 +45,15 @@ def test_onnx_models_are_built_from_the_committed_graph(graph, tmp_path, module,
 def test_the_committed_graph_is_what_the_default_configuration_gives(graph, tmp_path):
     model, info = resolve_model(checkpoint=defaults.CHECKPOINT)
     fresh = build_graph(model, info, defaults.CALIBRATION_FOLDER, defaults.PERCENTILE, defaults.CALIBRATION_SEED,
-                        defaults.CALIBRATION_CLIPS, defaults.CALIBRATION_SECONDS, progress=False)
+                        defaults.CALIBRATION_CLIPS, defaults.CALIBRATION_SECONDS,
+                        defaults.CALIBRATION_TIMESTAMP_WINDOWS, progress=False)
     fresh.save(tmp_path)
     assert (tmp_path / "graph.json").read_text() == (GENERATED / "graph.json").read_text(), \
         "graph.json is stale: rerun `python -m exporter`"
     assert sorted(fresh.arrays) == sorted(graph.arrays)
     for key, arr in graph.arrays.items():
         assert fresh.arrays[key].dtype == arr.dtype and np.array_equal(fresh.arrays[key], arr), f"{key} is stale"
-    assert json.loads((tmp_path / "graph.json").read_text())["calibration"]["bias_correction"] is True
+    calibration = json.loads((tmp_path / "graph.json").read_text())["calibration"]
+    assert calibration["bias_correction"] is True
+    # both modes calibrated: 3 interior 160 ms windows of each 4 s clip beside its scene window
+    assert calibration["timestamp_windows"] == defaults.CALIBRATION_CLIPS * defaults.CALIBRATION_TIMESTAMP_WINDOWS > 0

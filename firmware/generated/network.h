@@ -16,7 +16,7 @@ extern "C" {
  * (manifest.json): nn_kernels.h refuses to build a network of another version. */
 #define NET_TOOL_VERSION     "0.1.0"
 #define NET_TOOL_VERSION_NUM 100       /* major * 10000 + minor * 100 + patch */
-#define NET_GRAPH_SHA256     "63f25e129edaf0fc08732530bb752fa3ccaeca695c192a6a8f23a77bcf2fb20f"
+#define NET_GRAPH_SHA256     "449a00f749c2fcc64a495f5632f5e3766e89e37d57184e03709b1b4f389176e1"
 /* Frames per window the arena is planned for: 16, 1000 (set by the build). */
 #ifndef NET_MAX_FRAMES
 #define NET_MAX_FRAMES 1000
