@@ -131,6 +131,18 @@ def test_short_calibration_file_and_bad_percentile(mn01_seed0_path, tmp_path, cl
     assert not out.exists()
 
 
+def test_calibration_covers_both_modes(exported, mn01_seed0_path, tmp_path, cli):
+    """Each calibration clip is observed as a scene window and as timestamp windows; the count is checked."""
+    out, _ = exported
+    calibration = Graph.load(out).meta["calibration"]
+    assert calibration["clips"] == 2 and calibration["timestamp_windows"] == 2 * defaults.CALIBRATION_TIMESTAMP_WINDOWS
+    assert "timestamp windows (160 ms)" in calibration["source"]
+    code, err = cli("export", "--checkpoint", mn01_seed0_path, "--calibration-timestamp-windows", "-1",
+                    "--out", tmp_path / "out")
+    assert code == 2 and err == "--calibration-timestamp-windows must be in 0 .. 100, got -1"
+    assert not (tmp_path / "out").exists()
+
+
 def test_output_folder_with_other_files(mn01_seed0_path, tmp_path, cli):
     out = tmp_path / "out"
     out.mkdir()
