@@ -64,7 +64,7 @@ def region(board, addr, size=1):
 
 # the embedder of both boards; the validation firmware (docs/firmware.md) where it is built
 IMAGES = [(b, m, "embedder") for b in PARTS for m in ("scene", "timestamp")]
-IMAGES += [("stm32f4-discovery", m, "validator") for m in ("scene", "timestamp")]
+IMAGES += [(b, m, "validator") for b in PARTS for m in ("scene", "timestamp")]
 
 
 @pytest.fixture(scope="module", params=IMAGES, ids=lambda p: "-".join(p))
