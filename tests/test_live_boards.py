@@ -121,6 +121,9 @@ def test_memory_fits_the_part(image):
     stack = syms["__stack_top"][0] - syms["__stack_limit"][0]
     assert stack >= STACK_PEAK * 4 // 3
     assert syms["__stack_limit"][0] == PARTS[board][region(board, syms["__stack_limit"][0])][0]
+    # the nRF52840's I2S path resamples 31,746 Hz to 32 kHz (firmware/mic/resample_126_125.c)
+    if board == "nrf52840-dk" and "I2S_IRQHandler" in syms:
+        assert "rs126_process" in syms and region(board, syms["rs_taps"][0]) == "flash"
     # scene mode holds a whole 10 s window's arena
     arena = syms["net_arena"][1]
     assert arena > (70_000 if mode == "scene" else 5_000)

@@ -7,6 +7,9 @@
 #include "board.h"
 #include "board_live.h"
 #include "nrf52840.h"
+#ifdef NRF_I2S_RESAMPLE
+#include "resample_126_125.h"
+#endif
 
 const char board_name[] = "nrf52840-dk";
 const uint32_t live_clock_hz = 64000000u;
@@ -14,7 +17,19 @@ const uint32_t live_clock_hz = 64000000u;
  * enumeration (-0.79 % from 32 kHz; no divider and ratio of the nRF52840 give exactly
  * 32 kHz with a 24-bit frame). The start-up budget frame reports the rate measured against
  * the core clock: docs/boards.md says what the difference does to the embedding. */
+#ifdef NRF_I2S_RESAMPLE
+/* The I2S interrupt resamples 126/125 (firmware/mic/resample_126_125.h): the application gets
+ * 32,000 Hz, and the budget frame's measured rate is of the resampled stream (32,000 Hz if
+ * LRCK is 31,746 Hz; 32,256 Hz if a chip's divider gave 32 kHz: then build with
+ * -DNRF_I2S_RESAMPLE=OFF). */
+const uint32_t live_mic_nominal_mhz = 32000000u;
+static rs126 resampler;
+static int16_t rs_out[RS126_MAX_OUT(LIVE_BLOCK)];
+static int16_t rs_block[LIVE_BLOCK]; /* resampled samples gathered into blocks */
+static uint32_t rs_fill;
+#else
 const uint32_t live_mic_nominal_mhz = 31746032u;
+#endif
 
 #define PIN_TX 6
 #define PIN_RX 8
@@ -85,6 +100,10 @@ void live_led(int fault)
 /* ---- microphone ---- */
 void live_mic_start(void)
 {
+#ifdef NRF_I2S_RESAMPLE
+    rs126_init(&resampler);
+    rs_fill = 0;
+#endif
     P0_PIN_CNF(PIN_SCK) = 1u; /* outputs driven by the I2S master */
     P0_PIN_CNF(PIN_LRCK) = 1u;
     P0_PIN_CNF(PIN_SDIN) = 0u; /* input */
@@ -134,7 +153,19 @@ void I2S_IRQHandler(void)
             int64_t y = (dc_y + 32768) >> 16;
             pcm_block[i] = (int16_t)(y > 32767 ? 32767 : y < -32768 ? -32768 : y);
         }
+#ifdef NRF_I2S_RESAMPLE
+        /* 320 inputs give 322 or 323 outputs (126/125); each LIVE_BLOCK of them is a block */
+        size_t m = rs126_process(&resampler, pcm_block, LIVE_BLOCK, rs_out);
+        for (size_t k = 0; k < m; k++) {
+            rs_block[rs_fill++] = rs_out[k];
+            if (rs_fill == LIVE_BLOCK) {
+                live_mic_block(rs_block);
+                rs_fill = 0;
+            }
+        }
+#else
         live_mic_block(pcm_block);
+#endif
     }
     live_mic_isr_cycles += live_cycles() - t0;
 }

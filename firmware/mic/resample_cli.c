@@ -1,0 +1,34 @@
+/* Host test program for the 126/125 resampler (tests/test_resample.py):
+ *   resample_cli PCM_FILE CHUNK  -> int16 little-endian PCM on standard output
+ * PCM_FILE: int16 little-endian at 31,746 Hz. CHUNK: input samples per call, so that the tests
+ * cut the stream at many places. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "resample_126_125.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s PCM_FILE CHUNK\n", argv[0]);
+        return 2;
+    }
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) {
+        perror(argv[1]);
+        return 2;
+    }
+    long chunk = strtol(argv[2], NULL, 10);
+    if (chunk < 1 || chunk > 4096) return 2;
+    static int16_t in[4096];
+    static int16_t out[RS126_MAX_OUT(4096)];
+    rs126 r;
+    rs126_init(&r);
+    size_t got;
+    while ((got = fread(in, sizeof in[0], (size_t)chunk, f)) > 0) {
+        size_t n = rs126_process(&r, in, got, out);
+        fwrite(out, sizeof out[0], n, stdout);
+    }
+    fclose(f);
+    return 0;
+}
