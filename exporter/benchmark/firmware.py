@@ -166,6 +166,8 @@ def run_bench(export_dir: Path, boards: list[str], out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
     (out_dir / "bench.md").write_text(markdown(report))
+    from exporter.benchmark import board_images  # the real boards' images: flash and RAM from their ELFs
+    board_images.append_to_report(report, export_dir, out_dir)
     return report
 
 
