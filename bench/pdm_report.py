@@ -6,7 +6,7 @@
 Response: from the integer coefficients (CIC x half-band x low-pass), and measured with
 tones through the second-order sigma-delta model and the decimator. Cost: instructions
 counted in unicorn on the Cortex-M4 build, 10 ms blocks, in steady state.
-Writes OUT.md and OUT.json.
+Writes OUT.md, OUT.json and OUT.png (the response plotted; needs matplotlib).
 """
 
 from __future__ import annotations
@@ -90,10 +90,43 @@ def embedding_effect() -> list[dict]:
     return rows
 
 
+def plot(path: Path) -> None:
+    """The chain's magnitude response from its integer coefficients: the whole input band on a
+    log axis (everything above 16 kHz folds into the output band), and the passband."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f_all = np.geomspace(10, FS / 2, 60_000)
+    f_pb = np.linspace(10, 17_000, 4000)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 7.5), constrained_layout=True)
+    ax1.semilogx(f_all, pdm.response_db(f_all), lw=0.8, color="C0")
+    ax1.axvline(16_000, color="C3", lw=0.8, ls="--", label="16 kHz: above it, everything folds into 0-16 kHz")
+    ax1.set(xlim=(10, FS / 2), ylim=(-140, 10), xlabel="input frequency (Hz)", ylabel="dB",
+            title="PDM decimator 2.048 MHz -> 32 kHz: CIC sinc^4 /16, half-band /2, low-pass /2")
+    ax1.grid(True, which="both", alpha=0.3)
+    ax1.legend(loc="lower left", fontsize=8)
+    r_pb = pdm.response_db(f_pb)
+    ax2.plot(f_pb / 1000, r_pb, color="C0")
+    ax2.axvspan(15, 16, color="C1", alpha=0.1, lw=0, label="transition 15-16 kHz")
+    ax2.set(xlim=(0, 17), ylim=(-1.0, 0.5), xlabel="frequency (kHz)", ylabel="dB", title="passband (zoom)")
+    ax2.grid(True, alpha=0.3)
+    ax2.legend(loc="lower left", fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "reports" / "pdm_decimator"))
+    ap.add_argument("--plot-only", action="store_true", help="write only OUT.png (seconds instead of minutes)")
     args = ap.parse_args()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot(out.with_suffix(".png"))
+    if args.plot_only:
+        return
 
     pb_f = np.linspace(20, 15000, 3000)
     pb = pdm.response_db(pb_f)
@@ -147,8 +180,6 @@ def main() -> None:
         "response_db": {str(k): round(v, 2) for k, v in table.items()},
         "tones": tones, "out_of_band": rejection, "m4_cost": cost, "embedding": embedding,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
     print(out.with_suffix(".md").read_text())
@@ -163,6 +194,7 @@ def markdown(r: dict) -> str:
         "(-3 dB at 5 Hz). Every stage is integer arithmetic; the C and exporter/frontend/pdm.py agree bit for bit "
         "(tests/test_pdm.py, host build and Cortex-M4 build).", "",
         "## Response (from the integer coefficients)", "",
+        "![magnitude response](pdm_decimator.png)", "",
         f"- passband {r['passband_hz'][0]} Hz - {r['passband_hz'][1]} Hz: {r['passband_min_db']:+.3f} .. "
         f"{r['passband_max_db']:+.3f} dB",
         f"- stopband from {r['stopband_from_hz']} Hz to 1.024 MHz: at most {r['stopband_max_db']} dB "
