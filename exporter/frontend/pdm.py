@@ -95,16 +95,20 @@ class Decimator:
         return np.convolve(line, taps, mode="valid")[1::2]
 
     def _dc_block(self, y: np.ndarray) -> np.ndarray:
-        """y[n] - y[n-1] + (1 - 2^-10) * state, state with 16 extra fraction bits, as the C."""
-        out = np.empty(y.size, dtype=np.int16)
-        state, prev = self.dc_state, self.dc_prev
-        for n, v in enumerate(y.tolist()):
-            state += (v - prev) * 65536 - (state >> 10)
-            prev = v
-            o = (state + 32768) >> 16
-            out[n] = 32767 if o > 32767 else -32768 if o < -32768 else o
-        self.dc_state, self.dc_prev = state, prev
+        out, self.dc_state, self.dc_prev = dc_block(y, self.dc_state, self.dc_prev)
         return out
+
+
+def dc_block(y: np.ndarray, state: int = 0, prev: int = 0) -> tuple[np.ndarray, int, int]:
+    """y[n] - y[n-1] + (1 - 2^-10) * state, state with 16 extra fraction bits, rounded and
+    saturated to int16, as the C (pdm_decimate.c, i2s_pcm.c); returns (out, state, prev)."""
+    out = np.empty(len(y), dtype=np.int16)
+    for n, v in enumerate(np.asarray(y).tolist()):
+        state += (v - prev) * 65536 - (state >> 10)
+        prev = v
+        o = (state + 32768) >> 16
+        out[n] = 32767 if o > 32767 else -32768 if o < -32768 else o
+    return out, state, prev
 
 
 def i2s_halfwords(pdm: np.ndarray) -> np.ndarray:

@@ -61,6 +61,26 @@ class Resampler:
         return out
 
 
+class I2sPcm:
+    """firmware/mic/i2s_pcm.c: I2S words (24-bit samples sign-extended in 32) -> int16,
+    rounded, then the DC blocker of the PDM path; the state kept between calls."""
+
+    def __init__(self):
+        self.dc_state = self.dc_prev = 0
+
+    def process(self, words: np.ndarray) -> np.ndarray:
+        from exporter.frontend.pdm import dc_block
+
+        x = (np.asarray(words, dtype=np.int64) + 128) >> 8
+        out, self.dc_state, self.dc_prev = dc_block(x, self.dc_state, self.dc_prev)
+        return out
+
+
+def nrf_mic_path(words: np.ndarray) -> np.ndarray:
+    """The nRF52840-DK's microphone path: I2S words at 31,746 Hz -> int16 at 32 kHz."""
+    return resample(I2sPcm().process(words))
+
+
 def resample(x: np.ndarray) -> np.ndarray:
     """int16 at 31,746 Hz -> int16 at 32,000 Hz, as one call of rs126_process."""
     return Resampler().process(x)

@@ -17,16 +17,24 @@ from exporter.frontend.m4sim import CFLAGS, FLASH, LINKER, MEM_SIZE, RAM
 MAX_IN = 40_000
 
 DRIVER = rf"""
+#include "i2s_pcm.h"
 #include "resample_126_125.h"
 rs126 drv_rs;
+i2s_pcm drv_pcm;
+int32_t drv_words[{MAX_IN}];
 int16_t drv_in[{MAX_IN}];
 int16_t drv_out[RS126_MAX_OUT({MAX_IN})];
 unsigned drv_n_out;
-void drv_init(void) {{ rs126_init(&drv_rs); drv_n_out = 0; }}
+void drv_init(void) {{ rs126_init(&drv_rs); i2s_pcm_init(&drv_pcm); drv_n_out = 0; }}
 int drv_run(int offset, int n) {{
   size_t m = rs126_process(&drv_rs, drv_in + offset, (size_t)n, drv_out + drv_n_out);
   drv_n_out += (unsigned)m;
   return (int)m;
+}}
+/* the nRF52840-DK's I2S interrupt's DSP: words -> int16 -> resampled */
+int drv_i2s(int offset, int n) {{
+  i2s_pcm_process(&drv_pcm, drv_words + offset, (size_t)n, drv_in + offset);
+  return drv_run(offset, n);
 }}
 """
 
@@ -44,9 +52,10 @@ class ResamplerM4:
             (work / "link.ld").write_text(LINKER)
             elf = work / "rs.elf"
             mic = FIRMWARE_DIR / "mic"
-            cmd = ["arm-none-eabi-gcc", *CFLAGS, f"-I{mic}", str(mic / "resample_126_125.c"), str(work / "driver.c"),
-                   "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
-                   "-Wl,-e,drv_run", "-Wl,--undefined=drv_init", f"-T{work / 'link.ld'}", "-o", str(elf)]  # fmt: skip
+            cmd = ["arm-none-eabi-gcc", *CFLAGS, f"-I{mic}", str(mic / "resample_126_125.c"), str(mic / "i2s_pcm.c"),
+                   str(work / "driver.c"), "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+                   "-Wl,--gc-sections", "-Wl,-e,drv_run", "-Wl,--undefined=drv_init", "-Wl,--undefined=drv_i2s",
+                   f"-T{work / 'link.ld'}", "-o", str(elf)]  # fmt: skip
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"Cortex-M4 build of the resampler failed:\n{proc.stderr[-3000:]}")
@@ -86,17 +95,18 @@ class ResamplerM4:
         self.uc.emu_start(self.syms[name] | 1, stop)
         return self.uc.reg_read(UC_ARM_REG_R0)
 
-    def resample(self, x: np.ndarray, block: int = 320) -> np.ndarray:
+    def resample(self, x: np.ndarray, block: int = 320, i2s: bool = False) -> np.ndarray:
         """Resample int16 ``x`` (a fresh stream) in blocks of ``block`` inputs, like the
-        nRF52840-DK's I2S buffers."""
-        x = np.ascontiguousarray(x, dtype="<i2")
+        nRF52840-DK's I2S buffers; with ``i2s``, ``x`` is int32 I2S words taken through
+        i2s_pcm first (the whole interrupt's DSP)."""
+        x = np.ascontiguousarray(x, dtype="<i4" if i2s else "<i2")
         if x.size > MAX_IN:
             raise ValueError(f"at most {MAX_IN} samples")
         self.call("drv_init")
         self.instructions = 0
-        self.uc.mem_write(self.syms["drv_in"], x.tobytes())
+        self.uc.mem_write(self.syms["drv_words" if i2s else "drv_in"], x.tobytes())
         total = 0
         for off in range(0, x.size, block):
-            total += self.call("drv_run", off, min(block, x.size - off))
+            total += self.call("drv_i2s" if i2s else "drv_run", off, min(block, x.size - off))
         out = self.uc.mem_read(self.syms["drv_out"], 2 * total)
         return np.frombuffer(bytes(out), dtype="<i2").copy()

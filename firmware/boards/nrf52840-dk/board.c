@@ -7,6 +7,7 @@
 #include "board.h"
 #include "board_live.h"
 #include "nrf52840.h"
+#include "i2s_pcm.h"
 #ifdef NRF_I2S_RESAMPLE
 #include "resample_126_125.h"
 #endif
@@ -42,8 +43,7 @@ const uint32_t live_mic_nominal_mhz = 31746032u;
 static int32_t i2s_buf[2][LIVE_BLOCK]; /* EasyDMA: data RAM only */
 static int16_t pcm_block[LIVE_BLOCK];
 static int filling = -1; /* buffer the I2S is writing, -1 before the first */
-static int32_t dc_x;     /* DC blocker (an SPH0645 has a large DC offset) */
-static int64_t dc_y;
+static i2s_pcm mic_pcm;  /* 24 -> 16 bits and the DC blocker (an SPH0645 has a large DC offset) */
 
 void live_watchdog_feed(void) { WDT_RR0 = WDT_RELOAD; }
 #ifdef LIVE_VALIDATOR
@@ -100,6 +100,7 @@ void live_led(int fault)
 /* ---- microphone ---- */
 void live_mic_start(void)
 {
+    i2s_pcm_init(&mic_pcm);
 #ifdef NRF_I2S_RESAMPLE
     rs126_init(&resampler);
     rs_fill = 0;
@@ -144,15 +145,7 @@ void I2S_IRQHandler(void)
     filling = filling < 0 ? 0 : 1 - filling;
     I2S_RXD_PTR = (uint32_t)(uintptr_t)i2s_buf[1 - filling];
     if (done >= 0) {
-        const int32_t *s = i2s_buf[done];
-        for (uint32_t i = 0; i < LIVE_BLOCK; i++) {
-            int32_t x = (s[i] + 128) >> 8; /* 24 -> 16 bits, rounded */
-            /* DC blocker as the PDM path's: pole 1 - 2^-10 (-3 dB at 5 Hz) */
-            dc_y += (int64_t)(x - dc_x) * 65536 - (dc_y >> 10);
-            dc_x = x;
-            int64_t y = (dc_y + 32768) >> 16;
-            pcm_block[i] = (int16_t)(y > 32767 ? 32767 : y < -32768 ? -32768 : y);
-        }
+        i2s_pcm_process(&mic_pcm, i2s_buf[done], LIVE_BLOCK, pcm_block);
 #ifdef NRF_I2S_RESAMPLE
         /* 320 inputs give 322 or 323 outputs (126/125); each LIVE_BLOCK of them is a block */
         size_t m = rs126_process(&resampler, pcm_block, LIVE_BLOCK, rs_out);
