@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from exporter.audio import example_clips  # noqa: E402,F401
-from exporter.audio import synthetic as synthetic_audio
 from exporter.audio.files import to_pcm16  # noqa: E402
 from exporter.boards import reference  # noqa: E402
 from exporter.frontend import resample  # noqa: E402
