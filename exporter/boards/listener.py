@@ -75,7 +75,7 @@ class Collected:
 
 class Listener:
     """Frames of ``port`` (anything with ``read(n)`` that waits at most a short timeout and
-    ``in_waiting``: pyserial's ``Serial`` or ``serial_for_url``), printed with ``say`` and
+    ``in_waiting``: pyserial's ``Serial``, or ``SocketPort``), printed with ``say`` and
     collected; ``problem`` is told each problem in one line."""
 
     def __init__(self, port, name: str, say=print, problem=print, clock=time.monotonic):
@@ -103,10 +103,11 @@ class Listener:
             self.buf += data
         return self._decode(final=False)
 
-    def finish(self) -> None:
-        """The stream is over: what is left in the buffer is decoded and counted."""
+    def finish(self, interrupted: bool = False) -> None:
+        """The stream is over: what is left in the buffer is decoded and counted. A frame cut
+        short is a problem unless the listening was ``interrupted`` (Ctrl-C, --seconds)."""
         left = len(self.buf)
-        truncated = self._decode(final=True) < 0
+        truncated = self._decode(final=not interrupted) < 0
         self._report_garbage(force=True)
         if truncated:
             self.problem(f"the stream ended inside a frame ({left} bytes left undecoded)")

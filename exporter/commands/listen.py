@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     lst = Listener(port, args.port, say=lambda s: print(s, flush=True),
                    problem=lambda s: print(s, file=sys.stderr, flush=True))
     rc = 0
-    stopped = "stopped"
+    stopped, interrupted = "stopped", True  # interrupted: by the user, not by the stream's end
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     try:
         while deadline is None or time.monotonic() < deadline:
@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
                 lst.poll()
             except OSError as e:  # pyserial's SerialException is an OSError
                 # the board's stream ended: QEMU exited, a USB adapter was unplugged, ...
+                interrupted = False
                 if lst.last_type == up.END:  # a finished stream (a scene clip, or the clip of a QEMU board)
                     stopped = "the board's stream ended"
                 else:
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         stopped = "Ctrl-C"
     finally:
         port.close()
-    lst.finish()
+    lst.finish(interrupted)
     n = len(lst.got.embeddings_q)
     print(f"{args.port}: {stopped}; {lst.frames} frames, {n} embeddings"
           + (f" -> {out}" if out else ""), file=sys.stderr)
