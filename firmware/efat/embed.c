@@ -22,8 +22,43 @@ static void on_frame(void *user, const int16_t frame[LOGMEL_BANDS])
     embed_profile.network += COUNT() - t0;
 }
 
+void embed_cache_init(embed_frame_cache *c, int16_t (*frames)[LOGMEL_BANDS], int32_t *pos, uint32_t slots)
+{
+    c->frames = frames;
+    c->pos = pos;
+    c->slots = slots;
+    for (uint32_t i = 0; i < slots; i++) pos[i] = -1;
+}
+
+static const int16_t *lookup(void *user, int32_t t)
+{
+    const embed_state *e = (const embed_state *)user;
+    const int32_t g = e->position + t;
+    const uint32_t slot = (uint32_t)g % e->cache->slots;
+    return e->cache->pos[slot] == g ? e->cache->frames[slot] : NULL;
+}
+
+static void store(void *user, int32_t t, const int16_t frame[LOGMEL_BANDS])
+{
+    const embed_state *e = (const embed_state *)user;
+    const int32_t g = e->position + t;
+    const uint32_t slot = (uint32_t)g % e->cache->slots;
+    memcpy(e->cache->frames[slot], frame, sizeof e->cache->frames[slot]);
+    e->cache->pos[slot] = g;
+}
+
+void embed_begin_shared(embed_state *e, embed_frame_cache *cache, int32_t position)
+{
+    embed_begin(e);
+    e->cache = cache;
+    e->position = position;
+    logmel_set_share(&e->mel, lookup, store);
+}
+
 void embed_begin(embed_state *e)
 {
+    e->cache = NULL;
+    e->position = 0;
     memset(e->sum, 0, sizeof e->sum);
     e->frames = 0;
     e->overflow = 0;
