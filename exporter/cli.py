@@ -24,7 +24,7 @@ COMMANDS = [
     ("export", "exporter.commands.export", "checkpoint -> int8 graph, ONNX models, C sources and reports"),
     ("run", "exporter.commands.run", "integer embeddings on a board: reference (ONNX Runtime), host (C), qemu-*"),
     ("heads", "exporter.commands.heads", "task heads on the embedding: `heads train` learns one from labelled audio"),
-    ("bench", "exporter.commands.bench", "speed and memory benchmark of the firmware in the emulator"),
+    ("bench", "exporter.commands.bench", "speed and memory benchmark of the firmware in the emulator (+ the real boards' image sizes)"),
 ]
 
 
