@@ -646,6 +646,12 @@ static void reflected_y(const logmel_state *s, int32_t *y, int32_t start, int32_
   }
 }
 
+/* y[m] = the pre-emphasis at input index c - m, for m in [m0, m1): a reflection */
+static void reversed_y(const logmel_state *s, int32_t *y, int32_t c, int32_t m0, int32_t m1) {
+  const int16_t *x = s->x + (c - m0 - s->base);
+  for (int32_t m = m0; m < m1; m++, x--) y[m] = Y_FROM_X(0);
+}
+
 /* Frame t: y[t*320 - 400 .. t*320 + 400), from x[t*320 - 400 .. t*320 + 400]. Outside
  * [0, L) the reference reflects y: y[-i] = y[i], y[L-1+i] = y[L-1-i] (L < 0: end unknown).
  * Returns the frame, in the scratch buffer (or the shared frame of logmel_set_share); the
@@ -671,10 +677,20 @@ static const int16_t *emit_frame(logmel_state *s, int32_t t, int32_t L) {
     /* m in [lo, hi) needs no reflection (0 <= start + m <= L - 1): a straight loop */
     const int32_t lo = start < 0 ? (-start < LOGMEL_WIN ? -start : LOGMEL_WIN) : 0;
     const int32_t hi = L >= 0 && start + LOGMEL_WIN > L ? (L - start > lo ? L - start : lo) : LOGMEL_WIN;
-    reflected_y(s, y, start, L, 0, lo);
+    /* the reflections: the samples in reverse order, unless the clip is so short that an
+     * index reflects twice (then sample by sample) */
+    if (L < 0 || -start <= L - 1) {
+      reversed_y(s, y, -start, 0, lo);
+    } else {
+      reflected_y(s, y, start, L, 0, lo);
+    }
     const int16_t *x = s->x + (start + lo - s->base);
     for (int32_t m = lo; m < hi; m++, x++) y[m] = Y_FROM_X(0);
-    reflected_y(s, y, start, L, hi, LOGMEL_WIN);
+    if (hi < LOGMEL_WIN && 2 * (L - 1) - start - (LOGMEL_WIN - 1) >= 0) {
+      reversed_y(s, y, 2 * (L - 1) - start, hi, LOGMEL_WIN);
+    } else {
+      reflected_y(s, y, start, L, hi, LOGMEL_WIN);
+    }
     window_radix4_y(z);
   }
   fft512_rest(z);
