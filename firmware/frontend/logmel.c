@@ -635,7 +635,11 @@ static void stage(logmel_state *s, int id, const void *data, size_t bytes) {
   if (s->stage_fn) s->stage_fn(s->stage_user, id, data, bytes);
 }
 
-/* y[m] for m in [m0, m1) of a frame starting at `start`, reflected as emit_frame says */
+/* y[m] for m in [m0, m1) of a frame starting at `start`, reflected as emit_frame says
+ * (sample by sample: only very short clips need it) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void reflected_y(const logmel_state *s, int32_t *y, int32_t start, int32_t L, int32_t m0, int32_t m1) {
   for (int32_t m = m0; m < m1; m++) {
     int32_t i = start + m;
@@ -647,9 +651,37 @@ static void reflected_y(const logmel_state *s, int32_t *y, int32_t start, int32_
 }
 
 /* y[m] = the pre-emphasis at input index c - m, for m in [m0, m1): a reflection */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void reversed_y(const logmel_state *s, int32_t *y, int32_t c, int32_t m0, int32_t m1) {
   const int16_t *x = s->x + (c - m0 - s->base);
   for (int32_t m = m0; m < m1; m++, x--) y[m] = Y_FROM_X(0);
+}
+
+/* y[0..800) of a frame that the reflect padding touches (start < 0, or past the clip's
+ * end L): a function of its own, kept out of emit_frame's code (flash) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void padded_y(const logmel_state *s, int32_t *y, int32_t start, int32_t L) {
+  /* m in [lo, hi) needs no reflection (0 <= start + m <= L - 1): a straight loop */
+  const int32_t lo = start < 0 ? (-start < LOGMEL_WIN ? -start : LOGMEL_WIN) : 0;
+  const int32_t hi = L >= 0 && start + LOGMEL_WIN > L ? (L - start > lo ? L - start : lo) : LOGMEL_WIN;
+  /* the reflections: the samples in reverse order, unless the clip is so short that an
+   * index reflects twice (then sample by sample) */
+  if (L < 0 || -start <= L - 1) {
+    reversed_y(s, y, -start, 0, lo);
+  } else {
+    reflected_y(s, y, start, L, 0, lo);
+  }
+  const int16_t *x = s->x + (start + lo - s->base);
+  for (int32_t m = lo; m < hi; m++, x++) y[m] = Y_FROM_X(0);
+  if (hi < LOGMEL_WIN && 2 * (L - 1) - start - (LOGMEL_WIN - 1) >= 0) {
+    reversed_y(s, y, 2 * (L - 1) - start, hi, LOGMEL_WIN);
+  } else {
+    reflected_y(s, y, start, L, hi, LOGMEL_WIN);
+  }
 }
 
 /* Frame t: y[t*320 - 400 .. t*320 + 400), from x[t*320 - 400 .. t*320 + 400]. Outside
@@ -673,24 +705,7 @@ static const int16_t *emit_frame(logmel_state *s, int32_t t, int32_t L) {
   if (interior) {
     window_radix4_x(s->x + (start - s->base), z);
   } else {
-    int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
-    /* m in [lo, hi) needs no reflection (0 <= start + m <= L - 1): a straight loop */
-    const int32_t lo = start < 0 ? (-start < LOGMEL_WIN ? -start : LOGMEL_WIN) : 0;
-    const int32_t hi = L >= 0 && start + LOGMEL_WIN > L ? (L - start > lo ? L - start : lo) : LOGMEL_WIN;
-    /* the reflections: the samples in reverse order, unless the clip is so short that an
-     * index reflects twice (then sample by sample) */
-    if (L < 0 || -start <= L - 1) {
-      reversed_y(s, y, -start, 0, lo);
-    } else {
-      reflected_y(s, y, start, L, 0, lo);
-    }
-    const int16_t *x = s->x + (start + lo - s->base);
-    for (int32_t m = lo; m < hi; m++, x++) y[m] = Y_FROM_X(0);
-    if (hi < LOGMEL_WIN && 2 * (L - 1) - start - (LOGMEL_WIN - 1) >= 0) {
-      reversed_y(s, y, 2 * (L - 1) - start, hi, LOGMEL_WIN);
-    } else {
-      reflected_y(s, y, start, L, hi, LOGMEL_WIN);
-    }
+    padded_y(s, z + (LOGMEL_NFFT - LOGMEL_WIN) / 2, start, L);
     window_radix4_y(z);
   }
   fft512_rest(z);
