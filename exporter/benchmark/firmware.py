@@ -14,7 +14,7 @@ initializers; RAM = .data + .bss + the stack's measured peak. The real boards' i
 
 Beside the figures: a Cortex-M4 cycle estimate of the same runs (cycle_model.py), split into
 frontend and network by the object file each executed function comes from (the linker map),
-and a plot of the cost per block before/after (PNG): "before" is ``bench_baseline.json`` in the
+and a plot of the cost per layer before/after (PNG): "before" is ``bench_baseline.json`` in the
 output folder, a copy of an earlier bench.json kept on purpose.
 """
 
@@ -302,23 +302,19 @@ def run_bench(export_dir: Path, boards: list[str], out_dir: Path, real_boards: b
     return report
 
 
-def block_of(op_name: str) -> str:
-    """The block an op belongs to, for the plot: 'B5.se.fc1' -> 'B5', 'in_conv.pre' -> 'in_conv'."""
-    return op_name.split(".", 1)[0]
-
-
-def cost_by_block(result: dict) -> dict[str, int]:
-    """Instructions per window: the frontend, then the network's ops summed by block (in order)."""
+def cost_by_layer(result: dict) -> dict[str, int]:
+    """Instructions per window: the frontend, then every network op that runs (graph order)."""
     out = {"frontend": result["instructions"]["frontend_per_window"]}
     for layer in result["layers"]:
-        key = block_of(layer["name"])
-        out[key] = out.get(key, 0) + layer["instructions"]
+        if layer["instructions"]:
+            out[f"{layer['index']} {layer['name']}"] = layer["instructions"]
     return out
 
 
 def plot_layers(report: dict, baseline: dict | None, path: Path) -> bool:
-    """Instructions per window by block (frontend first), before (baseline) and after, one panel
-    per mode, the first board's results. False (no plot) without matplotlib."""
+    """Instructions per window by layer (the frontend first, then the network's ops), before
+    (baseline) and after, one panel per mode, the first board's results. False (no plot)
+    without matplotlib."""
     try:
         import matplotlib
 
@@ -328,12 +324,12 @@ def plot_layers(report: dict, baseline: dict | None, path: Path) -> bool:
         return False
     board = report["results"][0]["board"]
     modes = [r["mode"] for r in report["results"] if r["board"] == board]
-    fig, axes = plt.subplots(len(modes), 1, figsize=(13, 4.2 * len(modes)), squeeze=False)
+    fig, axes = plt.subplots(len(modes), 1, figsize=(24, 5.5 * len(modes)), squeeze=False)
     for ax, mode in zip(axes[:, 0], modes):
-        after = cost_by_block(next(r for r in report["results"] if r["board"] == board and r["mode"] == mode))
+        after = cost_by_layer(next(r for r in report["results"] if r["board"] == board and r["mode"] == mode))
         before_r = next((r for r in (baseline or {}).get("results", []) if r["board"] == board and r["mode"] == mode),
                         None)
-        before = cost_by_block(before_r) if before_r else {}
+        before = cost_by_layer(before_r) if before_r else {}
         names = list(after)
         x = np.arange(len(names))
         width = 0.4 if before else 0.8
@@ -342,9 +338,10 @@ def plot_layers(report: dict, baseline: dict | None, path: Path) -> bool:
                    color="#bbbbbb")
         ax.bar(x + (width / 2 if before else 0), [after[n] for n in names], width, label="after (this report)",
                color="#1f77b4")
-        ax.set_xticks(x, names, rotation=60, fontsize=8)
+        ax.set_xticks(x, names, rotation=90, fontsize=6)
+        ax.set_yscale("log")  # the frontend and the stem beside the SE gates' few hundred
         ax.set_ylabel("instructions per window")
-        ax.set_title(f"{board}, {mode} mode: cost per block (frontend, then the network's blocks)")
+        ax.set_title(f"{board}, {mode} mode: instructions per window by layer (frontend, then the network's ops)")
         ax.legend()
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -420,7 +417,7 @@ def markdown(report: dict, baseline: dict | None = None) -> str:
     if baseline is not None:
         lines += ["", "## Before / after", "",
                   f"Before: `{BASELINE}` (an earlier report kept for comparison; the plot `{PLOT}` shows the cost "
-                  "per block of both).", "",
+                  "per layer of both).", "",
                   "| board | mode | frontend instr./window | network instr./window | real time at (MHz) | RAM bytes |",
                   "| --- | --- | --- | --- | --- | --- |"]
         for r in report["results"]:
@@ -433,7 +430,7 @@ def markdown(report: dict, baseline: dict | None = None) -> str:
                          f"{_delta(bi['network_per_window'], ri['network_per_window'])} | "
                          f"{b['realtime_mhz']:.2f} -> {r['realtime_mhz']:.2f} | {_delta(b['ram_bytes'], r['ram_bytes'])} |")
     if report.get("plot"):
-        lines += ["", f"![cost per block]({report['plot']})"]
+        lines += ["", f"![cost per layer]({report['plot']})"]
     lines += ["", "## Memory", "",
               "| board | mode | NET_MAX_FRAMES | arena | frontend state | shared frames | sample ring | .data+.bss | "
               "stack peak / reserved |",
