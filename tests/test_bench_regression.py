@@ -15,15 +15,16 @@ pytestmark = pytest.mark.slow
 BOARD = "qemu-an386"
 
 
-def committed(mode):
+def committed(mode, board=BOARD):
     report = json.loads((ROOT / "reports" / "bench.json").read_text())
-    return next(r for r in report["results"] if r["board"] == BOARD and r["mode"] == mode)
+    return next(r for r in report["results"] if r["board"] == board and r["mode"] == mode)
 
 
 @pytest.mark.parametrize("mode", ["timestamp", "scene"])
-def test_per_window_instructions_within_tolerance_of_the_report(mode):
-    measured = firmware.profile_per_window(BOARD, mode, GENERATED_DIR)
-    assert firmware.regressions(measured, committed(mode)) == []
+@pytest.mark.parametrize("board", ["qemu-an386", "qemu-netduinoplus2"])
+def test_per_window_instructions_within_tolerance_of_the_report(board, mode):
+    measured = firmware.profile_per_window(board, mode, GENERATED_DIR)
+    assert firmware.regressions(measured, committed(mode, board)) == []
 
 
 def test_the_guard_reports_an_excess():
