@@ -686,7 +686,7 @@ static void padded_y(const logmel_state *s, int32_t *y, int32_t start, int32_t L
 
 /* Frame t: y[t*320 - 400 .. t*320 + 400), from x[t*320 - 400 .. t*320 + 400]. Outside
  * [0, L) the reference reflects y: y[-i] = y[i], y[L-1+i] = y[L-1-i] (L < 0: end unknown).
- * Returns the frame, in the scratch buffer (or the shared frame of logmel_set_share); the
+ * Returns the frame, in the state (or the shared frame of logmel_set_share); the
  * caller hands it on once this function's stack (mel sums) is released, so the frame
  * callback (the network) does not stack on top of it. */
 #if defined(__GNUC__)
@@ -726,9 +726,10 @@ static const int16_t *emit_frame(logmel_state *s, int32_t t, int32_t L) {
 #endif
   stage(s, LOGMEL_STAGE_MEL, mel + 1, LOGMEL_BANDS * sizeof mel[0]);
 
-  /* the power spectrum is read: the log and the frame go in its place */
+  /* the power spectrum is read: the log goes in its place (int32, as every access to the
+   * buffer), the frame into the state, where it outlives this function's stack */
   int32_t *logv = z;
-  int16_t *out = (int16_t *)(void *)(z + LOGMEL_BANDS);
+  int16_t *out = s->frame;
 #if defined(__ARM_FEATURE_DSP)
   logmel_asm_log(mel + 1, logv, out, (uint32_t)LOGMEL_T_MEL_FLOOR);
 #else

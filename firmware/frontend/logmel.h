@@ -52,7 +52,8 @@ typedef struct logmel_state {
   int32_t n_in;             /* input samples so far: a clip holds < 2^31 samples (18 h) */
   int32_t next_frame;
   int32_t ended;
-  int32_t fft[LOGMEL_NFFT];          /* scratch: the FFT, the power spectrum in its place, then the frame */
+  int32_t fft[LOGMEL_NFFT];          /* scratch: the FFT, then the power spectrum in its place */
+  int16_t frame[LOGMEL_BANDS];       /* the frame handed to the callback */
 } logmel_state;
 
 void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user); /* start of a clip */
