@@ -26,7 +26,7 @@ COMMANDS = [
     ("run", "exporter.commands.run", "integer embeddings on a board: reference (ONNX Runtime), host (C), qemu-*"),
     ("listen", "exporter.commands.listen", "decode what a flashed board with a live microphone sends over its UART"),
     ("heads", "exporter.commands.heads", "task heads on the embedding: `heads train` learns one from labelled audio"),
-    ("bench", "exporter.commands.bench", "speed and memory benchmark of the firmware in the emulator"),
+    ("bench", "exporter.commands.bench", "speed and memory benchmark of the firmware in the emulator (+ the real boards' image sizes)"),
 ]
 
 

@@ -69,14 +69,16 @@ def test_markdown_section(images, tmp_path):
     assert bi.markdown([]) == []
 
 
-def test_append_to_report(images, tmp_path, monkeypatch):
-    """run_bench's call: the images go into the bench.json and bench.md it has written."""
+def test_bench_report_carries_the_images():
+    """The committed benchmark report has the images of every preset, and its markdown renders
+    them from bench.json's ``real_boards`` (run_bench writes both)."""
     import json
 
-    (tmp_path / "bench.md").write_text("# Firmware benchmark\n\nrest\n")
-    monkeypatch.setattr(bi, "measure", lambda export_dir: images)
-    report = {"results": []}
-    bi.append_to_report(report, None, tmp_path)
-    assert json.loads((tmp_path / "bench.json").read_text())["board_images"] == images
-    md = (tmp_path / "bench.md").read_text()
-    assert md.startswith("# Firmware benchmark\n\nrest\n\n## Real boards: flash and RAM") and "nrf52840-dk-timestamp" in md
+    from exporter import ROOT
+    from exporter.benchmark import firmware
+
+    report = json.loads((ROOT / "reports" / "bench.json").read_text())
+    assert [im["preset"] for im in report["real_boards"]] == [p for p, _, _ in bi.presets()]
+    baseline = json.loads((ROOT / "reports" / "bench_baseline.json").read_text())
+    md = firmware.markdown(report, baseline)
+    assert "\n".join(bi.markdown(report["real_boards"])) in md

@@ -7,8 +7,8 @@ also holds the initial values of .data), and from a few symbols that say where t
 (the network's arena, the stack, the microphone's DMA buffer, its sample ring). Nothing here
 runs: these parts have no emulator (docs/boards.md, "Not done").
 
-``measure(export_dir)`` returns one dict per image; ``markdown(images)`` renders a report
-section; ``append_to_report`` adds both to a written reports/bench.{json,md}.
+``measure(export_dir)`` returns one dict per image (bench.json's ``real_boards``);
+``markdown(images)`` renders its section of reports/bench.md.
 """
 
 from __future__ import annotations
@@ -115,12 +115,3 @@ def markdown(images: list[dict]) -> list[str]:
         lines.append(f"| {r['preset']} | {_kib(used['flash'])} of {_kib(lim['flash'])} | {ram} | {', '.join(parts)} |")
     lines.append("")
     return lines
-
-
-def append_to_report(report: dict, export_dir: Path, out_dir: Path) -> None:
-    """Measure the images and add them to the report ``run_bench`` has just written in
-    ``out_dir``: the key ``board_images`` of bench.json, a section at the end of bench.md."""
-    report["board_images"] = measure(export_dir)
-    (out_dir / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
-    md = out_dir / "bench.md"
-    md.write_text(md.read_text().rstrip("\n") + "\n\n" + "\n".join(markdown(report["board_images"])))
