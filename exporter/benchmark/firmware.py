@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from exporter import SAMPLE_RATE
-from exporter.benchmark import board_images, cycle_model
+from exporter.benchmark import board_budget, board_images, cycle_model
 from exporter.audio import example_clips
 from exporter.boards import firmware_runner
 from exporter.audio.files import to_pcm16
@@ -246,6 +246,7 @@ def run_bench(export_dir: Path, boards: list[str], out_dir: Path, real_boards: b
         "host": platform.platform(), "method": "QEMU -icount, guest timer (exact instruction counts)",
         "goals": GOALS, "results": results,
         "real_boards": board_images.measure(export_dir) if real_boards else [],
+        "real_board_budget": board_budget.budget(results) if real_boards else [],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     baseline_path = out_dir / BASELINE
@@ -405,6 +406,7 @@ def markdown(report: dict, baseline: dict | None = None) -> str:
         lines.append(f"| {r['board']} | {r['mode']} | " + " | ".join(f"{r['sections'].get(n, 0):,}" for n in names)
                      + f" | {r['flash_bytes']:,} |")
     lines += [""] + board_images.markdown(report.get("real_boards", []))
+    lines += board_budget.markdown(report.get("real_board_budget", []))
     lines += ["", "Images built without SCENE_LONG_CLIPS: scene clips over 10 s (several windows, averaged) "
               "add a 626 KiB sample ring and are built for mps2-an386 only.", ""]
     if all("cycle_estimate" in r for r in report["results"]):
