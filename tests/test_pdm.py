@@ -12,7 +12,7 @@ import pytest
 from exporter import ROOT
 from exporter.boards import cmake_build
 from exporter.audio import example_clips
-from exporter.frontend import pdm
+from exporter.frontend import pdm, sdm
 
 FS = pdm.PDM_RATE
 
@@ -46,7 +46,8 @@ def fit_tone(y: np.ndarray, freq: float, rate: int = pdm.PCM_RATE) -> tuple[floa
 
 
 def streams():
-    """Named PDM streams: tones, a sweep, speech- and music-like clips, noise, edge cases."""
+    """Named PDM streams: tones, a sweep, speech- and music-like clips (2nd-order modulator, and
+    the MEMS-like 4th-order one), noise, edge cases."""
     rng = np.random.default_rng(7)
     sweep_t = np.arange(int(0.3 * FS)) / FS
     sweep = 0.6 * np.sin(2 * np.pi * (20 * sweep_t + (20000 - 20) / (2 * 0.3) * sweep_t**2))
@@ -58,6 +59,7 @@ def streams():
         "sweep 20 Hz - 20 kHz": pdm.sigma_delta(sweep, seed=2),
         "speech-like": pdm.sigma_delta(speech, seed=3),
         "music-like": pdm.sigma_delta(music, seed=4),
+        "music-like, MEMS-like modulator": sdm.modulate(music, seed=4),
         "random bits": rng.integers(0, 256, 8 * 4000, dtype=np.uint8),
         "all ones then all zeros": np.repeat(np.array([0xFF, 0x00], np.uint8), 8 * 1500),
         "silence pattern": np.full(8 * 2000, 0x55, np.uint8),
@@ -164,7 +166,6 @@ def test_cortex_m4_build_equals_twin():
 
 
 # The MEMS-like modulator model (exporter/frontend/sdm.py) and the embedding of decimated PDM.
-from exporter.frontend import sdm  # noqa: E402
 
 
 @pytest.mark.parametrize("order", [4, 5])
