@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
+import shutil
 
 import numpy as np
 
@@ -31,6 +33,7 @@ OSR = DECIMATION  # 64: the band edge (16 kHz) is PDM_RATE / (2 * 64)
 OUT_OF_BAND_GAIN = 1.5
 # |quantizer input| beyond which the loop has gone unstable (a stable loop stays near 1-2).
 OVERLOAD_LIMIT = 20.0
+MAX_ORDER = 8  # sdm_model.c's SDM_MAX_ORDER
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,7 +78,9 @@ def _library() -> ctypes.CDLL:
     out.mkdir(parents=True, exist_ok=True)
     lib = out / "libsdm_model.so"
     if not lib.exists() or lib.stat().st_mtime < SOURCE.stat().st_mtime:
-        tmp = out / f"libsdm_model.{id(out)}.so"
+        if shutil.which("cc") is None:
+            raise RuntimeError("the sigma-delta model needs a C compiler ('cc' on PATH) for its loop")
+        tmp = out / f"libsdm_model.{os.getpid()}.so"  # renamed into place: another process may be loading it
         # -ffp-contract=off: no fused multiply-add, so the Python loop's bits are reproduced.
         proc = subproc.run(["cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(tmp), str(SOURCE)])
         if proc.returncode:
@@ -108,6 +113,8 @@ def modulate(x: np.ndarray, order: int = 4, seed: int = 0) -> np.ndarray:
     """PDM bytes from a signal at 2.048 MHz (``x`` in [-1, 1], density (1 + x) / 2), as
     pdm.sigma_delta but through the ``order`` NTF. Raises Overload if the loop goes unstable
     (a 4th-order loop holds up to about -4 dBFS of a sine; see reports/pdm_decimator.md)."""
+    if not 1 <= order <= MAX_ORDER:
+        raise ValueError(f"modulator order {order}: 1 to {MAX_ORDER}")
     xs = np.ascontiguousarray(_dithered(x, seed))
     b, a = (np.ascontiguousarray(c) for c in ntf(order))
     state = np.zeros(2 * order)
