@@ -185,6 +185,15 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
             pool_off += x0["channels"]
         steps.append(s)
 
+    # readers of each tensor (net_pump marks them ready when it gets a row), in step order
+    readers: list[list[int]] = [[] for _ in names]
+    for s in steps:
+        for k in dict.fromkeys(s["ins"]):
+            readers[k].append(s["run"])
+    reader_at = [0]
+    for rd in readers:
+        reader_at.append(reader_at[-1] + len(rd))
+
     ops = []
     macs_1 = graph.macs(1)
     out_divs = _time_divisors(graph)
@@ -204,7 +213,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         "tool_version": __version__, "tool_version_num": manifest.version_number(), "graph_sha256": graph.digest(),
         "mel_bands": graph.meta["input"]["mel_bands"], "tap_dim": graph.tap_dim, "taps": taps,
         "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors,
-        "pool_channels": max(pool_off, 1), "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
+        "pool_channels": max(pool_off, 1), "readers": [r for rd in readers for r in rd], "reader_at": reader_at, "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
         "plans": [{"frames": f, "peak": total, "offsets": [offs[n] for n in names],
                    "capacity": [tp[n].capacity for n in names]} for f, (tp, offs, total) in plans.items()],
     }

@@ -6,7 +6,9 @@
  * frame, and at the end of the window, net_pump() passes over the ops in graph
  * order, each op producing at most one row per pass, until a pass makes no
  * progress: exactly the schedule of exporter/codegen/row_schedule.py, which sized the
- * rings. */
+ * rings. A pass visits only the ops marked ready (one whose input got a row, or
+ * that ran in the pass before): an op found blocked stays blocked until then, so
+ * the order of the rows is that of visiting every op. */
 #include <stdint.h>
 #include <string.h>
 
@@ -202,13 +204,13 @@ net_observer_fn net_observer;
 #error "NET_MAX_FRAMES must stay below 32000 (16-bit row counters)"
 #endif
 typedef int16_t net_row_t;
-#define NET_ROW_NEVER INT16_MAX                  /* an input row count never reached */
 static net_row_t net_produced[NET_NUM_TENSORS]; /* rows written so far */
 static net_row_t net_rows[NET_NUM_TENSORS];     /* rows of the window, once it has ended */
 static net_row_t net_next[NET_NUM_STEPS];       /* next output row of each op */
 static net_row_t net_consumed[NET_NUM_STEPS];   /* global_avgpool: input rows summed */
 static int32_t net_pool_sum[464];
-static net_row_t net_need[NET_NUM_STEPS];       /* input rows before step i may run again */
+#define NET_READY_WORDS ((NET_NUM_STEPS + 31) / 32)
+static uint32_t net_ready[NET_READY_WORDS];     /* bit i: step i may be able to run */
 static uint8_t net_ended;
 
 /* Row r of tensor k in its ring. */
@@ -226,6 +228,25 @@ typedef struct {
     uint16_t sum;                 /* pool: offset of its accumulators in net_pool_sum */
     const void *params;           /* the op's parameter struct, or its table (lut) */
 } net_step_t;
+
+/* The steps that read tensor k: net_readers[net_reader_at[k] .. net_reader_at[k + 1]). */
+static const uint8_t net_readers[] = {
+    0, 1, 2, 4, 3, 4, 5, 6, 7, 9, 8, 9, 10, 11, 14, 12,
+    13, 14, 15, 16, 23, 17, 18, 21, 19, 20, 21, 22, 23, 24, 31, 85,
+    25, 26, 29, 27, 28, 29, 30, 31, 32, 33, 34, 35, 38, 36, 37, 38,
+    39, 42, 40, 41, 42, 43, 46, 44, 45, 46, 47, 48, 49, 52, 50, 51,
+    52, 53, 54, 61, 86, 55, 56, 59, 57, 58, 59, 60, 61, 62, 63, 64,
+    67, 65, 66, 67, 68, 69, 76, 87, 70, 71, 74, 72, 73, 74, 75, 76,
+    77, 84, 78, 79, 82, 80, 81, 82, 83, 84, 88
+};
+static const uint16_t net_reader_at[NET_NUM_TENSORS + 1] = {
+    0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12, 13, 15, 16, 17, 18,
+    19, 21, 22, 24, 25, 26, 27, 28, 29, 32, 33, 35, 36, 37, 38, 39,
+    40, 41, 42, 43, 45, 46, 47, 48, 50, 51, 52, 53, 55, 56, 57, 58,
+    59, 60, 62, 63, 64, 65, 66, 69, 70, 72, 73, 74, 75, 76, 77, 78,
+    79, 81, 82, 83, 84, 85, 88, 89, 91, 92, 93, 94, 95, 96, 98, 99,
+    101, 102, 103, 104, 105, 106, 107, 107, 107, 107, 107
+};
 
 static const net_step_t net_steps[NET_NUM_STEPS] = {
     {K_QUANTIZE, 0, 0, 0, 0, 0, 1, 0, 0, 0, 128, 1, 0, &op0_input}, /* 0 input */
@@ -385,33 +406,45 @@ static int net_step(int i)
     return 1;
 }
 
-/* Rows of its input step i needs before its next row can exist (before the end of the window). */
-static int32_t net_input_rows_needed(int i)
+static inline void net_mark(int i)
 {
-    const net_step_t *s = &net_steps[i];
-    switch (s->kind) {
-    case K_POOL: return net_next[i] ? NET_ROW_NEVER : net_consumed[i] + 1;
-    case K_FC: return net_next[i] ? NET_ROW_NEVER : 1;
-    case K_CONV:
-    case K_DEPTHWISE: return s->stride * net_next[i] - s->pad + s->k;
-    default: return net_next[i] + 1;
-    }
+    net_ready[i >> 5] |= 1u << (i & 31);
 }
 
-/* Passes over the steps in graph order, each producing at most one row, until one makes no progress. */
+static void net_mark_readers(int k)
+{
+    for (int j = net_reader_at[k]; j < net_reader_at[k + 1]; ++j) net_mark(net_readers[j]);
+}
+
+/* Passes over the ready steps in graph order, each producing at most one row, until one makes no
+ * progress. A step that ran is ready again in the next pass, the readers of its output still in
+ * this one (they come after it in graph order). */
 static void net_pump(void)
 {
     int progress;
     do {
         progress = 0;
-        for (int i = 0; i < NET_NUM_STEPS; ++i) {
-            if (!net_ended && net_produced[net_steps[i].in] < net_need[i]) continue; /* cheap early out */
-            if (net_step(i)) {
-                net_need[i] = (net_row_t)net_input_rows_needed(i);
-                progress = 1;
+        for (int w = 0; w < NET_READY_WORDS; ++w) {
+            uint32_t seen = 0; /* bits of this word at or below the step visited last */
+            uint32_t m;
+            while ((m = net_ready[w] & ~seen) != 0) {
+                const int b = __builtin_ctz(m), i = (w << 5) + b;
+                seen = b == 31 ? ~0u : (2u << b) - 1u;
+                net_ready[w] &= ~(1u << b);
+                if (net_step(i)) {
+                    progress = 1;
+                    net_mark(i);
+                    net_mark_readers(net_steps[i].out);
+                }
             }
         }
     } while (progress);
+}
+
+static void net_mark_all(void)
+{
+    memset(net_ready, 0xff, sizeof net_ready);
+    net_ready[NET_READY_WORDS - 1] = NET_NUM_STEPS % 32 ? (1u << (NET_NUM_STEPS % 32)) - 1u : ~0u;
 }
 
 void net_begin(void)
@@ -422,7 +455,7 @@ void net_begin(void)
     memset(net_consumed, 0, sizeof net_consumed);
     memset(net_pool_sum, 0, sizeof net_pool_sum);
     net_ended = 0;
-    for (int i = 0; i < NET_NUM_STEPS; ++i) net_need[i] = (net_row_t)net_input_rows_needed(i);
+    net_mark_all();
 }
 
 int net_push_frame(const int16_t mel_q12[NET_MEL_BANDS])
@@ -430,6 +463,7 @@ int net_push_frame(const int16_t mel_q12[NET_MEL_BANDS])
     if (net_ended || net_produced[0] >= NET_MAX_FRAMES) return -1;
     memcpy(ROW(0, net_produced[0]), mel_q12, NET_MEL_BANDS * sizeof(int16_t));
     ++net_produced[0];
+    net_mark_readers(0);
     net_pump();
     return 0;
 }
@@ -442,6 +476,7 @@ int net_end(int8_t taps[NET_TAP_DIM])
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
         net_rows[k] = (net_row_t)(net_time_div[k] ? (frames + net_time_div[k] - 1) / net_time_div[k] : 1);
     }
+    net_mark_all(); /* the end unblocks the ops that wait for a complete input */
     net_pump();
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
         if (net_produced[k] != net_rows[k]) return -2; /* a stalled schedule: never with a valid plan */
