@@ -154,6 +154,11 @@ def test_conv2d(build_dir, tmp_path):
         (5, 9, 8, 16, 1, 1),  # pointwise
         (6, 8, 16, 8, 1, 1),
         (3, 5, 24, 72, 1, 1),
+        (3, 8, 48, 16, 1, 1),  # pointwise instances of mn01's channel counts
+        (2, 8, 64, 16, 1, 1),
+        (2, 7, 96, 16, 1, 1),
+        (2, 12, 32, 5, 1, 1),  # a channel count without an instance (the general one)
+        (2, 70, 16, 4, 1, 1),  # a row longer than one patch block
         (4, 3, 7, 3, 1, 1),  # channels not a multiple of 4
         (5, 5, 6, 4, 5, 2),
         (1, 1, 8, 8, 3, 1),  # everything is padding but the centre

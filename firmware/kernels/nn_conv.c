@@ -241,6 +241,156 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
 }
 #endif
 
+/* Pointwise conv (k = 1, stride 1, cin a multiple of 4): the row's pixels are widened once into a
+ * doubled patch (nn_widen4x2: 2 (x - zp_in) in pair order); then output channel by output channel,
+ * four pixels per pass, each weight word is widened in registers (SXTB16 gives the same pair order)
+ * and meets the four pixels' patch words: 3 + 4 x 3 instructions per 16 MACs. CIN is a constant in
+ * the instances for mn01's channel counts (patch offsets become immediates), a variable in the
+ * general one. The channel's output stage is the fast requantization, or, for a channel outside it,
+ * the exact slow form on the halved sum. */
+/* Two patch words: one LDRD where the offset is a constant (ld2), two LDRs elsewhere (LDRD has no
+ * register offset). */
+static inline __attribute__((always_inline)) void pw_load2(const uint32_t *p, int ld2, uint32_t *x, uint32_t *y)
+{
+    if (ld2) {
+        nn_load2(p, x, y);
+    } else {
+        *x = p[0];
+        *y = p[1];
+    }
+}
+
+/* A channel outside the fast requantization: the doubled sum halved (exact: it is even) plus the bias. */
+static __attribute__((noinline)) void pw_channel_slow(const nn_conv_t *p, int co, const int16_t *patch, int nb,
+                                                      nn_out_t o, int8_t *dst)
+{
+    const int cin = p->cin;
+    const int8_t *w = p->weights + (size_t)co * cin;
+    const uint32_t *pp = (const uint32_t *)(const void *)patch;
+    const nn_rq_t rq = nn_rq_make(p->mult[co], p->shift[co]);
+    for (int i = 0; i < nb; ++i, pp += cin / 2, dst += p->cout) {
+        int32_t a = 0;
+        for (int g = 0; g < cin / 4; ++g) {
+            const uint32_t W = nn_load32(w + 4 * g);
+            a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
+            a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
+        }
+        *dst = nn_out_apply(nn_rq_apply(p->bias[co] + a / 2, rq), o);
+    }
+}
+
+static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, const int16_t *patch, int nb,
+                                                           const int CIN, int ld2, nn_out_t o, int kind, int8_t *out)
+{
+    const int cout = p->cout, words = CIN / 2;
+    const int8_t *w = p->weights;
+    for (int co = 0; co < cout; ++co, w += CIN) {
+        const int32_t shift = p->shift[co];
+        if (!nn_rqz_ok(shift)) {
+            pw_channel_slow(p, co, patch, nb, o, out + co);
+            continue;
+        }
+        const int32_t b2 = 2 * p->bias[co];
+        const nn_rqz_t q = nn_rqz_make(p->mult[co], shift, p->zp_out);
+        const uint32_t *pp = (const uint32_t *)(const void *)patch;
+        const uint32_t *const end4 = pp + (nb & ~3) * words, *const end = pp + nb * words;
+        int8_t *dst = out + co;
+        for (; pp != end4; pp += 4 * words) {
+            int32_t a0 = b2, a1 = b2, a2 = b2, a3 = b2;
+            _Pragma("GCC unroll 8") for (int g = 0; g < CIN / 4; ++g) {
+                const uint32_t W = nn_load32(w + 4 * g);
+                const uint32_t wa = nn_sxtb16(W), wb = nn_sxtb16_ror8(W);
+                uint32_t x, y;
+                pw_load2(pp + 2 * g, ld2, &x, &y);
+                a0 = nn_smlad(wa, x, a0);
+                a0 = nn_smlad(wb, y, a0);
+                pw_load2(pp + words + 2 * g, ld2, &x, &y);
+                a1 = nn_smlad(wa, x, a1);
+                a1 = nn_smlad(wb, y, a1);
+                pw_load2(pp + 2 * words + 2 * g, ld2, &x, &y);
+                a2 = nn_smlad(wa, x, a2);
+                a2 = nn_smlad(wb, y, a2);
+                pw_load2(pp + 3 * words + 2 * g, ld2, &x, &y);
+                a3 = nn_smlad(wa, x, a3);
+                a3 = nn_smlad(wb, y, a3);
+            }
+            *dst = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
+            dst += cout;
+            *dst = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
+            dst += cout;
+            *dst = nn_outz_k(nn_rqz_apply(a2, q), o, kind);
+            dst += cout;
+            *dst = nn_outz_k(nn_rqz_apply(a3, q), o, kind);
+            dst += cout;
+        }
+        for (; pp != end; pp += words, dst += cout) {
+            int32_t a = b2;
+            for (int g = 0; g < CIN / 4; ++g) {
+                const uint32_t W = nn_load32(w + 4 * g);
+                a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
+                a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
+            }
+            *dst = nn_outz_k(nn_rqz_apply(a, q), o, kind);
+        }
+    }
+}
+
+typedef void (*pw_block_fn)(const nn_conv_t *, const int16_t *, int, nn_out_t, int8_t *);
+
+#define NN_PW_FN(CIN, KIND)                                                                                    \
+    static void pw_##CIN##_##KIND(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o, int8_t *out)   \
+    {                                                                                                          \
+        pw_block(p, patch, nb, CIN, 1, o, KIND, out);                                                             \
+    }
+#define NN_PW_FNS(CIN) NN_PW_FN(CIN, NN_OUT_PLAIN) NN_PW_FN(CIN, NN_OUT_LUT)
+NN_PW_FNS(8)
+NN_PW_FNS(16)
+NN_PW_FNS(24)
+NN_PW_FNS(48)
+NN_PW_FNS(64)
+NN_PW_FNS(96)
+
+static void pw_any(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o, int8_t *out)
+{
+    pw_block(p, patch, nb, p->cin, 0, o, NN_OUT_ANY, out);
+}
+
+/* The instance for (cin, output stage); pw_any where there is none. */
+static pw_block_fn pw_pick(int cin, int kind)
+{
+#define NN_PW_CASE(CIN)                                                                                        \
+    case CIN:                                                                                                  \
+        return kind == NN_OUT_PLAIN ? pw_##CIN##_NN_OUT_PLAIN : pw_##CIN##_NN_OUT_LUT;
+    if (kind == NN_OUT_PLAIN || kind == NN_OUT_LUT) {
+        switch (cin) {
+            NN_PW_CASE(8)
+            NN_PW_CASE(16)
+            NN_PW_CASE(24)
+            NN_PW_CASE(48)
+            NN_PW_CASE(64)
+            NN_PW_CASE(96)
+        default: break;
+        }
+    }
+#undef NN_PW_CASE
+    return pw_any;
+}
+
+static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out)
+{
+    const int cin = p->cin, f = p->f_out;
+    int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    const pw_block_fn fn = pw_pick(cin, nn_out_kind(p->act_min, p->act_max, p->lut));
+    const int block = NN_PATCH_MAX / cin;
+    for (int f0 = 0; f0 < f; f0 += block) {
+        const int nb = f - f0 < block ? f - f0 : block;
+        const int8_t *x = in + (size_t)f0 * cin;
+        for (int g = 0; g < nb * cin; g += 4) nn_widen4x2(x + g, p->zp_in, patch + g);
+        fn(p, patch, nb, o, out + (size_t)f0 * p->cout);
+    }
+}
+
 void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int cin = p->cin, cout = p->cout, f_out = p->f_out;
@@ -254,6 +404,11 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
         }
     }
 #endif
+    if (p->k == 1 && p->stride == 1 && p->pad == 0 && (cin & 3) == 0 && cin <= NN_PATCH_MAX / 4) {
+        if (rows[0]) pointwise_row(p, rows[0], out);
+        else conv2d_row_scalar(p, rows, out); /* no input row (never in a graph: pad 0) */
+        return;
+    }
     const int n = p->k * p->k * cin, len = patch_len(n), words = len / 2;
     if (len > NN_PATCH_MAX / 4) {
         conv2d_row_scalar(p, rows, out);
