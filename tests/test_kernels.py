@@ -185,6 +185,19 @@ def test_depthwise_conv2d(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
+def test_depthwise_conv2d_window_path(build_dir, tmp_path):
+    """Rows too short for the planar path (under 16 outputs) and kernels or strides outside it: the
+    padded-window path and its channel remainder, the plain path beyond its kernels (k 7)."""
+    rng = np.random.default_rng(5)
+    cases, wants = [], []
+    for k, stride in ((3, 1), (3, 2), (5, 1), (5, 2), (1, 1), (1, 2), (3, 3), (5, 3), (7, 1)):
+        for t, f, c in ((7, 8, 8), (6, 9, 20), (5, 4, 6), (3, 15, 12)):
+            case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.3))
+            cases.append(case)
+            wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
 def test_depthwise_conv2d_wide_rows(build_dir, tmp_path):
     """Rows wide enough for the planar 3 x 3 path (strides 1 and 2): odd widths, a channel remainder, the
     widest row its buffers take (66), every output stage and both requantization paths among the random cases."""

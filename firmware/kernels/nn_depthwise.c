@@ -121,10 +121,10 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
     for (int fo = 0; fo < f_out; ++fo, dst += ch, x0 += step) dw_pixel(ck, x0, row_stride, m4, K, o, kind, dst);
 }
 
-/* The planar path (3 x 3, strides 1 and 2, rows of at least 32 outputs and at most
- * NN_DW_PLANE - 8 padded inputs): four channels at a time, their k input rows are
- * first widened into int16 planes [channel][kt][f] (padding = zp_in), so that two
- * neighbouring taps of one channel are one word and SMLAD does two MACs. */
+/* The planar path (3 x 3 and 5 x 5, strides 1 and 2, rows of at most NN_DW_PLANE - 8 padded
+ * inputs): four channels at a time, their k input rows are first widened into int16 planes
+ * [channel][kt][f] (padding = zp_in), so that two neighbouring taps of one channel are one word
+ * and SMLAD does two MACs. */
 #define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
 
 typedef struct {
@@ -136,10 +136,12 @@ static inline void dw_store32(void *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
-/* Planes of channels c0..c0+3: k rows of fp + 8 elements (the last 8 are slack). */
+/* Planes of channels c0..c0+3: k rows of fp elements, then 8 of slack, left as they are: a pass of
+ * NN_DW_PASS pixels reads them only for accumulators beyond the row's outputs (never stored) or
+ * as the unused half of a word. */
 static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    const int k = p->k, pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad + 8;
+    const int k = p->k, pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
     for (int kt = 0; kt < k; ++kt) {
         if (!rows[kt]) {
@@ -218,55 +220,72 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
     {                                                                                                          \
         dw_planar_channel(x, W, bias2, q, f_out, ch, K, S, o, KIND, out);                                      \
     }
-NN_DW_PLANAR_FN(3, 1, NN_OUT_PLAIN)
-NN_DW_PLANAR_FN(3, 1, NN_OUT_ANY)
-NN_DW_PLANAR_FN(3, 2, NN_OUT_PLAIN)
-NN_DW_PLANAR_FN(3, 2, NN_OUT_ANY)
+#define NN_DW_PLANAR_FNS(K, S)                                                                                 \
+    NN_DW_PLANAR_FN(K, S, NN_OUT_PLAIN) NN_DW_PLANAR_FN(K, S, NN_OUT_LUT) NN_DW_PLANAR_FN(K, S, NN_OUT_ANY)
+NN_DW_PLANAR_FNS(3, 1)
+NN_DW_PLANAR_FNS(3, 2)
+NN_DW_PLANAR_FNS(5, 1)
+NN_DW_PLANAR_FNS(5, 2)
 
 typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[3], int32_t, nn_rqz_t, int, int,
                              nn_out_t, int8_t *);
 
-static dw_planar_fn dw_planar_pick(int s, int kind)
+/* mn01's output stages: no clamp (its ReLU is the zero point -128) or the hard-swish table */
+static dw_planar_fn dw_planar_pick(int k, int s, int kind)
 {
-    if (s == 2) return kind == NN_OUT_PLAIN ? dw_planar_3_2_NN_OUT_PLAIN : dw_planar_3_2_NN_OUT_ANY;
-    /* mn01's wide 3 x 3 stride 1 layers (B1, B3) need no clamp (their ReLU is the zero point -128) */
-    return kind == NN_OUT_PLAIN ? dw_planar_3_1_NN_OUT_PLAIN : dw_planar_3_1_NN_OUT_ANY;
+#define NN_DW_PICK(K, S)                                                                                       \
+    if (k == K && s == S)                                                                                      \
+        return kind == NN_OUT_PLAIN ? dw_planar_##K##_##S##_NN_OUT_PLAIN                                       \
+               : kind == NN_OUT_LUT ? dw_planar_##K##_##S##_NN_OUT_LUT                                         \
+                                    : dw_planar_##K##_##S##_NN_OUT_ANY;
+    NN_DW_PICK(3, 1)
+    NN_DW_PICK(3, 2)
+    NN_DW_PICK(5, 1)
+#undef NN_DW_PICK
+    return kind == NN_OUT_PLAIN ? dw_planar_5_2_NN_OUT_PLAIN
+           : kind == NN_OUT_LUT ? dw_planar_5_2_NN_OUT_LUT
+                                : dw_planar_5_2_NN_OUT_ANY;
 }
 
 /* Channels c0..c0+3 (all in the fast requantization) of the output row. */
 static void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0, nn_out_t o, dw_planar_fn fn,
                             int8_t *out)
 {
-    const int ch = p->cout;
+    const int ch = p->cout, k = p->k;
     for (int j = 0; j < 4; ++j) {
         const int c = c0 + j;
         const int8_t *w = p->weights + c;
-        uint32_t W[3][3];
+        uint32_t W[NN_DW_K_MAX][3];
         int32_t sum = 0;
-        for (int kt = 0; kt < 3; ++kt, w += 3 * ch) { /* taps (kt, 0..2) at w[0], w[ch], w[2 * ch] */
-            const int32_t w0 = w[0], w1 = w[ch], w2 = w[2 * ch];
-            W[kt][0] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
-            W[kt][1] = (uint16_t)(2 * w2);
-            sum += w0 + w1 + w2;
+        for (int kt = 0; kt < k; ++kt, w += k * ch) { /* taps (kt, 0..k-1) at w[0], w[ch], w[2 * ch], ... */
+            for (int m = 0; m < k / 2; ++m) {
+                const int32_t w0 = w[2 * m * ch], w1 = w[(2 * m + 1) * ch];
+                W[kt][m] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
+                sum += w0 + w1;
+            }
+            const int32_t wl = w[(k - 1) * ch]; /* the odd last tap */
+            W[kt][k / 2] = (uint16_t)(2 * wl);
+            sum += wl;
         }
         const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
         fn(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, o, out + c);
     }
 }
 
-/* Measured on mn01 (qemu-an386): the planar path wins over the window path for
- * 3 x 3 rows of 32 outputs or more (B1, B3 stride 1, B2 stride 2); on 16-output rows
- * its per-row widening costs more than SMLAD saves (5.9 vs 5.6 instructions per MAC). */
+/* Measured on mn01 (qemu-an386): the planar path wins over the window path on rows of 16
+ * outputs or more (B1-B6: 3.4-5.2 instructions per MAC); on rows of 8 or 4 its per-channel
+ * set-up costs more than SMLAD saves (8.0 vs 6.2 on B7-B12). */
 static int dw_planar_fits(const nn_conv_t *p)
 {
-    return p->k == 3 && (p->stride == 1 || p->stride == 2) && p->f_out >= 32 && p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
+    return (p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->f_out >= 16 &&
+           p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
 }
 
 static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int ch = p->cout, m4 = ch & ~3;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    const dw_planar_fn fn = dw_planar_pick(p->stride, nn_out_kind(p->act_min, p->act_max, p->lut));
+    const dw_planar_fn fn = dw_planar_pick(p->k, p->stride, nn_out_kind(p->act_min, p->act_max, p->lut));
     dw_planes_t pl;
     for (int c0 = 0; c0 < ch; c0 += 4) {
         const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
