@@ -8,13 +8,16 @@ shifts, padding, odd sizes and stride 2 on odd sizes.
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 
 import numpy as np
 import pytest
 
+from exporter import FIRMWARE_DIR
 from exporter.boards import cmake_build
+from exporter.codegen import kernel_variants
 from exporter.quantization import int8_math
 from exporter.reference.int8_exec import conv_acc
 
@@ -64,7 +67,31 @@ def requant_out(acc, mult, shift, zp, lo=-128, hi=127) -> np.ndarray:
     return int8_math.clamp(int8_math.requantize(acc, mult, shift) + zp, lo, hi).astype(np.int8)
 
 
+def with_row_kernels(cases, expected):
+    """Each conv case once per row kernel: the general one, the instance the exporter chooses for it
+    (exporter/codegen/kernel_variants.py), and an instance of another shape, which must hand the op to
+    the general kernel."""
+    out_c, out_w = [], []
+    for case, want in zip(cases, expected):
+        if case[0] not in ("conv2d", "depthwise_conv2d"):
+            out_c.append(case)
+            out_w.append(want)
+            continue
+        cin, _, f_in, f_out, k, stride, pad, _, _, act_min, act_max, _ = (int(v) for v in case[1])
+        chosen = kernel_variants.conv_row_kernel(case[0], cin, f_in, f_out, k, stride, pad, act_min, act_max,
+                                                 case[6].size > 0)
+        if case[0] == "conv2d":
+            other = "nn_pw16_lut_row" if cin == 8 else "nn_pw8_plain_row"
+        else:
+            other = "nn_dw3s1_plain_row" if (k, stride) == (5, 2) else "nn_dw5s2_lut_row"
+        for variant in dict.fromkeys(["", chosen or "", other]):
+            out_c.append(case + [variant])
+            out_w.append(want)
+    return out_c, out_w
+
+
 def check_all(build_dir, tmp_path, cases, expected):
+    cases, expected = with_row_kernels(cases, expected)
     for cli in CLIS:
         outs = run_cases(build_dir, cli, cases, tmp_path)
         for i, (got, want) in enumerate(zip(outs, expected)):
@@ -183,6 +210,27 @@ def test_depthwise_conv2d(build_dir, tmp_path):
                 cases.append(case)
                 wants.append(want)
     check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_row_kernel_names_are_the_kernels():
+    """The instances the exporter can choose are those nn_kernels.h declares (NN_CONV_VARIANTS)."""
+    header = (FIRMWARE_DIR / "kernels" / "nn_kernels.h").read_text()
+    block = header[header.index("#define NN_CONV_VARIANTS(X)"):].split("\n#define", 1)[0]
+    declared = re.findall(r"X\((nn_\w+)\)", block)
+    assert declared and sorted(declared) == sorted(kernel_variants.VARIANTS)
+
+
+def test_row_kernel_choice():
+    """mn01's shapes get their instance; other output stages and shapes the general kernels."""
+    choose = kernel_variants.conv_row_kernel
+    assert choose("conv2d", 16, 8, 8, 1, 1, 0, -128, 127, True) == "nn_pw16_lut_row"
+    assert choose("conv2d", 16, 8, 8, 1, 1, 0, -20, 127, False) is None  # a ReLU clamp
+    assert choose("conv2d", 32, 8, 8, 1, 1, 0, -128, 127, False) is None  # no instance for 32 channels
+    assert choose("conv2d", 8, 64, 64, 3, 1, 1, -128, 127, False) is None
+    assert choose("depthwise_conv2d", 8, 64, 64, 3, 1, 1, -128, 127, False) == "nn_dw3s1_plain_row"
+    assert choose("depthwise_conv2d", 16, 32, 16, 5, 2, 2, -128, 127, True) == "nn_dw5s2_lut_row"
+    assert choose("depthwise_conv2d", 24, 8, 8, 3, 1, 1, -128, 127, True) is None  # a short row
+    assert choose("depthwise_conv2d", 8, 80, 80, 3, 1, 1, -128, 127, False) is None  # wider than the planes
 
 
 def test_depthwise_conv2d_window_path(build_dir, tmp_path):

@@ -26,7 +26,7 @@ import jinja2
 import numpy as np
 
 from exporter import TEMPLATES_DIR, __version__, manifest
-from exporter.codegen import row_schedule
+from exporter.codegen import kernel_variants, row_schedule
 from exporter.errors import UserError
 from exporter.quantization.graph import Graph, op_inputs
 
@@ -178,6 +178,10 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
              "in_mel": x0.get("mel", 1), "channels": x0["channels"]}
         if kind in ("conv2d", "depthwise_conv2d"):
             s.update(k=op["kernel"], stride=op["stride"], pad=op["padding"])
+            general = "nn_conv2d_row" if kind == "conv2d" else "nn_depthwise_conv2d_row"
+            s["row_fn"] = kernel_variants.conv_row_kernel(
+                kind, x0["channels"], x0["mel"], graph.tensors[op["output"]]["mel"], op["kernel"], op["stride"],
+                op["padding"], op["act_min"], op["act_max"], "fused_table" in op) or general
         elif kind == "lut":
             s["table"] = c_ident(op["table"])
         elif kind == "global_avgpool":

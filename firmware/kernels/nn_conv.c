@@ -125,18 +125,8 @@ static void dot_block_slow(const uint32_t *patch, int nb, const uint32_t *wv, in
 
 typedef void (*dot_block_fn)(const uint32_t *, int, const uint32_t *, int, int32_t, nn_rqz_t, nn_out_t, int8_t *, int);
 
-/* Specialised for the pointwise layers of 8 and 16 input channels (4 and 8 words) and the
- * usual output stages; any length and NN_OUT_ANY share the general versions. */
-#define NN_DOT_BLOCKS(WORDS)                                                                                   \
-    NN_DOT_BLOCK(WORDS, NN_OUT_PLAIN) NN_DOT_BLOCK(WORDS, NN_OUT_RELU) NN_DOT_BLOCK(WORDS, NN_OUT_LUT)          \
-    static const dot_block_fn dot_blocks_##WORDS[4] = {dot_block_##WORDS##_NN_OUT_PLAIN,                       \
-                                                       dot_block_##WORDS##_NN_OUT_RELU,                        \
-                                                       dot_block_##WORDS##_NN_OUT_LUT, dot_block__NN_OUT_ANY};
-
+/* One instance, for any output stage: pointwise convs (mn01's but the stem) take pointwise_row. */
 NN_DOT_BLOCK(, NN_OUT_ANY)
-NN_DOT_BLOCKS() /* any length */
-NN_DOT_BLOCKS(4)
-NN_DOT_BLOCKS(8)
 
 #if NN_DSP
 #define NN_STEM_F_MAX 256 /* input mel bands of the one-channel 3x3 path */
@@ -245,9 +235,9 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
  * doubled patch (nn_widen4x2: 2 (x - zp_in) in pair order); then output channel by output channel,
  * four pixels per pass, each weight word is widened in registers (SXTB16 gives the same pair order)
  * and meets the four pixels' patch words: 3 + 4 x 3 instructions per 16 MACs. CIN is a constant in
- * the instances for mn01's channel counts (patch offsets become immediates), a variable in the
- * general one. The channel's output stage is the fast requantization, or, for a channel outside it,
- * the exact slow form on the halved sum. */
+ * the instances for mn01's channel counts (patch offsets become immediates; the exporter links in
+ * only those its network uses), a variable in the general one. The channel's output stage is the
+ * fast requantization, or, for a channel outside it, the exact slow form on the halved sum. */
 /* Two patch words: one LDRD where the offset is a constant (ld2), two LDRs elsewhere (LDRD has no
  * register offset). */
 static inline __attribute__((always_inline)) void pw_load2(const uint32_t *p, int ld2, uint32_t *x, uint32_t *y)
@@ -297,23 +287,31 @@ static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, c
         int8_t *dst = out + co;
         for (; pp != end4; pp += 4 * words) {
             int32_t a0 = b2, a1 = b2, a2 = b2, a3 = b2;
-            _Pragma("GCC unroll 8") for (int g = 0; g < CIN / 4; ++g) {
-                const uint32_t W = nn_load32(w + 4 * g);
-                const uint32_t wa = nn_sxtb16(W), wb = nn_sxtb16_ror8(W);
-                uint32_t x, y;
-                pw_load2(pp + 2 * g, ld2, &x, &y);
-                a0 = nn_smlad(wa, x, a0);
-                a0 = nn_smlad(wb, y, a0);
-                pw_load2(pp + words + 2 * g, ld2, &x, &y);
-                a1 = nn_smlad(wa, x, a1);
-                a1 = nn_smlad(wb, y, a1);
-                pw_load2(pp + 2 * words + 2 * g, ld2, &x, &y);
-                a2 = nn_smlad(wa, x, a2);
-                a2 = nn_smlad(wb, y, a2);
-                pw_load2(pp + 3 * words + 2 * g, ld2, &x, &y);
-                a3 = nn_smlad(wa, x, a3);
-                a3 = nn_smlad(wb, y, a3);
+#define NN_PW_GROUP(g)                                                                                         \
+    {                                                                                                          \
+        const uint32_t W = nn_load32(w + 4 * (g));                                                             \
+        const uint32_t wa = nn_sxtb16(W), wb = nn_sxtb16_ror8(W);                                              \
+        uint32_t x, y;                                                                                         \
+        pw_load2(pp + 2 * (g), ld2, &x, &y);                                                                   \
+        a0 = nn_smlad(wa, x, a0);                                                                              \
+        a0 = nn_smlad(wb, y, a0);                                                                              \
+        pw_load2(pp + words + 2 * (g), ld2, &x, &y);                                                           \
+        a1 = nn_smlad(wa, x, a1);                                                                              \
+        a1 = nn_smlad(wb, y, a1);                                                                              \
+        pw_load2(pp + 2 * words + 2 * (g), ld2, &x, &y);                                                       \
+        a2 = nn_smlad(wa, x, a2);                                                                              \
+        a2 = nn_smlad(wb, y, a2);                                                                              \
+        pw_load2(pp + 3 * words + 2 * (g), ld2, &x, &y);                                                       \
+        a3 = nn_smlad(wa, x, a3);                                                                              \
+        a3 = nn_smlad(wb, y, a3);                                                                              \
+    }
+            /* up to 24 channels unrolled whole; longer rows two groups per iteration (flash) */
+            if (CIN <= 24) {
+                _Pragma("GCC unroll 6") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
+            } else {
+                _Pragma("GCC unroll 2") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
             }
+#undef NN_PW_GROUP
             *dst = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
             dst += cout;
             *dst = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
@@ -355,33 +353,11 @@ static void pw_any(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o,
     pw_block(p, patch, nb, p->cin, 0, o, NN_OUT_ANY, out);
 }
 
-/* The instance for (cin, output stage); pw_any where there is none. */
-static pw_block_fn pw_pick(int cin, int kind)
-{
-#define NN_PW_CASE(CIN)                                                                                        \
-    case CIN:                                                                                                  \
-        return kind == NN_OUT_PLAIN ? pw_##CIN##_NN_OUT_PLAIN : pw_##CIN##_NN_OUT_LUT;
-    if (kind == NN_OUT_PLAIN || kind == NN_OUT_LUT) {
-        switch (cin) {
-            NN_PW_CASE(8)
-            NN_PW_CASE(16)
-            NN_PW_CASE(24)
-            NN_PW_CASE(48)
-            NN_PW_CASE(64)
-            NN_PW_CASE(96)
-        default: break;
-        }
-    }
-#undef NN_PW_CASE
-    return pw_any;
-}
-
-static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out)
+static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out, pw_block_fn fn)
 {
     const int cin = p->cin, f = p->f_out;
     int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    const pw_block_fn fn = pw_pick(cin, nn_out_kind(p->act_min, p->act_max, p->lut));
     const int block = NN_PATCH_MAX / cin;
     for (int f0 = 0; f0 < f; f0 += block) {
         const int nb = f - f0 < block ? f - f0 : block;
@@ -390,6 +366,30 @@ static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out)
         fn(p, patch, nb, o, out + (size_t)f0 * p->cout);
     }
 }
+
+static int pointwise_fits(const nn_conv_t *p)
+{
+    return p->k == 1 && p->stride == 1 && p->pad == 0 && (p->cin & 3) == 0 && p->cin <= NN_PATCH_MAX / 4;
+}
+
+/* The export-time instances (nn_kernels.h, NN_CONV_VARIANTS): the general kernel where the op is
+ * not of the instance's shape. */
+#define NN_PW_ROW(CIN, KIND, NAME)                                                                             \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) \
+            pointwise_row(p, rows[0], out, pw_##CIN##_##KIND);                                                 \
+        else                                                                                                   \
+            nn_conv2d_row(p, rows, out);                                                                       \
+    }
+#define NN_PW_ROWS(CIN)                                                                                        \
+    NN_PW_ROW(CIN, NN_OUT_PLAIN, nn_pw##CIN##_plain_row) NN_PW_ROW(CIN, NN_OUT_LUT, nn_pw##CIN##_lut_row)
+NN_PW_ROWS(8)
+NN_PW_ROWS(16)
+NN_PW_ROWS(24)
+NN_PW_ROWS(48)
+NN_PW_ROWS(64)
+NN_PW_ROWS(96)
 
 void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
@@ -404,8 +404,8 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
         }
     }
 #endif
-    if (p->k == 1 && p->stride == 1 && p->pad == 0 && (cin & 3) == 0 && cin <= NN_PATCH_MAX / 4) {
-        if (rows[0]) pointwise_row(p, rows[0], out);
+    if (pointwise_fits(p)) {
+        if (rows[0]) pointwise_row(p, rows[0], out, pw_any);
         else conv2d_row_scalar(p, rows, out); /* no input row (never in a graph: pad 0) */
         return;
     }
@@ -418,8 +418,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
     int16_t wv[NN_PATCH_MAX / 4] __attribute__((aligned(4)));
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const int block = NN_PATCH_MAX / len;
-    const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
-    const dot_block_fn fn = words == 4 ? dot_blocks_4[kind] : words == 8 ? dot_blocks_8[kind] : dot_blocks_[kind];
+    const dot_block_fn fn = dot_block__NN_OUT_ANY;
     for (int fo0 = 0; fo0 < f_out; fo0 += block) {
         const int nb = f_out - fo0 < block ? f_out - fo0 : block;
         build_patches(p, rows, fo0, nb, n, len, patch);

@@ -220,6 +220,8 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
     {                                                                                                          \
         dw_planar_channel(x, W, bias2, q, f_out, ch, K, S, o, KIND, out);                                      \
     }
+/* The general instances; those of mn01's output stages (no clamp: its ReLU is the zero point -128;
+ * the hard-swish table) are export-time variants (nn_kernels.h, NN_CONV_VARIANTS). */
 #define NN_DW_PLANAR_FNS(K, S)                                                                                 \
     NN_DW_PLANAR_FN(K, S, NN_OUT_PLAIN) NN_DW_PLANAR_FN(K, S, NN_OUT_LUT) NN_DW_PLANAR_FN(K, S, NN_OUT_ANY)
 NN_DW_PLANAR_FNS(3, 1)
@@ -230,21 +232,11 @@ NN_DW_PLANAR_FNS(5, 2)
 typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[3], int32_t, nn_rqz_t, int, int,
                              nn_out_t, int8_t *);
 
-/* mn01's output stages: no clamp (its ReLU is the zero point -128) or the hard-swish table */
-static dw_planar_fn dw_planar_pick(int k, int s, int kind)
+/* The general instance for (k, stride) of the planar path. */
+static dw_planar_fn dw_planar_pick(int k, int s)
 {
-#define NN_DW_PICK(K, S)                                                                                       \
-    if (k == K && s == S)                                                                                      \
-        return kind == NN_OUT_PLAIN ? dw_planar_##K##_##S##_NN_OUT_PLAIN                                       \
-               : kind == NN_OUT_LUT ? dw_planar_##K##_##S##_NN_OUT_LUT                                         \
-                                    : dw_planar_##K##_##S##_NN_OUT_ANY;
-    NN_DW_PICK(3, 1)
-    NN_DW_PICK(3, 2)
-    NN_DW_PICK(5, 1)
-#undef NN_DW_PICK
-    return kind == NN_OUT_PLAIN ? dw_planar_5_2_NN_OUT_PLAIN
-           : kind == NN_OUT_LUT ? dw_planar_5_2_NN_OUT_LUT
-                                : dw_planar_5_2_NN_OUT_ANY;
+    if (k == 3) return s == 1 ? dw_planar_3_1_NN_OUT_ANY : dw_planar_3_2_NN_OUT_ANY;
+    return s == 1 ? dw_planar_5_1_NN_OUT_ANY : dw_planar_5_2_NN_OUT_ANY;
 }
 
 /* Channels c0..c0+3 (all in the fast requantization) of the output row. */
@@ -281,11 +273,10 @@ static int dw_planar_fits(const nn_conv_t *p)
            p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
 }
 
-static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out, dw_planar_fn fn)
 {
     const int ch = p->cout, m4 = ch & ~3;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    const dw_planar_fn fn = dw_planar_pick(p->k, p->stride, nn_out_kind(p->act_min, p->act_max, p->lut));
     dw_planes_t pl;
     for (int c0 = 0; c0 < ch; c0 += 4) {
         const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
@@ -307,7 +298,7 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
     const int k = p->k, s = p->stride, pad = p->pad, ch = p->cout, f_in = p->f_in, f_out = p->f_out;
     const int fp = f_in + 2 * pad; /* padded row width */
     if (dw_planar_fits(p)) {
-        dw_planar_row(p, rows, out);
+        dw_planar_row(p, rows, out, dw_planar_pick(p->k, p->stride));
         return;
     }
     if (k > NN_DW_K_MAX || (size_t)k * fp * NN_DW_CHUNK > NN_DW_WINDOW_MAX) {
@@ -368,11 +359,8 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             }
         }
         const int row_stride = fp * NN_DW_CHUNK, step = s * NN_DW_CHUNK;
-        /* the output stages mn01 uses here (ReLU is its zero point -128, hard-swish a table); others
-         * take the general one */
-        if (k == 3 && kind == NN_OUT_PLAIN) NN_DW_CASE(3, NN_OUT_PLAIN);
-        else if (k == 3 && kind == NN_OUT_LUT) NN_DW_CASE(3, NN_OUT_LUT);
-        else if (k == 5 && kind == NN_OUT_PLAIN) NN_DW_CASE(5, NN_OUT_PLAIN);
+        /* the output stage mn01 uses on these short rows (hard-swish, a table); others take the general one */
+        if (k == 3 && kind == NN_OUT_LUT) NN_DW_CASE(3, NN_OUT_LUT);
         else if (k == 5 && kind == NN_OUT_LUT) NN_DW_CASE(5, NN_OUT_LUT);
         else NN_DW_CASE(k, NN_OUT_ANY);
         if (m4 < m) {
@@ -391,3 +379,20 @@ void nn_depthwise_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t 
         nn_depthwise_conv2d_row(p, rows, out);
     }
 }
+
+/* The export-time instances (nn_kernels.h, NN_CONV_VARIANTS): the general kernel where the op is
+ * not of the instance's shape. */
+#define NN_DW_ROW(K, S, KIND, NAME)                                                                            \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (p->k == K && p->stride == S && dw_planar_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) \
+            dw_planar_row(p, rows, out, dw_planar_##K##_##S##_##KIND);                                         \
+        else                                                                                                   \
+            nn_depthwise_conv2d_row(p, rows, out);                                                             \
+    }
+#define NN_DW_ROWS(K, S)                                                                                       \
+    NN_DW_ROW(K, S, NN_OUT_PLAIN, nn_dw##K##s##S##_plain_row) NN_DW_ROW(K, S, NN_OUT_LUT, nn_dw##K##s##S##_lut_row)
+NN_DW_ROWS(3, 1)
+NN_DW_ROWS(3, 2)
+NN_DW_ROWS(5, 1)
+NN_DW_ROWS(5, 2)
