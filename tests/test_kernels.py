@@ -132,14 +132,15 @@ def test_requant_fast_matches_int8_math(build_dir, tmp_path):
 
 
 def test_requant_z_matches_int8_math(build_dir, tmp_path):
-    """The kernels' usual form: doubled accumulator, shift in [-22, 0], output zero point folded in."""
+    """The kernels' usual form: doubled accumulator, shift in [-22, -1], output zero point folded in (SMMLAR)."""
     rng = np.random.default_rng(12)
     n = 200_000
     mult = rng.integers(0, (1 << 31) - 1, size=n, endpoint=True, dtype=np.int64)
-    shift = rng.integers(-22, 0, size=n, endpoint=True)
+    shift = rng.integers(-22, -1, size=n, endpoint=True)
     acc = rng.integers(-(1 << 30) + 1, 1 << 30, size=n, dtype=np.int64) >> rng.integers(0, 31, size=n)
     zp = rng.integers(-128, 128, size=n)
-    acc[:4], mult[:4], shift[:4] = [(1 << 30) - 1, -(1 << 30) + 1, -1, -3], (1 << 31) - 1, [-22, -22, 0, -1]
+    acc[:4], mult[:4], shift[:4] = [(1 << 30) - 1, -(1 << 30) + 1, -1, -3], (1 << 31) - 1, [-22, -22, -1, -1]
+    acc[4:8], mult[4:8], shift[4:8] = [-1, -5, -1, 1], [0, 0, 1 << 30, 1 << 30], [-1, -7, -1, -1]  # y == 0, acc < 0
     want = (int8_math.requantize(acc, mult, shift) + zp).astype(np.int32)
     case = ["requant_z", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32), zp.astype(np.int32)]
     check_all(build_dir, tmp_path, [case], [want])

@@ -276,7 +276,7 @@ static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, c
     const int8_t *w = p->weights;
     for (int co = 0; co < cout; ++co, w += CIN) {
         const int32_t shift = p->shift[co];
-        if (!nn_rqz_ok(shift)) {
+        if (!nn_rqz_ok(p->mult[co], shift)) {
             pw_channel_slow(p, co, patch, nb, o, out + co);
             continue;
         }
@@ -397,7 +397,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 #if NN_DSP
     if (cin == 1 && p->k == 3 && p->pad == 1 && p->stride <= 2 && p->f_in <= NN_STEM_F_MAX && cout <= NN_STEM_C_MAX) {
         int fast = 1;
-        for (int co = 0; co < cout; ++co) fast &= nn_rqz_ok(p->shift[co]);
+        for (int co = 0; co < cout; ++co) fast &= nn_rqz_ok(p->mult[co], p->shift[co]);
         if (fast) {
             conv3x3_c1_row(p, rows, out);
             return;
@@ -432,7 +432,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
             }
             const uint32_t *pw = (const uint32_t *)(const void *)wv, *pp = (const uint32_t *)(const void *)patch;
             int8_t *dst = out + (size_t)fo0 * cout + co;
-            if (nn_rqz_ok(p->shift[co])) {
+            if (nn_rqz_ok(p->mult[co], p->shift[co])) {
                 fn(pp, nb, pw, words, 2 * p->bias[co], nn_rqz_make(p->mult[co], p->shift[co], p->zp_out), o, dst, cout);
             } else {
                 dot_block_slow(pp, nb, pw, words, p->bias[co], nn_rq_make(p->mult[co], p->shift[co]), o, dst, cout);

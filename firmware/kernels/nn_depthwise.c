@@ -281,7 +281,7 @@ static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t 
     for (int c0 = 0; c0 < ch; c0 += 4) {
         const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
         int fast = c1 - c0 == 4;
-        for (int c = c0; c < c1; ++c) fast &= nn_rqz_ok(p->shift[c]);
+        for (int c = c0; c < c1; ++c) fast &= nn_rqz_ok(p->mult[c], p->shift[c]);
         if (!fast) {
             dw_plain_channels(p, rows, c0, c1, out);
             continue;
@@ -334,7 +334,7 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
         int fast = 1;
         for (int j = 0; j < m; ++j) {
             ck.rqz[j] = nn_rqz_make(p->mult[c0 + j], p->shift[c0 + j], p->zp_out);
-            fast &= nn_rqz_ok(p->shift[c0 + j]);
+            fast &= nn_rqz_ok(p->mult[c0 + j], p->shift[c0 + j]);
         }
         if (!fast) { /* a channel with a left shift or a tiny multiplier: the plain path */
             for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, rows, fo, c0, 0, m, o, out + (size_t)fo * ch);
