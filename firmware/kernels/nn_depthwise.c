@@ -129,7 +129,7 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
 
 typedef struct {
     int16_t x[4][NN_DW_K_MAX][NN_DW_PLANE];
-} dw_planes_t;
+} __attribute__((aligned(8))) dw_planes_t; /* rows of 4-byte multiples: words and LDRD pairs */
 
 static inline void dw_store32(void *p, uint32_t v)
 {
@@ -176,17 +176,70 @@ static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0
 }
 
 /* One channel's output row from its planes x[kt][.]: W[kt][m] = doubled (w[2m], w[2m+1]),
- * W[kt][K/2] = doubled (w[K-1], 0); out is the channel's first output, ch bytes per pixel.
+ * W[kt][K/2] = doubled (w[K-2], w[K-1]) (the last tap on top); out is the channel's first
+ * output, ch bytes per pixel. 3 x 3 with stride 1 has a path of its own (below).
  * First the accumulators of the whole row (weights in registers; NN_DW_PASS output pixels
  * per pass: with stride 1 pixel j + 1 reads the words of pixel j one element on, and the
  * odd last tap of pixels 2i and 2i + 1 is the bottom and top of one word), then their
  * output stage (its constants in registers): two loops that each fit the register file. */
 #define NN_DW_PASS 4
+
+/* 3 x 3, stride 1: two pixels per pass from one aligned word pair per row (LDRD) with all six
+ * weight words in registers: with d0 = (x0, x1), d1 = (x2, x3) and P = (w0, w1), Q = (w1, w2),
+ * pixel 0 is d0.P + bottom(d1) top(Q), pixel 1 top(d0) bottom(P) + d1.Q. The two accumulators
+ * go back into the planes' first two rows, over the word the pass has just read (no later
+ * pass reads it): no pointer of their own. Then the output stage reads them from there. */
+static inline __attribute__((always_inline)) void dw_planar_3x3_s1(const int16_t (*x)[NN_DW_PLANE],
+                                                                   const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
+                                                                   int f_out, int ch, nn_out_t o, int kind,
+                                                                   int8_t *out)
+{
+    uint8_t *const r0 = (uint8_t *)(uintptr_t)x[0]; /* the planes are this call's scratch */
+    const uint32_t p0 = W[0][0], q0 = W[0][1], p1 = W[1][0], q1 = W[1][1], p2 = W[2][0], q2 = W[2][1];
+    enum { ROW = 2 * NN_DW_PLANE }; /* bytes */
+    for (uint8_t *r = r0, *const end = r0 + 2 * ((f_out + 1) & ~1); r != end; r += 4) {
+        uint32_t d0, d1;
+        nn_load2((const uint32_t *)(const void *)r, &d0, &d1);
+        int32_t a0 = nn_smlad(d0, p0, bias2), a1 = nn_smlatb(d0, p0, bias2);
+        a0 = nn_smlabt(d1, q0, a0);
+        a1 = nn_smlad(d1, q0, a1);
+        nn_load2((const uint32_t *)(const void *)(r + ROW), &d0, &d1);
+        a0 = nn_smlad(d0, p1, a0);
+        a1 = nn_smlatb(d0, p1, a1);
+        a0 = nn_smlabt(d1, q1, a0);
+        a1 = nn_smlad(d1, q1, a1);
+        nn_load2((const uint32_t *)(const void *)(r + 2 * ROW), &d0, &d1);
+        a0 = nn_smlad(d0, p2, a0);
+        a1 = nn_smlatb(d0, p2, a1);
+        a0 = nn_smlabt(d1, q2, a0);
+        a1 = nn_smlad(d1, q2, a1);
+        memcpy(r, &a0, 4);
+        memcpy(r + ROW, &a1, 4);
+    }
+    int fo = 0;
+    for (const uint8_t *r = r0; fo + 2 <= f_out; fo += 2, r += 4, out += 2 * ch) {
+        int32_t a0, a1;
+        memcpy(&a0, r, 4);
+        memcpy(&a1, r + ROW, 4);
+        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
+        out[ch] = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
+    }
+    if (fo < f_out) {
+        int32_t a0;
+        memcpy(&a0, r0 + 2 * fo, 4);
+        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
+    }
+}
+
 static inline __attribute__((always_inline)) void dw_planar_channel(const int16_t (*x)[NN_DW_PLANE],
                                                                     const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
                                                                     int f_out, int ch, int K, int S, nn_out_t o,
                                                                     int kind, int8_t *out)
 {
+    if (K == 3 && S == 1) {
+        dw_planar_3x3_s1(x, W, bias2, q, f_out, ch, o, kind, out);
+        return;
+    }
     int32_t acc[NN_DW_PLANE] __attribute__((aligned(8)));
     uint32_t w[NN_DW_K_MAX][3];
     _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
@@ -203,8 +256,8 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
                 }
             }
             _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                if (S == 1 && (j & 1)) a[j] = nn_smlatb(nn_load32(r + j - 1 + K - 1), w[kt][K / 2], a[j]);
-                else a[j] = nn_smlabb(nn_load32(r + S * j + K - 1), w[kt][K / 2], a[j]);
+                if (S == 1 && (j & 1)) a[j] = nn_smlatt(nn_load32(r + j - 1 + K - 1), w[kt][K / 2], a[j]);
+                else a[j] = nn_smlabt(nn_load32(r + S * j + K - 1), w[kt][K / 2], a[j]);
             }
         }
         _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) acc[fo + j] = a[j];
@@ -255,8 +308,8 @@ static void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0, n
                 W[kt][m] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
                 sum += w0 + w1;
             }
-            const int32_t wl = w[(k - 1) * ch]; /* the odd last tap */
-            W[kt][k / 2] = (uint16_t)(2 * wl);
+            const int32_t wl = w[(k - 1) * ch]; /* the odd last tap, on top of its neighbour */
+            W[kt][k / 2] = nn_pack_lo((uint32_t)(2 * w[(k - 2) * ch]), (uint32_t)(2 * wl));
             sum += wl;
         }
         const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
@@ -273,7 +326,8 @@ static int dw_planar_fits(const nn_conv_t *p)
            p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
 }
 
-static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out, dw_planar_fn fn)
+static __attribute__((noinline)) void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
+                                                   dw_planar_fn fn)
 {
     const int ch = p->cout, m4 = ch & ~3;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
