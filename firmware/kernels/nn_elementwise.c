@@ -113,30 +113,36 @@ static inline __attribute__((always_inline)) void add_loop(const nn_add_t *p, co
 }
 
 /* The common case of the graph: left shift 20, input h at (2^30, 0) (its term is
- * exactly (h - zp_h) << 19), input q with a shift <= -1 and the output within the
+ * exactly (h - zp_h) << 19), input q with 1 to 3 right shifts and the output within the
  * fast requantization: every shift a constant, the output zero point folded in. The q side
- * is nn_rqz_apply too (zero point 0): its input 2 (q - zp_q) << 20 comes doubled. */
+ * is nn_rqz_apply too, its input 2 (q - zp_q) << 20 doubled, and its zero point -(zp_h << 19)
+ * takes h's: 2 * (a' + b') = (h << 20) + 2 * (vq - (zp_h << 19)). (With R <= 3 right shifts
+ * that zero point times 2^R stays below 2^29.) */
 static void add_common(const int8_t *h, int32_t zp_h, const int8_t *q, int32_t zp_q, int32_t mq, int32_t sq, int32_t mo,
                        int32_t so, int32_t zp_out, int32_t n, int8_t *out)
 {
-    /* the shifts written on the raw values so that each (x << s) - zp * 2^s is one RSB */
-    const nn_rqz_t rq = nn_rqz_make(mq, sq, 0), ro = nn_rqz_make(mo, so, zp_out);
-    const int32_t zh20 = (int32_t)((uint32_t)zp_h << 20), zq21 = (int32_t)((uint32_t)zp_q << 21);
+    const nn_rqz_t rq = nn_rqz_make(mq, sq, -(zp_h * (1 << 19))), ro = nn_rqz_make(mo, so, zp_out);
+    const int32_t zq21 = (int32_t)((uint32_t)zp_q << 21); /* (q << 21) - zq21 is one RSB */
     for (int32_t i = 0; i < n; ++i) {
         const int32_t vq = nn_rqz_apply((int32_t)((uint32_t)q[i] << 21) - zq21, rq);
-        /* 2 * (a' + b') = ((h - zp_h) << 20) + 2 * vq */
-        out[i] = (int8_t)nn_ssat8(nn_rqz_apply((int32_t)((uint32_t)h[i] << 20) - zh20 + vq * 2, ro));
+        out[i] = (int8_t)nn_ssat8(nn_rqz_apply((int32_t)((uint32_t)h[i] << 20) + vq * 2, ro));
     }
+}
+
+/* add_common's q side: a multiplier >= 0 and 1 to 3 right shifts. */
+static int add_common_ok(int32_t mult, int32_t shift)
+{
+    return nn_rqz_ok(mult, shift) && shift >= -3;
 }
 
 void nn_add(const nn_add_t *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out)
 {
     if (p->left_shift == 20 && nn_rqz_ok(p->mo, p->so)) {
-        if (p->m1 == (1 << 30) && p->s1 == 0 && nn_rqz_ok(p->m2, p->s2)) {
+        if (p->m1 == (1 << 30) && p->s1 == 0 && add_common_ok(p->m2, p->s2)) {
             add_common(a, p->zp_a, b, p->zp_b, p->m2, p->s2, p->mo, p->so, p->zp_out, n, out);
             return;
         }
-        if (p->m2 == (1 << 30) && p->s2 == 0 && nn_rqz_ok(p->m1, p->s1)) {
+        if (p->m2 == (1 << 30) && p->s2 == 0 && add_common_ok(p->m1, p->s1)) {
             add_common(b, p->zp_b, a, p->zp_a, p->m1, p->s1, p->mo, p->so, p->zp_out, n, out);
             return;
         }
