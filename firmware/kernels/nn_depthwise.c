@@ -265,13 +265,42 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
     nn_outz_row(acc, f_out, q, o, kind, out, ch);
 }
 
+/* Channels c0..c0+3 (all in the fast requantization) of the output row: per channel its weight
+ * words (doubled, as dw_planar_channel takes them), its bias with zp_in's share folded in, and
+ * its row. */
+static inline __attribute__((always_inline)) void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0,
+                                                                  const nn_out_t *o, int K, int S, int kind,
+                                                                  int8_t *out)
+{
+    const int ch = p->cout;
+    const nn_out_t oo = *o;
+    for (int j = 0; j < 4; ++j) {
+        const int c = c0 + j;
+        const int8_t *w = p->weights + c;
+        uint32_t W[NN_DW_K_MAX][3];
+        int32_t sum = 0;
+        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt, w += K * ch) { /* taps (kt, 0..K-1): w[0], w[ch], ... */
+            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                const int32_t w0 = w[2 * m * ch], w1 = w[(2 * m + 1) * ch];
+                W[kt][m] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
+                sum += w0 + w1;
+            }
+            const int32_t wl = w[(K - 1) * ch]; /* the odd last tap, on top of its neighbour */
+            W[kt][K / 2] = nn_pack_lo((uint32_t)(2 * w[(K - 2) * ch]), (uint32_t)(2 * wl));
+            sum += wl;
+        }
+        const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
+        dw_planar_channel(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, K, S,
+                          oo, kind, out + c);
+    }
+}
+
 /* One function per kernel, stride and output stage: each gets its own register allocation. */
 #define NN_DW_PLANAR_FN(K, S, KIND)                                                                            \
-    static __attribute__((noinline)) void dw_planar_##K##_##S##_##KIND(                                        \
-        const int16_t (*x)[NN_DW_PLANE], const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q, int f_out, int ch, \
-        nn_out_t o, int8_t *out)                                                                               \
+    static __attribute__((noinline)) void dw_planar_##K##_##S##_##KIND(const nn_conv_t *p, const dw_planes_t *pl, \
+                                                                       int c0, const nn_out_t *o, int8_t *out) \
     {                                                                                                          \
-        dw_planar_channel(x, W, bias2, q, f_out, ch, K, S, o, KIND, out);                                      \
+        dw_planar_group(p, pl, c0, o, K, S, KIND, out);                                                        \
     }
 /* The general instances; those of mn01's output stages (no clamp: its ReLU is the zero point -128;
  * the hard-swish table) are export-time variants (nn_kernels.h, NN_CONV_VARIANTS). */
@@ -282,39 +311,13 @@ NN_DW_PLANAR_FNS(3, 2)
 NN_DW_PLANAR_FNS(5, 1)
 NN_DW_PLANAR_FNS(5, 2)
 
-typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[3], int32_t, nn_rqz_t, int, int,
-                             nn_out_t, int8_t *);
+typedef void (*dw_planar_fn)(const nn_conv_t *, const dw_planes_t *, int, const nn_out_t *, int8_t *);
 
 /* The general instance for (k, stride) of the planar path. */
 static dw_planar_fn dw_planar_pick(int k, int s)
 {
     if (k == 3) return s == 1 ? dw_planar_3_1_NN_OUT_ANY : dw_planar_3_2_NN_OUT_ANY;
     return s == 1 ? dw_planar_5_1_NN_OUT_ANY : dw_planar_5_2_NN_OUT_ANY;
-}
-
-/* Channels c0..c0+3 (all in the fast requantization) of the output row. */
-static void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0, nn_out_t o, dw_planar_fn fn,
-                            int8_t *out)
-{
-    const int ch = p->cout, k = p->k;
-    for (int j = 0; j < 4; ++j) {
-        const int c = c0 + j;
-        const int8_t *w = p->weights + c;
-        uint32_t W[NN_DW_K_MAX][3];
-        int32_t sum = 0;
-        for (int kt = 0; kt < k; ++kt, w += k * ch) { /* taps (kt, 0..k-1) at w[0], w[ch], w[2 * ch], ... */
-            for (int m = 0; m < k / 2; ++m) {
-                const int32_t w0 = w[2 * m * ch], w1 = w[(2 * m + 1) * ch];
-                W[kt][m] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
-                sum += w0 + w1;
-            }
-            const int32_t wl = w[(k - 1) * ch]; /* the odd last tap, on top of its neighbour */
-            W[kt][k / 2] = nn_pack_lo((uint32_t)(2 * w[(k - 2) * ch]), (uint32_t)(2 * wl));
-            sum += wl;
-        }
-        const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
-        fn(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, o, out + c);
-    }
 }
 
 /* Measured on mn01 (qemu-an386): the planar path wins over the window path on rows of 16
@@ -341,7 +344,7 @@ static __attribute__((noinline)) void dw_planar_row(const nn_conv_t *p, const in
             continue;
         }
         dw_fill_planes(p, rows, c0, &pl);
-        dw_planar_group(p, &pl, c0, o, fn, out);
+        fn(p, &pl, c0, &o, out);
     }
 }
 
