@@ -364,7 +364,7 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
     }
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
-    const int8_t zp = (int8_t)p->zp_in;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)p->zp_in;
     dw_chunk_t ck;
     int8_t win[NN_DW_WINDOW_MAX] __attribute__((aligned(4)));
     for (int c0 = 0; c0 < ch; c0 += NN_DW_CHUNK) {
@@ -397,22 +397,22 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, rows, fo, c0, 0, m, o, out + (size_t)fo * ch);
             continue;
         }
-        /* The window of this chunk: k rows of fp pixels, padding (and missing rows) = zp_in. */
+        /* The window of this chunk: k rows of fp pixels, padding (and missing rows) = zp_in; the
+         * pixels' first m4 channels are what the pixel loop reads. Words: short rows, no calls. */
         for (int kt = 0; kt < k; ++kt) {
-            int8_t *wr = win + (size_t)kt * fp * NN_DW_CHUNK;
+            uint32_t *wr = (uint32_t *)(void *)(win + (size_t)kt * fp * NN_DW_CHUNK);
             if (!rows[kt]) {
-                memset(wr, zp, (size_t)fp * NN_DW_CHUNK);
+                for (int i = 0; i < fp * (NN_DW_CHUNK / 4); ++i) wr[i] = zp4;
                 continue;
             }
-            memset(wr, zp, (size_t)pad * NN_DW_CHUNK);
-            memset(wr + (size_t)(pad + f_in) * NN_DW_CHUNK, zp, (size_t)pad * NN_DW_CHUNK);
+            for (int i = 0; i < pad * (NN_DW_CHUNK / 4); ++i) {
+                wr[i] = zp4;
+                wr[(pad + f_in) * (NN_DW_CHUNK / 4) + i] = zp4;
+            }
             const int8_t *src = rows[kt] + c0;
-            int8_t *dst = wr + (size_t)pad * NN_DW_CHUNK;
-            for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK) {
-                for (int j = 0; j < m4; j += 4) {
-                    uint32_t v = nn_load32(src + j);
-                    memcpy(dst + j, &v, 4);
-                }
+            uint32_t *dst = wr + pad * (NN_DW_CHUNK / 4);
+            for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                for (int j = 0; j < m4; j += 4) dst[j / 4] = nn_load32(src + j);
             }
         }
         const int row_stride = fp * NN_DW_CHUNK, step = s * NN_DW_CHUNK;
