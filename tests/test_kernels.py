@@ -77,9 +77,9 @@ def with_row_kernels(cases, expected):
             out_c.append(case)
             out_w.append(want)
             continue
-        cin, _, f_in, f_out, k, stride, pad, _, _, act_min, act_max, _ = (int(v) for v in case[1])
+        cin, cout, f_in, f_out, k, stride, pad, _, _, act_min, act_max, _ = (int(v) for v in case[1])
         chosen = kernel_variants.conv_row_kernel(case[0], cin, f_in, f_out, k, stride, pad, act_min, act_max,
-                                                 case[6].size > 0)
+                                                 case[6].size > 0, cout)
         if case[0] == "conv2d":
             other = "nn_pw16_lut_row" if cin == 8 else "nn_pw8_plain_row"
         else:
@@ -232,6 +232,8 @@ def test_row_kernel_choice():
     assert choose("depthwise_conv2d", 16, 32, 16, 5, 2, 2, -128, 127, True) == "nn_dw5s2_lut_row"
     assert choose("depthwise_conv2d", 24, 8, 8, 3, 1, 1, -128, 127, True) is None  # a short row
     assert choose("depthwise_conv2d", 8, 80, 80, 3, 1, 1, -128, 127, False) is None  # wider than the planes
+    assert choose("conv2d", 1, 128, 64, 3, 2, 1, -128, 127, True, 8) == "nn_c1k3s2_lut_row"  # the stem
+    assert choose("conv2d", 1, 128, 64, 3, 2, 1, -128, 127, True, 70) is None  # more channels than it takes
 
 
 def test_depthwise_conv2d_window_path(build_dir, tmp_path):

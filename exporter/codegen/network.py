@@ -181,7 +181,8 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
             general = "nn_conv2d_row" if kind == "conv2d" else "nn_depthwise_conv2d_row"
             s["row_fn"] = kernel_variants.conv_row_kernel(
                 kind, x0["channels"], x0["mel"], graph.tensors[op["output"]]["mel"], op["kernel"], op["stride"],
-                op["padding"], op["act_min"], op["act_max"], "fused_table" in op) or general
+                op["padding"], op["act_min"], op["act_max"], "fused_table" in op,
+                graph.tensors[op["output"]]["channels"]) or general
         elif kind == "lut":
             s["table"] = c_ident(op["table"])
         elif kind == "global_avgpool":

@@ -251,7 +251,7 @@ static const uint16_t net_reader_at[NET_NUM_TENSORS + 1] = {
 
 static const net_step_t net_steps[NET_NUM_STEPS] = {
     {K_QUANTIZE, 0, 0, 0, 0, 0, 1, 0, 0, 0, 128, 1, 0, &op0_input, NULL}, /* 0 input */
-    {K_CONV, 3, 2, 1, 1, 0, 2, 0, 1, 2, 128, 1, 0, &op1_in_conv_pre, nn_conv2d_row}, /* 1 in_conv.pre */
+    {K_CONV, 3, 2, 1, 1, 0, 2, 0, 1, 2, 128, 1, 0, &op1_in_conv_pre, nn_c1k3s2_lut_row}, /* 1 in_conv.pre */
     {K_DEPTHWISE, 3, 1, 1, 2, 0, 3, 0, 3, 3, 64, 8, 0, &op3_B1_dw, nn_dw3s1_plain_row}, /* 3 B1.dw */
     {K_CONV, 1, 1, 0, 3, 0, 4, 0, 4, 4, 64, 8, 0, &op4_B1_project, nn_pw8_plain_row}, /* 4 B1.project */
     {K_ADD, 0, 0, 0, 4, 2, 5, 0, 5, 5, 64, 8, 0, &op5_B1, NULL}, /* 5 B1 */

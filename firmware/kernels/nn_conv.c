@@ -177,20 +177,21 @@ static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_
     }
 }
 
-#define NN_STEM_FN(S, KIND)                                                                                    \
-    static __attribute__((noinline)) void stem_##S##_##KIND(int16_t x16[3][NN_STEM_ROW], const stem_channel_t *wq, \
-                                                            int f_out, int cout, nn_out_t o, int8_t *out)           \
-    {                                                                                                          \
-        stem_pixels(x16, wq, S, f_out, cout, o, KIND, out);                                                    \
-    }
-NN_STEM_FN(1, NN_OUT_ANY)
-NN_STEM_FN(2, NN_OUT_PLAIN)
-NN_STEM_FN(2, NN_OUT_LUT) /* mn01's stem: hard-swish table */
-NN_STEM_FN(2, NN_OUT_ANY)
-
-static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+static int conv3x3_c1_fits(const nn_conv_t *p, int stride, int kind)
 {
-    const int f_in = p->f_in, s = p->stride, cout = p->cout;
+    if (!(p->cin == 1 && p->k == 3 && p->pad == 1 && p->stride == stride && p->f_in <= NN_STEM_F_MAX &&
+          p->cout <= NN_STEM_C_MAX && nn_out_kind(p->act_min, p->act_max, p->lut) == kind))
+        return 0;
+    for (int co = 0; co < p->cout; ++co)
+        if (!nn_rqz_ok(p->mult[co], p->shift[co])) return 0;
+    return 1;
+}
+
+/* The stem's row: each export-time instance (below) has its own copy, stride and output stage constant. */
+static inline __attribute__((always_inline)) void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows,
+                                                                 int8_t *out, int S, int kind)
+{
+    const int f_in = p->f_in, cout = p->cout;
     int16_t x16[3][NN_STEM_ROW] __attribute__((aligned(4)));
     stem_channel_t wq[NN_STEM_C_MAX];
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
@@ -223,11 +224,7 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
         wq[co].bias = 2 * p->bias[co];
         wq[co].rq = nn_rqz_make(p->mult[co], p->shift[co], p->zp_out);
     }
-    const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
-    if (s == 2 && kind == NN_OUT_PLAIN) stem_2_NN_OUT_PLAIN(x16, wq, p->f_out, cout, o, out);
-    else if (s == 2 && kind == NN_OUT_LUT) stem_2_NN_OUT_LUT(x16, wq, p->f_out, cout, o, out);
-    else if (s == 2) stem_2_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
-    else stem_1_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
+    stem_pixels(x16, wq, S, p->f_out, cout, o, kind, out);
 }
 #endif
 
@@ -348,11 +345,6 @@ NN_PW_FNS(48)
 NN_PW_FNS(64)
 NN_PW_FNS(96)
 
-static void pw_any(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o, int8_t *out)
-{
-    pw_block(p, patch, nb, p->cin, 0, o, NN_OUT_ANY, out);
-}
-
 static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out, pw_block_fn fn)
 {
     const int cin = p->cin, f = p->f_out;
@@ -391,24 +383,26 @@ NN_PW_ROWS(48)
 NN_PW_ROWS(64)
 NN_PW_ROWS(96)
 
+/* The one-input-channel 3 x 3 conv (the stem), strides 1 and 2 (export-time instances as above). */
+#if NN_DSP
+#define NN_STEM_ROW_FN(S, KIND, NAME)                                                                          \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (conv3x3_c1_fits(p, S, KIND)) conv3x3_c1_row(p, rows, out, S, KIND);                                \
+        else nn_conv2d_row(p, rows, out);                                                                      \
+    }
+#else
+#define NN_STEM_ROW_FN(S, KIND, NAME)                                                                          \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out) { nn_conv2d_row(p, rows, out); }
+#endif
+NN_STEM_ROW_FN(1, NN_OUT_PLAIN, nn_c1k3s1_plain_row)
+NN_STEM_ROW_FN(1, NN_OUT_LUT, nn_c1k3s1_lut_row)
+NN_STEM_ROW_FN(2, NN_OUT_PLAIN, nn_c1k3s2_plain_row)
+NN_STEM_ROW_FN(2, NN_OUT_LUT, nn_c1k3s2_lut_row)
+
 void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int cin = p->cin, cout = p->cout, f_out = p->f_out;
-#if NN_DSP
-    if (cin == 1 && p->k == 3 && p->pad == 1 && p->stride <= 2 && p->f_in <= NN_STEM_F_MAX && cout <= NN_STEM_C_MAX) {
-        int fast = 1;
-        for (int co = 0; co < cout; ++co) fast &= nn_rqz_ok(p->mult[co], p->shift[co]);
-        if (fast) {
-            conv3x3_c1_row(p, rows, out);
-            return;
-        }
-    }
-#endif
-    if (pointwise_fits(p)) {
-        if (rows[0]) pointwise_row(p, rows[0], out, pw_any);
-        else conv2d_row_scalar(p, rows, out); /* no input row (never in a graph: pad 0) */
-        return;
-    }
     const int n = p->k * p->k * cin, len = patch_len(n), words = len / 2;
     if (len > NN_PATCH_MAX / 4) {
         conv2d_row_scalar(p, rows, out);

@@ -302,23 +302,16 @@ static inline __attribute__((always_inline)) void dw_planar_group(const nn_conv_
     {                                                                                                          \
         dw_planar_group(p, pl, c0, o, K, S, KIND, out);                                                        \
     }
-/* The general instances; those of mn01's output stages (no clamp: its ReLU is the zero point -128;
- * the hard-swish table) are export-time variants (nn_kernels.h, NN_CONV_VARIANTS). */
-#define NN_DW_PLANAR_FNS(K, S)                                                                                 \
-    NN_DW_PLANAR_FN(K, S, NN_OUT_PLAIN) NN_DW_PLANAR_FN(K, S, NN_OUT_LUT) NN_DW_PLANAR_FN(K, S, NN_OUT_ANY)
+/* mn01's output stages (no clamp: its ReLU is the zero point -128; the hard-swish table), reached
+ * through the export-time variants only (nn_kernels.h, NN_CONV_VARIANTS): the general kernel takes
+ * the window path. */
+#define NN_DW_PLANAR_FNS(K, S) NN_DW_PLANAR_FN(K, S, NN_OUT_PLAIN) NN_DW_PLANAR_FN(K, S, NN_OUT_LUT)
 NN_DW_PLANAR_FNS(3, 1)
 NN_DW_PLANAR_FNS(3, 2)
 NN_DW_PLANAR_FNS(5, 1)
 NN_DW_PLANAR_FNS(5, 2)
 
 typedef void (*dw_planar_fn)(const nn_conv_t *, const dw_planes_t *, int, const nn_out_t *, int8_t *);
-
-/* The general instance for (k, stride) of the planar path. */
-static dw_planar_fn dw_planar_pick(int k, int s)
-{
-    if (k == 3) return s == 1 ? dw_planar_3_1_NN_OUT_ANY : dw_planar_3_2_NN_OUT_ANY;
-    return s == 1 ? dw_planar_5_1_NN_OUT_ANY : dw_planar_5_2_NN_OUT_ANY;
-}
 
 /* Measured on mn01 (qemu-an386): the planar path wins over the window path on rows of 16
  * outputs or more (B1-B6: 3.4-5.2 instructions per MAC); on rows of 8 or 4 its per-channel
@@ -354,10 +347,6 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
 {
     const int k = p->k, s = p->stride, pad = p->pad, ch = p->cout, f_in = p->f_in, f_out = p->f_out;
     const int fp = f_in + 2 * pad; /* padded row width */
-    if (dw_planar_fits(p)) {
-        dw_planar_row(p, rows, out, dw_planar_pick(p->k, p->stride));
-        return;
-    }
     if (k > NN_DW_K_MAX || (size_t)k * fp * NN_DW_CHUNK > NN_DW_WINDOW_MAX) {
         for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel_plain(p, rows, fo, out + (size_t)fo * ch);
         return;
