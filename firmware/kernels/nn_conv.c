@@ -231,22 +231,11 @@ static inline __attribute__((always_inline)) void conv3x3_c1_row(const nn_conv_t
 /* Pointwise conv (k = 1, stride 1, cin a multiple of 4): the row's pixels are widened once into a
  * doubled patch (nn_widen4x2: 2 (x - zp_in) in pair order); then output channel by output channel,
  * four pixels per pass, each weight word is widened in registers (SXTB16 gives the same pair order)
- * and meets the four pixels' patch words: 3 + 4 x 3 instructions per 16 MACs. CIN is a constant in
- * the instances for mn01's channel counts (patch offsets become immediates; the exporter links in
- * only those its network uses), a variable in the general one. The channel's output stage is the
- * fast requantization, or, for a channel outside it, the exact slow form on the halved sum. */
-/* Two patch words: one LDRD where the offset is a constant (ld2), two LDRs elsewhere (LDRD has no
- * register offset). */
-static inline __attribute__((always_inline)) void pw_load2(const uint32_t *p, int ld2, uint32_t *x, uint32_t *y)
-{
-    if (ld2) {
-        nn_load2(p, x, y);
-    } else {
-        *x = p[0];
-        *y = p[1];
-    }
-}
-
+ * and meets the four pixels' patch words: 3 + 4 x 3 instructions per 16 MACs. CIN is a constant
+ * (patch offsets become immediates of LDRD): one instance per channel count of mn01, reached through
+ * the export-time variants (the exporter links in only those its network uses); other pointwise
+ * convs take nn_conv2d_row. The channel's output stage is the fast requantization, or, for a
+ * channel outside it, the exact slow form on the halved sum. */
 /* A channel outside the fast requantization: the doubled sum halved (exact: it is even) plus the bias. */
 static __attribute__((noinline)) void pw_channel_slow(const nn_conv_t *p, int co, const int16_t *patch, int nb,
                                                       nn_out_t o, int8_t *dst)
@@ -267,7 +256,7 @@ static __attribute__((noinline)) void pw_channel_slow(const nn_conv_t *p, int co
 }
 
 static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, const int16_t *patch, int nb,
-                                                           const int CIN, int ld2, nn_out_t o, int kind, int8_t *out)
+                                                           const int CIN, nn_out_t o, int kind, int8_t *out)
 {
     const int cout = p->cout, words = CIN / 2;
     const int8_t *w = p->weights;
@@ -289,16 +278,16 @@ static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, c
         const uint32_t W = nn_load32(w + 4 * (g));                                                             \
         const uint32_t wa = nn_sxtb16(W), wb = nn_sxtb16_ror8(W);                                              \
         uint32_t x, y;                                                                                         \
-        pw_load2(pp + 2 * (g), ld2, &x, &y);                                                                   \
+        nn_load2(pp + 2 * (g), &x, &y);                                                                   \
         a0 = nn_smlad(wa, x, a0);                                                                              \
         a0 = nn_smlad(wb, y, a0);                                                                              \
-        pw_load2(pp + words + 2 * (g), ld2, &x, &y);                                                           \
+        nn_load2(pp + words + 2 * (g), &x, &y);                                                           \
         a1 = nn_smlad(wa, x, a1);                                                                              \
         a1 = nn_smlad(wb, y, a1);                                                                              \
-        pw_load2(pp + 2 * words + 2 * (g), ld2, &x, &y);                                                       \
+        nn_load2(pp + 2 * words + 2 * (g), &x, &y);                                                       \
         a2 = nn_smlad(wa, x, a2);                                                                              \
         a2 = nn_smlad(wb, y, a2);                                                                              \
-        pw_load2(pp + 3 * words + 2 * (g), ld2, &x, &y);                                                       \
+        nn_load2(pp + 3 * words + 2 * (g), &x, &y);                                                       \
         a3 = nn_smlad(wa, x, a3);                                                                              \
         a3 = nn_smlad(wb, y, a3);                                                                              \
     }
@@ -335,7 +324,7 @@ typedef void (*pw_block_fn)(const nn_conv_t *, const int16_t *, int, nn_out_t, i
 #define NN_PW_FN(CIN, KIND)                                                                                    \
     static void pw_##CIN##_##KIND(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o, int8_t *out)   \
     {                                                                                                          \
-        pw_block(p, patch, nb, CIN, 1, o, KIND, out);                                                             \
+        pw_block(p, patch, nb, CIN, o, KIND, out);                                                             \
     }
 #define NN_PW_FNS(CIN) NN_PW_FN(CIN, NN_OUT_PLAIN) NN_PW_FN(CIN, NN_OUT_LUT)
 NN_PW_FNS(8)
