@@ -435,6 +435,8 @@ void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
     }
 }
 
+#define NN_FC_COUT_MAX 256 /* outputs of the fast path (a stack row of accumulators) */
+
 void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
 {
     const int cin = p->cin, cin4 = cin & ~3;
@@ -446,6 +448,38 @@ void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
             int32_t acc = p->bias[co];
             for (int ci = 0; ci < cin; ++ci) acc += (in[ci] - p->zp_in) * w[ci];
             out[co] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
+        }
+        return;
+    }
+    if (cin4 == cin && p->cout <= NN_FC_COUT_MAX) {
+        /* the input widened once, doubled (2 (x - zp_in), pair order); two outputs per pass share its
+         * words, each weight word widened in registers; then the output stage, channel by channel */
+        int32_t acc[NN_FC_COUT_MAX + 1];
+        for (int g = 0; g < cin; g += 4) nn_widen4x2(in + g, p->zp_in, x + g);
+        const uint32_t *xw = (const uint32_t *)(const void *)x;
+        const int8_t *w = p->weights;
+        for (int co = 0; co < p->cout; co += 2, w += 2 * cin) {
+            const int8_t *w1 = co + 1 < p->cout ? w + cin : w; /* a last odd output: its row twice */
+            int32_t a0 = 0, a1 = 0;
+            for (int g = 0; g < cin / 4; ++g) {
+                uint32_t xa, xb;
+                nn_load2(xw + 2 * g, &xa, &xb);
+                const uint32_t W0 = nn_load32(w + 4 * g), W1 = nn_load32(w1 + 4 * g);
+                a0 = nn_smlad(nn_sxtb16(W0), xa, a0);
+                a0 = nn_smlad(nn_sxtb16_ror8(W0), xb, a0);
+                a1 = nn_smlad(nn_sxtb16(W1), xa, a1);
+                a1 = nn_smlad(nn_sxtb16_ror8(W1), xb, a1);
+            }
+            acc[co] = a0;
+            acc[co + 1] = a1;
+        }
+        for (int c = 0; c < p->cout; ++c) { /* acc: the doubled dot product, exactly halved where needed */
+            if (nn_rqz_ok(p->mult[c], p->shift[c])) {
+                const int32_t v = nn_rqz_apply(2 * p->bias[c] + acc[c], nn_rqz_make(p->mult[c], p->shift[c], p->zp_out));
+                out[c] = nn_outz_k(v, o, NN_OUT_ANY);
+            } else {
+                out[c] = nn_out_apply(nn_rq_apply(p->bias[c] + acc[c] / 2, nn_rq_make(p->mult[c], p->shift[c])), o);
+            }
         }
         return;
     }
