@@ -21,10 +21,12 @@ from exporter.errors import Terminated, UserError
 COMMANDS = [
     ("embed", "exporter.commands.embed", "float embeddings of audio files (the paper's model, PyTorch)"),
     ("frontend", "exporter.commands.frontend", "fixed-point log-mel of an audio file, as the device computes it"),
+    ("pdm2pcm", "exporter.commands.pdm2pcm", "decimate a raw PDM microphone capture (2.048 MHz, 1 bit) to 32 kHz PCM"),
     ("export", "exporter.commands.export", "checkpoint -> int8 graph, ONNX models, C sources and reports"),
     ("run", "exporter.commands.run", "integer embeddings on a board: reference (ONNX Runtime), host (C), qemu-*"),
+    ("listen", "exporter.commands.listen", "decode what a flashed board with a live microphone sends over its UART"),
     ("heads", "exporter.commands.heads", "task heads on the embedding: `heads train` learns one from labelled audio"),
-    ("bench", "exporter.commands.bench", "speed and memory benchmark of the firmware in the emulator"),
+    ("bench", "exporter.commands.bench", "speed and memory benchmark of the firmware in the emulator (+ the real boards' image sizes)"),
 ]
 
 

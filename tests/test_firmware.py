@@ -120,6 +120,30 @@ def test_shipped_export_on_qemu_an386_equals_reference(clips, mode):
         [(t["name"], t["offset"], t["channels"], t["zero_point"]) for t in taps]
 
 
+@pytest.fixture(scope="module")
+def other_width_export(tmp_path_factory):
+    """A second width (0.2, seeded random weights): other channel counts, so other kernel instances
+    and general-kernel paths (exporter/codegen/kernel_variants.py) than mn01's."""
+    from exporter.commands.export import export_to
+    from exporter.float_model.checkpoint import resolve_model
+
+    model, info = resolve_model(weights="random", width=0.2, seed=3)
+    out = tmp_path_factory.mktemp("fw02") / "export"
+    export_to(out, model=model, info=info, calibration_clips=2, fidelity_clips=1, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_other_width_on_qemu_an386_equals_reference(other_width_export, clips, mode):
+    clip = clips["music"]
+    ref = reference.embed_clips([clip], mode, other_width_export)[0]
+    exe = firmware_runner.build_embedder("qemu-an386", mode, other_width_export)
+    run = firmware_runner.run_embedder("qemu-an386", exe, clip)
+    firmware_runner.check_run("qemu-an386", run, clip.size, mode)
+    got = run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+
+
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("mode,n", [("timestamp", 0), ("timestamp", 2560), ("scene", 513)])
 def test_clip_shorter_than_a_window_is_an_error_frame(embedders, board, mode, n):

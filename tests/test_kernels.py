@@ -8,13 +8,16 @@ shifts, padding, odd sizes and stride 2 on odd sizes.
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 
 import numpy as np
 import pytest
 
+from exporter import FIRMWARE_DIR
 from exporter.boards import cmake_build
+from exporter.codegen import kernel_variants
 from exporter.quantization import int8_math
 from exporter.reference.int8_exec import conv_acc
 
@@ -64,7 +67,31 @@ def requant_out(acc, mult, shift, zp, lo=-128, hi=127) -> np.ndarray:
     return int8_math.clamp(int8_math.requantize(acc, mult, shift) + zp, lo, hi).astype(np.int8)
 
 
+def with_row_kernels(cases, expected):
+    """Each conv case once per row kernel: the general one, the instance the exporter chooses for it
+    (exporter/codegen/kernel_variants.py), and an instance of another shape, which must hand the op to
+    the general kernel."""
+    out_c, out_w = [], []
+    for case, want in zip(cases, expected):
+        if case[0] not in ("conv2d", "depthwise_conv2d"):
+            out_c.append(case)
+            out_w.append(want)
+            continue
+        cin, cout, f_in, f_out, k, stride, pad, _, _, act_min, act_max, _ = (int(v) for v in case[1])
+        chosen = kernel_variants.conv_row_kernel(case[0], cin, f_in, f_out, k, stride, pad, act_min, act_max,
+                                                 case[6].size > 0, cout)
+        if case[0] == "conv2d":
+            other = "nn_pw16_lut_row" if cin == 8 else "nn_pw8_plain_row"
+        else:
+            other = "nn_dw3s1_plain_row" if (k, stride) == (5, 2) else "nn_dw5s2_lut_row"
+        for variant in dict.fromkeys(["", chosen or "", other]):
+            out_c.append(case + [variant])
+            out_w.append(want)
+    return out_c, out_w
+
+
 def check_all(build_dir, tmp_path, cases, expected):
+    cases, expected = with_row_kernels(cases, expected)
     for cli in CLIS:
         outs = run_cases(build_dir, cli, cases, tmp_path)
         for i, (got, want) in enumerate(zip(outs, expected)):
@@ -105,14 +132,15 @@ def test_requant_fast_matches_int8_math(build_dir, tmp_path):
 
 
 def test_requant_z_matches_int8_math(build_dir, tmp_path):
-    """The kernels' usual form: doubled accumulator, shift in [-22, 0], output zero point folded in."""
+    """The kernels' usual form: doubled accumulator, shift in [-22, -1], output zero point folded in (SMMLAR)."""
     rng = np.random.default_rng(12)
     n = 200_000
     mult = rng.integers(0, (1 << 31) - 1, size=n, endpoint=True, dtype=np.int64)
-    shift = rng.integers(-22, 0, size=n, endpoint=True)
+    shift = rng.integers(-22, -1, size=n, endpoint=True)
     acc = rng.integers(-(1 << 30) + 1, 1 << 30, size=n, dtype=np.int64) >> rng.integers(0, 31, size=n)
     zp = rng.integers(-128, 128, size=n)
-    acc[:4], mult[:4], shift[:4] = [(1 << 30) - 1, -(1 << 30) + 1, -1, -3], (1 << 31) - 1, [-22, -22, 0, -1]
+    acc[:4], mult[:4], shift[:4] = [(1 << 30) - 1, -(1 << 30) + 1, -1, -3], (1 << 31) - 1, [-22, -22, -1, -1]
+    acc[4:8], mult[4:8], shift[4:8] = [-1, -5, -1, 1], [0, 0, 1 << 30, 1 << 30], [-1, -7, -1, -1]  # y == 0, acc < 0
     want = (int8_math.requantize(acc, mult, shift) + zp).astype(np.int32)
     case = ["requant_z", acc.astype(np.int32), mult.astype(np.int32), shift.astype(np.int32), zp.astype(np.int32)]
     check_all(build_dir, tmp_path, [case], [want])
@@ -154,6 +182,11 @@ def test_conv2d(build_dir, tmp_path):
         (5, 9, 8, 16, 1, 1),  # pointwise
         (6, 8, 16, 8, 1, 1),
         (3, 5, 24, 72, 1, 1),
+        (3, 8, 48, 16, 1, 1),  # pointwise instances of mn01's channel counts
+        (2, 8, 64, 16, 1, 1),
+        (2, 7, 96, 16, 1, 1),
+        (2, 12, 32, 5, 1, 1),  # a channel count without an instance (the general one)
+        (2, 70, 16, 4, 1, 1),  # a row longer than one patch block
         (4, 3, 7, 3, 1, 1),  # channels not a multiple of 4
         (5, 5, 6, 4, 5, 2),
         (1, 1, 8, 8, 3, 1),  # everything is padding but the centre
@@ -177,6 +210,42 @@ def test_depthwise_conv2d(build_dir, tmp_path):
                 case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.3))
                 cases.append(case)
                 wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_row_kernel_names_are_the_kernels():
+    """The instances the exporter can choose are those nn_kernels.h declares (NN_CONV_VARIANTS)."""
+    header = (FIRMWARE_DIR / "kernels" / "nn_kernels.h").read_text()
+    block = header[header.index("#define NN_CONV_VARIANTS(X)"):].split("\n#define", 1)[0]
+    declared = re.findall(r"X\((nn_\w+)\)", block)
+    assert declared and sorted(declared) == sorted(kernel_variants.VARIANTS)
+
+
+def test_row_kernel_choice():
+    """mn01's shapes get their instance; other output stages and shapes the general kernels."""
+    choose = kernel_variants.conv_row_kernel
+    assert choose("conv2d", 16, 8, 8, 1, 1, 0, -128, 127, True) == "nn_pw16_lut_row"
+    assert choose("conv2d", 16, 8, 8, 1, 1, 0, -20, 127, False) is None  # a ReLU clamp
+    assert choose("conv2d", 32, 8, 8, 1, 1, 0, -128, 127, False) is None  # no instance for 32 channels
+    assert choose("conv2d", 8, 64, 64, 3, 1, 1, -128, 127, False) is None
+    assert choose("depthwise_conv2d", 8, 64, 64, 3, 1, 1, -128, 127, False) == "nn_dw3s1_plain_row"
+    assert choose("depthwise_conv2d", 16, 32, 16, 5, 2, 2, -128, 127, True) == "nn_dw5s2_lut_row"
+    assert choose("depthwise_conv2d", 24, 8, 8, 3, 1, 1, -128, 127, True) is None  # a short row
+    assert choose("depthwise_conv2d", 8, 80, 80, 3, 1, 1, -128, 127, False) is None  # wider than the planes
+    assert choose("conv2d", 1, 128, 64, 3, 2, 1, -128, 127, True, 8) == "nn_c1k3s2_lut_row"  # the stem
+    assert choose("conv2d", 1, 128, 64, 3, 2, 1, -128, 127, True, 70) is None  # more channels than it takes
+
+
+def test_depthwise_conv2d_window_path(build_dir, tmp_path):
+    """Rows too short for the planar path (under 16 outputs) and kernels or strides outside it: the
+    padded-window path and its channel remainder, the plain path beyond its kernels (k 7)."""
+    rng = np.random.default_rng(5)
+    cases, wants = [], []
+    for k, stride in ((3, 1), (3, 2), (5, 1), (5, 2), (1, 1), (1, 2), (3, 3), (5, 3), (7, 1)):
+        for t, f, c in ((7, 8, 8), (6, 9, 20), (5, 4, 6), (3, 15, 12)):
+            case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.3))
+            cases.append(case)
+            wants.append(want)
     check_all(build_dir, tmp_path, cases, wants)
 
 
@@ -212,16 +281,18 @@ def test_saturation_both_ends(build_dir, tmp_path):
 def test_fully_connected(build_dir, tmp_path):
     rng = np.random.default_rng(5)
     cases, wants = [], []
-    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32), (1030, 3)):  # 1030: scalar path
+    # 1030: scalar path; odd output counts (the last of a pair alone); no clamp (act_min -128) for cin 24, 96
+    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32), (1030, 3), (24, 5), (96, 24), (16, 7)):
         x, wt = rand_i8(rng, cin), rand_i8(rng, (cout, cin))
         bias = rng.integers(-50000, 50000, size=cout).astype(np.int32)
-        mult, shift = rand_mult_shift(rng, cout, -12, 0)
+        mult, shift = rand_mult_shift(rng, cout, -12, 1)  # a few left shifts: the slow form
         zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
+        act_min = -128 if cin in (24, 96) else zp_out
         lut = rand_i8(rng, 256) if cin == 16 else np.zeros(0, np.int8)
-        want = requant_out(wt.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias, mult, shift, zp_out, zp_out, 127)
+        want = requant_out(wt.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias, mult, shift, zp_out, act_min, 127)
         if lut.size:
             want = lut[want.astype(np.int64) + 128]
-        cases.append(["fully_connected", i32(cin, cout, zp_in, zp_out, zp_out, 127), wt, bias, mult, shift.astype(np.int8), lut, x])
+        cases.append(["fully_connected", i32(cin, cout, zp_in, zp_out, act_min, 127), wt, bias, mult, shift.astype(np.int8), lut, x])
         wants.append(want)
     check_all(build_dir, tmp_path, cases, wants)
 

@@ -24,7 +24,8 @@ PARTS = {
 IRQS = {"stm32f4-discovery": {"DMA1_Stream3_IRQHandler": 14, "USART2_IRQHandler": 38},
         "nrf52840-dk": {"UARTE0_UART0_IRQHandler": 2, "I2S_IRQHandler": 37}}
 DMA_BUFFERS = {"stm32f4-discovery": ["pdm_dma"], "nrf52840-dk": ["i2s_buf", "uart_ring"]}
-STACK_PEAK = 7544  # bytes, the largest measured in QEMU (reports/bench.md)
+STACK_PEAK = 7544  # bytes: the largest measured in QEMU before the frame callback left the frontend's
+# stack (now 5,472, reports/bench.md); kept as the base of the margin
 
 
 def tool(name, *args):
@@ -64,7 +65,7 @@ def region(board, addr, size=1):
 
 # the embedder of both boards; the validation firmware (docs/firmware.md) where it is built
 IMAGES = [(b, m, "embedder") for b in PARTS for m in ("scene", "timestamp")]
-IMAGES += [("stm32f4-discovery", m, "validator") for m in ("scene", "timestamp")]
+IMAGES += [(b, m, "validator") for b in PARTS for m in ("scene", "timestamp")]
 
 
 @pytest.fixture(scope="module", params=IMAGES, ids=lambda p: "-".join(p))
@@ -121,6 +122,9 @@ def test_memory_fits_the_part(image):
     stack = syms["__stack_top"][0] - syms["__stack_limit"][0]
     assert stack >= STACK_PEAK * 4 // 3
     assert syms["__stack_limit"][0] == PARTS[board][region(board, syms["__stack_limit"][0])][0]
+    # the nRF52840's I2S path resamples 31,746 Hz to 32 kHz (firmware/mic/resample_126_125.c)
+    if board == "nrf52840-dk" and "I2S_IRQHandler" in syms:
+        assert "rs126_process" in syms and region(board, syms["rs_taps"][0]) == "flash"
     # scene mode holds a whole 10 s window's arena
     arena = syms["net_arena"][1]
     assert arena > (70_000 if mode == "scene" else 5_000)

@@ -76,6 +76,8 @@ LATER_FAILURE = {
     "embed": ["missing.wav", "--checkpoint", "missing.pt"],
     "run": ["missing.wav", "--board", "reference", "--export", "no-export"],
     "frontend": ["missing.wav"],
+    "pdm2pcm": ["missing.pdm"],
+    "listen": ["missing-port", "--seconds", "1"],
     "export": ["--checkpoint", "missing.pt"],
 }
 

@@ -12,7 +12,7 @@ import pytest
 from exporter import ROOT
 from exporter.boards import cmake_build
 from exporter.audio import example_clips
-from exporter.frontend import pdm
+from exporter.frontend import pdm, sdm
 
 FS = pdm.PDM_RATE
 
@@ -46,7 +46,8 @@ def fit_tone(y: np.ndarray, freq: float, rate: int = pdm.PCM_RATE) -> tuple[floa
 
 
 def streams():
-    """Named PDM streams: tones, a sweep, speech- and music-like clips, noise, edge cases."""
+    """Named PDM streams: tones, a sweep, speech- and music-like clips (2nd-order modulator, and
+    the MEMS-like 4th-order one), noise, edge cases."""
     rng = np.random.default_rng(7)
     sweep_t = np.arange(int(0.3 * FS)) / FS
     sweep = 0.6 * np.sin(2 * np.pi * (20 * sweep_t + (20000 - 20) / (2 * 0.3) * sweep_t**2))
@@ -58,6 +59,7 @@ def streams():
         "sweep 20 Hz - 20 kHz": pdm.sigma_delta(sweep, seed=2),
         "speech-like": pdm.sigma_delta(speech, seed=3),
         "music-like": pdm.sigma_delta(music, seed=4),
+        "music-like, MEMS-like modulator": sdm.modulate(music, seed=4),
         "random bits": rng.integers(0, 256, 8 * 4000, dtype=np.uint8),
         "all ones then all zeros": np.repeat(np.array([0xFF, 0x00], np.uint8), 8 * 1500),
         "silence pattern": np.full(8 * 2000, 0x55, np.uint8),
@@ -161,3 +163,82 @@ def test_cortex_m4_build_equals_twin():
     got = m4.decimate(pdm.i2s_halfwords(data).astype("<u2"), block=320, i2s=True)
     np.testing.assert_array_equal(got, pdm.decimate(data))
     assert m4.instructions / 3200 < 1000
+
+
+# The MEMS-like modulator model (exporter/frontend/sdm.py) and the embedding of decimated PDM.
+
+
+@pytest.mark.parametrize("order", [4, 5])
+def test_mems_modulator_c_helper_equals_python_loop(order):
+    """The C helper's bits are the Python loop's, byte for byte (a speech-like clip's start)."""
+    x = pdm.upsample_to_pdm_rate(example_clips.speech_like(0.02) * 1.2)
+    got = sdm.modulate(x, order=order, seed=3)
+    np.testing.assert_array_equal(got, sdm.modulate_python(x, order=order, seed=3))
+    assert got.size == x.size // 8
+
+
+def test_mems_modulator_noise_and_overload():
+    """The 4th-order NTF: out-of-band gain 1.5, at most -70 dB in band (measured -73.5 at
+    16 kHz); in-band SNR of a -6 dBFS tone above 100 dB
+    through an ideal filter (measured 103.3) and above 85 dB through the decimator (measured
+    88.0: the decimator's floor, 18 dB better than through the 2nd-order model); a sine beyond
+    its stable range raises instead of giving garbage."""
+    f = np.linspace(0, FS / 2, 20_000)
+    assert abs(sdm.ntf_response(f).max() - 1.5) < 0.01
+    assert sdm.ntf_response(np.linspace(20, 16000, 2000)).max() < 10 ** (-70 / 20)  # in band: -73.5 dB at worst
+    x = tone(1000, 0.5, 0.5)
+    bits = sdm.modulate(x)
+    pm = np.unpackbits(bits, bitorder="little")[: x.size] * 2.0 - 1.0
+    spec = np.abs(np.fft.rfft(pm * np.hanning(pm.size))) ** 2
+    fr = np.fft.rfftfreq(pm.size, 1 / FS)
+    band, near = (fr > 20) & (fr < 16000), np.abs(fr - 1000) < 30
+    assert 10 * np.log10(spec[band & near].sum() / spec[band & ~near].sum()) > 100
+    amp, snr = fit_tone(pdm.decimate(bits)[6400:], 1000)
+    assert abs(20 * np.log10(amp / 0.5)) < 0.2 and snr > 85
+    with pytest.raises(sdm.Overload):
+        sdm.modulate(tone(1000, 0.8, 0.1))
+
+
+@pytest.fixture(scope="module")
+def embeddings():
+    from exporter.benchmark import pdm_fidelity
+
+    return pdm_fidelity.Embeddings(ROOT / "firmware" / "generated")
+
+
+@pytest.mark.parametrize("clip,int8_min", [("music-like", 0.99), ("speech-like", 0.98)])
+def test_embedding_of_decimated_pdm(embeddings, clip, int8_min):
+    """Issue 12: the embedding of decimated PDM (MEMS-like modulator, the decimator's twin) vs
+    that of the original PCM, delayed as the decimator's output is, default model, per section.
+    The float network (on the firmware's fixed-point log-mel) sees no change: >= 0.999 (measured
+    1.0000 on both clips). The int8 network: >= 0.99 on the music-like clip (measured 0.9961);
+    on the speech-like clip its own sensitivity sets the floor: the modulator's dither seed alone
+    (130 dB below full scale) moves B15 over 0.9862-0.9986, 1 LSB of white noise to 0.9918
+    (reports/pdm_decimator.md); this seed measures 0.9862, asserted >= 0.98."""
+    from exporter.audio.files import to_pcm16
+    from exporter.benchmark import pdm_fidelity as pf
+
+    x = (example_clips.speech_like if clip == "speech-like" else example_clips.music_like)(3.0) * pf.LEVEL
+    ref = to_pcm16(pf.delayed(x, pf.GROUP_DELAY))
+    got = pf.mic_path(x)
+    fixed_float = embeddings.cosines(embeddings.fixed_float(ref), embeddings.fixed_float(got), False)
+    assert min(fixed_float.values()) >= 0.999, fixed_float
+    int8 = embeddings.cosines(embeddings.int8(ref), embeddings.int8(got), True)
+    assert min(int8.values()) >= int8_min, int8
+
+
+def test_the_reference_delay_is_the_decimators():
+    """pdm_fidelity aligns by the decimator's output offset (49.73 samples): the decimated PDM
+    of a clip matches the clip through the decimator's linear response to 70 dB, one sample
+    off it does not (the old 51-sample shift was 1.3 samples off)."""
+    from exporter.benchmark import pdm_fidelity as pf
+
+    x = example_clips.music_like(0.5) * pf.LEVEL
+    y = pf.mic_path(x).astype(np.float64)[500:-500]
+    lin = pf.decimator_response(x)[500:-500] * 32768
+
+    def snr(r):
+        return 10 * np.log10(np.sum(r**2) / np.sum((y - r) ** 2))
+
+    assert snr(lin) > 70
+    assert snr(np.roll(lin, 1)) < 30 and snr(np.roll(lin, -1)) < 30

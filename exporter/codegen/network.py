@@ -26,7 +26,7 @@ import jinja2
 import numpy as np
 
 from exporter import TEMPLATES_DIR, __version__, manifest
-from exporter.codegen import row_schedule
+from exporter.codegen import kernel_variants, row_schedule
 from exporter.errors import UserError
 from exporter.quantization.graph import Graph, op_inputs
 
@@ -178,12 +178,26 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
              "in_mel": x0.get("mel", 1), "channels": x0["channels"]}
         if kind in ("conv2d", "depthwise_conv2d"):
             s.update(k=op["kernel"], stride=op["stride"], pad=op["padding"])
+            general = "nn_conv2d_row" if kind == "conv2d" else "nn_depthwise_conv2d_row"
+            s["row_fn"] = kernel_variants.conv_row_kernel(
+                kind, x0["channels"], x0["mel"], graph.tensors[op["output"]]["mel"], op["kernel"], op["stride"],
+                op["padding"], op["act_min"], op["act_max"], "fused_table" in op,
+                graph.tensors[op["output"]]["channels"]) or general
         elif kind == "lut":
             s["table"] = c_ident(op["table"])
         elif kind == "global_avgpool":
             s["sum_off"] = pool_off
             pool_off += x0["channels"]
         steps.append(s)
+
+    # readers of each tensor (net_pump marks them ready when it gets a row), in step order
+    readers: list[list[int]] = [[] for _ in names]
+    for s in steps:
+        for k in dict.fromkeys(s["ins"]):
+            readers[k].append(s["run"])
+    reader_at = [0]
+    for rd in readers:
+        reader_at.append(reader_at[-1] + len(rd))
 
     ops = []
     macs_1 = graph.macs(1)
@@ -204,7 +218,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         "tool_version": __version__, "tool_version_num": manifest.version_number(), "graph_sha256": graph.digest(),
         "mel_bands": graph.meta["input"]["mel_bands"], "tap_dim": graph.tap_dim, "taps": taps,
         "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors,
-        "pool_channels": max(pool_off, 1), "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
+        "pool_channels": max(pool_off, 1), "readers": [r for rd in readers for r in rd], "reader_at": reader_at, "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
         "plans": [{"frames": f, "peak": total, "offsets": [offs[n] for n in names],
                    "capacity": [tp[n].capacity for n in names]} for f, (tp, offs, total) in plans.items()],
     }

@@ -1,4 +1,6 @@
-"""``python -m exporter bench``: speed and memory of the firmware in QEMU -> reports/bench.{md,json}."""
+"""``python -m exporter bench``: speed and memory of the firmware in QEMU, flash and RAM of the real
+boards' images -> reports/bench.{md,json} and the plot reports/bench_layers.png (before/after:
+reports/bench_baseline.json)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="board(s) to measure (repeatable; default both)")
     # The repository's reports/ in a checkout; an installed package writes into the current folder.
     parser.add_argument("--out", metavar="DIR", type=Path, default=Path("reports") if INSTALLED else ROOT / "reports",
-                        help="folder for bench.md and bench.json (default: reports/ of the checkout, "
-                             "./reports for an installed package)")
+                        help="folder for bench.md, bench.json and bench_layers.png; a bench_baseline.json there "
+                             "is plotted as 'before' (default: reports/ of the checkout, ./reports for an installed "
+                             "package)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,5 +41,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r['board']:20s} {r['mode']:9s} real time at {r['realtime_mhz']:6.2f} MHz (goal {g['realtime_mhz']:g}), "
               f"network {r['network_instructions_per_mac']:.2f} instr/MAC, flash {r['flash_bytes'] / 1024:.1f} KB, "
               f"RAM {r['ram_bytes'] / 1024:.1f} KB (goal {g['ram_kb']:g})")
+    for im in report["real_boards"]:
+        ram = sum(n for m, n in im["used"].items() if m != "flash")
+        print(f"{im['preset']:29s} flash {im['used']['flash'] / 1024:.1f} KiB, RAM {ram / 1024:.1f} KiB (ELF)")
     print(f"report: {args.out / 'bench.md'}")
     return 0

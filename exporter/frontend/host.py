@@ -90,3 +90,22 @@ def map_c(kind: str, values: np.ndarray) -> np.ndarray:
         if proc.returncode != 0:
             raise RuntimeError(f"logmel_cli {kind} failed: {proc.stderr.strip()}")
         return np.fromfile(d / "out.bin", dtype=out_dt)
+
+
+@lru_cache(maxsize=None)
+def build_pdm_cli(build_root: Path | None = None) -> Path:
+    """Build the PDM decimator's host program (firmware/mic/pdm_cli.c); returns its path."""
+    from exporter.boards.cmake_build import build
+
+    exe = build(board="host", targets=["pdm_cli"], build_root=build_root) / "firmware" / "mic" / "pdm_cli"
+    if not exe.is_file():
+        raise RuntimeError(f"build finished but {exe} is missing")
+    return exe
+
+
+def pdm_decimate_file_c(path: str | Path, chunk: int = 320) -> np.ndarray:
+    """int16 PCM at 32 kHz from a file of PDM bytes, by the C decimator (``chunk`` samples per call)."""
+    proc = subprocess.run([str(build_pdm_cli()), str(path), str(chunk)], capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pdm_cli failed ({proc.returncode}): {proc.stderr.decode(errors='replace').strip()}")
+    return np.frombuffer(proc.stdout, dtype="<i2").astype(np.int16)

@@ -20,6 +20,14 @@
 #define HOP (SAMPLE_RATE * 50u / 1000u)     /* 1,600 */
 #define RING_LEN (WINDOW - HOP + 64u)       /* >= WINDOW - HOP (padded_windows.h) */
 #define CUTTER 1
+/* A window's interior frames are 2..14 (frames 0, 1 and 15 touch its own reflect padding);
+ * 5 frames per hop, so frames 2..9 are the previous window's 7..14: 8 slots share them all
+ * (frames 10..14 overwrite the slots of 2..6, which the window has already used). */
+#define SHARED_FRAMES 8u
+typedef char efat_hop_is_whole_frames[HOP % LOGMEL_HOP == 0 ? 1 : -1];
+static int16_t efat_shared_frames[SHARED_FRAMES][LOGMEL_BANDS];
+static int32_t efat_shared_pos[SHARED_FRAMES];
+static embed_frame_cache efat_cache;
 #else
 #define MODE EFAT_SCENE
 #define SCENE_ONE_PASS (10u * SAMPLE_RATE) /* a clip up to 10 s is one window */
@@ -57,8 +65,12 @@ static void note_error(efat_t *s, int rc)
 /* The cutter's windows go through the frontend and the network as their samples arrive. */
 static void on_begin(void *user, uint32_t index)
 {
-    (void)index;
+#ifdef EFAT_MODE_TIMESTAMP
+    embed_begin_shared(&((efat_t *)user)->emb, &efat_cache, (int32_t)(index * (HOP / LOGMEL_HOP)));
+#else
+    (void)index; /* scene windows of long clips overlap by 7.5 s: too many frames to keep */
     embed_begin(&((efat_t *)user)->emb);
+#endif
 }
 
 static void on_push(void *user, const int16_t *pcm, size_t n)
@@ -92,6 +104,9 @@ void efat_init(efat_t *s, efat_callback callback, void *user)
     s->user = user;
 #ifdef CUTTER
     pw_init(&s->cutter, efat_ring, RING_LEN, PAD, WINDOW, HOP, &sink, s);
+#endif
+#ifdef EFAT_MODE_TIMESTAMP
+    embed_cache_init(&efat_cache, efat_shared_frames, efat_shared_pos, SHARED_FRAMES);
 #endif
 #ifndef EFAT_MODE_TIMESTAMP
     /* Up to 10 s the clip is one window: its frames stream into the network as they come. */

@@ -11,10 +11,35 @@ uint64_t efat_profile_clock(void); /* the application's counter (efat.h) */
 #define COUNT() 0u
 #endif
 
+#if defined(__ARM_FEATURE_DSP)
+/* sum[b] += frame[b] for the 128 bands, 4 per loop: LDM/STM of the sums and SXTAH of both
+ * halves of a frame word (the frame only 2-byte aligned: single LDRs, which may be unaligned). */
+typedef char embed_bands_by_four[LOGMEL_BANDS % 4 == 0 ? 1 : -1];
+static void add_frame(int32_t *sum, const int16_t *frame)
+{
+    const int32_t *end = sum + LOGMEL_BANDS;
+    __asm__ volatile(
+        "1: ldm %[s], {r2, r3, r4, r5}\n"
+        "ldr r6, [%[f]], #4\n ldr r7, [%[f]], #4\n"
+        "sxtah r2, r2, r6\n sxtah r3, r3, r6, ror #16\n"
+        "sxtah r4, r4, r7\n sxtah r5, r5, r7, ror #16\n"
+        "stmia %[s]!, {r2, r3, r4, r5}\n"
+        "cmp %[s], %[e]\n bne 1b\n"
+        : [s] "+r"(sum), [f] "+r"(frame)
+        : [e] "r"(end)
+        : "r2", "r3", "r4", "r5", "r6", "r7", "cc", "memory");
+}
+#else
+static void add_frame(int32_t *sum, const int16_t *frame)
+{
+    for (int b = 0; b < LOGMEL_BANDS; b++) sum[b] += frame[b];
+}
+#endif
+
 static void on_frame(void *user, const int16_t frame[LOGMEL_BANDS])
 {
     embed_state *e = (embed_state *)user;
-    for (int b = 0; b < LOGMEL_BANDS; b++) e->sum[b] += frame[b];
+    add_frame(e->sum, frame);
     e->frames++;
     if (e->overflow) return;
     uint64_t t0 = COUNT();
@@ -22,8 +47,43 @@ static void on_frame(void *user, const int16_t frame[LOGMEL_BANDS])
     embed_profile.network += COUNT() - t0;
 }
 
+void embed_cache_init(embed_frame_cache *c, int16_t (*frames)[LOGMEL_BANDS], int32_t *pos, uint32_t slots)
+{
+    c->frames = frames;
+    c->pos = pos;
+    c->slots = slots;
+    for (uint32_t i = 0; i < slots; i++) pos[i] = -1;
+}
+
+static const int16_t *lookup(void *user, int32_t t)
+{
+    const embed_state *e = (const embed_state *)user;
+    const int32_t g = e->position + t;
+    const uint32_t slot = (uint32_t)g % e->cache->slots;
+    return e->cache->pos[slot] == g ? e->cache->frames[slot] : NULL;
+}
+
+static void store(void *user, int32_t t, const int16_t frame[LOGMEL_BANDS])
+{
+    const embed_state *e = (const embed_state *)user;
+    const int32_t g = e->position + t;
+    const uint32_t slot = (uint32_t)g % e->cache->slots;
+    memcpy(e->cache->frames[slot], frame, sizeof e->cache->frames[slot]);
+    e->cache->pos[slot] = g;
+}
+
+void embed_begin_shared(embed_state *e, embed_frame_cache *cache, int32_t position)
+{
+    embed_begin(e);
+    e->cache = cache;
+    e->position = position;
+    logmel_set_share(&e->mel, lookup, store);
+}
+
 void embed_begin(embed_state *e)
 {
+    e->cache = NULL;
+    e->position = 0;
     memset(e->sum, 0, sizeof e->sum);
     e->frames = 0;
     e->overflow = 0;

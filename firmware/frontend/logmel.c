@@ -635,26 +635,77 @@ static void stage(logmel_state *s, int id, const void *data, size_t bytes) {
   if (s->stage_fn) s->stage_fn(s->stage_user, id, data, bytes);
 }
 
+/* y[m] for m in [m0, m1) of a frame starting at `start`, reflected as emit_frame says
+ * (sample by sample: only very short clips need it) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void reflected_y(const logmel_state *s, int32_t *y, int32_t start, int32_t L, int32_t m0, int32_t m1) {
+  for (int32_t m = m0; m < m1; m++) {
+    int32_t i = start + m;
+    if (i < 0) i = -i;
+    if (L >= 0 && i > L - 1) i = 2 * (L - 1) - i;
+    const int16_t *x = s->x + (i - s->base);
+    y[m] = Y_FROM_X(0);
+  }
+}
+
+/* y[m] = the pre-emphasis at input index c - m, for m in [m0, m1): a reflection */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void reversed_y(const logmel_state *s, int32_t *y, int32_t c, int32_t m0, int32_t m1) {
+  const int16_t *x = s->x + (c - m0 - s->base);
+  for (int32_t m = m0; m < m1; m++, x--) y[m] = Y_FROM_X(0);
+}
+
+/* y[0..800) of a frame that the reflect padding touches (start < 0, or past the clip's
+ * end L): a function of its own, kept out of emit_frame's code (flash) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void padded_y(const logmel_state *s, int32_t *y, int32_t start, int32_t L) {
+  /* m in [lo, hi) needs no reflection (0 <= start + m <= L - 1): a straight loop */
+  const int32_t lo = start < 0 ? (-start < LOGMEL_WIN ? -start : LOGMEL_WIN) : 0;
+  const int32_t hi = L >= 0 && start + LOGMEL_WIN > L ? (L - start > lo ? L - start : lo) : LOGMEL_WIN;
+  /* the reflections: the samples in reverse order, unless the clip is so short that an
+   * index reflects twice (then sample by sample) */
+  if (L < 0 || -start <= L - 1) {
+    reversed_y(s, y, -start, 0, lo);
+  } else {
+    reflected_y(s, y, start, L, 0, lo);
+  }
+  const int16_t *x = s->x + (start + lo - s->base);
+  for (int32_t m = lo; m < hi; m++, x++) y[m] = Y_FROM_X(0);
+  if (hi < LOGMEL_WIN && 2 * (L - 1) - start - (LOGMEL_WIN - 1) >= 0) {
+    reversed_y(s, y, 2 * (L - 1) - start, hi, LOGMEL_WIN);
+  } else {
+    reflected_y(s, y, start, L, hi, LOGMEL_WIN);
+  }
+}
+
 /* Frame t: y[t*320 - 400 .. t*320 + 400), from x[t*320 - 400 .. t*320 + 400]. Outside
- * [0, L) the reference reflects y: y[-i] = y[i], y[L-1+i] = y[L-1-i] (L < 0: end unknown). */
-static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
+ * [0, L) the reference reflects y: y[-i] = y[i], y[L-1+i] = y[L-1-i] (L < 0: end unknown).
+ * Returns the frame, in the state (or the shared frame of logmel_set_share); the
+ * caller hands it on once this function's stack (mel sums) is released, so the frame
+ * callback (the network) does not stack on top of it. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static const int16_t *emit_frame(logmel_state *s, int32_t t, int32_t L) {
   int32_t *z = s->fft;
-  int32_t logv[LOGMEL_BANDS];
-  int16_t out[LOGMEL_BANDS];
   uint64_t mel[LOGMEL_BANDS + 2]; /* band b in mel[b + 1]; the last slot: logmel_asm_mel */
   const int32_t start = t * LOGMEL_HOP - LOGMEL_WIN / 2;
+  const int interior = start >= 0 && (L < 0 || start + LOGMEL_WIN <= L);
 
-  if (start >= 0 && (L < 0 || start + LOGMEL_WIN <= L)) {
+  if (interior && s->lookup) {
+    const int16_t *shared = s->lookup(s->user, t);
+    if (shared) return shared;
+  }
+  if (interior) {
     window_radix4_x(s->x + (start - s->base), z);
   } else {
-    int32_t *y = z + (LOGMEL_NFFT - LOGMEL_WIN) / 2;
-    for (int m = 0; m < LOGMEL_WIN; m++) {
-      int32_t i = start + m;
-      if (i < 0) i = -i;
-      if (L >= 0 && i > L - 1) i = 2 * (L - 1) - i;
-      const int16_t *x = s->x + (i - s->base);
-      y[m] = Y_FROM_X(0);
-    }
+    padded_y(s, z + (LOGMEL_NFFT - LOGMEL_WIN) / 2, start, L);
     window_radix4_y(z);
   }
   fft512_rest(z);
@@ -675,6 +726,10 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
 #endif
   stage(s, LOGMEL_STAGE_MEL, mel + 1, LOGMEL_BANDS * sizeof mel[0]);
 
+  /* the power spectrum is read: the log goes in its place (int32, as every access to the
+   * buffer), the frame into the state, where it outlives this function's stack */
+  int32_t *logv = z;
+  int16_t *out = s->frame;
 #if defined(__ARM_FEATURE_DSP)
   logmel_asm_log(mel + 1, logv, out, (uint32_t)LOGMEL_T_MEL_FLOOR);
 #else
@@ -685,8 +740,9 @@ static void emit_frame(logmel_state *s, int32_t t, int32_t L) {
                        (LOGMEL_T_LOG_FRAC_BITS - LOGMEL_T_OUT_FRAC_BITS));
   }
 #endif
-  stage(s, LOGMEL_STAGE_LOG, logv, sizeof logv);
-  s->fn(s->user, out);
+  stage(s, LOGMEL_STAGE_LOG, logv, LOGMEL_BANDS * sizeof logv[0]);
+  if (interior && s->store) s->store(s->user, t, out);
+  return out;
 }
 
 /* input samples needed before frame t can be computed while streaming: x up to index
@@ -752,11 +808,18 @@ void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user) {
   s->ended = 0;
   s->stage_fn = NULL; /* set it after logmel_begin */
   s->stage_user = NULL;
+  s->lookup = NULL;
+  s->store = NULL;
 }
 
 void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user) {
   s->stage_fn = fn;
   s->stage_user = user;
+}
+
+void logmel_set_share(logmel_state *s, logmel_lookup_fn lookup, logmel_store_fn store) {
+  s->lookup = lookup;
+  s->store = store;
 }
 
 void logmel_push(logmel_state *s, const int16_t *pcm, size_t n) {
@@ -780,7 +843,10 @@ void logmel_push(logmel_state *s, const int16_t *pcm, size_t n) {
     n -= m;
     s->count += (int32_t)m;
     s->n_in += (int32_t)m;
-    if (s->n_in == need) emit_frame(s, s->next_frame++, -1);
+    if (s->n_in == need) {
+      const int16_t *frame = emit_frame(s, s->next_frame++, -1);
+      s->fn(s->user, frame);
+    }
   }
 }
 
@@ -790,7 +856,10 @@ int logmel_end(logmel_state *s) {
   const int32_t L = s->n_in - 1; /* pre-emphasised samples */
   if (L < LOGMEL_T_MIN_Y) return -1;
   const int32_t frames = 1 + L / LOGMEL_HOP;
-  while (s->next_frame < frames) emit_frame(s, s->next_frame++, L);
+  while (s->next_frame < frames) {
+    const int16_t *frame = emit_frame(s, s->next_frame++, L);
+    s->fn(s->user, frame);
+  }
   return (int)frames;
 }
 

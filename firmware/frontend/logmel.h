@@ -31,17 +31,29 @@ enum {
 };
 typedef void (*logmel_stage_fn)(void *user, int stage, const void *data, size_t bytes);
 
+/* Frames shared between overlapping clips of one signal (timestamp windows). An interior
+ * frame, one that the clip's reflect padding does not touch, is a function of the 801 input
+ * samples under it only: a caller streaming overlapping clips can keep the interior frames
+ * of one clip and hand them back for the next. Before computing interior frame t, logmel
+ * asks lookup(user, t) for an equal frame (NULL: compute it); every computed interior frame
+ * goes to store(user, t, frame) before the frame callback. user: the frame callback's. */
+typedef const int16_t *(*logmel_lookup_fn)(void *user, int32_t t);
+typedef void (*logmel_store_fn)(void *user, int32_t t, const int16_t frame[LOGMEL_BANDS]);
+
 typedef struct logmel_state {
   logmel_frame_fn fn;
   void *user;
   logmel_stage_fn stage_fn; /* NULL unless logmel_set_stage_hook */
   void *stage_user;
+  logmel_lookup_fn lookup;  /* NULL unless logmel_set_share */
+  logmel_store_fn store;
   int16_t x[LOGMEL_XBUF];   /* input samples x[base .. base + count) */
   int32_t base, count;
   int32_t n_in;             /* input samples so far: a clip holds < 2^31 samples (18 h) */
   int32_t next_frame;
   int32_t ended;
   int32_t fft[LOGMEL_NFFT];          /* scratch: the FFT, then the power spectrum in its place */
+  int16_t frame[LOGMEL_BANDS];       /* the frame handed to the callback */
 } logmel_state;
 
 void logmel_begin(logmel_state *s, logmel_frame_fn fn, void *user); /* start of a clip */
@@ -55,6 +67,7 @@ int logmel_end(logmel_state *s);
 void logmel_mean_q12(const int32_t sum[LOGMEL_BANDS], int32_t n_frames, int16_t out[LOGMEL_BANDS]);
 
 void logmel_set_stage_hook(logmel_state *s, logmel_stage_fn fn, void *user); /* after begin */
+void logmel_set_share(logmel_state *s, logmel_lookup_fn lookup, logmel_store_fn store); /* after begin */
 /* The last two stages on their own, for tests: the normalised log-mel in Q24 of a mel
  * value v = mel + floor >= 1 (CLZ + table), and its rounding to
  * Q12 with saturation. */

@@ -6,7 +6,9 @@
  * frame, and at the end of the window, net_pump() passes over the ops in graph
  * order, each op producing at most one row per pass, until a pass makes no
  * progress: exactly the schedule of exporter/codegen/row_schedule.py, which sized the
- * rings. */
+ * rings. A pass visits only the ops marked ready (one whose input got a row, or
+ * that ran in the pass before): an op found blocked stays blocked until then, so
+ * the order of the rows is that of visiting every op. */
 #include <stdint.h>
 #include <string.h>
 
@@ -202,13 +204,13 @@ net_observer_fn net_observer;
 #error "NET_MAX_FRAMES must stay below 32000 (16-bit row counters)"
 #endif
 typedef int16_t net_row_t;
-#define NET_ROW_NEVER INT16_MAX                  /* an input row count never reached */
 static net_row_t net_produced[NET_NUM_TENSORS]; /* rows written so far */
 static net_row_t net_rows[NET_NUM_TENSORS];     /* rows of the window, once it has ended */
 static net_row_t net_next[NET_NUM_STEPS];       /* next output row of each op */
 static net_row_t net_consumed[NET_NUM_STEPS];   /* global_avgpool: input rows summed */
 static int32_t net_pool_sum[464];
-static net_row_t net_need[NET_NUM_STEPS];       /* input rows before step i may run again */
+#define NET_READY_WORDS ((NET_NUM_STEPS + 31) / 32)
+static uint32_t net_ready[NET_READY_WORDS];     /* bit i: step i may be able to run */
 static uint8_t net_ended;
 
 /* Row r of tensor k in its ring. */
@@ -225,98 +227,118 @@ typedef struct {
     uint16_t pixels, channels;    /* input row: mel bands, channels (pool, mul_channel) */
     uint16_t sum;                 /* pool: offset of its accumulators in net_pool_sum */
     const void *params;           /* the op's parameter struct, or its table (lut) */
+    nn_row_fn row;                /* convolutions: the row kernel (exporter/codegen/kernel_variants.py) */
 } net_step_t;
 
+/* The steps that read tensor k: net_readers[net_reader_at[k] .. net_reader_at[k + 1]). */
+static const uint8_t net_readers[] = {
+    0, 1, 2, 4, 3, 4, 5, 6, 7, 9, 8, 9, 10, 11, 14, 12,
+    13, 14, 15, 16, 23, 17, 18, 21, 19, 20, 21, 22, 23, 24, 31, 85,
+    25, 26, 29, 27, 28, 29, 30, 31, 32, 33, 34, 35, 38, 36, 37, 38,
+    39, 42, 40, 41, 42, 43, 46, 44, 45, 46, 47, 48, 49, 52, 50, 51,
+    52, 53, 54, 61, 86, 55, 56, 59, 57, 58, 59, 60, 61, 62, 63, 64,
+    67, 65, 66, 67, 68, 69, 76, 87, 70, 71, 74, 72, 73, 74, 75, 76,
+    77, 84, 78, 79, 82, 80, 81, 82, 83, 84, 88
+};
+static const uint16_t net_reader_at[NET_NUM_TENSORS + 1] = {
+    0, 1, 2, 4, 5, 6, 7, 8, 10, 11, 12, 13, 15, 16, 17, 18,
+    19, 21, 22, 24, 25, 26, 27, 28, 29, 32, 33, 35, 36, 37, 38, 39,
+    40, 41, 42, 43, 45, 46, 47, 48, 50, 51, 52, 53, 55, 56, 57, 58,
+    59, 60, 62, 63, 64, 65, 66, 69, 70, 72, 73, 74, 75, 76, 77, 78,
+    79, 81, 82, 83, 84, 85, 88, 89, 91, 92, 93, 94, 95, 96, 98, 99,
+    101, 102, 103, 104, 105, 106, 107, 107, 107, 107, 107
+};
+
 static const net_step_t net_steps[NET_NUM_STEPS] = {
-    {K_QUANTIZE, 0, 0, 0, 0, 0, 1, 0, 0, 0, 128, 1, 0, &op0_input}, /* 0 input */
-    {K_CONV, 3, 2, 1, 1, 0, 2, 0, 1, 2, 128, 1, 0, &op1_in_conv_pre}, /* 1 in_conv.pre */
-    {K_DEPTHWISE, 3, 1, 1, 2, 0, 3, 0, 3, 3, 64, 8, 0, &op3_B1_dw}, /* 3 B1.dw */
-    {K_CONV, 1, 1, 0, 3, 0, 4, 0, 4, 4, 64, 8, 0, &op4_B1_project}, /* 4 B1.project */
-    {K_ADD, 0, 0, 0, 4, 2, 5, 0, 5, 5, 64, 8, 0, &op5_B1}, /* 5 B1 */
-    {K_DEPTHWISE, 3, 2, 1, 5, 0, 6, 0, 6, 6, 64, 8, 0, &op6_B2_dw}, /* 6 B2.dw */
-    {K_CONV, 1, 1, 0, 6, 0, 7, 0, 7, 7, 32, 8, 0, &op7_B2}, /* 7 B2 */
-    {K_DEPTHWISE, 3, 1, 1, 7, 0, 8, 0, 8, 8, 32, 8, 0, &op8_B3_dw}, /* 8 B3.dw */
-    {K_CONV, 1, 1, 0, 8, 0, 9, 0, 9, 9, 32, 8, 0, &op9_B3_project}, /* 9 B3.project */
-    {K_ADD, 0, 0, 0, 9, 7, 10, 0, 10, 10, 32, 8, 0, &op10_B3}, /* 10 B3 */
-    {K_DEPTHWISE, 5, 2, 2, 10, 0, 11, 0, 11, 11, 32, 8, 0, &op11_B4_dw}, /* 11 B4.dw */
-    {K_POOL, 0, 0, 0, 11, 0, 12, 0, 12, 12, 16, 8, 0, NULL}, /* 12 B4.se.pool */
-    {K_FC, 0, 0, 0, 12, 0, 13, 0, 13, 13, 1, 8, 0, &op13_B4_se_fc1}, /* 13 B4.se.fc1 */
-    {K_FC, 0, 0, 0, 13, 0, 14, 0, 14, 15, 1, 8, 0, &op14_B4_se_fc2}, /* 14 B4.se.fc2 */
-    {K_MUL, 0, 0, 0, 11, 14, 15, 0, 16, 16, 16, 8, 0, &op16_B4_se}, /* 16 B4.se */
-    {K_CONV, 1, 1, 0, 15, 0, 16, 0, 17, 17, 16, 8, 0, &op17_B4}, /* 17 B4 */
-    {K_CONV, 1, 1, 0, 16, 0, 17, 0, 18, 18, 16, 8, 0, &op18_B5_expand}, /* 18 B5.expand */
-    {K_DEPTHWISE, 5, 1, 2, 17, 0, 18, 0, 19, 19, 16, 16, 0, &op19_B5_dw}, /* 19 B5.dw */
-    {K_POOL, 0, 0, 0, 18, 0, 19, 0, 20, 20, 16, 16, 8, NULL}, /* 20 B5.se.pool */
-    {K_FC, 0, 0, 0, 19, 0, 20, 0, 21, 21, 1, 16, 0, &op21_B5_se_fc1}, /* 21 B5.se.fc1 */
-    {K_FC, 0, 0, 0, 20, 0, 21, 0, 22, 23, 1, 8, 0, &op22_B5_se_fc2}, /* 22 B5.se.fc2 */
-    {K_MUL, 0, 0, 0, 18, 21, 22, 0, 24, 24, 16, 16, 0, &op24_B5_se}, /* 24 B5.se */
-    {K_CONV, 1, 1, 0, 22, 0, 23, 0, 25, 25, 16, 16, 0, &op25_B5_project}, /* 25 B5.project */
-    {K_ADD, 0, 0, 0, 23, 16, 24, 0, 26, 26, 16, 8, 0, &op26_B5}, /* 26 B5 */
-    {K_CONV, 1, 1, 0, 24, 0, 25, 0, 27, 27, 16, 8, 0, &op27_B6_expand}, /* 27 B6.expand */
-    {K_DEPTHWISE, 5, 1, 2, 25, 0, 26, 0, 28, 28, 16, 16, 0, &op28_B6_dw}, /* 28 B6.dw */
-    {K_POOL, 0, 0, 0, 26, 0, 27, 0, 29, 29, 16, 16, 24, NULL}, /* 29 B6.se.pool */
-    {K_FC, 0, 0, 0, 27, 0, 28, 0, 30, 30, 1, 16, 0, &op30_B6_se_fc1}, /* 30 B6.se.fc1 */
-    {K_FC, 0, 0, 0, 28, 0, 29, 0, 31, 32, 1, 8, 0, &op31_B6_se_fc2}, /* 31 B6.se.fc2 */
-    {K_MUL, 0, 0, 0, 26, 29, 30, 0, 33, 33, 16, 16, 0, &op33_B6_se}, /* 33 B6.se */
-    {K_CONV, 1, 1, 0, 30, 0, 31, 0, 34, 34, 16, 16, 0, &op34_B6_project}, /* 34 B6.project */
-    {K_ADD, 0, 0, 0, 31, 24, 32, 0, 35, 35, 16, 8, 0, &op35_B6}, /* 35 B6 */
-    {K_CONV, 1, 1, 0, 32, 0, 33, 0, 36, 37, 16, 8, 0, &op36_B7_expand_pre}, /* 36 B7.expand.pre */
-    {K_DEPTHWISE, 3, 2, 1, 33, 0, 34, 0, 38, 39, 16, 24, 0, &op38_B7_dw_pre}, /* 38 B7.dw.pre */
-    {K_CONV, 1, 1, 0, 34, 0, 35, 0, 40, 40, 8, 24, 0, &op40_B7}, /* 40 B7 */
-    {K_CONV, 1, 1, 0, 35, 0, 36, 0, 41, 42, 8, 8, 0, &op41_B8_expand_pre}, /* 41 B8.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 36, 0, 37, 0, 43, 44, 8, 24, 0, &op43_B8_dw_pre}, /* 43 B8.dw.pre */
-    {K_CONV, 1, 1, 0, 37, 0, 38, 0, 45, 45, 8, 24, 0, &op45_B8_project}, /* 45 B8.project */
-    {K_ADD, 0, 0, 0, 38, 35, 39, 0, 46, 46, 8, 8, 0, &op46_B8}, /* 46 B8 */
-    {K_CONV, 1, 1, 0, 39, 0, 40, 0, 47, 48, 8, 8, 0, &op47_B9_expand_pre}, /* 47 B9.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 40, 0, 41, 0, 49, 50, 8, 24, 0, &op49_B9_dw_pre}, /* 49 B9.dw.pre */
-    {K_CONV, 1, 1, 0, 41, 0, 42, 0, 51, 51, 8, 24, 0, &op51_B9_project}, /* 51 B9.project */
-    {K_ADD, 0, 0, 0, 42, 39, 43, 0, 52, 52, 8, 8, 0, &op52_B9}, /* 52 B9 */
-    {K_CONV, 1, 1, 0, 43, 0, 44, 0, 53, 54, 8, 8, 0, &op53_B10_expand_pre}, /* 53 B10.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 44, 0, 45, 0, 55, 56, 8, 24, 0, &op55_B10_dw_pre}, /* 55 B10.dw.pre */
-    {K_CONV, 1, 1, 0, 45, 0, 46, 0, 57, 57, 8, 24, 0, &op57_B10_project}, /* 57 B10.project */
-    {K_ADD, 0, 0, 0, 46, 43, 47, 0, 58, 58, 8, 8, 0, &op58_B10}, /* 58 B10 */
-    {K_CONV, 1, 1, 0, 47, 0, 48, 0, 59, 60, 8, 8, 0, &op59_B11_expand_pre}, /* 59 B11.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 48, 0, 49, 0, 61, 62, 8, 48, 0, &op61_B11_dw_pre}, /* 61 B11.dw.pre */
-    {K_POOL, 0, 0, 0, 49, 0, 50, 0, 63, 63, 8, 48, 40, NULL}, /* 63 B11.se.pool */
-    {K_FC, 0, 0, 0, 50, 0, 51, 0, 64, 64, 1, 48, 0, &op64_B11_se_fc1}, /* 64 B11.se.fc1 */
-    {K_FC, 0, 0, 0, 51, 0, 52, 0, 65, 66, 1, 16, 0, &op65_B11_se_fc2}, /* 65 B11.se.fc2 */
-    {K_MUL, 0, 0, 0, 49, 52, 53, 0, 67, 67, 8, 48, 0, &op67_B11_se}, /* 67 B11.se */
-    {K_CONV, 1, 1, 0, 53, 0, 54, 0, 68, 68, 8, 48, 0, &op68_B11}, /* 68 B11 */
-    {K_CONV, 1, 1, 0, 54, 0, 55, 0, 69, 70, 8, 16, 0, &op69_B12_expand_pre}, /* 69 B12.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 55, 0, 56, 0, 71, 72, 8, 64, 0, &op71_B12_dw_pre}, /* 71 B12.dw.pre */
-    {K_POOL, 0, 0, 0, 56, 0, 57, 0, 73, 73, 8, 64, 88, NULL}, /* 73 B12.se.pool */
-    {K_FC, 0, 0, 0, 57, 0, 58, 0, 74, 74, 1, 64, 0, &op74_B12_se_fc1}, /* 74 B12.se.fc1 */
-    {K_FC, 0, 0, 0, 58, 0, 59, 0, 75, 76, 1, 16, 0, &op75_B12_se_fc2}, /* 75 B12.se.fc2 */
-    {K_MUL, 0, 0, 0, 56, 59, 60, 0, 77, 77, 8, 64, 0, &op77_B12_se}, /* 77 B12.se */
-    {K_CONV, 1, 1, 0, 60, 0, 61, 0, 78, 78, 8, 64, 0, &op78_B12_project}, /* 78 B12.project */
-    {K_ADD, 0, 0, 0, 61, 54, 62, 0, 79, 79, 8, 16, 0, &op79_B12}, /* 79 B12 */
-    {K_CONV, 1, 1, 0, 62, 0, 63, 0, 80, 81, 8, 16, 0, &op80_B13_expand_pre}, /* 80 B13.expand.pre */
-    {K_DEPTHWISE, 5, 2, 2, 63, 0, 64, 0, 82, 83, 8, 64, 0, &op82_B13_dw_pre}, /* 82 B13.dw.pre */
-    {K_POOL, 0, 0, 0, 64, 0, 65, 0, 84, 84, 4, 64, 152, NULL}, /* 84 B13.se.pool */
-    {K_FC, 0, 0, 0, 65, 0, 66, 0, 85, 85, 1, 64, 0, &op85_B13_se_fc1}, /* 85 B13.se.fc1 */
-    {K_FC, 0, 0, 0, 66, 0, 67, 0, 86, 87, 1, 16, 0, &op86_B13_se_fc2}, /* 86 B13.se.fc2 */
-    {K_MUL, 0, 0, 0, 64, 67, 68, 0, 88, 88, 4, 64, 0, &op88_B13_se}, /* 88 B13.se */
-    {K_CONV, 1, 1, 0, 68, 0, 69, 0, 89, 89, 4, 64, 0, &op89_B13}, /* 89 B13 */
-    {K_CONV, 1, 1, 0, 69, 0, 70, 0, 90, 91, 4, 16, 0, &op90_B14_expand_pre}, /* 90 B14.expand.pre */
-    {K_DEPTHWISE, 5, 1, 2, 70, 0, 71, 0, 92, 93, 4, 96, 0, &op92_B14_dw_pre}, /* 92 B14.dw.pre */
-    {K_POOL, 0, 0, 0, 71, 0, 72, 0, 94, 94, 4, 96, 216, NULL}, /* 94 B14.se.pool */
-    {K_FC, 0, 0, 0, 72, 0, 73, 0, 95, 95, 1, 96, 0, &op95_B14_se_fc1}, /* 95 B14.se.fc1 */
-    {K_FC, 0, 0, 0, 73, 0, 74, 0, 96, 97, 1, 24, 0, &op96_B14_se_fc2}, /* 96 B14.se.fc2 */
-    {K_MUL, 0, 0, 0, 71, 74, 75, 0, 98, 98, 4, 96, 0, &op98_B14_se}, /* 98 B14.se */
-    {K_CONV, 1, 1, 0, 75, 0, 76, 0, 99, 99, 4, 96, 0, &op99_B14_project}, /* 99 B14.project */
-    {K_ADD, 0, 0, 0, 76, 69, 77, 0, 100, 100, 4, 16, 0, &op100_B14}, /* 100 B14 */
-    {K_CONV, 1, 1, 0, 77, 0, 78, 0, 101, 102, 4, 16, 0, &op101_B15_expand_pre}, /* 101 B15.expand.pre */
-    {K_DEPTHWISE, 5, 1, 2, 78, 0, 79, 0, 103, 104, 4, 96, 0, &op103_B15_dw_pre}, /* 103 B15.dw.pre */
-    {K_POOL, 0, 0, 0, 79, 0, 80, 0, 105, 105, 4, 96, 312, NULL}, /* 105 B15.se.pool */
-    {K_FC, 0, 0, 0, 80, 0, 81, 0, 106, 106, 1, 96, 0, &op106_B15_se_fc1}, /* 106 B15.se.fc1 */
-    {K_FC, 0, 0, 0, 81, 0, 82, 0, 107, 108, 1, 24, 0, &op107_B15_se_fc2}, /* 107 B15.se.fc2 */
-    {K_MUL, 0, 0, 0, 79, 82, 83, 0, 109, 109, 4, 96, 0, &op109_B15_se}, /* 109 B15.se */
-    {K_CONV, 1, 1, 0, 83, 0, 84, 0, 110, 110, 4, 96, 0, &op110_B15_project}, /* 110 B15.project */
-    {K_ADD, 0, 0, 0, 84, 77, 85, 0, 111, 111, 4, 16, 0, &op111_B15}, /* 111 B15 */
-    {K_POOL, 0, 0, 0, 24, 0, 86, 0, 112, 112, 16, 8, 408, NULL}, /* 112 B5.pool */
-    {K_POOL, 0, 0, 0, 54, 0, 87, 0, 113, 113, 8, 16, 416, NULL}, /* 113 B11.pool */
-    {K_POOL, 0, 0, 0, 69, 0, 88, 0, 114, 114, 4, 16, 432, NULL}, /* 114 B13.pool */
-    {K_POOL, 0, 0, 0, 85, 0, 89, 0, 115, 115, 4, 16, 448, NULL}, /* 115 B15.pool */
+    {K_QUANTIZE, 0, 0, 0, 0, 0, 1, 0, 0, 0, 128, 1, 0, &op0_input, NULL}, /* 0 input */
+    {K_CONV, 3, 2, 1, 1, 0, 2, 0, 1, 2, 128, 1, 0, &op1_in_conv_pre, nn_c1k3s2_lut_row}, /* 1 in_conv.pre */
+    {K_DEPTHWISE, 3, 1, 1, 2, 0, 3, 0, 3, 3, 64, 8, 0, &op3_B1_dw, nn_dw3s1_plain_row}, /* 3 B1.dw */
+    {K_CONV, 1, 1, 0, 3, 0, 4, 0, 4, 4, 64, 8, 0, &op4_B1_project, nn_pw8_plain_row}, /* 4 B1.project */
+    {K_ADD, 0, 0, 0, 4, 2, 5, 0, 5, 5, 64, 8, 0, &op5_B1, NULL}, /* 5 B1 */
+    {K_DEPTHWISE, 3, 2, 1, 5, 0, 6, 0, 6, 6, 64, 8, 0, &op6_B2_dw, nn_dw3s2_plain_row}, /* 6 B2.dw */
+    {K_CONV, 1, 1, 0, 6, 0, 7, 0, 7, 7, 32, 8, 0, &op7_B2, nn_pw8_plain_row}, /* 7 B2 */
+    {K_DEPTHWISE, 3, 1, 1, 7, 0, 8, 0, 8, 8, 32, 8, 0, &op8_B3_dw, nn_dw3s1_plain_row}, /* 8 B3.dw */
+    {K_CONV, 1, 1, 0, 8, 0, 9, 0, 9, 9, 32, 8, 0, &op9_B3_project, nn_pw8_plain_row}, /* 9 B3.project */
+    {K_ADD, 0, 0, 0, 9, 7, 10, 0, 10, 10, 32, 8, 0, &op10_B3, NULL}, /* 10 B3 */
+    {K_DEPTHWISE, 5, 2, 2, 10, 0, 11, 0, 11, 11, 32, 8, 0, &op11_B4_dw, nn_dw5s2_plain_row}, /* 11 B4.dw */
+    {K_POOL, 0, 0, 0, 11, 0, 12, 0, 12, 12, 16, 8, 0, NULL, NULL}, /* 12 B4.se.pool */
+    {K_FC, 0, 0, 0, 12, 0, 13, 0, 13, 13, 1, 8, 0, &op13_B4_se_fc1, NULL}, /* 13 B4.se.fc1 */
+    {K_FC, 0, 0, 0, 13, 0, 14, 0, 14, 15, 1, 8, 0, &op14_B4_se_fc2, NULL}, /* 14 B4.se.fc2 */
+    {K_MUL, 0, 0, 0, 11, 14, 15, 0, 16, 16, 16, 8, 0, &op16_B4_se, NULL}, /* 16 B4.se */
+    {K_CONV, 1, 1, 0, 15, 0, 16, 0, 17, 17, 16, 8, 0, &op17_B4, nn_pw8_plain_row}, /* 17 B4 */
+    {K_CONV, 1, 1, 0, 16, 0, 17, 0, 18, 18, 16, 8, 0, &op18_B5_expand, nn_pw8_plain_row}, /* 18 B5.expand */
+    {K_DEPTHWISE, 5, 1, 2, 17, 0, 18, 0, 19, 19, 16, 16, 0, &op19_B5_dw, nn_dw5s1_plain_row}, /* 19 B5.dw */
+    {K_POOL, 0, 0, 0, 18, 0, 19, 0, 20, 20, 16, 16, 8, NULL, NULL}, /* 20 B5.se.pool */
+    {K_FC, 0, 0, 0, 19, 0, 20, 0, 21, 21, 1, 16, 0, &op21_B5_se_fc1, NULL}, /* 21 B5.se.fc1 */
+    {K_FC, 0, 0, 0, 20, 0, 21, 0, 22, 23, 1, 8, 0, &op22_B5_se_fc2, NULL}, /* 22 B5.se.fc2 */
+    {K_MUL, 0, 0, 0, 18, 21, 22, 0, 24, 24, 16, 16, 0, &op24_B5_se, NULL}, /* 24 B5.se */
+    {K_CONV, 1, 1, 0, 22, 0, 23, 0, 25, 25, 16, 16, 0, &op25_B5_project, nn_pw16_plain_row}, /* 25 B5.project */
+    {K_ADD, 0, 0, 0, 23, 16, 24, 0, 26, 26, 16, 8, 0, &op26_B5, NULL}, /* 26 B5 */
+    {K_CONV, 1, 1, 0, 24, 0, 25, 0, 27, 27, 16, 8, 0, &op27_B6_expand, nn_pw8_plain_row}, /* 27 B6.expand */
+    {K_DEPTHWISE, 5, 1, 2, 25, 0, 26, 0, 28, 28, 16, 16, 0, &op28_B6_dw, nn_dw5s1_plain_row}, /* 28 B6.dw */
+    {K_POOL, 0, 0, 0, 26, 0, 27, 0, 29, 29, 16, 16, 24, NULL, NULL}, /* 29 B6.se.pool */
+    {K_FC, 0, 0, 0, 27, 0, 28, 0, 30, 30, 1, 16, 0, &op30_B6_se_fc1, NULL}, /* 30 B6.se.fc1 */
+    {K_FC, 0, 0, 0, 28, 0, 29, 0, 31, 32, 1, 8, 0, &op31_B6_se_fc2, NULL}, /* 31 B6.se.fc2 */
+    {K_MUL, 0, 0, 0, 26, 29, 30, 0, 33, 33, 16, 16, 0, &op33_B6_se, NULL}, /* 33 B6.se */
+    {K_CONV, 1, 1, 0, 30, 0, 31, 0, 34, 34, 16, 16, 0, &op34_B6_project, nn_pw16_plain_row}, /* 34 B6.project */
+    {K_ADD, 0, 0, 0, 31, 24, 32, 0, 35, 35, 16, 8, 0, &op35_B6, NULL}, /* 35 B6 */
+    {K_CONV, 1, 1, 0, 32, 0, 33, 0, 36, 37, 16, 8, 0, &op36_B7_expand_pre, nn_pw8_lut_row}, /* 36 B7.expand.pre */
+    {K_DEPTHWISE, 3, 2, 1, 33, 0, 34, 0, 38, 39, 16, 24, 0, &op38_B7_dw_pre, nn_depthwise_conv2d_row}, /* 38 B7.dw.pre */
+    {K_CONV, 1, 1, 0, 34, 0, 35, 0, 40, 40, 8, 24, 0, &op40_B7, nn_pw24_plain_row}, /* 40 B7 */
+    {K_CONV, 1, 1, 0, 35, 0, 36, 0, 41, 42, 8, 8, 0, &op41_B8_expand_pre, nn_pw8_lut_row}, /* 41 B8.expand.pre */
+    {K_DEPTHWISE, 3, 1, 1, 36, 0, 37, 0, 43, 44, 8, 24, 0, &op43_B8_dw_pre, nn_depthwise_conv2d_row}, /* 43 B8.dw.pre */
+    {K_CONV, 1, 1, 0, 37, 0, 38, 0, 45, 45, 8, 24, 0, &op45_B8_project, nn_pw24_plain_row}, /* 45 B8.project */
+    {K_ADD, 0, 0, 0, 38, 35, 39, 0, 46, 46, 8, 8, 0, &op46_B8, NULL}, /* 46 B8 */
+    {K_CONV, 1, 1, 0, 39, 0, 40, 0, 47, 48, 8, 8, 0, &op47_B9_expand_pre, nn_pw8_lut_row}, /* 47 B9.expand.pre */
+    {K_DEPTHWISE, 3, 1, 1, 40, 0, 41, 0, 49, 50, 8, 24, 0, &op49_B9_dw_pre, nn_depthwise_conv2d_row}, /* 49 B9.dw.pre */
+    {K_CONV, 1, 1, 0, 41, 0, 42, 0, 51, 51, 8, 24, 0, &op51_B9_project, nn_pw24_plain_row}, /* 51 B9.project */
+    {K_ADD, 0, 0, 0, 42, 39, 43, 0, 52, 52, 8, 8, 0, &op52_B9, NULL}, /* 52 B9 */
+    {K_CONV, 1, 1, 0, 43, 0, 44, 0, 53, 54, 8, 8, 0, &op53_B10_expand_pre, nn_pw8_lut_row}, /* 53 B10.expand.pre */
+    {K_DEPTHWISE, 3, 1, 1, 44, 0, 45, 0, 55, 56, 8, 24, 0, &op55_B10_dw_pre, nn_depthwise_conv2d_row}, /* 55 B10.dw.pre */
+    {K_CONV, 1, 1, 0, 45, 0, 46, 0, 57, 57, 8, 24, 0, &op57_B10_project, nn_pw24_plain_row}, /* 57 B10.project */
+    {K_ADD, 0, 0, 0, 46, 43, 47, 0, 58, 58, 8, 8, 0, &op58_B10, NULL}, /* 58 B10 */
+    {K_CONV, 1, 1, 0, 47, 0, 48, 0, 59, 60, 8, 8, 0, &op59_B11_expand_pre, nn_pw8_lut_row}, /* 59 B11.expand.pre */
+    {K_DEPTHWISE, 3, 1, 1, 48, 0, 49, 0, 61, 62, 8, 48, 0, &op61_B11_dw_pre, nn_depthwise_conv2d_row}, /* 61 B11.dw.pre */
+    {K_POOL, 0, 0, 0, 49, 0, 50, 0, 63, 63, 8, 48, 40, NULL, NULL}, /* 63 B11.se.pool */
+    {K_FC, 0, 0, 0, 50, 0, 51, 0, 64, 64, 1, 48, 0, &op64_B11_se_fc1, NULL}, /* 64 B11.se.fc1 */
+    {K_FC, 0, 0, 0, 51, 0, 52, 0, 65, 66, 1, 16, 0, &op65_B11_se_fc2, NULL}, /* 65 B11.se.fc2 */
+    {K_MUL, 0, 0, 0, 49, 52, 53, 0, 67, 67, 8, 48, 0, &op67_B11_se, NULL}, /* 67 B11.se */
+    {K_CONV, 1, 1, 0, 53, 0, 54, 0, 68, 68, 8, 48, 0, &op68_B11, nn_pw48_plain_row}, /* 68 B11 */
+    {K_CONV, 1, 1, 0, 54, 0, 55, 0, 69, 70, 8, 16, 0, &op69_B12_expand_pre, nn_pw16_lut_row}, /* 69 B12.expand.pre */
+    {K_DEPTHWISE, 3, 1, 1, 55, 0, 56, 0, 71, 72, 8, 64, 0, &op71_B12_dw_pre, nn_depthwise_conv2d_row}, /* 71 B12.dw.pre */
+    {K_POOL, 0, 0, 0, 56, 0, 57, 0, 73, 73, 8, 64, 88, NULL, NULL}, /* 73 B12.se.pool */
+    {K_FC, 0, 0, 0, 57, 0, 58, 0, 74, 74, 1, 64, 0, &op74_B12_se_fc1, NULL}, /* 74 B12.se.fc1 */
+    {K_FC, 0, 0, 0, 58, 0, 59, 0, 75, 76, 1, 16, 0, &op75_B12_se_fc2, NULL}, /* 75 B12.se.fc2 */
+    {K_MUL, 0, 0, 0, 56, 59, 60, 0, 77, 77, 8, 64, 0, &op77_B12_se, NULL}, /* 77 B12.se */
+    {K_CONV, 1, 1, 0, 60, 0, 61, 0, 78, 78, 8, 64, 0, &op78_B12_project, nn_pw64_plain_row}, /* 78 B12.project */
+    {K_ADD, 0, 0, 0, 61, 54, 62, 0, 79, 79, 8, 16, 0, &op79_B12, NULL}, /* 79 B12 */
+    {K_CONV, 1, 1, 0, 62, 0, 63, 0, 80, 81, 8, 16, 0, &op80_B13_expand_pre, nn_pw16_lut_row}, /* 80 B13.expand.pre */
+    {K_DEPTHWISE, 5, 2, 2, 63, 0, 64, 0, 82, 83, 8, 64, 0, &op82_B13_dw_pre, nn_depthwise_conv2d_row}, /* 82 B13.dw.pre */
+    {K_POOL, 0, 0, 0, 64, 0, 65, 0, 84, 84, 4, 64, 152, NULL, NULL}, /* 84 B13.se.pool */
+    {K_FC, 0, 0, 0, 65, 0, 66, 0, 85, 85, 1, 64, 0, &op85_B13_se_fc1, NULL}, /* 85 B13.se.fc1 */
+    {K_FC, 0, 0, 0, 66, 0, 67, 0, 86, 87, 1, 16, 0, &op86_B13_se_fc2, NULL}, /* 86 B13.se.fc2 */
+    {K_MUL, 0, 0, 0, 64, 67, 68, 0, 88, 88, 4, 64, 0, &op88_B13_se, NULL}, /* 88 B13.se */
+    {K_CONV, 1, 1, 0, 68, 0, 69, 0, 89, 89, 4, 64, 0, &op89_B13, nn_pw64_plain_row}, /* 89 B13 */
+    {K_CONV, 1, 1, 0, 69, 0, 70, 0, 90, 91, 4, 16, 0, &op90_B14_expand_pre, nn_pw16_lut_row}, /* 90 B14.expand.pre */
+    {K_DEPTHWISE, 5, 1, 2, 70, 0, 71, 0, 92, 93, 4, 96, 0, &op92_B14_dw_pre, nn_depthwise_conv2d_row}, /* 92 B14.dw.pre */
+    {K_POOL, 0, 0, 0, 71, 0, 72, 0, 94, 94, 4, 96, 216, NULL, NULL}, /* 94 B14.se.pool */
+    {K_FC, 0, 0, 0, 72, 0, 73, 0, 95, 95, 1, 96, 0, &op95_B14_se_fc1, NULL}, /* 95 B14.se.fc1 */
+    {K_FC, 0, 0, 0, 73, 0, 74, 0, 96, 97, 1, 24, 0, &op96_B14_se_fc2, NULL}, /* 96 B14.se.fc2 */
+    {K_MUL, 0, 0, 0, 71, 74, 75, 0, 98, 98, 4, 96, 0, &op98_B14_se, NULL}, /* 98 B14.se */
+    {K_CONV, 1, 1, 0, 75, 0, 76, 0, 99, 99, 4, 96, 0, &op99_B14_project, nn_pw96_plain_row}, /* 99 B14.project */
+    {K_ADD, 0, 0, 0, 76, 69, 77, 0, 100, 100, 4, 16, 0, &op100_B14, NULL}, /* 100 B14 */
+    {K_CONV, 1, 1, 0, 77, 0, 78, 0, 101, 102, 4, 16, 0, &op101_B15_expand_pre, nn_pw16_lut_row}, /* 101 B15.expand.pre */
+    {K_DEPTHWISE, 5, 1, 2, 78, 0, 79, 0, 103, 104, 4, 96, 0, &op103_B15_dw_pre, nn_depthwise_conv2d_row}, /* 103 B15.dw.pre */
+    {K_POOL, 0, 0, 0, 79, 0, 80, 0, 105, 105, 4, 96, 312, NULL, NULL}, /* 105 B15.se.pool */
+    {K_FC, 0, 0, 0, 80, 0, 81, 0, 106, 106, 1, 96, 0, &op106_B15_se_fc1, NULL}, /* 106 B15.se.fc1 */
+    {K_FC, 0, 0, 0, 81, 0, 82, 0, 107, 108, 1, 24, 0, &op107_B15_se_fc2, NULL}, /* 107 B15.se.fc2 */
+    {K_MUL, 0, 0, 0, 79, 82, 83, 0, 109, 109, 4, 96, 0, &op109_B15_se, NULL}, /* 109 B15.se */
+    {K_CONV, 1, 1, 0, 83, 0, 84, 0, 110, 110, 4, 96, 0, &op110_B15_project, nn_pw96_plain_row}, /* 110 B15.project */
+    {K_ADD, 0, 0, 0, 84, 77, 85, 0, 111, 111, 4, 16, 0, &op111_B15, NULL}, /* 111 B15 */
+    {K_POOL, 0, 0, 0, 24, 0, 86, 0, 112, 112, 16, 8, 408, NULL, NULL}, /* 112 B5.pool */
+    {K_POOL, 0, 0, 0, 54, 0, 87, 0, 113, 113, 8, 16, 416, NULL, NULL}, /* 113 B11.pool */
+    {K_POOL, 0, 0, 0, 69, 0, 88, 0, 114, 114, 4, 16, 432, NULL, NULL}, /* 114 B13.pool */
+    {K_POOL, 0, 0, 0, 85, 0, 89, 0, 115, 115, 4, 16, 448, NULL, NULL}, /* 115 B15.pool */
 };
 
 /* Produce one row (or accumulate one pooled row) of step i if it can: 1 if it did. */
@@ -352,8 +374,7 @@ static int net_step(int i)
                 const int32_t t = s->stride * r - s->pad + kt;
                 rows[kt] = (t >= 0 && t < net_produced[x]) ? ROW(x, t) : NULL;
             }
-            if (s->kind == K_CONV) nn_conv2d_row((const nn_conv_t *)s->params, rows, ROW(y, r));
-            else nn_depthwise_conv2d_row((const nn_conv_t *)s->params, rows, ROW(y, r));
+            s->row((const nn_conv_t *)s->params, rows, ROW(y, r));
             break;
         }
         case K_QUANTIZE:
@@ -385,33 +406,45 @@ static int net_step(int i)
     return 1;
 }
 
-/* Rows of its input step i needs before its next row can exist (before the end of the window). */
-static int32_t net_input_rows_needed(int i)
+static inline void net_mark(int i)
 {
-    const net_step_t *s = &net_steps[i];
-    switch (s->kind) {
-    case K_POOL: return net_next[i] ? NET_ROW_NEVER : net_consumed[i] + 1;
-    case K_FC: return net_next[i] ? NET_ROW_NEVER : 1;
-    case K_CONV:
-    case K_DEPTHWISE: return s->stride * net_next[i] - s->pad + s->k;
-    default: return net_next[i] + 1;
-    }
+    net_ready[i >> 5] |= 1u << (i & 31);
 }
 
-/* Passes over the steps in graph order, each producing at most one row, until one makes no progress. */
+static void net_mark_readers(int k)
+{
+    for (int j = net_reader_at[k]; j < net_reader_at[k + 1]; ++j) net_mark(net_readers[j]);
+}
+
+/* Passes over the ready steps in graph order, each producing at most one row, until one makes no
+ * progress. A step that ran is ready again in the next pass, the readers of its output still in
+ * this one (they come after it in graph order). */
 static void net_pump(void)
 {
     int progress;
     do {
         progress = 0;
-        for (int i = 0; i < NET_NUM_STEPS; ++i) {
-            if (!net_ended && net_produced[net_steps[i].in] < net_need[i]) continue; /* cheap early out */
-            if (net_step(i)) {
-                net_need[i] = (net_row_t)net_input_rows_needed(i);
-                progress = 1;
+        for (int w = 0; w < NET_READY_WORDS; ++w) {
+            uint32_t seen = 0; /* bits of this word at or below the step visited last */
+            uint32_t m;
+            while ((m = net_ready[w] & ~seen) != 0) {
+                const int b = __builtin_ctz(m), i = (w << 5) + b;
+                seen = b == 31 ? ~0u : (2u << b) - 1u;
+                net_ready[w] &= ~(1u << b);
+                if (net_step(i)) {
+                    progress = 1;
+                    net_mark(i);
+                    net_mark_readers(net_steps[i].out);
+                }
             }
         }
     } while (progress);
+}
+
+static void net_mark_all(void)
+{
+    memset(net_ready, 0xff, sizeof net_ready);
+    net_ready[NET_READY_WORDS - 1] = NET_NUM_STEPS % 32 ? (1u << (NET_NUM_STEPS % 32)) - 1u : ~0u;
 }
 
 void net_begin(void)
@@ -422,7 +455,7 @@ void net_begin(void)
     memset(net_consumed, 0, sizeof net_consumed);
     memset(net_pool_sum, 0, sizeof net_pool_sum);
     net_ended = 0;
-    for (int i = 0; i < NET_NUM_STEPS; ++i) net_need[i] = (net_row_t)net_input_rows_needed(i);
+    net_mark_all();
 }
 
 int net_push_frame(const int16_t mel_q12[NET_MEL_BANDS])
@@ -430,6 +463,7 @@ int net_push_frame(const int16_t mel_q12[NET_MEL_BANDS])
     if (net_ended || net_produced[0] >= NET_MAX_FRAMES) return -1;
     memcpy(ROW(0, net_produced[0]), mel_q12, NET_MEL_BANDS * sizeof(int16_t));
     ++net_produced[0];
+    net_mark_readers(0);
     net_pump();
     return 0;
 }
@@ -442,6 +476,7 @@ int net_end(int8_t taps[NET_TAP_DIM])
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
         net_rows[k] = (net_row_t)(net_time_div[k] ? (frames + net_time_div[k] - 1) / net_time_div[k] : 1);
     }
+    net_mark_all(); /* the end unblocks the ops that wait for a complete input */
     net_pump();
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
         if (net_produced[k] != net_rows[k]) return -2; /* a stalled schedule: never with a valid plan */

@@ -50,10 +50,18 @@ static void write_out(FILE *out, const void *p, uint32_t n)
     fwrite(p, 1, n, out);
 }
 
-/* conv2d / depthwise: [cin cout f_in f_out k stride pad zp_in zp_out act_min act_max t_in], w, bias, mult, shift, lut (0 or 256), x */
+/* The export-time row kernels by name (nn_kernels.h). */
+#define NN_ROW_ENTRY(name) {#name, name},
+static const struct {
+    const char *name;
+    nn_row_fn fn;
+} row_variants[] = {NN_CONV_VARIANTS(NN_ROW_ENTRY)};
+
+/* conv2d / depthwise: [cin cout f_in f_out k stride pad zp_in zp_out act_min act_max t_in], w, bias, mult, shift,
+ * lut (0 or 256), x, row kernel (a name of NN_CONV_VARIANTS, or empty: the general kernel) */
 static void run_conv(FILE *out, int depthwise)
 {
-    blob h = next(), w = next(), bias = next(), mult = next(), shift = next(), lut = next(), x = next();
+    blob h = next(), w = next(), bias = next(), mult = next(), shift = next(), lut = next(), x = next(), variant = next();
     const int32_t *v = I32(h);
     nn_conv_t p = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint16_t)v[3], (uint8_t)v[4], (uint8_t)v[5],
                    (uint8_t)v[6], (int16_t)v[7], (int16_t)v[8], (int16_t)v[9], (int16_t)v[10], I8(w), I32(bias),
@@ -62,8 +70,26 @@ static void run_conv(FILE *out, int depthwise)
     int t_out = nn_out_size(t_in, p.k, p.stride, p.pad);
     uint32_t n = (uint32_t)t_out * p.f_out * p.cout;
     int8_t *y = (int8_t *)malloc(n + 1);
-    if (depthwise) nn_depthwise_conv2d(&p, I8(x), t_in, y);
-    else nn_conv2d(&p, I8(x), t_in, y);
+    nn_row_fn row = NULL;
+    if (variant.size) {
+        size_t i = 0, n_variants = sizeof row_variants / sizeof row_variants[0];
+        while (i < n_variants && (strlen(row_variants[i].name) != variant.size ||
+                                  memcmp(row_variants[i].name, variant.data, variant.size)))
+            ++i;
+        if (i == n_variants) {
+            fprintf(stderr, "kernel_cli: unknown row kernel %.*s\n", (int)variant.size, (const char *)variant.data);
+            exit(2);
+        }
+        row = row_variants[i].fn;
+    }
+    const size_t in_row = (size_t)p.f_in * p.cin, out_row = (size_t)p.f_out * p.cout;
+    if (!row && depthwise) nn_depthwise_conv2d(&p, I8(x), t_in, y);
+    else if (!row) nn_conv2d(&p, I8(x), t_in, y);
+    else for (int to = 0; to < t_out; ++to) { /* as nn_conv2d does, with the chosen row kernel */
+        const int8_t *rows[NN_MAX_K];
+        nn_input_rows(I8(x), t_in, in_row, to * p.stride - p.pad, p.k, rows);
+        row(&p, rows, y + to * out_row);
+    }
     write_out(out, y, n);
     free(y);
 }

@@ -125,18 +125,8 @@ static void dot_block_slow(const uint32_t *patch, int nb, const uint32_t *wv, in
 
 typedef void (*dot_block_fn)(const uint32_t *, int, const uint32_t *, int, int32_t, nn_rqz_t, nn_out_t, int8_t *, int);
 
-/* Specialised for the pointwise layers of 8 and 16 input channels (4 and 8 words) and the
- * usual output stages; any length and NN_OUT_ANY share the general versions. */
-#define NN_DOT_BLOCKS(WORDS)                                                                                   \
-    NN_DOT_BLOCK(WORDS, NN_OUT_PLAIN) NN_DOT_BLOCK(WORDS, NN_OUT_RELU) NN_DOT_BLOCK(WORDS, NN_OUT_LUT)          \
-    static const dot_block_fn dot_blocks_##WORDS[4] = {dot_block_##WORDS##_NN_OUT_PLAIN,                       \
-                                                       dot_block_##WORDS##_NN_OUT_RELU,                        \
-                                                       dot_block_##WORDS##_NN_OUT_LUT, dot_block__NN_OUT_ANY};
-
+/* One instance, for any output stage: pointwise convs (mn01's but the stem) take pointwise_row. */
 NN_DOT_BLOCK(, NN_OUT_ANY)
-NN_DOT_BLOCKS() /* any length */
-NN_DOT_BLOCKS(4)
-NN_DOT_BLOCKS(8)
 
 #if NN_DSP
 #define NN_STEM_F_MAX 256 /* input mel bands of the one-channel 3x3 path */
@@ -187,20 +177,21 @@ static inline __attribute__((always_inline)) void stem_pixels(int16_t x16[3][NN_
     }
 }
 
-#define NN_STEM_FN(S, KIND)                                                                                    \
-    static __attribute__((noinline)) void stem_##S##_##KIND(int16_t x16[3][NN_STEM_ROW], const stem_channel_t *wq, \
-                                                            int f_out, int cout, nn_out_t o, int8_t *out)           \
-    {                                                                                                          \
-        stem_pixels(x16, wq, S, f_out, cout, o, KIND, out);                                                    \
-    }
-NN_STEM_FN(1, NN_OUT_ANY)
-NN_STEM_FN(2, NN_OUT_PLAIN)
-NN_STEM_FN(2, NN_OUT_LUT) /* mn01's stem: hard-swish table */
-NN_STEM_FN(2, NN_OUT_ANY)
-
-static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+static int conv3x3_c1_fits(const nn_conv_t *p, int stride, int kind)
 {
-    const int f_in = p->f_in, s = p->stride, cout = p->cout;
+    if (!(p->cin == 1 && p->k == 3 && p->pad == 1 && p->stride == stride && p->f_in <= NN_STEM_F_MAX &&
+          p->cout <= NN_STEM_C_MAX && nn_out_kind(p->act_min, p->act_max, p->lut) == kind))
+        return 0;
+    for (int co = 0; co < p->cout; ++co)
+        if (!nn_rqz_ok(p->mult[co], p->shift[co])) return 0;
+    return 1;
+}
+
+/* The stem's row: each export-time instance (below) has its own copy, stride and output stage constant. */
+static inline __attribute__((always_inline)) void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows,
+                                                                 int8_t *out, int S, int kind)
+{
+    const int f_in = p->f_in, cout = p->cout;
     int16_t x16[3][NN_STEM_ROW] __attribute__((aligned(4)));
     stem_channel_t wq[NN_STEM_C_MAX];
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
@@ -233,27 +224,174 @@ static void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows, int8_t
         wq[co].bias = 2 * p->bias[co];
         wq[co].rq = nn_rqz_make(p->mult[co], p->shift[co], p->zp_out);
     }
-    const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
-    if (s == 2 && kind == NN_OUT_PLAIN) stem_2_NN_OUT_PLAIN(x16, wq, p->f_out, cout, o, out);
-    else if (s == 2 && kind == NN_OUT_LUT) stem_2_NN_OUT_LUT(x16, wq, p->f_out, cout, o, out);
-    else if (s == 2) stem_2_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
-    else stem_1_NN_OUT_ANY(x16, wq, p->f_out, cout, o, out);
+    stem_pixels(x16, wq, S, p->f_out, cout, o, kind, out);
 }
 #endif
+
+/* Pointwise conv (k = 1, stride 1, cin a multiple of 4): the row's pixels are widened once into a
+ * doubled patch (nn_widen4x2: 2 (x - zp_in) in pair order); then output channel by output channel,
+ * four pixels per pass, each weight word is widened in registers (SXTB16 gives the same pair order)
+ * and meets the four pixels' patch words: 3 + 4 x 3 instructions per 16 MACs. CIN is a constant
+ * (patch offsets become immediates of LDRD): one instance per channel count of mn01, reached through
+ * the export-time variants (the exporter links in only those its network uses); other pointwise
+ * convs take nn_conv2d_row. The channel's output stage is the fast requantization, or, for a
+ * channel outside it, the exact slow form on the halved sum. */
+/* A channel outside the fast requantization: the doubled sum halved (exact: it is even) plus the bias. */
+static __attribute__((noinline)) void pw_channel_slow(const nn_conv_t *p, int co, const int16_t *patch, int nb,
+                                                      nn_out_t o, int8_t *dst)
+{
+    const int cin = p->cin;
+    const int8_t *w = p->weights + (size_t)co * cin;
+    const uint32_t *pp = (const uint32_t *)(const void *)patch;
+    const nn_rq_t rq = nn_rq_make(p->mult[co], p->shift[co]);
+    for (int i = 0; i < nb; ++i, pp += cin / 2, dst += p->cout) {
+        int32_t a = 0;
+        for (int g = 0; g < cin / 4; ++g) {
+            const uint32_t W = nn_load32(w + 4 * g);
+            a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
+            a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
+        }
+        *dst = nn_out_apply(nn_rq_apply(p->bias[co] + a / 2, rq), o);
+    }
+}
+
+static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, const int16_t *patch, int nb,
+                                                           const int CIN, nn_out_t o, int kind, int8_t *out)
+{
+    const int cout = p->cout, words = CIN / 2;
+    const int8_t *w = p->weights;
+    for (int co = 0; co < cout; ++co, w += CIN) {
+        const int32_t shift = p->shift[co];
+        if (!nn_rqz_ok(p->mult[co], shift)) {
+            pw_channel_slow(p, co, patch, nb, o, out + co);
+            continue;
+        }
+        const int32_t b2 = 2 * p->bias[co];
+        const nn_rqz_t q = nn_rqz_make(p->mult[co], shift, p->zp_out);
+        const uint32_t *pp = (const uint32_t *)(const void *)patch;
+        const uint32_t *const end4 = pp + (nb & ~3) * words, *const end = pp + nb * words;
+        int8_t *dst = out + co;
+        for (; pp != end4; pp += 4 * words) {
+            int32_t a0 = b2, a1 = b2, a2 = b2, a3 = b2;
+#define NN_PW_GROUP(g)                                                                                         \
+    {                                                                                                          \
+        const uint32_t W = nn_load32(w + 4 * (g));                                                             \
+        const uint32_t wa = nn_sxtb16(W), wb = nn_sxtb16_ror8(W);                                              \
+        uint32_t x, y;                                                                                         \
+        nn_load2(pp + 2 * (g), &x, &y);                                                                   \
+        a0 = nn_smlad(wa, x, a0);                                                                              \
+        a0 = nn_smlad(wb, y, a0);                                                                              \
+        nn_load2(pp + words + 2 * (g), &x, &y);                                                           \
+        a1 = nn_smlad(wa, x, a1);                                                                              \
+        a1 = nn_smlad(wb, y, a1);                                                                              \
+        nn_load2(pp + 2 * words + 2 * (g), &x, &y);                                                       \
+        a2 = nn_smlad(wa, x, a2);                                                                              \
+        a2 = nn_smlad(wb, y, a2);                                                                              \
+        nn_load2(pp + 3 * words + 2 * (g), &x, &y);                                                       \
+        a3 = nn_smlad(wa, x, a3);                                                                              \
+        a3 = nn_smlad(wb, y, a3);                                                                              \
+    }
+            /* up to 24 channels unrolled whole; longer rows two groups per iteration (flash) */
+            if (CIN <= 24) {
+                _Pragma("GCC unroll 6") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
+            } else {
+                _Pragma("GCC unroll 2") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
+            }
+#undef NN_PW_GROUP
+            *dst = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
+            dst += cout;
+            *dst = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
+            dst += cout;
+            *dst = nn_outz_k(nn_rqz_apply(a2, q), o, kind);
+            dst += cout;
+            *dst = nn_outz_k(nn_rqz_apply(a3, q), o, kind);
+            dst += cout;
+        }
+        for (; pp != end; pp += words, dst += cout) {
+            int32_t a = b2;
+            for (int g = 0; g < CIN / 4; ++g) {
+                const uint32_t W = nn_load32(w + 4 * g);
+                a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
+                a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
+            }
+            *dst = nn_outz_k(nn_rqz_apply(a, q), o, kind);
+        }
+    }
+}
+
+typedef void (*pw_block_fn)(const nn_conv_t *, const int16_t *, int, nn_out_t, int8_t *);
+
+#define NN_PW_FN(CIN, KIND)                                                                                    \
+    static void pw_##CIN##_##KIND(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o, int8_t *out)   \
+    {                                                                                                          \
+        pw_block(p, patch, nb, CIN, o, KIND, out);                                                             \
+    }
+#define NN_PW_FNS(CIN) NN_PW_FN(CIN, NN_OUT_PLAIN) NN_PW_FN(CIN, NN_OUT_LUT)
+NN_PW_FNS(8)
+NN_PW_FNS(16)
+NN_PW_FNS(24)
+NN_PW_FNS(48)
+NN_PW_FNS(64)
+NN_PW_FNS(96)
+
+static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out, pw_block_fn fn)
+{
+    const int cin = p->cin, f = p->f_out;
+    int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    const int block = NN_PATCH_MAX / cin;
+    for (int f0 = 0; f0 < f; f0 += block) {
+        const int nb = f - f0 < block ? f - f0 : block;
+        const int8_t *x = in + (size_t)f0 * cin;
+        for (int g = 0; g < nb * cin; g += 4) nn_widen4x2(x + g, p->zp_in, patch + g);
+        fn(p, patch, nb, o, out + (size_t)f0 * p->cout);
+    }
+}
+
+static int pointwise_fits(const nn_conv_t *p)
+{
+    return p->k == 1 && p->stride == 1 && p->pad == 0 && (p->cin & 3) == 0 && p->cin <= NN_PATCH_MAX / 4;
+}
+
+/* The export-time instances (nn_kernels.h, NN_CONV_VARIANTS): the general kernel where the op is
+ * not of the instance's shape. */
+#define NN_PW_ROW(CIN, KIND, NAME)                                                                             \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) \
+            pointwise_row(p, rows[0], out, pw_##CIN##_##KIND);                                                 \
+        else                                                                                                   \
+            nn_conv2d_row(p, rows, out);                                                                       \
+    }
+#define NN_PW_ROWS(CIN)                                                                                        \
+    NN_PW_ROW(CIN, NN_OUT_PLAIN, nn_pw##CIN##_plain_row) NN_PW_ROW(CIN, NN_OUT_LUT, nn_pw##CIN##_lut_row)
+NN_PW_ROWS(8)
+NN_PW_ROWS(16)
+NN_PW_ROWS(24)
+NN_PW_ROWS(48)
+NN_PW_ROWS(64)
+NN_PW_ROWS(96)
+
+/* The one-input-channel 3 x 3 conv (the stem), strides 1 and 2 (export-time instances as above). */
+#if NN_DSP
+#define NN_STEM_ROW_FN(S, KIND, NAME)                                                                          \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (conv3x3_c1_fits(p, S, KIND)) conv3x3_c1_row(p, rows, out, S, KIND);                                \
+        else nn_conv2d_row(p, rows, out);                                                                      \
+    }
+#else
+#define NN_STEM_ROW_FN(S, KIND, NAME)                                                                          \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out) { nn_conv2d_row(p, rows, out); }
+#endif
+NN_STEM_ROW_FN(1, NN_OUT_PLAIN, nn_c1k3s1_plain_row)
+NN_STEM_ROW_FN(1, NN_OUT_LUT, nn_c1k3s1_lut_row)
+NN_STEM_ROW_FN(2, NN_OUT_PLAIN, nn_c1k3s2_plain_row)
+NN_STEM_ROW_FN(2, NN_OUT_LUT, nn_c1k3s2_lut_row)
 
 void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
 {
     const int cin = p->cin, cout = p->cout, f_out = p->f_out;
-#if NN_DSP
-    if (cin == 1 && p->k == 3 && p->pad == 1 && p->stride <= 2 && p->f_in <= NN_STEM_F_MAX && cout <= NN_STEM_C_MAX) {
-        int fast = 1;
-        for (int co = 0; co < cout; ++co) fast &= nn_rqz_ok(p->shift[co]);
-        if (fast) {
-            conv3x3_c1_row(p, rows, out);
-            return;
-        }
-    }
-#endif
     const int n = p->k * p->k * cin, len = patch_len(n), words = len / 2;
     if (len > NN_PATCH_MAX / 4) {
         conv2d_row_scalar(p, rows, out);
@@ -263,8 +401,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
     int16_t wv[NN_PATCH_MAX / 4] __attribute__((aligned(4)));
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const int block = NN_PATCH_MAX / len;
-    const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
-    const dot_block_fn fn = words == 4 ? dot_blocks_4[kind] : words == 8 ? dot_blocks_8[kind] : dot_blocks_[kind];
+    const dot_block_fn fn = dot_block__NN_OUT_ANY;
     for (int fo0 = 0; fo0 < f_out; fo0 += block) {
         const int nb = f_out - fo0 < block ? f_out - fo0 : block;
         build_patches(p, rows, fo0, nb, n, len, patch);
@@ -278,7 +415,7 @@ void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
             }
             const uint32_t *pw = (const uint32_t *)(const void *)wv, *pp = (const uint32_t *)(const void *)patch;
             int8_t *dst = out + (size_t)fo0 * cout + co;
-            if (nn_rqz_ok(p->shift[co])) {
+            if (nn_rqz_ok(p->mult[co], p->shift[co])) {
                 fn(pp, nb, pw, words, 2 * p->bias[co], nn_rqz_make(p->mult[co], p->shift[co], p->zp_out), o, dst, cout);
             } else {
                 dot_block_slow(pp, nb, pw, words, p->bias[co], nn_rq_make(p->mult[co], p->shift[co]), o, dst, cout);
@@ -298,6 +435,8 @@ void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
     }
 }
 
+#define NN_FC_COUT_MAX 256 /* outputs of the fast path (a stack row of accumulators) */
+
 void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
 {
     const int cin = p->cin, cin4 = cin & ~3;
@@ -309,6 +448,38 @@ void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
             int32_t acc = p->bias[co];
             for (int ci = 0; ci < cin; ++ci) acc += (in[ci] - p->zp_in) * w[ci];
             out[co] = nn_out_apply(nn_rq_apply(acc, nn_rq_make(p->mult[co], p->shift[co])), o);
+        }
+        return;
+    }
+    if (cin4 == cin && p->cout <= NN_FC_COUT_MAX) {
+        /* the input widened once, doubled (2 (x - zp_in), pair order); two outputs per pass share its
+         * words, each weight word widened in registers; then the output stage, channel by channel */
+        int32_t acc[NN_FC_COUT_MAX + 1];
+        for (int g = 0; g < cin; g += 4) nn_widen4x2(in + g, p->zp_in, x + g);
+        const uint32_t *xw = (const uint32_t *)(const void *)x;
+        const int8_t *w = p->weights;
+        for (int co = 0; co < p->cout; co += 2, w += 2 * cin) {
+            const int8_t *w1 = co + 1 < p->cout ? w + cin : w; /* a last odd output: its row twice */
+            int32_t a0 = 0, a1 = 0;
+            for (int g = 0; g < cin / 4; ++g) {
+                uint32_t xa, xb;
+                nn_load2(xw + 2 * g, &xa, &xb);
+                const uint32_t W0 = nn_load32(w + 4 * g), W1 = nn_load32(w1 + 4 * g);
+                a0 = nn_smlad(nn_sxtb16(W0), xa, a0);
+                a0 = nn_smlad(nn_sxtb16_ror8(W0), xb, a0);
+                a1 = nn_smlad(nn_sxtb16(W1), xa, a1);
+                a1 = nn_smlad(nn_sxtb16_ror8(W1), xb, a1);
+            }
+            acc[co] = a0;
+            acc[co + 1] = a1;
+        }
+        for (int c = 0; c < p->cout; ++c) { /* acc: the doubled dot product, exactly halved where needed */
+            if (nn_rqz_ok(p->mult[c], p->shift[c])) {
+                const int32_t v = nn_rqz_apply(2 * p->bias[c] + acc[c], nn_rqz_make(p->mult[c], p->shift[c], p->zp_out));
+                out[c] = nn_outz_k(v, o, NN_OUT_ANY);
+            } else {
+                out[c] = nn_out_apply(nn_rq_apply(p->bias[c] + acc[c] / 2, nn_rq_make(p->mult[c], p->shift[c])), o);
+            }
         }
         return;
     }

@@ -121,25 +121,27 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
     for (int fo = 0; fo < f_out; ++fo, dst += ch, x0 += step) dw_pixel(ck, x0, row_stride, m4, K, o, kind, dst);
 }
 
-/* The planar path (3 x 3, strides 1 and 2, rows of at least 32 outputs and at most
- * NN_DW_PLANE - 8 padded inputs): four channels at a time, their k input rows are
- * first widened into int16 planes [channel][kt][f] (padding = zp_in), so that two
- * neighbouring taps of one channel are one word and SMLAD does two MACs. */
+/* The planar path (3 x 3 and 5 x 5, strides 1 and 2, rows of at most NN_DW_PLANE - 8 padded
+ * inputs): four channels at a time, their k input rows are first widened into int16 planes
+ * [channel][kt][f] (padding = zp_in), so that two neighbouring taps of one channel are one word
+ * and SMLAD does two MACs. */
 #define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
 
 typedef struct {
     int16_t x[4][NN_DW_K_MAX][NN_DW_PLANE];
-} dw_planes_t;
+} __attribute__((aligned(8))) dw_planes_t; /* rows of 4-byte multiples: words and LDRD pairs */
 
 static inline void dw_store32(void *p, uint32_t v)
 {
     memcpy(p, &v, 4);
 }
 
-/* Planes of channels c0..c0+3: k rows of fp + 8 elements (the last 8 are slack). */
+/* Planes of channels c0..c0+3: k rows of fp elements, then 8 of slack, left as they are: a pass of
+ * NN_DW_PASS pixels reads them only for accumulators beyond the row's outputs (never stored) or
+ * as the unused half of a word. */
 static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    const int k = p->k, pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad + 8;
+    const int k = p->k, pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
     for (int kt = 0; kt < k; ++kt) {
         if (!rows[kt]) {
@@ -174,17 +176,70 @@ static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0
 }
 
 /* One channel's output row from its planes x[kt][.]: W[kt][m] = doubled (w[2m], w[2m+1]),
- * W[kt][K/2] = doubled (w[K-1], 0); out is the channel's first output, ch bytes per pixel.
+ * W[kt][K/2] = doubled (w[K-2], w[K-1]) (the last tap on top); out is the channel's first
+ * output, ch bytes per pixel. 3 x 3 with stride 1 has a path of its own (below).
  * First the accumulators of the whole row (weights in registers; NN_DW_PASS output pixels
  * per pass: with stride 1 pixel j + 1 reads the words of pixel j one element on, and the
  * odd last tap of pixels 2i and 2i + 1 is the bottom and top of one word), then their
  * output stage (its constants in registers): two loops that each fit the register file. */
 #define NN_DW_PASS 4
+
+/* 3 x 3, stride 1: two pixels per pass from one aligned word pair per row (LDRD) with all six
+ * weight words in registers: with d0 = (x0, x1), d1 = (x2, x3) and P = (w0, w1), Q = (w1, w2),
+ * pixel 0 is d0.P + bottom(d1) top(Q), pixel 1 top(d0) bottom(P) + d1.Q. The two accumulators
+ * go back into the planes' first two rows, over the word the pass has just read (no later
+ * pass reads it): no pointer of their own. Then the output stage reads them from there. */
+static inline __attribute__((always_inline)) void dw_planar_3x3_s1(const int16_t (*x)[NN_DW_PLANE],
+                                                                   const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
+                                                                   int f_out, int ch, nn_out_t o, int kind,
+                                                                   int8_t *out)
+{
+    uint8_t *const r0 = (uint8_t *)(uintptr_t)x[0]; /* the planes are this call's scratch */
+    const uint32_t p0 = W[0][0], q0 = W[0][1], p1 = W[1][0], q1 = W[1][1], p2 = W[2][0], q2 = W[2][1];
+    enum { ROW = 2 * NN_DW_PLANE }; /* bytes */
+    for (uint8_t *r = r0, *const end = r0 + 2 * ((f_out + 1) & ~1); r != end; r += 4) {
+        uint32_t d0, d1;
+        nn_load2((const uint32_t *)(const void *)r, &d0, &d1);
+        int32_t a0 = nn_smlad(d0, p0, bias2), a1 = nn_smlatb(d0, p0, bias2);
+        a0 = nn_smlabt(d1, q0, a0);
+        a1 = nn_smlad(d1, q0, a1);
+        nn_load2((const uint32_t *)(const void *)(r + ROW), &d0, &d1);
+        a0 = nn_smlad(d0, p1, a0);
+        a1 = nn_smlatb(d0, p1, a1);
+        a0 = nn_smlabt(d1, q1, a0);
+        a1 = nn_smlad(d1, q1, a1);
+        nn_load2((const uint32_t *)(const void *)(r + 2 * ROW), &d0, &d1);
+        a0 = nn_smlad(d0, p2, a0);
+        a1 = nn_smlatb(d0, p2, a1);
+        a0 = nn_smlabt(d1, q2, a0);
+        a1 = nn_smlad(d1, q2, a1);
+        memcpy(r, &a0, 4);
+        memcpy(r + ROW, &a1, 4);
+    }
+    int fo = 0;
+    for (const uint8_t *r = r0; fo + 2 <= f_out; fo += 2, r += 4, out += 2 * ch) {
+        int32_t a0, a1;
+        memcpy(&a0, r, 4);
+        memcpy(&a1, r + ROW, 4);
+        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
+        out[ch] = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
+    }
+    if (fo < f_out) {
+        int32_t a0;
+        memcpy(&a0, r0 + 2 * fo, 4);
+        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
+    }
+}
+
 static inline __attribute__((always_inline)) void dw_planar_channel(const int16_t (*x)[NN_DW_PLANE],
                                                                     const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
                                                                     int f_out, int ch, int K, int S, nn_out_t o,
                                                                     int kind, int8_t *out)
 {
+    if (K == 3 && S == 1) {
+        dw_planar_3x3_s1(x, W, bias2, q, f_out, ch, o, kind, out);
+        return;
+    }
     int32_t acc[NN_DW_PLANE] __attribute__((aligned(8)));
     uint32_t w[NN_DW_K_MAX][3];
     _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
@@ -201,8 +256,8 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
                 }
             }
             _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                if (S == 1 && (j & 1)) a[j] = nn_smlatb(nn_load32(r + j - 1 + K - 1), w[kt][K / 2], a[j]);
-                else a[j] = nn_smlabb(nn_load32(r + S * j + K - 1), w[kt][K / 2], a[j]);
+                if (S == 1 && (j & 1)) a[j] = nn_smlatt(nn_load32(r + j - 1 + K - 1), w[kt][K / 2], a[j]);
+                else a[j] = nn_smlabt(nn_load32(r + S * j + K - 1), w[kt][K / 2], a[j]);
             }
         }
         _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) acc[fo + j] = a[j];
@@ -210,74 +265,79 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
     nn_outz_row(acc, f_out, q, o, kind, out, ch);
 }
 
-/* One function per kernel, stride and output stage: each gets its own register allocation. */
-#define NN_DW_PLANAR_FN(K, S, KIND)                                                                            \
-    static __attribute__((noinline)) void dw_planar_##K##_##S##_##KIND(                                        \
-        const int16_t (*x)[NN_DW_PLANE], const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q, int f_out, int ch, \
-        nn_out_t o, int8_t *out)                                                                               \
-    {                                                                                                          \
-        dw_planar_channel(x, W, bias2, q, f_out, ch, K, S, o, KIND, out);                                      \
-    }
-NN_DW_PLANAR_FN(3, 1, NN_OUT_PLAIN)
-NN_DW_PLANAR_FN(3, 1, NN_OUT_ANY)
-NN_DW_PLANAR_FN(3, 2, NN_OUT_PLAIN)
-NN_DW_PLANAR_FN(3, 2, NN_OUT_ANY)
-
-typedef void (*dw_planar_fn)(const int16_t (*)[NN_DW_PLANE], const uint32_t (*)[3], int32_t, nn_rqz_t, int, int,
-                             nn_out_t, int8_t *);
-
-static dw_planar_fn dw_planar_pick(int s, int kind)
-{
-    if (s == 2) return kind == NN_OUT_PLAIN ? dw_planar_3_2_NN_OUT_PLAIN : dw_planar_3_2_NN_OUT_ANY;
-    /* mn01's wide 3 x 3 stride 1 layers (B1, B3) need no clamp (their ReLU is the zero point -128) */
-    return kind == NN_OUT_PLAIN ? dw_planar_3_1_NN_OUT_PLAIN : dw_planar_3_1_NN_OUT_ANY;
-}
-
-/* Channels c0..c0+3 (all in the fast requantization) of the output row. */
-static void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0, nn_out_t o, dw_planar_fn fn,
-                            int8_t *out)
+/* Channels c0..c0+3 (all in the fast requantization) of the output row: per channel its weight
+ * words (doubled, as dw_planar_channel takes them), its bias with zp_in's share folded in, and
+ * its row. */
+static inline __attribute__((always_inline)) void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0,
+                                                                  const nn_out_t *o, int K, int S, int kind,
+                                                                  int8_t *out)
 {
     const int ch = p->cout;
+    const nn_out_t oo = *o;
     for (int j = 0; j < 4; ++j) {
         const int c = c0 + j;
         const int8_t *w = p->weights + c;
-        uint32_t W[3][3];
+        uint32_t W[NN_DW_K_MAX][3];
         int32_t sum = 0;
-        for (int kt = 0; kt < 3; ++kt, w += 3 * ch) { /* taps (kt, 0..2) at w[0], w[ch], w[2 * ch] */
-            const int32_t w0 = w[0], w1 = w[ch], w2 = w[2 * ch];
-            W[kt][0] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
-            W[kt][1] = (uint16_t)(2 * w2);
-            sum += w0 + w1 + w2;
+        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt, w += K * ch) { /* taps (kt, 0..K-1): w[0], w[ch], ... */
+            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                const int32_t w0 = w[2 * m * ch], w1 = w[(2 * m + 1) * ch];
+                W[kt][m] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
+                sum += w0 + w1;
+            }
+            const int32_t wl = w[(K - 1) * ch]; /* the odd last tap, on top of its neighbour */
+            W[kt][K / 2] = nn_pack_lo((uint32_t)(2 * w[(K - 2) * ch]), (uint32_t)(2 * wl));
+            sum += wl;
         }
         const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
-        fn(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, o, out + c);
+        dw_planar_channel(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, K, S,
+                          oo, kind, out + c);
     }
 }
 
-/* Measured on mn01 (qemu-an386): the planar path wins over the window path for
- * 3 x 3 rows of 32 outputs or more (B1, B3 stride 1, B2 stride 2); on 16-output rows
- * its per-row widening costs more than SMLAD saves (5.9 vs 5.6 instructions per MAC). */
+/* One function per kernel, stride and output stage: each gets its own register allocation. */
+#define NN_DW_PLANAR_FN(K, S, KIND)                                                                            \
+    static __attribute__((noinline)) void dw_planar_##K##_##S##_##KIND(const nn_conv_t *p, const dw_planes_t *pl, \
+                                                                       int c0, const nn_out_t *o, int8_t *out) \
+    {                                                                                                          \
+        dw_planar_group(p, pl, c0, o, K, S, KIND, out);                                                        \
+    }
+/* mn01's output stages (no clamp: its ReLU is the zero point -128; the hard-swish table), reached
+ * through the export-time variants only (nn_kernels.h, NN_CONV_VARIANTS): the general kernel takes
+ * the window path. */
+#define NN_DW_PLANAR_FNS(K, S) NN_DW_PLANAR_FN(K, S, NN_OUT_PLAIN) NN_DW_PLANAR_FN(K, S, NN_OUT_LUT)
+NN_DW_PLANAR_FNS(3, 1)
+NN_DW_PLANAR_FNS(3, 2)
+NN_DW_PLANAR_FNS(5, 1)
+NN_DW_PLANAR_FNS(5, 2)
+
+typedef void (*dw_planar_fn)(const nn_conv_t *, const dw_planes_t *, int, const nn_out_t *, int8_t *);
+
+/* Measured on mn01 (qemu-an386): the planar path wins over the window path on rows of 16
+ * outputs or more (B1-B6: 3.4-5.2 instructions per MAC); on rows of 8 or 4 its per-channel
+ * set-up costs more than SMLAD saves (8.0 vs 6.2 on B7-B12). */
 static int dw_planar_fits(const nn_conv_t *p)
 {
-    return p->k == 3 && (p->stride == 1 || p->stride == 2) && p->f_out >= 32 && p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
+    return (p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->f_out >= 16 &&
+           p->f_in + 2 * p->pad + 8 <= NN_DW_PLANE;
 }
 
-static void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
+static __attribute__((noinline)) void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
+                                                   dw_planar_fn fn)
 {
     const int ch = p->cout, m4 = ch & ~3;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    const dw_planar_fn fn = dw_planar_pick(p->stride, nn_out_kind(p->act_min, p->act_max, p->lut));
     dw_planes_t pl;
     for (int c0 = 0; c0 < ch; c0 += 4) {
         const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
         int fast = c1 - c0 == 4;
-        for (int c = c0; c < c1; ++c) fast &= nn_rqz_ok(p->shift[c]);
+        for (int c = c0; c < c1; ++c) fast &= nn_rqz_ok(p->mult[c], p->shift[c]);
         if (!fast) {
             dw_plain_channels(p, rows, c0, c1, out);
             continue;
         }
         dw_fill_planes(p, rows, c0, &pl);
-        dw_planar_group(p, &pl, c0, o, fn, out);
+        fn(p, &pl, c0, &o, out);
     }
 }
 
@@ -287,17 +347,13 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
 {
     const int k = p->k, s = p->stride, pad = p->pad, ch = p->cout, f_in = p->f_in, f_out = p->f_out;
     const int fp = f_in + 2 * pad; /* padded row width */
-    if (dw_planar_fits(p)) {
-        dw_planar_row(p, rows, out);
-        return;
-    }
     if (k > NN_DW_K_MAX || (size_t)k * fp * NN_DW_CHUNK > NN_DW_WINDOW_MAX) {
         for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel_plain(p, rows, fo, out + (size_t)fo * ch);
         return;
     }
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
-    const int8_t zp = (int8_t)p->zp_in;
+    const uint32_t zp4 = 0x01010101u * (uint8_t)p->zp_in;
     dw_chunk_t ck;
     int8_t win[NN_DW_WINDOW_MAX] __attribute__((aligned(4)));
     for (int c0 = 0; c0 < ch; c0 += NN_DW_CHUNK) {
@@ -324,36 +380,33 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
         int fast = 1;
         for (int j = 0; j < m; ++j) {
             ck.rqz[j] = nn_rqz_make(p->mult[c0 + j], p->shift[c0 + j], p->zp_out);
-            fast &= nn_rqz_ok(p->shift[c0 + j]);
+            fast &= nn_rqz_ok(p->mult[c0 + j], p->shift[c0 + j]);
         }
         if (!fast) { /* a channel with a left shift or a tiny multiplier: the plain path */
             for (int fo = 0; fo < f_out; ++fo) dw_edge_pixel(p, rows, fo, c0, 0, m, o, out + (size_t)fo * ch);
             continue;
         }
-        /* The window of this chunk: k rows of fp pixels, padding (and missing rows) = zp_in. */
+        /* The window of this chunk: k rows of fp pixels, padding (and missing rows) = zp_in; the
+         * pixels' first m4 channels are what the pixel loop reads. Words: short rows, no calls. */
         for (int kt = 0; kt < k; ++kt) {
-            int8_t *wr = win + (size_t)kt * fp * NN_DW_CHUNK;
+            uint32_t *wr = (uint32_t *)(void *)(win + (size_t)kt * fp * NN_DW_CHUNK);
             if (!rows[kt]) {
-                memset(wr, zp, (size_t)fp * NN_DW_CHUNK);
+                for (int i = 0; i < fp * (NN_DW_CHUNK / 4); ++i) wr[i] = zp4;
                 continue;
             }
-            memset(wr, zp, (size_t)pad * NN_DW_CHUNK);
-            memset(wr + (size_t)(pad + f_in) * NN_DW_CHUNK, zp, (size_t)pad * NN_DW_CHUNK);
+            for (int i = 0; i < pad * (NN_DW_CHUNK / 4); ++i) {
+                wr[i] = zp4;
+                wr[(pad + f_in) * (NN_DW_CHUNK / 4) + i] = zp4;
+            }
             const int8_t *src = rows[kt] + c0;
-            int8_t *dst = wr + (size_t)pad * NN_DW_CHUNK;
-            for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK) {
-                for (int j = 0; j < m4; j += 4) {
-                    uint32_t v = nn_load32(src + j);
-                    memcpy(dst + j, &v, 4);
-                }
+            uint32_t *dst = wr + pad * (NN_DW_CHUNK / 4);
+            for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                for (int j = 0; j < m4; j += 4) dst[j / 4] = nn_load32(src + j);
             }
         }
         const int row_stride = fp * NN_DW_CHUNK, step = s * NN_DW_CHUNK;
-        /* the output stages mn01 uses here (ReLU is its zero point -128, hard-swish a table); others
-         * take the general one */
-        if (k == 3 && kind == NN_OUT_PLAIN) NN_DW_CASE(3, NN_OUT_PLAIN);
-        else if (k == 3 && kind == NN_OUT_LUT) NN_DW_CASE(3, NN_OUT_LUT);
-        else if (k == 5 && kind == NN_OUT_PLAIN) NN_DW_CASE(5, NN_OUT_PLAIN);
+        /* the output stage mn01 uses on these short rows (hard-swish, a table); others take the general one */
+        if (k == 3 && kind == NN_OUT_LUT) NN_DW_CASE(3, NN_OUT_LUT);
         else if (k == 5 && kind == NN_OUT_LUT) NN_DW_CASE(5, NN_OUT_LUT);
         else NN_DW_CASE(k, NN_OUT_ANY);
         if (m4 < m) {
@@ -372,3 +425,20 @@ void nn_depthwise_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t 
         nn_depthwise_conv2d_row(p, rows, out);
     }
 }
+
+/* The export-time instances (nn_kernels.h, NN_CONV_VARIANTS): the general kernel where the op is
+ * not of the instance's shape. */
+#define NN_DW_ROW(K, S, KIND, NAME)                                                                            \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (p->k == K && p->stride == S && dw_planar_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) \
+            dw_planar_row(p, rows, out, dw_planar_##K##_##S##_##KIND);                                         \
+        else                                                                                                   \
+            nn_depthwise_conv2d_row(p, rows, out);                                                             \
+    }
+#define NN_DW_ROWS(K, S)                                                                                       \
+    NN_DW_ROW(K, S, NN_OUT_PLAIN, nn_dw##K##s##S##_plain_row) NN_DW_ROW(K, S, NN_OUT_LUT, nn_dw##K##s##S##_lut_row)
+NN_DW_ROWS(3, 1)
+NN_DW_ROWS(3, 2)
+NN_DW_ROWS(5, 1)
+NN_DW_ROWS(5, 2)

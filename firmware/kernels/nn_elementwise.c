@@ -74,7 +74,7 @@ void nn_mul_channel(const nn_mul_channel_t *p, const int8_t *in, int32_t n, cons
 {
     const int c = p->c;
     const int32_t zp_x = p->zp_x, zp_g = p->zp_g, zp_out = p->zp_out;
-    if (c <= NN_MUL_C_MAX && nn_rqz_ok(p->shift)) {
+    if (c <= NN_MUL_C_MAX && nn_rqz_ok(p->mult, p->shift)) {
         /* (x - zp_x) * 2 (g - zp_g): the doubled product of nn_rqz_apply, zp_out folded in */
         int16_t g2[NN_MUL_C_MAX];
         for (int j = 0; j < c; ++j) g2[j] = (int16_t)(2 * (gate[j] - zp_g));
@@ -113,30 +113,36 @@ static inline __attribute__((always_inline)) void add_loop(const nn_add_t *p, co
 }
 
 /* The common case of the graph: left shift 20, input h at (2^30, 0) (its term is
- * exactly (h - zp_h) << 19), input q with a shift <= 0 and the output within the
- * fast requantization: every shift a constant, the output zero point folded in. */
+ * exactly (h - zp_h) << 19), input q with 1 to 3 right shifts and the output within the
+ * fast requantization: every shift a constant, the output zero point folded in. The q side
+ * is nn_rqz_apply too, its input 2 (q - zp_q) << 20 doubled, and its zero point -(zp_h << 19)
+ * takes h's: 2 * (a' + b') = (h << 20) + 2 * (vq - (zp_h << 19)). (With R <= 3 right shifts
+ * that zero point times 2^R stays below 2^29.) */
 static void add_common(const int8_t *h, int32_t zp_h, const int8_t *q, int32_t zp_q, int32_t mq, int32_t sq, int32_t mo,
                        int32_t so, int32_t zp_out, int32_t n, int8_t *out)
 {
-    /* the shifts written on the raw values so that each (x << s) - zp * 2^s is one RSB */
-    const nn_rq_t rq = {mq, 0, -sq, 1u << -sq}; /* its left shift by one done on q below */
-    const nn_rqz_t ro = nn_rqz_make(mo, so, zp_out);
-    const int32_t zh20 = (int32_t)((uint32_t)zp_h << 20), zq21 = (int32_t)((uint32_t)zp_q << 21);
+    const nn_rqz_t rq = nn_rqz_make(mq, sq, -(zp_h * (1 << 19))), ro = nn_rqz_make(mo, so, zp_out);
+    const int32_t zq21 = (int32_t)((uint32_t)zp_q << 21); /* (q << 21) - zq21 is one RSB */
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t vq = nn_rq_apply((int32_t)((uint32_t)q[i] << 21) - zq21, rq);
-        /* 2 * (a' + b') = ((h - zp_h) << 20) + 2 * vq */
-        out[i] = (int8_t)nn_ssat8(nn_rqz_apply((int32_t)((uint32_t)h[i] << 20) - zh20 + vq * 2, ro));
+        const int32_t vq = nn_rqz_apply((int32_t)((uint32_t)q[i] << 21) - zq21, rq);
+        out[i] = (int8_t)nn_ssat8(nn_rqz_apply((int32_t)((uint32_t)h[i] << 20) + vq * 2, ro));
     }
+}
+
+/* add_common's q side: a multiplier >= 0 and 1 to 3 right shifts. */
+static int add_common_ok(int32_t mult, int32_t shift)
+{
+    return nn_rqz_ok(mult, shift) && shift >= -3;
 }
 
 void nn_add(const nn_add_t *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out)
 {
-    if (p->left_shift == 20 && nn_rqz_ok(p->so)) {
-        if (p->m1 == (1 << 30) && p->s1 == 0 && p->s2 <= 0) {
+    if (p->left_shift == 20 && nn_rqz_ok(p->mo, p->so)) {
+        if (p->m1 == (1 << 30) && p->s1 == 0 && add_common_ok(p->m2, p->s2)) {
             add_common(a, p->zp_a, b, p->zp_b, p->m2, p->s2, p->mo, p->so, p->zp_out, n, out);
             return;
         }
-        if (p->m2 == (1 << 30) && p->s2 == 0 && p->s1 <= 0) {
+        if (p->m2 == (1 << 30) && p->s2 == 0 && add_common_ok(p->m1, p->s1)) {
             add_common(b, p->zp_b, a, p->zp_a, p->m1, p->s1, p->mo, p->so, p->zp_out, n, out);
             return;
         }
@@ -156,7 +162,7 @@ void nn_lut(const int8_t table[256], const int8_t *in, int32_t n, int8_t *out)
 
 void nn_quantize(const nn_quantize_t *p, const int16_t *in, int32_t n, int8_t *out)
 {
-    if (nn_rqz_ok(p->shift)) { /* the usual case: the fast form, zero point folded in */
+    if (nn_rqz_ok(p->mult, p->shift)) { /* the usual case: the fast form, zero point folded in */
         const nn_rqz_t rq = nn_rqz_make(p->mult, p->shift, p->zp_out);
         for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)nn_ssat8(nn_rqz_apply(in[i] * 2, rq));
         return;

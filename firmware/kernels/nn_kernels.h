@@ -86,6 +86,23 @@ void nn_depthwise_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t 
 void nn_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out);
 void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out);
 
+/* Row kernels for one shape, chosen per op at export time (exporter/codegen/kernel_variants.py),
+ * so that the firmware links only those its network uses: pointwise convs of CIN input channels
+ * (nn_pw<CIN>_*), the planar depthwise K x K with stride S (nn_dw<K>s<S>_*), the one-input-channel
+ * 3 x 3 conv with stride S (nn_c1k3s<S>_*), each with no activation clamp (_plain) or with an
+ * activation table (_lut). Each takes the arguments of nn_conv2d_row / nn_depthwise_conv2d_row and
+ * hands an op of another shape to that general kernel. */
+typedef void (*nn_row_fn)(const nn_conv_t *p, const int8_t *const *rows, int8_t *out);
+#define NN_CONV_VARIANTS(X)                                                                                    \
+    X(nn_pw8_plain_row) X(nn_pw8_lut_row) X(nn_pw16_plain_row) X(nn_pw16_lut_row) X(nn_pw24_plain_row)        \
+    X(nn_pw24_lut_row) X(nn_pw48_plain_row) X(nn_pw48_lut_row) X(nn_pw64_plain_row) X(nn_pw64_lut_row)        \
+    X(nn_pw96_plain_row) X(nn_pw96_lut_row) X(nn_dw3s1_plain_row) X(nn_dw3s1_lut_row) X(nn_dw3s2_plain_row)   \
+    X(nn_dw3s2_lut_row) X(nn_dw5s1_plain_row) X(nn_dw5s1_lut_row) X(nn_dw5s2_plain_row) X(nn_dw5s2_lut_row)     \
+    X(nn_c1k3s1_plain_row) X(nn_c1k3s1_lut_row) X(nn_c1k3s2_plain_row) X(nn_c1k3s2_lut_row)
+#define NN_DECLARE_ROW_FN(name) void name(const nn_conv_t *p, const int8_t *const *rows, int8_t *out);
+NN_CONV_VARIANTS(NN_DECLARE_ROW_FN)
+#undef NN_DECLARE_ROW_FN
+
 /* rows[kt] = in + (t0 + kt) * row_bytes, NULL outside [0, t_in). */
 static inline void nn_input_rows(const int8_t *in, int t_in, size_t row_bytes, int t0, int k, const int8_t **rows)
 {

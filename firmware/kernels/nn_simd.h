@@ -145,41 +145,43 @@ static inline int32_t nn_rq_apply(int32_t acc, nn_rq_t q)
     return (y + (int32_t)(t >> 1)) >> q.rsh;
 }
 
-/* The fast form for the usual channel (shift <= 0, at most 22 right shifts): the
- * accumulator comes in doubled (weights or inputs doubled: exact), so SMMULR
- * needs no shift first, and the output zero point is folded into the rounding
- * constant: (y + 2^(R-1) - (y < 0)) >> R + zp == (y + ((c + (y >> 31)) >> 1)) >> R
- * with c = 2^R + zp * 2^(R+1) (zp * 2^R is a multiple of 2^R; |y| < 2^30 and
- * R <= 22 keep the sum in range). The result includes zp_out. */
+/* The fast form for the usual channel (a multiplier >= 0, 1 to 22 right shifts): the
+ * accumulator comes in doubled (weights or inputs doubled: exact), so the rounding doubling
+ * high multiply needs no shift first, and both the output zero point and the rounding
+ * constant ride in SMMLAR's addend: with c = 2^(R-1) + zp * 2^R,
+ *   (y + 2^(R-1) - (y < 0)) >> R + zp == (SMMLAR(acc2, mult, c) - (acc2 < 0)) >> R,
+ * as SMMLAR(acc2, mult, c) = y + c (c << 32 has no low bits), and the sign of acc2 is that of y
+ * (mult >= 0) but where y == 0, whose result is zp either way (R >= 1: (c - 1) >> R == c >> R).
+ * |y| < 2^30 and R <= 22 keep the sum in range. The result includes zp_out. */
 typedef struct {
     int32_t mult, c, rsh;
 } nn_rqz_t;
 
 #define NN_RQZ_RSH_MAX 22
 
-static inline int nn_rqz_ok(int32_t shift)
+static inline int nn_rqz_ok(int32_t mult, int32_t shift)
 {
-    return shift <= 0 && -shift <= NN_RQZ_RSH_MAX;
+    return mult >= 0 && shift <= -1 && -shift <= NN_RQZ_RSH_MAX;
 }
 
 static inline nn_rqz_t nn_rqz_make(int32_t mult, int32_t shift, int32_t zp)
 {
     nn_rqz_t q;
     q.mult = mult;
-    q.rsh = -shift;
-    q.c = (int32_t)(1u << q.rsh) + zp * (int32_t)(2u << q.rsh);
+    q.rsh = shift <= -1 ? -shift : 0; /* a channel outside the fast form gets a harmless one (never used) */
+    q.c = q.rsh ? (int32_t)(1u << (q.rsh - 1)) + zp * (int32_t)(1u << q.rsh) : zp;
     return q;
 }
 
 static inline int32_t nn_rqz_apply(int32_t acc2, nn_rqz_t q)
 {
-    int32_t y;
+    int32_t t;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    __asm__("smmulr %0, %1, %2" : "=r"(y) : "r"(acc2), "r"(q.mult));
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(acc2), "r"(q.mult), "r"(q.c));
 #else
-    y = (int32_t)(((int64_t)acc2 * q.mult + ((int64_t)1 << 31)) >> 32);
+    t = (int32_t)(((int64_t)acc2 * q.mult + ((int64_t)q.c << 32) + ((int64_t)1 << 31)) >> 32);
 #endif
-    return (y + ((q.c + (y >> 31)) >> 1)) >> q.rsh;
+    return (t + (acc2 >> 31)) >> q.rsh;
 }
 
 static inline int32_t nn_ssat8(int32_t v)

@@ -7,6 +7,10 @@
 #include "board.h"
 #include "board_live.h"
 #include "nrf52840.h"
+#include "i2s_pcm.h"
+#ifdef NRF_I2S_RESAMPLE
+#include "resample_126_125.h"
+#endif
 
 const char board_name[] = "nrf52840-dk";
 const uint32_t live_clock_hz = 64000000u;
@@ -14,7 +18,19 @@ const uint32_t live_clock_hz = 64000000u;
  * enumeration (-0.79 % from 32 kHz; no divider and ratio of the nRF52840 give exactly
  * 32 kHz with a 24-bit frame). The start-up budget frame reports the rate measured against
  * the core clock: docs/boards.md says what the difference does to the embedding. */
+#ifdef NRF_I2S_RESAMPLE
+/* The I2S interrupt resamples 126/125 (firmware/mic/resample_126_125.h): the application gets
+ * 32,000 Hz, and the budget frame's measured rate is of the resampled stream (32,000 Hz if
+ * LRCK is 31,746 Hz; 32,256 Hz if a chip's divider gave 32 kHz: then build with
+ * -DNRF_I2S_RESAMPLE=OFF). */
+const uint32_t live_mic_nominal_mhz = 32000000u;
+static rs126 resampler;
+static int16_t rs_out[RS126_MAX_OUT(LIVE_BLOCK)];
+static int16_t rs_block[LIVE_BLOCK]; /* resampled samples gathered into blocks */
+static uint32_t rs_fill;
+#else
 const uint32_t live_mic_nominal_mhz = 31746032u;
+#endif
 
 #define PIN_TX 6
 #define PIN_RX 8
@@ -27,10 +43,12 @@ const uint32_t live_mic_nominal_mhz = 31746032u;
 static int32_t i2s_buf[2][LIVE_BLOCK]; /* EasyDMA: data RAM only */
 static int16_t pcm_block[LIVE_BLOCK];
 static int filling = -1; /* buffer the I2S is writing, -1 before the first */
-static int32_t dc_x;     /* DC blocker (an SPH0645 has a large DC offset) */
-static int64_t dc_y;
+static i2s_pcm mic_pcm;  /* 24 -> 16 bits and the DC blocker (an SPH0645 has a large DC offset) */
 
 void live_watchdog_feed(void) { WDT_RR0 = WDT_RELOAD; }
+#ifdef LIVE_VALIDATOR
+static void rx_start(void);
+#endif
 
 void board_init(void)
 {
@@ -56,6 +74,9 @@ void board_init(void)
     UARTE_INTENSET = 1u << 8; /* ENDTX */
     NVIC_IPR(IRQ_UARTE0) = 0x80;
     NVIC_ISER(IRQ_UARTE0 / 32) = 1u << (IRQ_UARTE0 % 32);
+#ifdef LIVE_VALIDATOR
+    rx_start();
+#endif
     /* Watchdog: (CRV + 1) / 32768 s = 4 s, reload register 0 */
     WDT_CRV = 4u * 32768u - 1u;
     WDT_RREN = 1u;
@@ -79,6 +100,11 @@ void live_led(int fault)
 /* ---- microphone ---- */
 void live_mic_start(void)
 {
+    i2s_pcm_init(&mic_pcm);
+#ifdef NRF_I2S_RESAMPLE
+    rs126_init(&resampler);
+    rs_fill = 0;
+#endif
     P0_PIN_CNF(PIN_SCK) = 1u; /* outputs driven by the I2S master */
     P0_PIN_CNF(PIN_LRCK) = 1u;
     P0_PIN_CNF(PIN_SDIN) = 0u; /* input */
@@ -119,16 +145,20 @@ void I2S_IRQHandler(void)
     filling = filling < 0 ? 0 : 1 - filling;
     I2S_RXD_PTR = (uint32_t)(uintptr_t)i2s_buf[1 - filling];
     if (done >= 0) {
-        const int32_t *s = i2s_buf[done];
-        for (uint32_t i = 0; i < LIVE_BLOCK; i++) {
-            int32_t x = (s[i] + 128) >> 8; /* 24 -> 16 bits, rounded */
-            /* DC blocker as the PDM path's: pole 1 - 2^-10 (-3 dB at 5 Hz) */
-            dc_y += (int64_t)(x - dc_x) * 65536 - (dc_y >> 10);
-            dc_x = x;
-            int64_t y = (dc_y + 32768) >> 16;
-            pcm_block[i] = (int16_t)(y > 32767 ? 32767 : y < -32768 ? -32768 : y);
+        i2s_pcm_process(&mic_pcm, i2s_buf[done], LIVE_BLOCK, pcm_block);
+#ifdef NRF_I2S_RESAMPLE
+        /* 320 inputs give 322 or 323 outputs (126/125); each LIVE_BLOCK of them is a block */
+        size_t m = rs126_process(&resampler, pcm_block, LIVE_BLOCK, rs_out);
+        for (size_t k = 0; k < m; k++) {
+            rs_block[rs_fill++] = rs_out[k];
+            if (rs_fill == LIVE_BLOCK) {
+                live_mic_block(rs_block);
+                rs_fill = 0;
+            }
         }
+#else
         live_mic_block(pcm_block);
+#endif
     }
     live_mic_isr_cycles += live_cycles() - t0;
 }
@@ -147,8 +177,61 @@ static void tx_start(void)
     UARTE_TASKS_STARTTX = 1;
 }
 
+#ifdef LIVE_VALIDATOR
+/* The validation firmware's input (firmware/app/validator.c). EasyDMA has no "bytes so far" for
+ * a transfer in progress, so each byte is its own one-byte transfer into a ring: the ENDRX_STARTRX
+ * short restarts reception at once, and on RXSTARTED (the pointer just latched) the next slot
+ * is set, the PS's double-buffering pattern. ENDRX counts bytes in. The host sends one frame
+ * (at most 2 x PROTO_PCM_MAX_SAMPLES bytes of payload) and then waits for ready, so the ring cannot be overrun. */
+#define RX_RING 1024u
+static uint8_t rx_ring[RX_RING];       /* EasyDMA: data RAM only */
+static volatile uint32_t rx_head;      /* bytes landed (ENDRX) */
+static volatile uint32_t rx_started;   /* transfers latched (RXSTARTED) */
+static uint32_t rx_tail;               /* bytes read */
+
+static void rx_start(void)
+{
+    rx_head = rx_tail = 0;
+    rx_started = 0;
+    UARTE_RXD_PTR = (uint32_t)(uintptr_t)&rx_ring[0];
+    UARTE_RXD_MAXCNT = 1;
+    UARTE_SHORTS = 1u << 5; /* ENDRX_STARTRX */
+    UARTE_INTENSET = (1u << 4) | (1u << 9) | (1u << 19); /* ENDRX, ERROR, RXSTARTED */
+    UARTE_TASKS_STARTRX = 1;
+}
+
+static void rx_events(void)
+{
+    if (UARTE_EVENTS_RXSTARTED) {
+        UARTE_EVENTS_RXSTARTED = 0;
+        rx_started++;
+        UARTE_RXD_PTR = (uint32_t)(uintptr_t)&rx_ring[rx_started % RX_RING];
+    }
+    if (UARTE_EVENTS_ENDRX) {
+        UARTE_EVENTS_ENDRX = 0;
+        rx_head++;
+    }
+    if (UARTE_EVENTS_ERROR) { /* framing or overrun: the frame's CRC fails, the host resends */
+        UARTE_EVENTS_ERROR = 0;
+        UARTE_ERRORSRC = 0xFu;
+    }
+}
+
+size_t board_uart_read(uint8_t *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        while (rx_head == rx_tail) live_watchdog_feed();
+        data[i] = rx_ring[rx_tail++ % RX_RING];
+    }
+    return n;
+}
+#endif
+
 void UARTE0_UART0_IRQHandler(void)
 {
+#ifdef LIVE_VALIDATOR
+    rx_events();
+#endif
     if (UARTE_EVENTS_ENDTX) {
         UARTE_EVENTS_ENDTX = 0;
         (void)UARTE_EVENTS_ENDTX; /* read back, as for the I2S event */

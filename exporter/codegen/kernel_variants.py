@@ -1,0 +1,50 @@
+"""The row kernel of each conv op, chosen at export time.
+
+firmware/kernels has, besides the general kernels (nn_conv2d_row, nn_depthwise_conv2d_row),
+instances for one shape and output stage (nn_kernels.h, NN_CONV_VARIANTS): the pointwise convs
+of mn01's channel counts, the planar depthwise 3 x 3 and 5 x 5 with strides 1 and 2, the
+one-input-channel 3 x 3 conv (the stem) with strides 1 and 2. The
+generated scheduler calls the one chosen here, so that the firmware links only the instances its
+network uses. Each instance hands an op of another shape to the general kernel, so a choice made
+here can cost speed, never correctness; tests/test_kernels.py runs every case through both.
+"""
+
+from __future__ import annotations
+
+POINTWISE_CIN = (8, 16, 24, 48, 64, 96)
+DEPTHWISE = ((3, 1), (3, 2), (5, 1), (5, 2))  # (kernel, stride)
+PLANE = 76  # int16 per plane row of the planar depthwise path (nn_depthwise.c, NN_DW_PLANE)
+PLANAR_MIN_OUT = 16  # shorter rows: the window path is faster (nn_depthwise.c, dw_planar_fits)
+PATCH_MAX = 1024  # int16 of the pointwise patch (nn_conv.c, NN_PATCH_MAX)
+STEM_F_MAX, STEM_C_MAX = 256, 32  # mel bands and output channels of the stem kernel (nn_conv.c)
+
+VARIANTS = tuple([f"nn_pw{c}_{s}_row" for c in POINTWISE_CIN for s in ("plain", "lut")]
+                 + [f"nn_dw{k}s{st}_{s}_row" for k, st in DEPTHWISE for s in ("plain", "lut")]
+                 + [f"nn_c1k3s{st}_{s}_row" for st in (1, 2) for s in ("plain", "lut")])
+
+
+def output_stage(act_min: int, act_max: int, has_lut: bool) -> str:
+    """nn_out_kind of nn_simd.h: 'plain', 'relu', 'lut' or 'any'."""
+    if act_max != 127 or (has_lut and act_min != -128):
+        return "any"
+    if has_lut:
+        return "lut"
+    return "plain" if act_min == -128 else "relu"
+
+
+def conv_row_kernel(kind: str, cin: int, f_in: int, f_out: int, k: int, stride: int, pad: int,
+                    act_min: int, act_max: int, has_lut: bool, cout: int = 0) -> str | None:
+    """The instance for a conv2d / depthwise_conv2d op, or None for the general kernel. (The stem
+    kernel also needs every channel in the fast requantization, which its instance checks.)"""
+    stage = output_stage(act_min, act_max, has_lut)
+    if stage not in ("plain", "lut"):
+        return None
+    if (kind == "conv2d" and cin == 1 and k == 3 and pad == 1 and stride in (1, 2) and f_in <= STEM_F_MAX
+            and cout <= STEM_C_MAX):
+        return f"nn_c1k3s{stride}_{stage}_row"
+    if kind == "conv2d" and k == 1 and stride == 1 and pad == 0 and cin in POINTWISE_CIN and cin <= PATCH_MAX // 4:
+        return f"nn_pw{cin}_{stage}_row"
+    if (kind == "depthwise_conv2d" and (k, stride) in DEPTHWISE and f_out >= PLANAR_MIN_OUT
+            and f_in + 2 * pad + 8 <= PLANE):
+        return f"nn_dw{k}s{stride}_{stage}_row"
+    return None

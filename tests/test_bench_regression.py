@@ -1,0 +1,40 @@
+"""Regression guard: the default model's instruction counts per window in QEMU (exact under
+-icount, so deterministic) may not exceed the committed reports/bench.json by more than 1 %.
+After a deliberate change, `python -m exporter bench --export firmware/generated` writes the new
+figures (and the reason goes in the commit)."""
+
+import json
+
+import pytest
+
+from exporter import ROOT
+from exporter.benchmark import firmware
+from exporter.defaults import GENERATED_DIR
+
+pytestmark = pytest.mark.slow
+BOARD = "qemu-an386"
+
+
+def committed(mode, board=BOARD):
+    report = json.loads((ROOT / "reports" / "bench.json").read_text())
+    return next(r for r in report["results"] if r["board"] == board and r["mode"] == mode)
+
+
+@pytest.mark.parametrize("mode", ["timestamp", "scene"])
+@pytest.mark.parametrize("board", ["qemu-an386", "qemu-netduinoplus2"])
+def test_per_window_instructions_within_tolerance_of_the_report(board, mode):
+    measured = firmware.profile_per_window(board, mode, GENERATED_DIR)
+    assert firmware.regressions(measured, committed(mode, board)) == []
+
+
+def test_the_guard_reports_an_excess():
+    """The check itself: 1.5 % more frontend work is a regression, 0.5 % is not."""
+    ref = committed("timestamp")
+    i = ref["instructions"]
+    fine = {"frontend": i["frontend_per_window"] * 1.005, "network": i["network_per_window"]}
+    assert firmware.regressions(fine, ref) == []
+    worse = {"frontend": i["frontend_per_window"] * 1.015, "network": i["network_per_window"]}
+    (msg,) = firmware.regressions(worse, ref)
+    assert "frontend" in msg and BOARD in msg
+    worse = {"frontend": i["frontend_per_window"], "network": i["network_per_window"] * 1.02}
+    assert "network" in firmware.regressions(worse, ref)[0]
