@@ -220,7 +220,6 @@ def write_head_dir(folder: Path, result: dict) -> None:
 def report_markdown(r: dict) -> str:
     rows = "\n".join(f"| {k.replace('_', ' ')} | " + ", ".join(f"{m} {v:.3f}" for m, v in vals.items()) + " |"
                      for k, vals in r["held_out"].items())
-    c = r["cost"]
     return (f"# Head `{r['name']}`\n\n{len(r['classes'])} classes ({', '.join(r['classes'])}), "
             f"{'multi' if r['multi_label'] else 'single'}-label, {r['mode']} embeddings; {r['model']} "
             f"(chosen on the validation split).\n\nFiles train/valid/test: {r['files']['train']}/"
