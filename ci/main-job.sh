@@ -13,7 +13,8 @@ python3 - "$CLIP" <<'PY'
 import sys
 import numpy as np
 import soundfile as sf
-from exporter import SAMPLE_RATE, example_clips
+from exporter import SAMPLE_RATE
+from exporter.audio import example_clips
 x = np.concatenate([example_clips.speech_like(2.0), example_clips.music_like(2.0)])
 sf.write(sys.argv[1], x, SAMPLE_RATE, subtype="PCM_16")
 PY
