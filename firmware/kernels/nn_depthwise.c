@@ -400,8 +400,19 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             }
             const int8_t *src = rows[kt] + c0;
             uint32_t *dst = wr + pad * (NN_DW_CHUNK / 4);
-            for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
-                for (int j = 0; j < m4; j += 4) dst[j / 4] = nn_load32(src + j);
+            if (m4 == NN_DW_CHUNK) { /* whole chunks (all of mn01's): one pixel = four words, no inner loop */
+                for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                    const uint32_t v0 = nn_load32(src), v1 = nn_load32(src + 4), v2 = nn_load32(src + 8),
+                                   v3 = nn_load32(src + 12);
+                    dst[0] = v0;
+                    dst[1] = v1;
+                    dst[2] = v2;
+                    dst[3] = v3;
+                }
+            } else {
+                for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                    for (int j = 0; j < m4; j += 4) dst[j / 4] = nn_load32(src + j);
+                }
             }
         }
         const int row_stride = fp * NN_DW_CHUNK, step = s * NN_DW_CHUNK;
