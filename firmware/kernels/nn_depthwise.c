@@ -414,7 +414,7 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             }
             const int8_t *src = rows[kt] + c0;
             uint32_t *dst = wr + pad * (NN_DW_CHUNK / 4);
-            if (m4 == NN_DW_CHUNK) { /* whole chunks (all of mn01's): one pixel = four words, no inner loop */
+            if (m4 == NN_DW_CHUNK) { /* a whole chunk: one pixel = four words, no inner loop */
                 for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
                     const uint32_t v0 = nn_load32(src), v1 = nn_load32(src + 4), v2 = nn_load32(src + 8),
                                    v3 = nn_load32(src + 12);
@@ -422,6 +422,12 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
                     dst[1] = v1;
                     dst[2] = v2;
                     dst[3] = v3;
+                }
+            } else if (m4 == 8) { /* the last chunk of 24 channels (mn01's B7-B10) */
+                for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                    const uint32_t v0 = nn_load32(src), v1 = nn_load32(src + 4);
+                    dst[0] = v0;
+                    dst[1] = v1;
                 }
             } else {
                 for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
