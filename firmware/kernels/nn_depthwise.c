@@ -341,6 +341,24 @@ static __attribute__((noinline)) void dw_planar_row(const nn_conv_t *p, const in
     }
 }
 
+/* The doubled (SXTB16-order) weights of four channels, T taps ch bytes apart, and their sums
+ * (int16 lanes: |sum| <= 25 * 128). */
+static inline __attribute__((always_inline)) void dw_widen(const int8_t *wp, int ch, int T, uint32_t *dst,
+                                                           uint32_t *sum)
+{
+    uint32_t sa = 0, sb = 0;
+    _Pragma("GCC unroll 5") for (int t = 0; t < T; ++t, wp += ch, dst += NN_DW_CHUNK / 2) {
+        const uint32_t W = nn_load32(wp);
+        const uint32_t a = nn_sxtb16(W), b = nn_sxtb16_ror8(W);
+        dst[0] = nn_sadd16(a, a);
+        dst[1] = nn_sadd16(b, b);
+        sa = nn_sadd16(sa, a);
+        sb = nn_sadd16(sb, b);
+    }
+    sum[0] = sa;
+    sum[1] = sb;
+}
+
 #define NN_DW_CASE(K, KIND) dw_pixels(&ck, win, row_stride, step, f_out, ch, m4, K, o, KIND, out + c0)
 
 void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)
@@ -360,17 +378,13 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
         const int m = ch - c0 < NN_DW_CHUNK ? ch - c0 : NN_DW_CHUNK, m4 = m & ~3;
         /* widened weights, and their sums per channel in int16 lanes (|sum| <= 25 * 128) */
         for (int j = 0; j < m4; j += 4) {
-            uint32_t sa = 0, sb = 0;
+            uint32_t sum[2];
             const int8_t *wp = p->weights + c0 + j;
             uint32_t *dst = &ck.w[0][j / 2];
-            for (int t = 0; t < k * k; ++t, wp += ch, dst += NN_DW_CHUNK / 2) {
-                const uint32_t W = nn_load32(wp);
-                const uint32_t a = nn_sxtb16(W), b = nn_sxtb16_ror8(W);
-                dst[0] = nn_sadd16(a, a);
-                dst[1] = nn_sadd16(b, b);
-                sa = nn_sadd16(sa, a);
-                sb = nn_sadd16(sb, b);
-            }
+            if (k == 3) dw_widen(wp, ch, 9, dst, sum); /* the tap count a constant: the loop unrolls */
+            else if (k == 5) dw_widen(wp, ch, 25, dst, sum);
+            else dw_widen(wp, ch, k * k, dst, sum);
+            const uint32_t sa = sum[0], sb = sum[1];
             const int32_t *bias = p->bias + c0 + j;
             ck.bias_in[j] = 2 * (bias[0] - p->zp_in * (int16_t)(sa & 0xffffu));
             ck.bias_in[j + 1] = 2 * (bias[1] - p->zp_in * (int16_t)(sb & 0xffffu));
@@ -400,8 +414,25 @@ void nn_depthwise_conv2d_row(const nn_conv_t *p, const int8_t *const *rows, int8
             }
             const int8_t *src = rows[kt] + c0;
             uint32_t *dst = wr + pad * (NN_DW_CHUNK / 4);
-            for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
-                for (int j = 0; j < m4; j += 4) dst[j / 4] = nn_load32(src + j);
+            if (m4 == NN_DW_CHUNK) { /* a whole chunk: one pixel = four words, no inner loop */
+                for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                    const uint32_t v0 = nn_load32(src), v1 = nn_load32(src + 4), v2 = nn_load32(src + 8),
+                                   v3 = nn_load32(src + 12);
+                    dst[0] = v0;
+                    dst[1] = v1;
+                    dst[2] = v2;
+                    dst[3] = v3;
+                }
+            } else if (m4 == 8) { /* the last chunk of 24 channels (mn01's B7-B10) */
+                for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                    const uint32_t v0 = nn_load32(src), v1 = nn_load32(src + 4);
+                    dst[0] = v0;
+                    dst[1] = v1;
+                }
+            } else {
+                for (int f = 0; f < f_in; ++f, src += ch, dst += NN_DW_CHUNK / 4) {
+                    for (int j = 0; j < m4; j += 4) dst[j / 4] = nn_load32(src + j);
+                }
             }
         }
         const int row_stride = fp * NN_DW_CHUNK, step = s * NN_DW_CHUNK;
