@@ -161,13 +161,14 @@ def _parse(parser, frame: up.Frame, name: str):
         raise SerialError(f"{name}: {e}") from None
 
 
-def open_port(port: str, baud: int = DEFAULT_BAUD):
+def open_port(port: str, baud: int = DEFAULT_BAUD, timeout: float = 0.05, write_timeout: float | None = 5.0):
+    """A pyserial port (also `listen`'s); a port that cannot be opened is a UserError naming it."""
     try:
         import serial
     except ImportError:
-        raise UserError("the serial board needs pyserial: pip install pyserial") from None
+        raise UserError("serial ports need pyserial: pip install pyserial") from None
     try:
-        return serial.Serial(port, baudrate=baud, timeout=0.05, write_timeout=5.0)
+        return serial.Serial(port, baudrate=baud, timeout=timeout, write_timeout=write_timeout)
     except (serial.SerialException, ValueError) as e:
         raise UserError(f"cannot open serial port {port}: {e}") from None
 

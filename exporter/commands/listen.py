@@ -39,14 +39,9 @@ def open_port(port: str, baud: int):
             raise UserError(f"cannot open {port}: expected socket://HOST:PORT") from None
         except OSError as e:
             raise UserError(f"cannot open {port}: {e.strerror or e}") from None
-    try:
-        import serial
-    except ImportError:
-        raise UserError("listen needs pyserial: pip install pyserial") from None
-    try:
-        return serial.Serial(port, baudrate=baud, timeout=0.1)
-    except (serial.SerialException, ValueError) as e:
-        raise UserError(f"cannot open serial port {port}: {e}") from None
+    from exporter.boards.serial import open_port as open_serial
+
+    return open_serial(port, baud, timeout=0.1, write_timeout=None)  # listen only reads
 
 
 def run(args: argparse.Namespace) -> int:
