@@ -34,7 +34,7 @@ def default_clip(seconds: float = CLIP_SECONDS) -> np.ndarray:
 
 def image_bytes(elf: Path) -> tuple[int, int]:
     """(flash, RAM) bytes of an image, from its sections."""
-    from exporter.benchmark.firmware import section_sizes
+    from exporter.benchmark.elf import section_sizes
 
     s = section_sizes(elf)
     return sum(s.get(k, 0) for k in FLASH_SECTIONS), sum(s.get(k, 0) for k in RAM_SECTIONS)
@@ -66,32 +66,41 @@ def export_with_heads(export_dir: Path, head_dirs: list[Path], folder: Path) -> 
     manifest.write(folder, graph)
 
 
-def measure(export_dir: Path, head_dirs: list[Path], mode: str, clip: np.ndarray | None = None,
-            board: str = BOARD) -> dict:
-    """Per embedding in ``mode``: the instructions the heads of ``head_dirs`` add; flash and RAM bytes."""
+def compare(without: Path, with_heads: Path, mode: str, clip: np.ndarray | None = None, board: str = BOARD) -> dict:
+    """Per embedding in ``mode``: what export ``with_heads`` costs over export ``without`` (the same
+    network): instructions, flash and RAM bytes."""
     from exporter.boards import firmware_runner as fr
 
-    from exporter.manifest import load_export
-
     clip = default_clip() if clip is None else clip
-    export_dir = Path(export_dir)
-    plain = not load_export(export_dir).meta.get("heads")
-    with tempfile.TemporaryDirectory(prefix="heads-cost-") as tmp:
-        runs, sizes = [], []
-        for name, heads in (("without", []), ("with", head_dirs)):
-            folder = Path(tmp) / name
-            if heads or not plain:
-                export_with_heads(export_dir, heads, folder)
-            else:  # the export itself (its build is kept between measurements)
-                folder = export_dir
-            exe = fr.build_embedder(board, mode, folder)
-            run = fr.run_embedder(board, exe, clip, icount=True, timeout=600)
-            fr.check_run(board, run, clip.size, mode)
-            runs.append(run)
-            sizes.append(image_bytes(exe))
+    runs, sizes = [], []
+    for folder in (without, with_heads):
+        exe = fr.build_embedder(board, mode, folder)
+        run = fr.run_embedder(board, exe, clip, icount=True, timeout=600)
+        fr.check_run(board, run, clip.size, mode)
+        runs.append(run)
+        sizes.append(image_bytes(exe))
     n = runs[1].end.n_embeddings
     if n != runs[0].end.n_embeddings or not n:
         raise RuntimeError(f"the two images made {runs[0].end.n_embeddings} and {n} embeddings of the same clip")
     return {"board": board, "mode": mode, "embeddings": int(n),
             "instructions_per_embedding": (runs[1].end.instructions - runs[0].end.instructions) / n,
             "flash_bytes": sizes[1][0] - sizes[0][0], "ram_bytes": sizes[1][1] - sizes[0][1]}
+
+
+def measure(export_dir: Path, head_dirs: list[Path], mode: str, clip: np.ndarray | None = None,
+            board: str = BOARD) -> dict:
+    """Per embedding in ``mode``: the instructions the heads of ``head_dirs`` add; flash and RAM bytes."""
+    from exporter.manifest import load_export
+
+    export_dir = Path(export_dir)
+    plain = not load_export(export_dir).meta.get("heads")
+    with tempfile.TemporaryDirectory(prefix="heads-cost-") as tmp:
+        folders = []
+        for name, heads in (("without", []), ("with", head_dirs)):
+            folder = Path(tmp) / name
+            if heads or not plain:
+                export_with_heads(export_dir, heads, folder)
+            else:  # the export itself (its build is kept between measurements)
+                folder = export_dir
+            folders.append(folder)
+        return compare(*folders, mode, clip, board)
