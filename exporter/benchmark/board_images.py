@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from exporter import ROOT
+from exporter.benchmark.elf import symbols as elf_symbols
 
 # The parts' memories (RM0090 2.3 for the STM32F407VG; the nRF52840 PS memory map):
 # name -> (start, size). tests/test_live_boards.py checks each image against the same limits.
@@ -66,15 +67,10 @@ def elf_sizes(board: str, elf: Path) -> dict:
         used[where] += size
         if name == ".data":
             used["flash"] += size  # its initial values
-    symbols, addrs = {}, {}
-    for line in _tool("arm-none-eabi-nm", "-S", str(elf)).splitlines():
-        f = line.split()
-        if len(f) == 4 and f[3] in PARTS_OF_INTEREST:
-            symbols[f[3]] = int(f[1], 16)
-        if len(f) >= 3:
-            addrs[f[-1]] = int(f[0], 16)
-    if "__stack_top" in addrs and "__stack_limit" in addrs:
-        symbols["stack"] = addrs["__stack_top"] - addrs["__stack_limit"]
+    table = elf_symbols(elf)
+    symbols = {name: size for name, (_, size) in table.items() if name in PARTS_OF_INTEREST and size is not None}
+    if "__stack_top" in table and "__stack_limit" in table:
+        symbols["stack"] = table["__stack_top"][0] - table["__stack_limit"][0]
     return {"used": used, "symbols": symbols}
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import numpy as np
 
 from exporter import SAMPLE_RATE
 from exporter.benchmark import board_budget, board_images, cycle_model
+from exporter.benchmark.elf import section_sizes, symbols
 from exporter.audio import example_clips
 from exporter.boards import firmware_runner
 from exporter.audio.files import to_pcm16
@@ -64,24 +64,8 @@ BASELINE = "bench_baseline.json"
 PLOT = "bench_layers.png"
 
 
-def section_sizes(elf: Path) -> dict[str, int]:
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-    sizes = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
-            sizes[parts[0]] = int(parts[1])
-    return sizes
-
-
 def symbol_sizes(elf: Path, names: tuple[str, ...]) -> dict[str, int]:
-    out = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
-    sizes = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[3] in names:
-            sizes[parts[3]] = int(parts[1], 16)
-    return sizes
+    return {name: size for name, (_, size) in symbols(elf).items() if name in names and size is not None}
 
 
 def function_parts(map_file: Path, regions: list[tuple[int, int, str]]) -> dict[str, str]:

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from exporter.benchmark import elf
 from exporter.frontend.m4sim import CFLAGS, FLASH, LINKER, MEM_SIZE, RAM
 
 
@@ -28,28 +29,21 @@ class M4Program:
             work = Path(d)
             (work / "driver.c").write_text(driver)
             (work / "link.ld").write_text(LINKER)
-            elf = work / "program.elf"
+            program = work / "program.elf"
             cmd = ["arm-none-eabi-gcc", *CFLAGS, f"-I{include}", *map(str, sources), str(work / "driver.c"),
                    "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
                    f"-Wl,-e,{entry}", *(f"-Wl,--undefined={k}" for k in keep),
-                   f"-T{work / 'link.ld'}", "-o", str(elf)]  # fmt: skip
+                   f"-T{work / 'link.ld'}", "-o", str(program)]  # fmt: skip
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"Cortex-M4 build of {what} failed:\n{proc.stderr[-3000:]}")
             binary = work / "program.bin"
-            subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", str(elf), str(binary)], check=True)
+            subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "-j", ".text", str(program), str(binary)], check=True)
             image = binary.read_bytes()
-            nm = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
-            size = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-        self.syms, self.symbol_sizes = {}, {}
-        for line in nm.splitlines():
-            parts = line.split()
-            if len(parts) >= 3:
-                self.syms[parts[-1]] = int(parts[0], 16)
-            if len(parts) == 4:
-                self.symbol_sizes[parts[-1]] = int(parts[1], 16)
-        self.text_bytes = sum(int(p[1]) for p in (line.split() for line in size.splitlines())
-                              if len(p) >= 2 and p[0] == ".text")  # fmt: skip
+            table = elf.symbols(program)
+            self.text_bytes = elf.section_sizes(program).get(".text", 0)
+        self.syms = {name: addr for name, (addr, _) in table.items()}
+        self.symbol_sizes = {name: size for name, (_, size) in table.items() if size is not None}
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
         self.uc.mem_map(FLASH, MEM_SIZE)
