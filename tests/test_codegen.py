@@ -14,6 +14,7 @@ from exporter.boards import cmake_build
 from exporter.reference import int8_exec
 from exporter.audio.files import to_pcm16
 from exporter.float_model.checkpoint import random_model, resolve_model
+from exporter.codegen import row_schedule
 from exporter.codegen.network import fuse_activations, render_network
 from exporter.errors import UserError
 from exporter.quantization.fold import fold_model
@@ -63,8 +64,9 @@ class HostNet:
                                    targets=["net_cli"], build_root=build_root)
             self.cli[frames] = bd / "firmware" / "host" / "net_cli"
 
-    def run(self, frames_q12: np.ndarray, tmp_path, plan: int = 1000):
-        """(taps int8, {op index: output bytes}, stdout fields) of one window."""
+    def run(self, frames_q12: np.ndarray, tmp_path, plan: int = 1000, order: list | None = None):
+        """(taps int8, {op index: output bytes}, stdout fields) of one window; ``order``, if given,
+        gets the (op, row) of every reported row in the order the device wrote them."""
         src, taps, ops = tmp_path / "frames.bin", tmp_path / "taps.bin", tmp_path / "ops.bin"
         np.ascontiguousarray(frames_q12, dtype="<i2").tofile(src)
         proc = subprocess.run([str(self.cli[plan]), str(src), str(taps), str(ops)], capture_output=True, text=True)
@@ -73,6 +75,8 @@ class HostNet:
         while pos < len(raw):
             op, row, n = (int(v) for v in np.frombuffer(raw, np.int32, 3, pos))
             rows.setdefault(op, []).append((row, np.frombuffer(raw, np.int8, n, pos + 12)))
+            if order is not None:
+                order.append((op, row))
             pos += 12 + n
         outs = {}
         for op, rs in rows.items():
@@ -136,6 +140,21 @@ def test_window_lengths(mn01_net, golden_q12, tmp_path):
         mn01_net.check(golden_q12[:t], tmp_path, plan=1000)
     # the plan's full length: the golden frames repeated (a 10 s window)
     mn01_net.check(np.tile(golden_q12, (4, 1))[:1000], tmp_path, plan=1000)
+
+
+def test_device_runs_the_planned_schedule(mn01_net, golden_q12, tmp_path):
+    """The C scheduler writes the rows in exactly the order of row_schedule.simulate, which sized the
+    rings (a different valid order could overrun a ring on some other input)."""
+    fused = {op["index"] for op in fuse_activations(mn01_net.graph).ops if "fused_table" in op}
+    for frames, plan in ((golden_q12[:16], 16), (golden_q12[:9], 16), (golden_q12[:203], 1000)):
+        got: list = []
+        mn01_net.run(frames, tmp_path, plan, order=got)
+        ops = mn01_net.graph.ops
+        planned = row_schedule.simulate(mn01_net.graph, len(frames), record=True).order
+        # the device reports a conv with a fused table as the table's op, and a pooled op once, at its end
+        want = [(i, r) for k, (i, r) in enumerate(planned) if i not in fused
+                and not (ops[i]["op"] == "global_avgpool" and any(j == i for j, _ in planned[k + 1:]))]
+        assert got == want
 
 
 def test_other_max_frames_is_a_build_error(mn01_net):
