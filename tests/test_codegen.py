@@ -4,6 +4,7 @@ numpy executor of the integer graph, byte for byte; the arena plan; the render.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -14,6 +15,7 @@ from exporter.boards import cmake_build
 from exporter.reference import int8_exec
 from exporter.audio.files import to_pcm16
 from exporter.float_model.checkpoint import random_model, resolve_model
+from exporter.codegen import network as codegen_network
 from exporter.codegen import row_schedule
 from exporter.codegen.network import fuse_activations, render_network
 from exporter.errors import UserError
@@ -142,19 +144,46 @@ def test_window_lengths(mn01_net, golden_q12, tmp_path):
     mn01_net.check(np.tile(golden_q12, (4, 1))[:1000], tmp_path, plan=1000)
 
 
+def planned_rows(graph: Graph, frames: int) -> list[tuple[int, int]]:
+    """The (op, row) the device reports, in row_schedule.simulate's order: a conv with a fused table
+    reports as the table's op, and a pooled op once, at its end."""
+    fused = {op["index"] for op in fuse_activations(graph).ops if "fused_table" in op}
+    planned = row_schedule.simulate(graph, frames, record=True).order
+    return [(i, r) for k, (i, r) in enumerate(planned) if i not in fused
+            and not (graph.ops[i]["op"] == "global_avgpool" and any(j == i for j, _ in planned[k + 1:]))]
+
+
 def test_device_runs_the_planned_schedule(mn01_net, golden_q12, tmp_path):
     """The C scheduler writes the rows in exactly the order of row_schedule.simulate, which sized the
-    rings (a different valid order could overrun a ring on some other input)."""
-    fused = {op["index"] for op in fuse_activations(mn01_net.graph).ops if "fused_table" in op}
-    for frames, plan in ((golden_q12[:16], 16), (golden_q12[:9], 16), (golden_q12[:203], 1000)):
+    rings (a different valid order could overrun a ring on some other input): full windows (the
+    schedule table) and shorter ones (the table, then the search)."""
+    full = np.tile(golden_q12, (4, 1))[:1000]
+    for frames, plan in ((golden_q12[:16], 16), (golden_q12[:9], 16), (golden_q12[:203], 1000), (full, 1000)):
         got: list = []
         mn01_net.run(frames, tmp_path, plan, order=got)
-        ops = mn01_net.graph.ops
-        planned = row_schedule.simulate(mn01_net.graph, len(frames), record=True).order
-        # the device reports a conv with a fused table as the table's op, and a pooled op once, at its end
-        want = [(i, r) for k, (i, r) in enumerate(planned) if i not in fused
-                and not (ops[i]["op"] == "global_avgpool" and any(j == i for j, _ in planned[k + 1:]))]
-        assert got == want
+        assert got == planned_rows(mn01_net.graph, len(frames))
+
+
+def test_plans_are_written_down(mn01_net):
+    """Both plans' windows follow a schedule table (each under the size limit)."""
+    src = (mn01_net.gen_dir / "network.c").read_text()
+    plans = re.split(r"#(?:el)?if NET_MAX_FRAMES == ", src)[1:]
+    static = {int(p.split()[0]): "#define NET_STATIC_SCHEDULE 1" in p.split("#else")[0] for p in plans}
+    assert static == {16: True, 1000: True}
+
+
+def test_schedule_search_alone(mn01_graph, golden_q12, tmp_path_factory, tmp_path, monkeypatch):
+    """A graph whose schedule table would be too large runs on the search alone, in the same order."""
+    monkeypatch.setattr(codegen_network, "STATIC_SCHEDULE_MAX_BYTES", 0)
+    root = tmp_path_factory.mktemp("search")
+    net = HostNet(mn01_graph, root / "gen", root / "build")
+    assert "NET_STATIC_SCHEDULE" not in (root / "gen" / "network.c").read_text().split("#else")[0]
+    net.check(golden_q12, tmp_path, plan=1000)
+    net.check(golden_q12[:16], tmp_path, plan=16)
+    for frames, plan in ((golden_q12[:16], 16), (golden_q12[:203], 1000)):
+        got: list = []
+        net.run(frames, tmp_path, plan, order=got)
+        assert got == planned_rows(mn01_graph, len(frames))
 
 
 def test_other_max_frames_is_a_build_error(mn01_net):
