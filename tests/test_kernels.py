@@ -146,7 +146,10 @@ def test_requant_z_matches_int8_math(build_dir, tmp_path):
     check_all(build_dir, tmp_path, [case], [want])
 
 
-def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int, stride: int, with_lut: bool):
+def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int, stride: int, with_lut: bool,
+              shifts: tuple[int, int] | None = None, act: int | None = None):
+    """shifts: the range of the requantization shifts (random otherwise); act: the output stage (index
+    below, random otherwise)."""
     pad = (k - 1) // 2
     x = rand_i8(rng, (t, f, cin))
     w = rand_i8(rng, (k, k, cin) if depthwise else (cout, k, k, cin))
@@ -154,11 +157,12 @@ def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int,
     scale = int(rng.integers(1, 3000))
     bias = rng.integers(-scale * 40, scale * 40, size=cout).astype(np.int32)
     # mostly the usual shifts (<= 0); sometimes left shifts or more than 22 right shifts (the kernels' slow paths)
-    lo_shift, hi_shift = [(-14, 0), (-14, 0), (-14, 1), (-26, -20)][int(rng.integers(0, 4))]
+    lo_shift, hi_shift = shifts or [(-14, 0), (-14, 0), (-14, 1), (-26, -20)][int(rng.integers(0, 4))]
     mult, shift = rand_mult_shift(rng, cout, lo_shift=lo_shift, hi_shift=hi_shift)
     zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
     # ReLU, none, or a clamp below 127 (the kernels' general output stage)
-    act_min, act_max = [(zp_out, 127), (-128, 127), (-100, int(rng.integers(-20, 127)))][int(rng.integers(0, 3))]
+    stages = [(zp_out, 127), (-128, 127), (-100, int(rng.integers(-20, 127)))]
+    act_min, act_max = stages[int(rng.integers(0, 3)) if act is None else act]
     lut = rand_i8(rng, 256) if with_lut else np.zeros(0, np.int8)
     acc = conv_acc(x, zp_in, w, bias, stride, depthwise)
     want = requant_out(acc, mult, shift, zp_out, act_min, act_max)
@@ -197,6 +201,32 @@ def test_conv2d(build_dir, tmp_path):
             c, w = conv_case(rng, False, *shape, with_lut=with_lut)
             cases.append(c)
             wants.append(w)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_pointwise_eight_inputs(build_dir, tmp_path):
+    """nn_pw8_*: the pixel-major path (every channel in the fast requantization, a multiple of 4
+    output channels, no clamp) and what it hands back to the channel-major one: a channel outside
+    the fast requantization, other channel counts, more channels than its records take."""
+    rng = np.random.default_rng(12)
+    cases, wants = [], []
+    for t, f, cout, shifts in ((3, 7, 8, (-14, -1)), (2, 1, 4, (-22, -1)), (2, 9, 24, (-9, -3)), (2, 5, 48, (-14, -1)),
+                               (1, 64, 16, (-12, -6)), (2, 3, 64, (-14, -1)),  # the fast path
+                               (2, 5, 8, (-1, 0)), (2, 6, 8, (-24, -20)),  # channels outside the fast requantization
+                               (2, 5, 6, (-14, -1)), (2, 3, 68, (-14, -1))):  # 6 and 68 channels
+        for with_lut in (False, True):
+            c, w = conv_case(rng, False, t, f, 8, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
+            cases.append(c)
+            wants.append(w)
+    # zero points at both ends (the zero point folded into the bias)
+    for zp_in in (-128, 127):
+        c, w = conv_case(rng, False, 2, 6, 8, 8, 1, 1, with_lut=False, shifts=(-14, -1), act=1)
+        c[1][7] = zp_in
+        x, wt, bias = c[7], c[2], c[3]
+        acc = conv_acc(x, zp_in, wt, bias, 1, False)
+        w = requant_out(acc, c[4], c[5].astype(np.int32), int(c[1][8]), int(c[1][9]), int(c[1][10]))
+        cases.append(c)
+        wants.append(w)
     check_all(build_dir, tmp_path, cases, wants)
 
 

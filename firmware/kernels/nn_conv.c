@@ -319,6 +319,156 @@ static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, c
     }
 }
 
+/* Eight input channels: pixel by pixel, the pixel's eight inputs widened once into four registers
+ * (SXTB16, no zero point: it is folded into the bias) and every output channel a record of eight words
+ * prepared once per row: its four doubled weight pairs in the same order, 2 bias - 2 zp_in sum(w), and
+ * the fast requantization (mult, c, rsh). An output is then two LDMs, four SMLADs, the requantization
+ * and one STRB. Every channel must be in the fast requantization, the channel count a multiple of 4. */
+#define NN_PW8_COUT_MAX 64 /* 2 KB of records on the stack */
+
+typedef struct {
+    uint32_t w[4];
+    int32_t b2, mult, c, rsh;
+} pw8_rec_t;
+
+/* The records of the row; 0 if a channel is outside the fast requantization. The zero point folded in:
+ * 2 bias + sum 2 w (x - zp) = (2 bias - zp sum 2 w) + sum 2 w x. */
+static int pw8_records(const nn_conv_t *p, pw8_rec_t *rec)
+{
+    const int8_t *w = p->weights, *const w_end = w + 8 * p->cout;
+    const int32_t *bias = p->bias, *mult = p->mult;
+    const int8_t *shift = p->shift;
+    const uint32_t nzz = ((uint32_t)(uint16_t)-p->zp_in << 16) | (uint16_t)-p->zp_in;
+    const int32_t zo = 2 * p->zp_out + 1; /* c = 2^(R-1) + zp_out 2^R = (2 zp_out + 1) 2^R / 2 */
+    for (; w != w_end; w += 8, ++rec) {
+        const int32_t m = *mult++, r = -*shift++;
+        if (m < 0 || (uint32_t)(r - 1) >= NN_RQZ_RSH_MAX) return 0; /* nn_rqz_ok */
+        const uint32_t W0 = nn_load32(w), W1 = nn_load32(w + 4);
+        uint32_t a = nn_sxtb16(W0), b = nn_sxtb16_ror8(W0), c = nn_sxtb16(W1), d = nn_sxtb16_ror8(W1);
+        a = nn_sadd16(a, a);
+        b = nn_sadd16(b, b);
+        c = nn_sadd16(c, c);
+        d = nn_sadd16(d, d);
+        rec->w[0] = a;
+        rec->w[1] = b;
+        rec->w[2] = c;
+        rec->w[3] = d;
+        rec->b2 = nn_smlad(nn_sadd16(nn_sadd16(a, b), nn_sadd16(c, d)), nzz, 2 * *bias++);
+        rec->mult = m;
+        rec->c = (zo << r) >> 1;
+        rec->rsh = r;
+    }
+    return 1;
+}
+
+static inline int pw8_fits(const nn_conv_t *p)
+{
+    return p->cout <= NN_PW8_COUT_MAX && (p->cout & 3) == 0 && p->f_out > 0;
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+/* One output channel: r2-r5 the pixel's widened inputs, r6 the records, lr the output (LUT: r1 the
+ * table + 128). r7 is free: the kernels are built optimised (no frame pointer). */
+#define NN_PW8_CH(LUT)                                                                                         \
+    "ldmia r6!, {r7, r8, r9, r10, r11}\n\t"                                                                    \
+    "smlad r11, r7, r2, r11\n\t"                                                                               \
+    "smlad r11, r8, r3, r11\n\t"                                                                               \
+    "smlad r11, r9, r4, r11\n\t"                                                                               \
+    "smlad r11, r10, r5, r11\n\t"                                                                              \
+    "ldmia r6!, {r7, r8, r9}\n\t"                                                                              \
+    "smmlar r7, r11, r7, r8\n\t"                                                                               \
+    "add r7, r7, r11, asr #31\n\t"                                                                             \
+    "asr r7, r7, r9\n\t"                                                                                       \
+    "ssat r7, #8, r7\n\t" LUT "strb r7, [lr], #1\n\t"
+
+static __attribute__((noinline)) void pw8_pixels(const int8_t *x, const int8_t *x_end, const pw8_rec_t *rec,
+                                                 int cout, int8_t *out, const int8_t *tab)
+{
+    register const int8_t *r0 __asm__("r0") = x;
+    register const pw8_rec_t *r6 __asm__("r6") = rec;
+    register int8_t *lr __asm__("lr") = out;
+    register const int8_t *r2 __asm__("r2") = x_end;
+    register const pw8_rec_t *r12 __asm__("r12") = rec + cout;
+    if (!tab) {
+        /* r1: the first record; [sp]: x_end */
+        register const pw8_rec_t *r1 __asm__("r1") = rec;
+        __asm__ volatile(
+            "push {r2}\n\t"
+            "1:\n\t"
+            "ldr r2, [r0], #4\n\t"
+            "ldr r4, [r0], #4\n\t"
+            "sxtb16 r3, r2, ror #8\n\t"
+            "sxtb16 r2, r2\n\t"
+            "sxtb16 r5, r4, ror #8\n\t"
+            "sxtb16 r4, r4\n\t"
+            "mov r6, r1\n\t"
+            "2:\n\t" NN_PW8_CH("") NN_PW8_CH("") NN_PW8_CH("") NN_PW8_CH("")
+            "cmp r6, r12\n\t"
+            "bne 2b\n\t"
+            "ldr r7, [sp]\n\t"
+            "cmp r0, r7\n\t"
+            "bne 1b\n\t"
+            "add sp, sp, #4\n\t"
+            : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r6), "+r"(r12), "+r"(lr)
+            :
+            : "r3", "r4", "r5", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    } else {
+        /* r1: the table + 128; [sp]: x_end, [sp, #4]: the first record */
+        register const int8_t *r1 __asm__("r1") = tab;
+        __asm__ volatile(
+            "push {r2, r6}\n\t"
+            "1:\n\t"
+            "ldr r2, [r0], #4\n\t"
+            "ldr r4, [r0], #4\n\t"
+            "sxtb16 r3, r2, ror #8\n\t"
+            "sxtb16 r2, r2\n\t"
+            "sxtb16 r5, r4, ror #8\n\t"
+            "sxtb16 r4, r4\n\t"
+            "ldr r6, [sp, #4]\n\t"
+            "2:\n\t" NN_PW8_CH("ldrsb r7, [r1, r7]\n\t") NN_PW8_CH("ldrsb r7, [r1, r7]\n\t")
+            NN_PW8_CH("ldrsb r7, [r1, r7]\n\t") NN_PW8_CH("ldrsb r7, [r1, r7]\n\t")
+            "cmp r6, r12\n\t"
+            "bne 2b\n\t"
+            "ldr r7, [sp]\n\t"
+            "cmp r0, r7\n\t"
+            "bne 1b\n\t"
+            "add sp, sp, #8\n\t"
+            : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r6), "+r"(r12), "+r"(lr)
+            :
+            : "r3", "r4", "r5", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    }
+}
+#else
+/* The same arithmetic in C (the host builds, and the M4 build unoptimised). */
+static void pw8_pixels(const int8_t *x, const int8_t *x_end, const pw8_rec_t *rec, int cout, int8_t *out,
+                       const int8_t *tab)
+{
+    for (; x != x_end; x += 8) {
+        const uint32_t v0 = nn_load32(x), v1 = nn_load32(x + 4);
+        const uint32_t x0 = nn_sxtb16(v0), x1 = nn_sxtb16_ror8(v0), x2 = nn_sxtb16(v1), x3 = nn_sxtb16_ror8(v1);
+        for (const pw8_rec_t *r = rec; r != rec + cout; ++r) {
+            int32_t a = nn_smlad(r->w[0], x0, r->b2);
+            a = nn_smlad(r->w[1], x1, a);
+            a = nn_smlad(r->w[2], x2, a);
+            a = nn_smlad(r->w[3], x3, a);
+            const nn_rqz_t q = {r->mult, r->c, r->rsh};
+            const int32_t v = nn_ssat8(nn_rqz_apply(a, q));
+            *out++ = tab ? tab[v] : (int8_t)v;
+        }
+    }
+}
+#endif
+
+/* 0 where the op is not for this path (the caller takes pointwise_row). */
+static int pw8_row(const nn_conv_t *p, const int8_t *in, int8_t *out, int kind)
+{
+    pw8_rec_t rec[NN_PW8_COUT_MAX];
+    if (!pw8_fits(p) || !pw8_records(p, rec)) return 0;
+    const int8_t *tab = kind == NN_OUT_LUT ? p->lut + 128 : NULL;
+    pw8_pixels(in, in + (size_t)p->f_out * 8, rec, p->cout, out, tab);
+    return 1;
+}
+
 typedef void (*pw_block_fn)(const nn_conv_t *, const int16_t *, int, nn_out_t, int8_t *);
 
 #define NN_PW_FN(CIN, KIND)                                                                                    \
@@ -358,9 +508,9 @@ static int pointwise_fits(const nn_conv_t *p)
 #define NN_PW_ROW(CIN, KIND, NAME)                                                                             \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) \
-            pointwise_row(p, rows[0], out, pw_##CIN##_##KIND);                                                 \
-        else                                                                                                   \
+        if (p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) { \
+            if (CIN != 8 || !pw8_row(p, rows[0], out, KIND)) pointwise_row(p, rows[0], out, pw_##CIN##_##KIND); \
+        } else                                                                                                 \
             nn_conv2d_row(p, rows, out);                                                                       \
     }
 #define NN_PW_ROWS(CIN)                                                                                        \
