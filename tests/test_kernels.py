@@ -346,11 +346,15 @@ def test_global_avgpool(build_dir, tmp_path):
 def test_mul_channel(build_dir, tmp_path):
     rng = np.random.default_rng(7)
     cases, wants = [], []
-    for n, c in ((7, 8), (30, 16), (5, 13)):
+    # four channels per word (c a multiple of 4), one channel at a time (13), more channels than the
+    # gate table takes (260); the usual shifts, and beyond the fast requantization (more than 22 right shifts)
+    for n, c, (lo, hi) in ((7, 8, (-14, -4)), (30, 16, (-14, -4)), (5, 13, (-25, -25)), (3, 4, (-22, -1)),
+                           (4, 96, (-8, -5)), (2, 48, (-25, -23)), (3, 260, (-14, -4)), (9, 13, (-14, -4))):
         x, g = rand_i8(rng, (n, c)), rand_i8(rng, c)
+        x[0, :2], g[:2] = [-128, 127], [127, -128]
         zp_x, zp_g, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
-        # the usual shifts, and one beyond the fast requantization (more than 22 right shifts)
-        lo, hi = (-14, -4) if c != 13 else (-25, -25)
+        if c == 4:
+            zp_x, zp_g = 127, -128  # the largest products
         mult, shift = (int(v[0]) for v in rand_mult_shift(rng, 1, lo, hi))
         prod = (x.astype(np.int64) - zp_x) * (g.astype(np.int64) - zp_g)
         cases.append(["mul_channel", i32(c, zp_x, zp_g, zp_out, mult, shift, n), x, g])
@@ -379,6 +383,33 @@ def test_add(build_dir, tmp_path):
             want = requant_out(ra + rb, mo, sho, zp_out)
         cases.append(["add", i32(zp_a, zp_b, zp_out, left, m1, sh1, m2, sh2, mo, sho), a, b])
         wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_add_common_path(build_dir, tmp_path):
+    """nn_add's fast path (one side at (2^30, 0), the other with 1 to 3 right shifts), either input
+    on either side, zero points at the ends, lengths with a tail of 0 to 3; 4 right shifts: the
+    general path."""
+    rng = np.random.default_rng(13)
+    cases, wants = [], []
+    for right in (1, 2, 3, 4):
+        for big_first in (False, True):
+            for zp_h in (-128, 127, int(rng.integers(-128, 128))):
+                n = int(rng.integers(1, 700))
+                a, b = rand_i8(rng, n), rand_i8(rng, n)
+                a[:2], b[:2] = [-128, 127], [127, -128]
+                small = float(rng.uniform(2.0 ** -right, 2.0 ** (1 - right)))  # s_small / (2 s_big) in [2^-(R+1), 2^-R)
+                s1, s2 = (1.0, small) if big_first else (small, 1.0)
+                so = float(np.exp(rng.uniform(-3, 1)))
+                zp_q, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
+                zp_a, zp_b = (zp_h, zp_q) if big_first else (zp_q, zp_h)
+                (m1, sh1), (m2, sh2), (mo, sho) = int8_math.add_params(s1, s2, so, 20)
+                big, other = ((m1, sh1), sh2) if big_first else ((m2, sh2), sh1)
+                assert big == (1 << 30, 0) and other == -right
+                ra = int8_math.requantize((a.astype(np.int64) - zp_a) << 20, m1, sh1)
+                rb = int8_math.requantize((b.astype(np.int64) - zp_b) << 20, m2, sh2)
+                cases.append(["add", i32(zp_a, zp_b, zp_out, 20, m1, sh1, m2, sh2, mo, sho), a, b])
+                wants.append(requant_out(ra + rb, mo, sho, zp_out))
     check_all(build_dir, tmp_path, cases, wants)
 
 

@@ -74,6 +74,38 @@ void nn_mul_channel(const nn_mul_channel_t *p, const int8_t *in, int32_t n, cons
 {
     const int c = p->c;
     const int32_t zp_x = p->zp_x, zp_g = p->zp_g, zp_out = p->zp_out;
+#if NN_DSP
+    if (c <= NN_MUL_C_MAX && (c & 3) == 0 && nn_rqz_ok(p->mult, p->shift)) {
+        /* four channels per word: x widened by SXTB16 (pair order, as nn_widen4) minus zp_x, each
+         * lane times its doubled gate (SMULBB / SMULTT against the gate pairs prepared once), then
+         * the fast requantization */
+        uint32_t g2[NN_MUL_C_MAX / 2];
+        const uint32_t zg = ((uint32_t)(uint16_t)zp_g << 16) | (uint16_t)zp_g;
+        const uint32_t zx = ((uint32_t)(uint16_t)zp_x << 16) | (uint16_t)zp_x;
+        for (int j = 0; j < c; j += 4) {
+            const uint32_t gv = nn_load32(gate + j);
+            const uint32_t a = nn_ssub16(nn_sxtb16(gv), zg), b = nn_ssub16(nn_sxtb16_ror8(gv), zg);
+            g2[j / 2] = nn_sadd16(a, a);
+            g2[j / 2 + 1] = nn_sadd16(b, b);
+        }
+        const nn_rqz_t rq = nn_rqz_make(p->mult, p->shift, zp_out);
+        const int8_t *const end = in + (size_t)n * c;
+        while (in != end) {
+            const uint32_t *g = g2;
+            for (const int8_t *const row_end = in + c; in != row_end; in += 4, out += 4, g += 2) {
+                const uint32_t xv = nn_load32(in);
+                const uint32_t d02 = nn_ssub16(nn_sxtb16(xv), zx), d13 = nn_ssub16(nn_sxtb16_ror8(xv), zx);
+                uint32_t g02, g13;
+                nn_load2(g, &g02, &g13);
+                out[0] = (int8_t)nn_ssat8(nn_rqz_apply(nn_smulbb(d02, g02), rq));
+                out[1] = (int8_t)nn_ssat8(nn_rqz_apply(nn_smulbb(d13, g13), rq));
+                out[2] = (int8_t)nn_ssat8(nn_rqz_apply(nn_smultt(d02, g02), rq));
+                out[3] = (int8_t)nn_ssat8(nn_rqz_apply(nn_smultt(d13, g13), rq));
+            }
+        }
+        return;
+    }
+#endif
     if (c <= NN_MUL_C_MAX && nn_rqz_ok(p->mult, p->shift)) {
         /* (x - zp_x) * 2 (g - zp_g): the doubled product of nn_rqz_apply, zp_out folded in */
         int16_t g2[NN_MUL_C_MAX];
@@ -115,18 +147,67 @@ static inline __attribute__((always_inline)) void add_loop(const nn_add_t *p, co
 /* The common case of the graph: left shift 20, input h at (2^30, 0) (its term is
  * exactly (h - zp_h) << 19), input q with 1 to 3 right shifts and the output within the
  * fast requantization: every shift a constant, the output zero point folded in. The q side
- * is nn_rqz_apply too, its input 2 (q - zp_q) << 20 doubled, and its zero point -(zp_h << 19)
- * takes h's: 2 * (a' + b') = (h << 20) + 2 * (vq - (zp_h << 19)). (With R <= 3 right shifts
- * that zero point times 2^R stays below 2^29.) */
+ * is nn_rqz_apply, its input 2 (q - zp_q) << 20 doubled:
+ *   t = SMMLAR(2 (q - zp_q) << 20, mq, c) + sign,   a' + b' = (h - zp_h) << 19 + (t >> R)
+ * and as (h - zp_h) << (19 + R) is a multiple of 2^R, a' + b' = (t + (h - zp_h) << (19 + R)) >> R,
+ * with the constant part -(zp_h << (19 + R)) in c. h comes four at a time from a word with the
+ * sign bits flipped (h + 128, unsigned: one AND per byte; the -128 in c too). Every intermediate
+ * stays below 2^31: |a' + b'| < 2^28 (exporter's add parameters), times 2^R <= 8. */
+/* One element: q its input, hx the word of h + 128 masked to its byte (MASK), which the add
+ * shifts to (h + 128) << (19 + R) (SH < 0: a right shift by -SH). */
+static inline __attribute__((always_inline)) int8_t add_one(int32_t q, uint32_t hw, const uint32_t MASK,
+                                                            const int SH, int32_t zq21, int32_t mq, int32_t cq,
+                                                            const int R, nn_rqz_t ro)
+{
+    int32_t s2;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    int32_t t, hx;
+    /* GCC would shift h's byte and mask it (two instructions); the AND and the shifted ADD are one each */
+#define NN_ADD_Q "rsb %[q], %[zq21], %[q], lsl #21\n\t"                                                       \
+                 "smmlar %[t], %[q], %[mq], %[cq]\n\t"                                                        \
+                 "add %[t], %[t], %[q], asr #31\n\t"                                                          \
+                 "and %[hx], %[hw], %[mask]\n\t"
+#define NN_ADD_ARGS : [q] "+r"(q), [t] "=&r"(t), [hx] "=&r"(hx)                                                \
+                    : [zq21] "r"(zq21), [mq] "r"(mq), [cq] "r"(cq), [hw] "r"(hw), [mask] "i"(MASK),             \
+                      [sh] "i"(SH < 0 ? -SH : SH)
+    if (SH >= 0) __asm__(NN_ADD_Q "add %[t], %[t], %[hx], lsl %[sh]" NN_ADD_ARGS);
+    else __asm__(NN_ADD_Q "add %[t], %[t], %[hx], lsr %[sh]" NN_ADD_ARGS);
+#undef NN_ADD_ARGS
+    /* 2 (a' + b') = (t >> R) << 1: for R = 1 clearing bit 0 */
+    s2 = R == 1 ? (int32_t)((uint32_t)t & ~1u) : (t >> R) * 2;
+#else
+    const int32_t qq = (int32_t)((uint32_t)q << 21) - zq21;
+    const nn_rqz_t rq = {mq, cq, 0};
+    const int32_t hx = (int32_t)(SH >= 0 ? (hw & MASK) << (SH >= 0 ? SH : 0) : (hw & MASK) >> (SH < 0 ? -SH : 0));
+    s2 = ((nn_rqz_apply(qq, rq) + hx) >> R) * 2; /* nn_rqz_apply with rsh 0: t + sign */
+#endif
+    return (int8_t)nn_ssat8(nn_rqz_apply(s2, ro));
+}
+
+static inline __attribute__((always_inline)) void add_common_r(const int8_t *h, int32_t zp_h, const int8_t *q,
+                                                               int32_t zp_q, int32_t mq, int32_t mo, int32_t so,
+                                                               int32_t zp_out, int32_t n, int8_t *out, const int R)
+{
+    const int32_t cq = (int32_t)(1u << (R - 1)) - (zp_h + 128) * (int32_t)(1u << (19 + R));
+    const nn_rqz_t ro = nn_rqz_make(mo, so, zp_out);
+    const int32_t zq21 = (int32_t)((uint32_t)zp_q << 21); /* (q << 21) - zq21 is one RSB */
+    int8_t *const end4 = out + (n & ~3), *const end = out + n;
+    for (; out != end4; h += 4, q += 4, out += 4) {
+        const uint32_t hw = nn_load32(h) ^ 0x80808080u; /* h + 128 in each byte */
+        out[0] = add_one(q[0], hw, 0xffu, 19 + R, zq21, mq, cq, R, ro);
+        out[1] = add_one(q[1], hw, 0xff00u, 11 + R, zq21, mq, cq, R, ro);
+        out[2] = add_one(q[2], hw, 0xff0000u, 3 + R, zq21, mq, cq, R, ro);
+        out[3] = add_one(q[3], hw, 0xff000000u, R - 5, zq21, mq, cq, R, ro);
+    }
+    for (; out != end; ++h, ++q, ++out) out[0] = add_one(q[0], (uint8_t)(*h ^ 0x80), 0xffu, 19 + R, zq21, mq, cq, R, ro);
+}
+
 static void add_common(const int8_t *h, int32_t zp_h, const int8_t *q, int32_t zp_q, int32_t mq, int32_t sq, int32_t mo,
                        int32_t so, int32_t zp_out, int32_t n, int8_t *out)
 {
-    const nn_rqz_t rq = nn_rqz_make(mq, sq, -(zp_h * (1 << 19))), ro = nn_rqz_make(mo, so, zp_out);
-    const int32_t zq21 = (int32_t)((uint32_t)zp_q << 21); /* (q << 21) - zq21 is one RSB */
-    for (int32_t i = 0; i < n; ++i) {
-        const int32_t vq = nn_rqz_apply((int32_t)((uint32_t)q[i] << 21) - zq21, rq);
-        out[i] = (int8_t)nn_ssat8(nn_rqz_apply((int32_t)((uint32_t)h[i] << 20) + vq * 2, ro));
-    }
+    if (sq == -1) add_common_r(h, zp_h, q, zp_q, mq, mo, so, zp_out, n, out, 1);
+    else if (sq == -2) add_common_r(h, zp_h, q, zp_q, mq, mo, so, zp_out, n, out, 2);
+    else add_common_r(h, zp_h, q, zp_q, mq, mo, so, zp_out, n, out, 3);
 }
 
 /* add_common's q side: a multiplier >= 0 and 1 to 3 right shifts. */

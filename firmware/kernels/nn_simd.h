@@ -344,4 +344,24 @@ static inline void nn_widen4x2(const int8_t *src, int32_t zp, int16_t *dst)
 #endif
 }
 
+/* Helpers of the SE multiply (nn_elementwise.c): the 16 x 16 products of the bottom or the top lanes. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* (GCC 12's arm_acle.h has no __smulbb / __smultt) */
+static inline int32_t nn_smulbb(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm__("smulbb %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline int32_t nn_smultt(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm__("smultt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#else
+static inline int32_t nn_smulbb(uint32_t a, uint32_t b) { return nn_lo16(a) * nn_lo16(b); }
+static inline int32_t nn_smultt(uint32_t a, uint32_t b) { return nn_hi16(a) * nn_hi16(b); }
+#endif
+
 #endif /* NN_SIMD_H */
