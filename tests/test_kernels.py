@@ -204,8 +204,16 @@ def test_conv2d(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
-def test_pointwise_eight_inputs(build_dir, tmp_path):
-    """nn_pw8_*: the pixel-major path (every channel in the fast requantization, a multiple of 4
+def conv_case_want(case):
+    """The expected output of a (pointwise) conv_case after its parameters were edited."""
+    head, w, bias, mult, shift, lut, x = case[1:8]
+    acc = conv_acc(x, int(head[7]), w, bias, 1, False)
+    want = requant_out(acc, mult, shift.astype(np.int32), int(head[8]), int(head[9]), int(head[10]))
+    return lut[want.astype(np.int64) + 128] if lut.size else want
+
+
+def test_pointwise_pixel_major(build_dir, tmp_path):
+    """nn_pw8_* and nn_pw16_*: the pixel-major paths (every channel in the fast requantization, a multiple of 4
     output channels, no clamp) and what it hands back to the channel-major one: a channel outside
     the fast requantization, other channel counts, more channels than its records take."""
     rng = np.random.default_rng(12)
@@ -218,15 +226,24 @@ def test_pointwise_eight_inputs(build_dir, tmp_path):
             c, w = conv_case(rng, False, t, f, 8, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
             cases.append(c)
             wants.append(w)
+    # sixteen inputs (nn_pw16): chunks of 32 channels (64, 96, 34), an odd channel count, a channel outside
+    # the fast requantization in the second chunk (the row done again by the channel-major path)
+    for t, f, cout, shifts in ((2, 16, 8, (-14, -1)), (2, 8, 64, (-12, -1)), (2, 4, 96, (-10, -2)), (2, 3, 34, (-22, -1)),
+                               (2, 5, 7, (-14, -1)), (1, 1, 2, (-14, -1))):
+        for with_lut in (False, True):
+            c, w = conv_case(rng, False, t, f, 16, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
+            cases.append(c)
+            wants.append(w)
+    c, w = conv_case(rng, False, 2, 5, 16, 40, 1, 1, with_lut=True, shifts=(-14, -1), act=1)
+    c[5][35] = 1  # a left shift
+    cases.append(c)
+    wants.append(conv_case_want(c))
     # zero points at both ends (the zero point folded into the bias)
     for zp_in in (-128, 127):
         c, w = conv_case(rng, False, 2, 6, 8, 8, 1, 1, with_lut=False, shifts=(-14, -1), act=1)
         c[1][7] = zp_in
-        x, wt, bias = c[7], c[2], c[3]
-        acc = conv_acc(x, zp_in, wt, bias, 1, False)
-        w = requant_out(acc, c[4], c[5].astype(np.int32), int(c[1][8]), int(c[1][9]), int(c[1][10]))
         cases.append(c)
-        wants.append(w)
+        wants.append(conv_case_want(c))
     check_all(build_dir, tmp_path, cases, wants)
 
 

@@ -469,6 +469,174 @@ static int pw8_row(const nn_conv_t *p, const int8_t *in, int8_t *out, int kind)
     return 1;
 }
 
+/* Sixteen input channels, pixel-major as nn_pw8 but with the pixel's doubled inputs 2 (x - zp_in) in
+ * eight registers (the zero point and the doubling on the input side: these layers have more output
+ * channels than pixels), and records of twelve words {w0 w1 w2 2 bias | w3 .. w7 | mult c rsh}: an
+ * output is four LDMs, eight SMLADs, the requantization and one STRB. The channels in chunks of 32
+ * (1.5 KB of records on the stack); every channel in the fast requantization. */
+#define NN_PW16_CHUNK 32
+
+typedef struct {
+    uint32_t w0, w1, w2;
+    int32_t b2;
+    uint32_t w3, w4, w5, w6, w7;
+    int32_t mult, c, rsh;
+} pw16_rec_t;
+
+typedef struct {
+    const int8_t *x, *x_end;
+    const pw16_rec_t *rec, *rec_end;
+    const int8_t *tab; /* the table + 128 (LUT) */
+    uint32_t zz;       /* zp_in in both halfwords */
+    int32_t skip;      /* outputs of the other chunks per pixel */
+    int8_t *out;
+} pw16_args_t;
+
+/* The chunk's records; 0 if a channel is outside the fast requantization. */
+static int pw16_records(const nn_conv_t *p, int co, int n, pw16_rec_t *rec)
+{
+    const int8_t *w = p->weights + (size_t)co * 16, *const w_end = w + 16 * n;
+    const int32_t *bias = p->bias + co, *mult = p->mult + co;
+    const int8_t *shift = p->shift + co;
+    const int32_t zo = 2 * p->zp_out + 1; /* c = 2^(R-1) + zp_out 2^R = (2 zp_out + 1) 2^R / 2 */
+    for (; w != w_end; w += 16, ++rec) {
+        const int32_t m = *mult++, r = -*shift++;
+        if (m < 0 || (uint32_t)(r - 1) >= NN_RQZ_RSH_MAX) return 0; /* nn_rqz_ok */
+        const uint32_t W0 = nn_load32(w), W1 = nn_load32(w + 4), W2 = nn_load32(w + 8), W3 = nn_load32(w + 12);
+        rec->w0 = nn_sxtb16(W0);
+        rec->w1 = nn_sxtb16_ror8(W0);
+        rec->w2 = nn_sxtb16(W1);
+        rec->b2 = 2 * *bias++;
+        rec->w3 = nn_sxtb16_ror8(W1);
+        rec->w4 = nn_sxtb16(W2);
+        rec->w5 = nn_sxtb16_ror8(W2);
+        rec->w6 = nn_sxtb16(W3);
+        rec->w7 = nn_sxtb16_ror8(W3);
+        rec->mult = m;
+        rec->c = (zo << r) >> 1;
+        rec->rsh = r;
+    }
+    return 1;
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+/* The frame: [sp] x, [sp, #4] x_end, [sp, #8] first record, [sp, #12] record end, [sp, #16] table,
+ * [sp, #20] zz, [sp, #24] skip. r0-r7 the pixel's inputs, r8 the records, r9 the output. */
+#define NN_PW16_CH(LUT)                                                                                        \
+    "ldmia r8!, {r10, r11, r12, lr}\n\t"                                                                       \
+    "smlad lr, r10, r0, lr\n\t"                                                                                \
+    "smlad lr, r11, r1, lr\n\t"                                                                                \
+    "smlad lr, r12, r2, lr\n\t"                                                                                \
+    "ldmia r8!, {r10, r11, r12}\n\t"                                                                           \
+    "smlad lr, r10, r3, lr\n\t"                                                                                \
+    "smlad lr, r11, r4, lr\n\t"                                                                                \
+    "smlad lr, r12, r5, lr\n\t"                                                                                \
+    "ldmia r8!, {r10, r11}\n\t"                                                                                \
+    "smlad lr, r10, r6, lr\n\t"                                                                                \
+    "smlad lr, r11, r7, lr\n\t"                                                                                \
+    "ldmia r8!, {r10, r11, r12}\n\t"                                                                           \
+    "smmlar r10, lr, r10, r11\n\t"                                                                             \
+    "add r10, r10, lr, asr #31\n\t"                                                                            \
+    "asr r10, r10, r12\n\t"                                                                                    \
+    "ssat r10, #8, r10\n\t" LUT "strb r10, [r9], #1\n\t"
+#define NN_PW16_WIDEN(LO, HI)                                                                                  \
+    "sxtb16 " HI ", " LO ", ror #8\n\t"                                                                        \
+    "sxtb16 " LO ", " LO "\n\t"                                                                                \
+    "ssub16 " LO ", " LO ", r8\n\t"                                                                            \
+    "ssub16 " HI ", " HI ", r8\n\t"                                                                            \
+    "sadd16 " LO ", " LO ", " LO "\n\t"                                                                        \
+    "sadd16 " HI ", " HI ", " HI "\n\t"
+#define NN_PW16_PIXELS(NAME, LUT)                                                                              \
+    static __attribute__((naked, noinline)) void NAME(const pw16_args_t *a)                                   \
+    {                                                                                                          \
+        (void)a;                                                                                               \
+        __asm__ volatile("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                     \
+                         "ldr r9, [r0, #28]\n\t"                                                               \
+                         "ldmia r0, {r1, r2, r3, r4, r5, r6, r7}\n\t"                                          \
+                         "push {r1, r2, r3, r4, r5, r6, r7}\n\t"                                               \
+                         "1:\n\t"                                                                              \
+                         "ldr r8, [sp]\n\t"                                                                    \
+                         "ldr r0, [r8], #4\n\t"                                                                \
+                         "ldr r2, [r8], #4\n\t"                                                                \
+                         "ldr r4, [r8], #4\n\t"                                                                \
+                         "ldr r6, [r8], #4\n\t"                                                                \
+                         "str r8, [sp]\n\t"                                                                    \
+                         "ldr r8, [sp, #20]\n\t" NN_PW16_WIDEN("r0", "r1") NN_PW16_WIDEN("r2", "r3")            \
+                             NN_PW16_WIDEN("r4", "r5") NN_PW16_WIDEN("r6", "r7")                               \
+                         "ldr r8, [sp, #8]\n\t"                                                                \
+                         "2:\n\t" NN_PW16_CH(LUT) NN_PW16_CH(LUT)                                              \
+                         "ldr r10, [sp, #12]\n\t"                                                              \
+                         "cmp r8, r10\n\t"                                                                     \
+                         "bne 2b\n\t"                                                                          \
+                         "ldr r10, [sp, #24]\n\t"                                                              \
+                         "add r9, r9, r10\n\t"                                                                 \
+                         "ldrd r8, r10, [sp]\n\t"                                                              \
+                         "cmp r8, r10\n\t"                                                                     \
+                         "bne 1b\n\t"                                                                          \
+                         "add sp, sp, #28\n\t"                                                                 \
+                         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+    }
+NN_PW16_PIXELS(pw16_pixels_plain, "")
+NN_PW16_PIXELS(pw16_pixels_lut, "ldr r11, [sp, #16]\n\tldrsb r10, [r11, r10]\n\t")
+
+static void pw16_pixels(const pw16_args_t *a, int kind)
+{
+    if (kind == NN_OUT_LUT) pw16_pixels_lut(a);
+    else pw16_pixels_plain(a);
+}
+#else
+/* The same arithmetic in C (the host builds, and the M4 build unoptimised). */
+static void pw16_pixels(const pw16_args_t *a, int kind)
+{
+    int8_t *out = a->out;
+    for (const int8_t *x = a->x; x != a->x_end; x += 16, out += a->skip) {
+        uint32_t xv[8];
+        for (int g = 0; g < 4; ++g) {
+            const uint32_t v = nn_load32(x + 4 * g);
+            const uint32_t lo = nn_ssub16(nn_sxtb16(v), a->zz), hi = nn_ssub16(nn_sxtb16_ror8(v), a->zz);
+            xv[2 * g] = nn_sadd16(lo, lo);
+            xv[2 * g + 1] = nn_sadd16(hi, hi);
+        }
+        for (const pw16_rec_t *r = a->rec; r != a->rec_end; ++r) {
+            int32_t acc = nn_smlad(r->w0, xv[0], r->b2);
+            acc = nn_smlad(r->w1, xv[1], acc);
+            acc = nn_smlad(r->w2, xv[2], acc);
+            acc = nn_smlad(r->w3, xv[3], acc);
+            acc = nn_smlad(r->w4, xv[4], acc);
+            acc = nn_smlad(r->w5, xv[5], acc);
+            acc = nn_smlad(r->w6, xv[6], acc);
+            acc = nn_smlad(r->w7, xv[7], acc);
+            const nn_rqz_t q = {r->mult, r->c, r->rsh};
+            const int32_t v = nn_ssat8(nn_rqz_apply(acc, q));
+            *out++ = kind == NN_OUT_LUT ? a->tab[v] : (int8_t)v;
+        }
+    }
+}
+#endif
+
+/* 0 where the op is not for this path (the caller takes pointwise_row). */
+static int pw16_row(const nn_conv_t *p, const int8_t *in, int8_t *out, int kind)
+{
+    const int cout = p->cout;
+    if ((cout & 1) || p->f_out == 0) return 0;
+    pw16_rec_t rec[NN_PW16_CHUNK];
+    pw16_args_t a;
+    a.x_end = in + (size_t)p->f_out * 16;
+    a.tab = kind == NN_OUT_LUT ? p->lut + 128 : NULL;
+    a.zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
+    a.rec = rec;
+    for (int co = 0; co < cout; co += NN_PW16_CHUNK) {
+        const int n = cout - co < NN_PW16_CHUNK ? cout - co : NN_PW16_CHUNK;
+        if (!pw16_records(p, co, n, rec)) return 0;
+        a.x = in;
+        a.rec_end = rec + n;
+        a.skip = cout - n;
+        a.out = out + co;
+        pw16_pixels(&a, kind);
+    }
+    return 1;
+}
+
 typedef void (*pw_block_fn)(const nn_conv_t *, const int16_t *, int, nn_out_t, int8_t *);
 
 #define NN_PW_FN(CIN, KIND)                                                                                    \
@@ -509,7 +677,8 @@ static int pointwise_fits(const nn_conv_t *p)
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
         if (p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) { \
-            if (CIN != 8 || !pw8_row(p, rows[0], out, KIND)) pointwise_row(p, rows[0], out, pw_##CIN##_##KIND); \
+            if (!(CIN == 8 && pw8_row(p, rows[0], out, KIND)) && !(CIN == 16 && pw16_row(p, rows[0], out, KIND))) \
+                pointwise_row(p, rows[0], out, pw_##CIN##_##KIND);                                             \
         } else                                                                                                 \
             nn_conv2d_row(p, rows, out);                                                                       \
     }
