@@ -365,8 +365,10 @@ def test_mul_channel(build_dir, tmp_path):
     cases, wants = [], []
     # four channels per word (c a multiple of 4), one channel at a time (13), more channels than the
     # gate table takes (260); the usual shifts, and beyond the fast requantization (more than 22 right shifts)
+    # (shifts 5 to 8: constants of the word path, each once)
     for n, c, (lo, hi) in ((7, 8, (-14, -4)), (30, 16, (-14, -4)), (5, 13, (-25, -25)), (3, 4, (-22, -1)),
-                           (4, 96, (-8, -5)), (2, 48, (-25, -23)), (3, 260, (-14, -4)), (9, 13, (-14, -4))):
+                           (4, 96, (-8, -5)), (2, 48, (-25, -23)), (3, 260, (-14, -4)), (9, 13, (-14, -4)),
+                           (5, 16, (-5, -5)), (5, 16, (-6, -6)), (5, 24, (-7, -7)), (5, 16, (-8, -8)), (5, 16, (-9, -9))):
         x, g = rand_i8(rng, (n, c)), rand_i8(rng, c)
         x[0, :2], g[:2] = [-128, 127], [127, -128]
         zp_x, zp_g, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))

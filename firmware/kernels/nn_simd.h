@@ -364,4 +364,21 @@ static inline int32_t nn_smulbb(uint32_t a, uint32_t b) { return nn_lo16(a) * nn
 static inline int32_t nn_smultt(uint32_t a, uint32_t b) { return nn_hi16(a) * nn_hi16(b); }
 #endif
 
+/* nn_ssat8(nn_rqz_apply(acc2, q)) for a constant shift R (SSAT's own shift: one instruction less). */
+static inline __attribute__((always_inline)) int32_t nn_rqz_ssat8_r(int32_t acc2, int32_t mult, int32_t c, const int R)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3\n\t"
+            "add %0, %0, %1, asr #31\n\t"
+            "ssat %0, #8, %0, asr %4"
+            : "=&r"(t)
+            : "r"(acc2), "r"(mult), "r"(c), "i"(R));
+    return t;
+#else
+    const nn_rqz_t q = {mult, c, R};
+    return nn_ssat8(nn_rqz_apply(acc2, q));
+#endif
+}
+
 #endif /* NN_SIMD_H */
