@@ -213,9 +213,9 @@ def conv_case_want(case):
 
 
 def test_pointwise_pixel_major(build_dir, tmp_path):
-    """nn_pw8_* and nn_pw16_*: the pixel-major paths (every channel in the fast requantization, a multiple of 4
-    output channels, no clamp) and what it hands back to the channel-major one: a channel outside
-    the fast requantization, other channel counts, more channels than its records take."""
+    """The pointwise instances' paths (every channel in the fast requantization, no clamp; 8 inputs: a
+    multiple of 4 output channels, at most 64; 16 inputs: an even count; 24 to 96: any) and what they
+    hand to the general kernel: a channel outside the fast requantization, other channel counts."""
     rng = np.random.default_rng(12)
     cases, wants = [], []
     for t, f, cout, shifts in ((3, 7, 8, (-14, -1)), (2, 1, 4, (-22, -1)), (2, 9, 24, (-9, -3)), (2, 5, 48, (-14, -1)),
@@ -234,6 +234,17 @@ def test_pointwise_pixel_major(build_dir, tmp_path):
             c, w = conv_case(rng, False, t, f, 16, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
             cases.append(c)
             wants.append(w)
+    # 24 to 96 inputs (the patch path): channels in several chunks, odd counts, rows longer than a patch block
+    for t, f, cin, cout in ((2, 8, 24, 8), (1, 22, 24, 33), (2, 8, 48, 16), (1, 11, 48, 5), (2, 8, 64, 16),
+                            (1, 9, 64, 7), (2, 4, 96, 16), (1, 6, 96, 9)):
+        for with_lut in (False, True):
+            c, w = conv_case(rng, False, t, f, cin, cout, 1, 1, with_lut=with_lut, shifts=(-16, -1), act=1)
+            cases.append(c)
+            wants.append(w)
+    c, w = conv_case(rng, False, 2, 5, 48, 12, 1, 1, with_lut=False, shifts=(-14, -1), act=1)
+    c[5][11] = -23  # beyond the fast requantization: the general kernel
+    cases.append(c)
+    wants.append(conv_case_want(c))
     c, w = conv_case(rng, False, 2, 5, 16, 40, 1, 1, with_lut=True, shifts=(-14, -1), act=1)
     c[5][35] = 1  # a left shift
     cases.append(c)

@@ -228,96 +228,11 @@ static inline __attribute__((always_inline)) void conv3x3_c1_row(const nn_conv_t
 }
 #endif
 
-/* Pointwise conv (k = 1, stride 1, cin a multiple of 4): the row's pixels are widened once into a
- * doubled patch (nn_widen4x2: 2 (x - zp_in) in pair order); then output channel by output channel,
- * four pixels per pass, each weight word is widened in registers (SXTB16 gives the same pair order)
- * and meets the four pixels' patch words: 3 + 4 x 3 instructions per 16 MACs. CIN is a constant
- * (patch offsets become immediates of LDRD): one instance per channel count of mn01, reached through
- * the export-time variants (the exporter links in only those its network uses); other pointwise
- * convs take nn_conv2d_row. The channel's output stage is the fast requantization, or, for a
- * channel outside it, the exact slow form on the halved sum. */
-/* A channel outside the fast requantization: the doubled sum halved (exact: it is even) plus the bias. */
-static __attribute__((noinline)) void pw_channel_slow(const nn_conv_t *p, int co, const int16_t *patch, int nb,
-                                                      nn_out_t o, int8_t *dst)
-{
-    const int cin = p->cin;
-    const int8_t *w = p->weights + (size_t)co * cin;
-    const uint32_t *pp = (const uint32_t *)(const void *)patch;
-    const nn_rq_t rq = nn_rq_make(p->mult[co], p->shift[co]);
-    for (int i = 0; i < nb; ++i, pp += cin / 2, dst += p->cout) {
-        int32_t a = 0;
-        for (int g = 0; g < cin / 4; ++g) {
-            const uint32_t W = nn_load32(w + 4 * g);
-            a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
-            a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
-        }
-        *dst = nn_out_apply(nn_rq_apply(p->bias[co] + a / 2, rq), o);
-    }
-}
-
-static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, const int16_t *patch, int nb,
-                                                           const int CIN, nn_out_t o, int kind, int8_t *out)
-{
-    const int cout = p->cout, words = CIN / 2;
-    const int8_t *w = p->weights;
-    for (int co = 0; co < cout; ++co, w += CIN) {
-        const int32_t shift = p->shift[co];
-        if (!nn_rqz_ok(p->mult[co], shift)) {
-            pw_channel_slow(p, co, patch, nb, o, out + co);
-            continue;
-        }
-        const int32_t b2 = 2 * p->bias[co];
-        const nn_rqz_t q = nn_rqz_make(p->mult[co], shift, p->zp_out);
-        const uint32_t *pp = (const uint32_t *)(const void *)patch;
-        const uint32_t *const end4 = pp + (nb & ~3) * words, *const end = pp + nb * words;
-        int8_t *dst = out + co;
-        for (; pp != end4; pp += 4 * words) {
-            int32_t a0 = b2, a1 = b2, a2 = b2, a3 = b2;
-#define NN_PW_GROUP(g)                                                                                         \
-    {                                                                                                          \
-        const uint32_t W = nn_load32(w + 4 * (g));                                                             \
-        const uint32_t wa = nn_sxtb16(W), wb = nn_sxtb16_ror8(W);                                              \
-        uint32_t x, y;                                                                                         \
-        nn_load2(pp + 2 * (g), &x, &y);                                                                   \
-        a0 = nn_smlad(wa, x, a0);                                                                              \
-        a0 = nn_smlad(wb, y, a0);                                                                              \
-        nn_load2(pp + words + 2 * (g), &x, &y);                                                           \
-        a1 = nn_smlad(wa, x, a1);                                                                              \
-        a1 = nn_smlad(wb, y, a1);                                                                              \
-        nn_load2(pp + 2 * words + 2 * (g), &x, &y);                                                       \
-        a2 = nn_smlad(wa, x, a2);                                                                              \
-        a2 = nn_smlad(wb, y, a2);                                                                              \
-        nn_load2(pp + 3 * words + 2 * (g), &x, &y);                                                       \
-        a3 = nn_smlad(wa, x, a3);                                                                              \
-        a3 = nn_smlad(wb, y, a3);                                                                              \
-    }
-            /* up to 24 channels unrolled whole; longer rows two groups per iteration (flash) */
-            if (CIN <= 24) {
-                _Pragma("GCC unroll 6") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
-            } else {
-                _Pragma("GCC unroll 2") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
-            }
-#undef NN_PW_GROUP
-            *dst = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
-            dst += cout;
-            *dst = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
-            dst += cout;
-            *dst = nn_outz_k(nn_rqz_apply(a2, q), o, kind);
-            dst += cout;
-            *dst = nn_outz_k(nn_rqz_apply(a3, q), o, kind);
-            dst += cout;
-        }
-        for (; pp != end; pp += words, dst += cout) {
-            int32_t a = b2;
-            for (int g = 0; g < CIN / 4; ++g) {
-                const uint32_t W = nn_load32(w + 4 * g);
-                a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
-                a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
-            }
-            *dst = nn_outz_k(nn_rqz_apply(a, q), o, kind);
-        }
-    }
-}
+/* Pointwise convs (k = 1, stride 1): one path per channel count of mn01, reached through the
+ * export-time instances (the exporter links in only those its network uses); other pointwise convs,
+ * and ops a path does not take, go to nn_conv2d_row. Each path prepares, once per row, a record per
+ * output channel (its widened weights, bias and fast requantization constants) that the inner loop
+ * reads with LDMs, and writes the outputs pixel by pixel. */
 
 /* Eight input channels: pixel by pixel, the pixel's eight inputs widened once into four registers
  * (SXTB16, no zero point: it is folded into the bias) and every output channel a record of eight words
@@ -469,6 +384,69 @@ static int pw8_row(const nn_conv_t *p, const int8_t *in, int8_t *out, int kind)
     return 1;
 }
 
+/* Eight weights (any alignment) widened into four words in pair order at *dst (4-byte aligned):
+ * two LDRs, four SXTB16s and two STRDs (GCC makes single STRs of it), both pointers advanced. */
+static inline __attribute__((always_inline)) void pw_widen8(const int8_t **w, uint32_t **dst)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    uint32_t a, b, c, d;
+    __asm__ volatile("ldr %[a], [%[w]], #4\n\t" /* volatile: its effect is the stores */
+            "ldr %[b], [%[w]], #4\n\t"
+            "sxtb16 %[c], %[a], ror #8\n\t"
+            "sxtb16 %[a], %[a]\n\t"
+            "sxtb16 %[d], %[b], ror #8\n\t"
+            "sxtb16 %[b], %[b]\n\t"
+            "strd %[a], %[c], [%[dst]], #8\n\t"
+            "strd %[b], %[d], [%[dst]], #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [w] "+r"(*w), [dst] "+r"(*dst)
+            :
+            : "memory");
+#else
+    const uint32_t W0 = nn_load32(*w), W1 = nn_load32(*w + 4);
+    uint32_t *d = *dst;
+    d[0] = nn_sxtb16(W0);
+    d[1] = nn_sxtb16_ror8(W0);
+    d[2] = nn_sxtb16(W1);
+    d[3] = nn_sxtb16_ror8(W1);
+    *w += 8;
+    *dst += 4;
+#endif
+}
+
+/* Eight inputs widened, minus the zero point (zz: in both halfwords) and doubled, into four words
+ * in pair order at *dst (4-byte aligned): nn_widen4x2 twice, with two STRDs; both pointers advanced. */
+static inline __attribute__((always_inline)) void pw_widen8x2(const int8_t **x, uint32_t zz, uint32_t **dst)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    uint32_t a, b, c, d;
+    __asm__ volatile("ldr %[a], [%[x]], #4\n\t" /* volatile: its effect is the stores */
+            "ldr %[b], [%[x]], #4\n\t"
+            "sxtb16 %[c], %[a], ror #8\n\t"
+            "sxtb16 %[a], %[a]\n\t"
+            "sxtb16 %[d], %[b], ror #8\n\t"
+            "sxtb16 %[b], %[b]\n\t"
+            "ssub16 %[a], %[a], %[zz]\n\t"
+            "ssub16 %[c], %[c], %[zz]\n\t"
+            "ssub16 %[b], %[b], %[zz]\n\t"
+            "ssub16 %[d], %[d], %[zz]\n\t"
+            "sadd16 %[a], %[a], %[a]\n\t"
+            "sadd16 %[c], %[c], %[c]\n\t"
+            "sadd16 %[b], %[b], %[b]\n\t"
+            "sadd16 %[d], %[d], %[d]\n\t"
+            "strd %[a], %[c], [%[dst]], #8\n\t"
+            "strd %[b], %[d], [%[dst]], #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [x] "+r"(*x), [dst] "+r"(*dst)
+            : [zz] "r"(zz)
+            : "memory");
+#else
+    const int32_t zp = (int16_t)(zz & 0xffffu);
+    nn_widen4x2(*x, zp, (int16_t *)(void *)*dst);
+    nn_widen4x2(*x + 4, zp, (int16_t *)(void *)(*dst + 2));
+    *x += 8;
+    *dst += 4;
+#endif
+}
+
 /* Sixteen input channels, pixel-major as nn_pw8 but with the pixel's doubled inputs 2 (x - zp_in) in
  * eight registers (the zero point and the doubling on the input side: these layers have more output
  * channels than pixels), and records of twelve words {w0 w1 w2 2 bias | w3 .. w7 | mult c rsh}: an
@@ -499,19 +477,15 @@ static int pw16_records(const nn_conv_t *p, int co, int n, pw16_rec_t *rec)
     const int32_t *bias = p->bias + co, *mult = p->mult + co;
     const int8_t *shift = p->shift + co;
     const int32_t zo = 2 * p->zp_out + 1; /* c = 2^(R-1) + zp_out 2^R = (2 zp_out + 1) 2^R / 2 */
-    for (; w != w_end; w += 16, ++rec) {
+    for (; w != w_end; ++rec) { /* (pw_widen8 advances w) */
         const int32_t m = *mult++, r = -*shift++;
         if (m < 0 || (uint32_t)(r - 1) >= NN_RQZ_RSH_MAX) return 0; /* nn_rqz_ok */
-        const uint32_t W0 = nn_load32(w), W1 = nn_load32(w + 4), W2 = nn_load32(w + 8), W3 = nn_load32(w + 12);
-        rec->w0 = nn_sxtb16(W0);
-        rec->w1 = nn_sxtb16_ror8(W0);
-        rec->w2 = nn_sxtb16(W1);
+        uint32_t *d = (uint32_t *)(void *)rec;
+        pw_widen8(&w, &d); /* w0 w1 w2, and w3 where b2 goes: moved */
+        rec->w3 = (uint32_t)rec->b2;
         rec->b2 = 2 * *bias++;
-        rec->w3 = nn_sxtb16_ror8(W1);
-        rec->w4 = nn_sxtb16(W2);
-        rec->w5 = nn_sxtb16_ror8(W2);
-        rec->w6 = nn_sxtb16(W3);
-        rec->w7 = nn_sxtb16_ror8(W3);
+        d = (uint32_t *)(void *)rec + 5;
+        pw_widen8(&w, &d);
         rec->mult = m;
         rec->c = (zo << r) >> 1;
         rec->rsh = r;
@@ -581,6 +555,7 @@ NN_PW16_PIXELS(pw16_pixels_lut, "ldr r11, [sp, #16]\n\tldrsb r10, [r11, r10]\n\t
 
 static void pw16_pixels(const pw16_args_t *a, int kind)
 {
+    __asm__ volatile("" : : "r"(a) : "memory"); /* *a written before the naked call reads it */
     if (kind == NN_OUT_LUT) pw16_pixels_lut(a);
     else pw16_pixels_plain(a);
 }
@@ -637,33 +612,148 @@ static int pw16_row(const nn_conv_t *p, const int8_t *in, int8_t *out, int kind)
     return 1;
 }
 
-typedef void (*pw_block_fn)(const nn_conv_t *, const int16_t *, int, nn_out_t, int8_t *);
+/* 24 to 96 input channels (a multiple of 8): the row's pixels widened once into a doubled patch
+ * (nn_widen4x2: 2 (x - zp_in) in pair order), then pixel by pixel and channel by channel a record of
+ * the channel's widened weights {w0 .. w3, 2 bias, w4 .. w(N/2 - 1), mult, c, rsh} meets the pixel's
+ * patch words four at a time: per eight inputs two LDMs and four SMLADs, then the requantization and
+ * one STRB. Patch (1 KB) and records (1 KB) on the stack, the channels in chunks that fit. */
+#define NN_PWN_PATCH 512 /* int16 */
+#define NN_PWN_RECS 256  /* words */
 
-#define NN_PW_FN(CIN, KIND)                                                                                    \
-    static void pw_##CIN##_##KIND(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o, int8_t *out)   \
-    {                                                                                                          \
-        pw_block(p, patch, nb, CIN, o, KIND, out);                                                             \
-    }
-#define NN_PW_FNS(CIN) NN_PW_FN(CIN, NN_OUT_PLAIN) NN_PW_FN(CIN, NN_OUT_LUT)
-NN_PW_FNS(8)
-NN_PW_FNS(16)
-NN_PW_FNS(24)
-NN_PW_FNS(48)
-NN_PW_FNS(64)
-NN_PW_FNS(96)
+typedef struct {
+    const uint32_t *x, *x_end; /* the patch, N / 2 words per pixel */
+    const uint32_t *rec, *rec_end;
+    const int8_t *tab; /* the table + 128 (LUT) */
+    int32_t skip;      /* outputs of the other chunks per pixel */
+    int8_t *out;
+} pwn_args_t;
 
-static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out, pw_block_fn fn)
+/* The records of channels co .. co + n - 1 (all in the fast requantization: checked by the caller). */
+static inline __attribute__((always_inline)) void pwn_records(const nn_conv_t *p, int co, int n, const int N,
+                                                              uint32_t *rec)
 {
-    const int cin = p->cin, f = p->f_out;
-    int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
-    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    const int block = NN_PATCH_MAX / cin;
+    const int8_t *w = p->weights + (size_t)co * N;
+    const int32_t zo = 2 * p->zp_out + 1; /* c = 2^(R-1) + zp_out 2^R = (2 zp_out + 1) 2^R / 2 */
+    for (int j = co; j < co + n; ++j) {
+        uint32_t *r = rec;
+        pw_widen8(&w, &r);
+        *r++ = (uint32_t)(2 * p->bias[j]);
+        for (int g = 1; g < N / 8; ++g) pw_widen8(&w, &r);
+        const int32_t sh = -p->shift[j];
+        r[0] = (uint32_t)p->mult[j];
+        r[1] = (uint32_t)((zo << sh) >> 1);
+        r[2] = (uint32_t)sh;
+        rec = r + 3;
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+/* r0-r3 patch words, r4-r7 weights, r8 the accumulator, r9 the patch, r10 the records, r11 the
+ * output, r12 the records' end, lr the table; [sp, #4] the patch end, [sp, #8] the first record,
+ * [sp, #12] skip. */
+#define NN_PWN_STR(x) #x
+#define NN_PWN_SMLAD4 "smlad r8, r4, r0, r8\n\tsmlad r8, r5, r1, r8\n\tsmlad r8, r6, r2, r8\n\tsmlad r8, r7, r3, r8\n\t"
+#define NN_PWN_G "ldmia r9!, {r0, r1, r2, r3}\n\tldmia r10!, {r4, r5, r6, r7}\n\t" NN_PWN_SMLAD4
+#define NN_PWN_G3 NN_PWN_G NN_PWN_G NN_PWN_G
+#define NN_PWN_PIXELS(NAME, BYTES, GROUPS, LUT)                                                                \
+    static __attribute__((naked, noinline)) void NAME(const pwn_args_t *a)                                    \
+    {                                                                                                          \
+        (void)a;                                                                                               \
+        __asm__ volatile("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                     \
+                         "ldmia r0, {r1, r2, r3, r4, r5, r6, r7}\n\t"                                          \
+                         "push {r1, r2, r3, r6}\n\t"                                                           \
+                         "mov r9, r1\n\t"                                                                      \
+                         "mov r10, r3\n\t"                                                                     \
+                         "mov r12, r4\n\t"                                                                     \
+                         "mov lr, r5\n\t"                                                                      \
+                         "mov r11, r7\n\t"                                                                     \
+                         "1:\n\t"                                                                              \
+                         "ldmia r9!, {r0, r1, r2, r3}\n\t"                                                     \
+                         "ldmia r10!, {r4, r5, r6, r7, r8}\n\t" NN_PWN_SMLAD4 GROUPS                          \
+                         "ldmia r10!, {r4, r5, r6}\n\t"                                                        \
+                         "smmlar r4, r8, r4, r5\n\t"                                                           \
+                         "add r4, r4, r8, asr #31\n\t"                                                         \
+                         "asr r4, r4, r6\n\t"                                                                  \
+                         "ssat r4, #8, r4\n\t" LUT                                                             \
+                         "strb r4, [r11], #1\n\t"                                                              \
+                         "sub r9, r9, #" NN_PWN_STR(BYTES) "\n\t"                                              \
+                         "cmp r10, r12\n\t"                                                                    \
+                         "bne 1b\n\t"                                                                          \
+                         "ldr r4, [sp, #12]\n\t"                                                               \
+                         "add r11, r11, r4\n\t"                                                                \
+                         "add r9, r9, #" NN_PWN_STR(BYTES) "\n\t"                                              \
+                         "ldr r10, [sp, #8]\n\t"                                                               \
+                         "ldr r4, [sp, #4]\n\t"                                                                \
+                         "cmp r9, r4\n\t"                                                                      \
+                         "bne 1b\n\t"                                                                          \
+                         "add sp, sp, #16\n\t"                                                                 \
+                         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+    }
+#define NN_PWN_LUT "ldrsb r4, [lr, r4]\n\t"
+NN_PWN_PIXELS(pwn24_plain, 48, NN_PWN_G NN_PWN_G, "")
+NN_PWN_PIXELS(pwn24_lut, 48, NN_PWN_G NN_PWN_G, NN_PWN_LUT)
+NN_PWN_PIXELS(pwn48_plain, 96, NN_PWN_G NN_PWN_G3 NN_PWN_G, "")
+NN_PWN_PIXELS(pwn48_lut, 96, NN_PWN_G NN_PWN_G3 NN_PWN_G, NN_PWN_LUT)
+NN_PWN_PIXELS(pwn64_plain, 128, NN_PWN_G3 NN_PWN_G3 NN_PWN_G, "")
+NN_PWN_PIXELS(pwn64_lut, 128, NN_PWN_G3 NN_PWN_G3 NN_PWN_G, NN_PWN_LUT)
+NN_PWN_PIXELS(pwn96_plain, 192, NN_PWN_G3 NN_PWN_G3 NN_PWN_G3 NN_PWN_G NN_PWN_G, "")
+NN_PWN_PIXELS(pwn96_lut, 192, NN_PWN_G3 NN_PWN_G3 NN_PWN_G3 NN_PWN_G NN_PWN_G, NN_PWN_LUT)
+#else
+/* The same arithmetic in C (the host builds, and the M4 build unoptimised). */
+static void pwn_pixels(const pwn_args_t *a, int N, int lut)
+{
+    int8_t *out = a->out;
+    for (const uint32_t *x = a->x; x != a->x_end; x += N / 2, out += a->skip) {
+        for (const uint32_t *r = a->rec; r != a->rec_end; r += N / 2 + 4) {
+            int32_t acc = (int32_t)r[4];
+            for (int k = 0; k < N / 2; ++k) acc = nn_smlad(r[k < 4 ? k : k + 1], x[k], acc);
+            const nn_rqz_t q = {(int32_t)r[N / 2 + 1], (int32_t)r[N / 2 + 2], (int32_t)r[N / 2 + 3]};
+            const int32_t v = nn_ssat8(nn_rqz_apply(acc, q));
+            *out++ = lut ? a->tab[v] : (int8_t)v;
+        }
+    }
+}
+#define NN_PWN_C(N)                                                                                            \
+    static void pwn##N##_plain(const pwn_args_t *a) { pwn_pixels(a, N, 0); }                                   \
+    static void pwn##N##_lut(const pwn_args_t *a) { pwn_pixels(a, N, 1); }
+NN_PWN_C(24)
+NN_PWN_C(48)
+NN_PWN_C(64)
+NN_PWN_C(96)
+#endif
+
+/* 0 where a channel is outside the fast requantization (the caller takes the general kernel). */
+static inline __attribute__((always_inline)) int pwn_row(const nn_conv_t *p, const int8_t *in, int8_t *out,
+                                                         const int N, void (*fn)(const pwn_args_t *), int lut)
+{
+    const int cout = p->cout, f = p->f_out;
+    for (int co = 0; co < cout; ++co)
+        if (!nn_rqz_ok(p->mult[co], p->shift[co])) return 0;
+    uint32_t patch[NN_PWN_PATCH / 2];
+    uint32_t rec[NN_PWN_RECS];
+    const int chunk = NN_PWN_RECS / (N / 2 + 4), block = NN_PWN_PATCH / N;
+    pwn_args_t a;
+    a.tab = lut ? p->lut + 128 : NULL;
+    const uint32_t zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
     for (int f0 = 0; f0 < f; f0 += block) {
         const int nb = f - f0 < block ? f - f0 : block;
-        const int8_t *x = in + (size_t)f0 * cin;
-        for (int g = 0; g < nb * cin; g += 4) nn_widen4x2(x + g, p->zp_in, patch + g);
-        fn(p, patch, nb, o, out + (size_t)f0 * p->cout);
+        const int8_t *x = in + (size_t)f0 * N;
+        uint32_t *d = patch;
+        for (int g = 0; g < nb * N; g += 8) pw_widen8x2(&x, zz, &d);
+        a.x = patch;
+        a.x_end = patch + nb * N / 2;
+        for (int co = 0; co < cout; co += chunk) {
+            const int n = cout - co < chunk ? cout - co : chunk;
+            pwn_records(p, co, n, N, rec);
+            a.rec = rec;
+            a.rec_end = rec + n * (N / 2 + 4);
+            a.skip = cout - n;
+            a.out = out + (size_t)f0 * cout + co;
+            __asm__ volatile("" : : "r"(&a) : "memory"); /* a written before the (naked) call reads it */
+            fn(&a);
+        }
     }
+    return 1;
 }
 
 static int pointwise_fits(const nn_conv_t *p)
@@ -672,24 +762,27 @@ static int pointwise_fits(const nn_conv_t *p)
 }
 
 /* The export-time instances (nn_kernels.h, NN_CONV_VARIANTS): the general kernel where the op is
- * not of the instance's shape. */
-#define NN_PW_ROW(CIN, KIND, NAME)                                                                             \
+ * not of the instance's shape or its path declines it (a channel outside the fast requantization,
+ * channel counts the path does not take: flash for one more path would buy speed only for shapes
+ * mn01 does not have). */
+#define NN_PW_ROW(CIN, KIND, NAME, PATH)                                                                       \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) { \
-            if (!(CIN == 8 && pw8_row(p, rows[0], out, KIND)) && !(CIN == 16 && pw16_row(p, rows[0], out, KIND))) \
-                pointwise_row(p, rows[0], out, pw_##CIN##_##KIND);                                             \
-        } else                                                                                                 \
+        if (!(p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND && \
+              PATH))                                                                                           \
             nn_conv2d_row(p, rows, out);                                                                       \
     }
-#define NN_PW_ROWS(CIN)                                                                                        \
-    NN_PW_ROW(CIN, NN_OUT_PLAIN, nn_pw##CIN##_plain_row) NN_PW_ROW(CIN, NN_OUT_LUT, nn_pw##CIN##_lut_row)
-NN_PW_ROWS(8)
-NN_PW_ROWS(16)
-NN_PW_ROWS(24)
-NN_PW_ROWS(48)
-NN_PW_ROWS(64)
-NN_PW_ROWS(96)
+NN_PW_ROW(8, NN_OUT_PLAIN, nn_pw8_plain_row, pw8_row(p, rows[0], out, NN_OUT_PLAIN))
+NN_PW_ROW(8, NN_OUT_LUT, nn_pw8_lut_row, pw8_row(p, rows[0], out, NN_OUT_LUT))
+NN_PW_ROW(16, NN_OUT_PLAIN, nn_pw16_plain_row, pw16_row(p, rows[0], out, NN_OUT_PLAIN))
+NN_PW_ROW(16, NN_OUT_LUT, nn_pw16_lut_row, pw16_row(p, rows[0], out, NN_OUT_LUT))
+#define NN_PW_ROWS_N(N)                                                                                        \
+    NN_PW_ROW(N, NN_OUT_PLAIN, nn_pw##N##_plain_row, pwn_row(p, rows[0], out, N, pwn##N##_plain, 0))          \
+    NN_PW_ROW(N, NN_OUT_LUT, nn_pw##N##_lut_row, pwn_row(p, rows[0], out, N, pwn##N##_lut, 1))
+NN_PW_ROWS_N(24)
+NN_PW_ROWS_N(48)
+NN_PW_ROWS_N(64)
+NN_PW_ROWS_N(96)
 
 /* The one-input-channel 3 x 3 conv (the stem), strides 1 and 2 (export-time instances as above). */
 #if NN_DSP
