@@ -296,6 +296,18 @@ static inline int pw8_fits(const nn_conv_t *p)
     "asr r7, r7, r9\n\t"                                                                                       \
     "ssat r7, #8, r7\n\t" LUT "strb r7, [lr], #1\n\t"
 
+#define NN_PW8_CH1                                                                                             \
+    "ldmia r12!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"                                                        \
+    "smlad r8, r4, r0, r8\n\t"                                                                                 \
+    "smlad r8, r5, r1, r8\n\t"                                                                                 \
+    "smlad r8, r6, r2, r8\n\t"                                                                                 \
+    "smlad r8, r7, r3, r8\n\t"                                                                                 \
+    "smmlar r4, r8, r9, r10\n\t"                                                                               \
+    "add r4, r4, r8, asr #31\n\t"                                                                              \
+    "asr r4, r4, r11\n\t"                                                                                      \
+    "ssat r4, #8, r4\n\t"                                                                                      \
+    "strb r4, [lr], #1\n\t"
+
 static __attribute__((noinline)) void pw8_pixels(const int8_t *x, const int8_t *x_end, const pw8_rec_t *rec,
                                                  int cout, int8_t *out, const int8_t *tab)
 {
@@ -305,28 +317,31 @@ static __attribute__((noinline)) void pw8_pixels(const int8_t *x, const int8_t *
     register const int8_t *r2 __asm__("r2") = x_end;
     register const pw8_rec_t *r12 __asm__("r12") = rec + cout;
     if (!tab) {
-        /* r1: the first record; [sp]: x_end */
-        register const pw8_rec_t *r1 __asm__("r1") = rec;
+        /* no table: a record in one LDM (r4-r11), the pixel's inputs in r0-r3, r12 the records, lr the
+         * output; [sp] x, [sp, #4] x_end, [sp, #8] the first record, [sp, #12] the records' end */
         __asm__ volatile(
-            "push {r2}\n\t"
+            "push {r0, r2, r6, r12}\n\t"
             "1:\n\t"
-            "ldr r2, [r0], #4\n\t"
-            "ldr r4, [r0], #4\n\t"
+            "ldr r4, [sp]\n\t"
+            "ldr r0, [r4], #4\n\t"
+            "ldr r2, [r4], #4\n\t"
+            "str r4, [sp]\n\t"
+            "sxtb16 r1, r0, ror #8\n\t"
+            "sxtb16 r0, r0\n\t"
             "sxtb16 r3, r2, ror #8\n\t"
             "sxtb16 r2, r2\n\t"
-            "sxtb16 r5, r4, ror #8\n\t"
-            "sxtb16 r4, r4\n\t"
-            "mov r6, r1\n\t"
-            "2:\n\t" NN_PW8_CH("") NN_PW8_CH("") NN_PW8_CH("") NN_PW8_CH("")
-            "cmp r6, r12\n\t"
+            "ldr r12, [sp, #8]\n\t"
+            "2:\n\t" NN_PW8_CH1 NN_PW8_CH1 NN_PW8_CH1 NN_PW8_CH1
+            "ldr r4, [sp, #12]\n\t"
+            "cmp r12, r4\n\t"
             "bne 2b\n\t"
-            "ldr r7, [sp]\n\t"
-            "cmp r0, r7\n\t"
+            "ldrd r4, r5, [sp]\n\t"
+            "cmp r4, r5\n\t"
             "bne 1b\n\t"
-            "add sp, sp, #4\n\t"
-            : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r6), "+r"(r12), "+r"(lr)
+            "add sp, sp, #16\n\t"
+            : "+r"(r0), "+r"(r2), "+r"(r6), "+r"(r12), "+r"(lr)
             :
-            : "r3", "r4", "r5", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+            : "r1", "r3", "r4", "r5", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
     } else {
         /* r1: the table + 128; [sp]: x_end, [sp, #4]: the first record */
         register const int8_t *r1 __asm__("r1") = tab;
