@@ -2,8 +2,10 @@
 
 Both C code paths are checked: the portable one (``kernel_cli``) and the
 Cortex-M4 DSP one with its instructions emulated on the host
-(``kernel_cli_dspemu``). Random cases cover saturation, positive and negative
-shifts, padding, odd sizes and stride 2 on odd sizes.
+(``kernel_cli_dspemu``); the kernels' Thumb-2 paths (pointwise, add, SE multiply)
+in the Cortex-M4 build itself, run in the unicorn emulator. Random cases cover
+saturation, positive and negative shifts, padding, odd sizes and stride 2 on odd
+sizes.
 """
 
 from __future__ import annotations
@@ -456,3 +458,113 @@ def test_lut_and_quantize(build_dir, tmp_path):
         cases.append(["quantize", i32(mult, shift, zp), q12])
         wants.append(requant_out(q12, mult, shift, zp))
     check_all(build_dir, tmp_path, cases, wants)
+
+
+# The Cortex-M4 build of the kernels (the firmware's flags: their Thumb-2 paths) in the unicorn
+# emulator: the cases of the tests above whose kernels have such paths, byte for byte.
+M4_DRIVER = r"""
+#include <string.h>
+#include "nn_kernels.h"
+#define NN_ROW_PTR(name) name,
+static const nn_row_fn drv_rows[] = {NN_CONV_VARIANTS(NN_ROW_PTR)};
+uint8_t drv_in[1 << 20] __attribute__((aligned(8)));
+int8_t drv_out[1 << 18] __attribute__((aligned(8)));
+/* drv_in: int32 header, then the arrays at the byte offsets the header gives */
+#define H ((const int32_t *)(const void *)drv_in)
+#define AT(i) (drv_in + H[i])
+int drv_conv(int row_index, int unused)
+{
+    (void)unused;
+    nn_conv_t p = {(uint16_t)H[0], (uint16_t)H[1], (uint16_t)H[2], (uint16_t)H[3], (uint8_t)H[4], (uint8_t)H[5],
+                   (uint8_t)H[6], (int16_t)H[7], (int16_t)H[8], (int16_t)H[9], (int16_t)H[10],
+                   (const int8_t *)AT(12), (const int32_t *)(const void *)AT(13), (const int32_t *)(const void *)AT(14),
+                   (const int8_t *)AT(15), H[16] ? (const int8_t *)AT(16) : NULL};
+    const int t_in = H[11], t_out = nn_out_size(t_in, p.k, p.stride, p.pad);
+    const size_t in_row = (size_t)p.f_in * p.cin, out_row = (size_t)p.f_out * p.cout;
+    for (int to = 0; to < t_out; ++to) {
+        const int8_t *rows[NN_MAX_K];
+        nn_input_rows((const int8_t *)AT(17), t_in, in_row, to * p.stride - p.pad, p.k, rows);
+        drv_rows[row_index](&p, rows, drv_out + to * out_row);
+    }
+    return t_out * (int)out_row;
+}
+int drv_add(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9]};
+    nn_add(&p, (const int8_t *)AT(11), (const int8_t *)AT(12), H[10], drv_out);
+    return H[10];
+}
+int drv_mul(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    const nn_mul_channel_t p = {(uint16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5]};
+    nn_mul_channel(&p, (const int8_t *)AT(7), H[6], (const int8_t *)AT(8), drv_out);
+    return H[6] * H[0];
+}
+"""
+
+
+def _m4_pack(head: list[int], arrays: list) -> bytes:
+    """drv_in: the header (its array slots: byte offsets, 0 for an empty array), then the arrays,
+    each 8-byte aligned and preceded by 3 bytes (the kernels must not need aligned inputs)."""
+    slots = len(head) + len(arrays)
+    blob = bytearray(4 * slots)
+    offsets = []
+    for a in arrays:
+        data = np.ascontiguousarray(a).tobytes()
+        if not data:
+            offsets.append(0)
+            continue
+        blob += bytes(-len(blob) % 8) + bytes(3)
+        offsets.append(len(blob))
+        blob += data
+    blob[: 4 * slots] = np.array(list(head) + offsets, dtype="<i4").tobytes()
+    return bytes(blob)
+
+
+def test_m4_build_in_emulator(tmp_path):
+    pytest.importorskip("unicorn")
+    from exporter import ROOT
+    from exporter.frontend.m4_program import M4Program
+
+    kernels = ROOT / "firmware" / "kernels"
+    m4 = M4Program("the kernels", [kernels / f for f in ("nn_conv.c", "nn_depthwise.c", "nn_elementwise.c")],
+                   kernels, M4_DRIVER, entry="drv_conv", keep=("drv_add", "drv_mul"))
+    names = list(kernel_variants.VARIANTS)
+    rng = np.random.default_rng(14)
+    # pointwise: every instance's path, chunks, blocks, odd counts, what the paths decline
+    for cin, shapes in ((8, ((3, 7, 8), (2, 9, 24), (2, 5, 48), (1, 64, 16), (2, 5, 6), (2, 3, 68))),
+                        (16, ((2, 16, 8), (2, 8, 64), (2, 4, 96), (2, 3, 34), (2, 5, 7))),
+                        (24, ((2, 8, 8), (1, 22, 33))), (48, ((2, 8, 16), (1, 11, 5))),
+                        (64, ((2, 8, 16), (1, 9, 7))), (96, ((2, 4, 16), (1, 6, 9)))):
+        for t, f, cout in shapes:
+            for with_lut in (False, True):
+                shifts = (-16, -1) if rng.random() < 0.8 else (-24, 0)
+                case, want = conv_case(rng, False, t, f, cin, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
+                head, w, bias, mult, shift, lut, x = case[1:8]
+                m4.write("drv_in", _m4_pack([int(v) for v in head], [w, bias, mult, shift, lut, x]))
+                variant = f"nn_pw{cin}_{'lut' if with_lut else 'plain'}_row"
+                n = m4.call("drv_conv", names.index(variant))
+                assert m4.read("drv_out", n) == want.tobytes(), f"{variant} {t}x{f} {cin}->{cout}"
+    # the add's fast path (each right shift 1 to 3, either side) and general path; the SE multiply
+    for right in (1, 2, 3, 4):
+        for big_first in (False, True):
+            n = int(rng.integers(1, 600))
+            a, b = rand_i8(rng, n), rand_i8(rng, n)
+            small = float(rng.uniform(2.0 ** -right, 2.0 ** (1 - right)))
+            s1, s2 = (1.0, small) if big_first else (small, 1.0)
+            zp_a, zp_b, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
+            (m1, sh1), (m2, sh2), (mo, sho) = int8_math.add_params(s1, s2, float(np.exp(rng.uniform(-3, 1))), 20)
+            ra = int8_math.requantize((a.astype(np.int64) - zp_a) << 20, m1, sh1)
+            rb = int8_math.requantize((b.astype(np.int64) - zp_b) << 20, m2, sh2)
+            m4.write("drv_in", _m4_pack([zp_a, zp_b, zp_out, 20, m1, sh1, m2, sh2, mo, sho, n], [a, b]))
+            assert m4.read("drv_out", m4.call("drv_add")) == requant_out(ra + rb, mo, sho, zp_out).tobytes()
+    for n, c, shift in ((5, 16, -5), (5, 16, -6), (3, 24, -7), (4, 96, -8), (3, 8, -3), (3, 13, -7), (2, 8, -25)):
+        x, g = rand_i8(rng, (n, c)), rand_i8(rng, c)
+        zp_x, zp_g, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
+        mult = int(rand_mult_shift(rng, 1)[0][0])
+        prod = (x.astype(np.int64) - zp_x) * (g.astype(np.int64) - zp_g)
+        m4.write("drv_in", _m4_pack([c, zp_x, zp_g, zp_out, mult, shift, n], [x, g]))
+        assert m4.read("drv_out", m4.call("drv_mul")) == requant_out(prod, mult, shift, zp_out).tobytes()
+
