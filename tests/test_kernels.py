@@ -341,14 +341,16 @@ def test_saturation_both_ends(build_dir, tmp_path):
 def test_fully_connected(build_dir, tmp_path):
     rng = np.random.default_rng(5)
     cases, wants = [], []
-    # 1030: scalar path; odd output counts (the last of a pair alone); no clamp (act_min -128) for cin 24, 96
-    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32), (1030, 3), (24, 5), (96, 24), (16, 7)):
+    # 1030: scalar path; odd output counts (the last of a pair alone); 12, 20: a group of four after the
+    # groups of eight; no clamp (act_min -128) for cin 24, 96 (96: a table, the SE gate's output stage)
+    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32), (1030, 3), (24, 5), (96, 24), (16, 7),
+                      (12, 9), (20, 4)):
         x, wt = rand_i8(rng, cin), rand_i8(rng, (cout, cin))
         bias = rng.integers(-50000, 50000, size=cout).astype(np.int32)
         mult, shift = rand_mult_shift(rng, cout, -12, 1)  # a few left shifts: the slow form
         zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
         act_min = -128 if cin in (24, 96) else zp_out
-        lut = rand_i8(rng, 256) if cin == 16 else np.zeros(0, np.int8)
+        lut = rand_i8(rng, 256) if cin in (16, 96) else np.zeros(0, np.int8)
         want = requant_out(wt.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias, mult, shift, zp_out, act_min, 127)
         if lut.size:
             want = lut[want.astype(np.int64) + 128]

@@ -862,7 +862,52 @@ void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
     }
 }
 
-#define NN_FC_COUT_MAX 256 /* outputs of the fast path (a stack row of accumulators) */
+/* Output c of a fully connected layer from acc, the doubled dot product: the fast requantization
+ * (bias doubled too), or, for a channel outside it, the exact slow form on the halved sum. */
+static inline __attribute__((always_inline)) int8_t fc_out(const nn_fc_t *p, int c, int32_t acc, nn_out_t o,
+                                                           int kind)
+{
+    const int32_t mult = p->mult[c], shift = p->shift[c];
+    if (__builtin_expect(nn_rqz_ok(mult, shift), 1))
+        return nn_outz_k(nn_rqz_apply(2 * p->bias[c] + acc, nn_rqz_make(mult, shift, p->zp_out)), o, kind);
+    return nn_out_apply(nn_rq_apply(p->bias[c] + acc / 2, nn_rq_make(mult, shift)), o);
+}
+
+/* One group of four inputs (two doubled patch words) against four weights of each of two rows. */
+#define NN_FC_GROUP(xp, wa, wb, a0, a1)                                                                        \
+    {                                                                                                          \
+        uint32_t xa, xb;                                                                                       \
+        nn_load2((xp), &xa, &xb);                                                                              \
+        const uint32_t W0 = nn_load32(wa), W1 = nn_load32(wb);                                                 \
+        a0 = nn_smlad(nn_sxtb16(W0), xa, a0);                                                                  \
+        a0 = nn_smlad(nn_sxtb16_ror8(W0), xb, a0);                                                             \
+        a1 = nn_smlad(nn_sxtb16(W1), xa, a1);                                                                  \
+        a1 = nn_smlad(nn_sxtb16_ror8(W1), xb, a1);                                                             \
+    }
+
+/* The fast path (cin a multiple of 4): the input widened once, doubled (2 (x - zp_in), pair order) in
+ * xw; two outputs per pass share its words, eight inputs per step, each weight word widened in
+ * registers; each output's stage right after its dot product (the SE layers are short: per-output
+ * costs matter as much as the MACs). An odd last output takes its row twice. */
+static inline __attribute__((always_inline)) void fc_pairs(const nn_fc_t *p, const uint32_t *xw, nn_out_t o,
+                                                           int kind, int8_t *out)
+{
+    const int cin = p->cin, cout = p->cout, n8 = cin >> 3, tail = cin & 4;
+    const int8_t *w = p->weights;
+    for (int co = 0; co < cout; co += 2, w += 2 * cin) {
+        const int8_t *wa = w, *wb = co + 1 < cout ? w + cin : w;
+        const uint32_t *xp = xw;
+        int32_t a0 = 0, a1 = 0;
+        for (int g = 0; g < n8; ++g, xp += 4, wa += 8, wb += 8) {
+            NN_FC_GROUP(xp, wa, wb, a0, a1)
+            NN_FC_GROUP(xp + 2, wa + 4, wb + 4, a0, a1)
+        }
+        if (tail) NN_FC_GROUP(xp, wa, wb, a0, a1)
+        out[co] = fc_out(p, co, a0, o, kind);
+        if (co + 1 < cout) out[co + 1] = fc_out(p, co + 1, a1, o, kind);
+    }
+}
+#undef NN_FC_GROUP
 
 void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
 {
@@ -878,36 +923,13 @@ void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
         }
         return;
     }
-    if (cin4 == cin && p->cout <= NN_FC_COUT_MAX) {
-        /* the input widened once, doubled (2 (x - zp_in), pair order); two outputs per pass share its
-         * words, each weight word widened in registers; then the output stage, channel by channel */
-        int32_t acc[NN_FC_COUT_MAX + 1];
+    if (cin4 == cin) {
         for (int g = 0; g < cin; g += 4) nn_widen4x2(in + g, p->zp_in, x + g);
         const uint32_t *xw = (const uint32_t *)(const void *)x;
-        const int8_t *w = p->weights;
-        for (int co = 0; co < p->cout; co += 2, w += 2 * cin) {
-            const int8_t *w1 = co + 1 < p->cout ? w + cin : w; /* a last odd output: its row twice */
-            int32_t a0 = 0, a1 = 0;
-            for (int g = 0; g < cin / 4; ++g) {
-                uint32_t xa, xb;
-                nn_load2(xw + 2 * g, &xa, &xb);
-                const uint32_t W0 = nn_load32(w + 4 * g), W1 = nn_load32(w1 + 4 * g);
-                a0 = nn_smlad(nn_sxtb16(W0), xa, a0);
-                a0 = nn_smlad(nn_sxtb16_ror8(W0), xb, a0);
-                a1 = nn_smlad(nn_sxtb16(W1), xa, a1);
-                a1 = nn_smlad(nn_sxtb16_ror8(W1), xb, a1);
-            }
-            acc[co] = a0;
-            acc[co + 1] = a1;
-        }
-        for (int c = 0; c < p->cout; ++c) { /* acc: the doubled dot product, exactly halved where needed */
-            if (nn_rqz_ok(p->mult[c], p->shift[c])) {
-                const int32_t v = nn_rqz_apply(2 * p->bias[c] + acc[c], nn_rqz_make(p->mult[c], p->shift[c], p->zp_out));
-                out[c] = nn_outz_k(v, o, NN_OUT_ANY);
-            } else {
-                out[c] = nn_out_apply(nn_rq_apply(p->bias[c] + acc[c] / 2, nn_rq_make(p->mult[c], p->shift[c])), o);
-            }
-        }
+        const int kind = nn_out_kind(p->act_min, p->act_max, p->lut);
+        if (kind == NN_OUT_PLAIN) fc_pairs(p, xw, o, NN_OUT_PLAIN, out);
+        else if (kind == NN_OUT_LUT) fc_pairs(p, xw, o, NN_OUT_LUT, out);
+        else fc_pairs(p, xw, o, NN_OUT_ANY, out);
         return;
     }
     /* the input widened once (x - zp_in, pair order); each output a dot product with its weight row */

@@ -344,6 +344,28 @@ static inline void nn_widen4x2(const int8_t *src, int32_t zp, int16_t *dst)
 #endif
 }
 
+/* acc + SXTB16(x), and the same of x rotated right by 8, lane by lane (wrapping): one SXTAB16 each
+ * on the M4. */
+static inline uint32_t nn_sxtab16(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return (uint32_t)__sxtab16(acc, x);
+#else
+    return nn_sadd16(acc, nn_sxtb16(x));
+#endif
+}
+
+static inline uint32_t nn_sxtab16_ror8(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+#else
+    return nn_sadd16(acc, nn_sxtb16_ror8(x));
+#endif
+}
+
 /* Helpers of the SE multiply (nn_elementwise.c): the 16 x 16 products of the bottom or the top lanes. */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 /* (GCC 12's arm_acle.h has no __smulbb / __smultt) */
