@@ -473,3 +473,395 @@ NN_DW_ROWS(3, 1)
 NN_DW_ROWS(3, 2)
 NN_DW_ROWS(5, 1)
 NN_DW_ROWS(5, 2)
+
+/* ---- Short rows (mn01's B7-B15: 4 to 16 mel positions, 24 to 96 channels) ----
+ * One channel at a time, its whole output row in registers: per kernel row its K weights are
+ * loaded and paired, (w0, w1), (w2, w3), ... and (w1, w2), (w3, w4), ..., and its inputs are
+ * paired as T(m) = (x[m], x[m + 1]) for every other m, so that SMLAD does two taps of one
+ * channel: an output whose first tap i0 has the pairs' parity takes T(i0), T(i0 + 2), ... and
+ * the bottom of T(i0 + K - 1) alone; the others the top of T(i0 - 1) alone, then T(i0 + 1), ...
+ * (with stride 1 the outputs alternate; each pair serves two of them). The pixel stride (the
+ * channel count), the row width, the kernel and stride are constants of each instance: every
+ * load has its offset in the instruction. zp_in is handled in one of two ways:
+ *  - DWS_FOLD: the inputs as they are, padding (and missing rows) = zp_in, and
+ *    zp_in * sum(w) (SMLAD of the weight pairs with (zp_in, zp_in)) taken off at the end;
+ *  - DWS_SUB: zp_in subtracted from every pair (SSUB16), so that pairs all padding are zero and
+ *    their SMLADs are left out: the better choice where most outputs touch the padding (4 wide).
+ * A channel outside the fast requantization takes the plain path. */
+enum { DWS_FOLD, DWS_SUB };
+
+/* T(m) of one row (xr: its input of the channel): x outside [0, F) is zp. */
+static inline __attribute__((always_inline)) uint32_t dws_pair(const int8_t *xr, int m, int F, int CH, int32_t zp,
+                                                               uint32_t z2, int mode)
+{
+    const int in0 = m >= 0 && m < F, in1 = m + 1 >= 0 && m + 1 < F;
+    if (!in0 && !in1) return mode == DWS_SUB ? 0u : z2;
+    const int32_t a = in0 ? xr[m * CH] : zp, b = in1 ? xr[(m + 1) * CH] : zp;
+    const uint32_t t = nn_pack_lo((uint32_t)a, (uint32_t)b);
+    return mode == DWS_SUB ? nn_ssub16(t, z2) : t;
+}
+
+/* Is T(m) zero by construction (DWS_SUB, all padding)? */
+static inline __attribute__((always_inline)) int dws_pair_zero(int m, int F, int mode)
+{
+    return mode == DWS_SUB && !(m >= 0 && m < F) && !(m + 1 >= 0 && m + 1 < F);
+}
+
+#define DWS_FO_MAX 8
+#define DWS_K_MAX 5
+#define DWS_ROW_MAX 512 /* bytes of an input row (f_in * channels) of the instances */
+#define DWS_CH_MAX 128  /* channels of the instances */
+
+static inline __attribute__((always_inline)) void dws_row(const nn_conv_t *p, const int8_t *const *rows_in,
+                                                          int8_t *out, const int K, const int S, const int F,
+                                                          const int CH, const int KIND, const int mode)
+{
+    const int pad = K / 2, FO = (F + 2 * pad - K) / S + 1;
+    const int e = (-pad) & 1; /* parity of the paired positions: that of the first output's first tap */
+    const int32_t zp = p->zp_in;
+    const uint32_t z2 = nn_pack_lo((uint32_t)zp, (uint32_t)zp);
+    int8_t zrow[DWS_ROW_MAX] __attribute__((aligned(4))); /* a missing (padding) row: zp_in */
+    const int8_t *rows[DWS_K_MAX];
+    int missing = 0;
+    for (int kt = 0; kt < K; ++kt) {
+        rows[kt] = rows_in[kt] ? rows_in[kt] : zrow;
+        missing |= !rows_in[kt];
+    }
+    if (missing) memset(zrow, (int)(uint8_t)zp, (size_t)(F * CH));
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    const int32_t k1 = 1 + 2 * p->zp_out; /* nn_rqz_t.c = k1 << (rsh - 1) */
+    for (int c = 0; c < CH; ++c) {
+        const int32_t mult = p->mult[c], shift = p->shift[c];
+        if (!nn_rqz_ok(mult, shift)) {
+            dw_plain_channels(p, rows_in, c, c + 1, out);
+            continue;
+        }
+        const int32_t bias = p->bias[c];
+        int32_t acc[DWS_FO_MAX], corr = 0;
+        _Pragma("GCC unroll 8") for (int fo = 0; fo < FO; ++fo) acc[fo] = bias;
+        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
+            const int8_t *wr = p->weights + kt * K * CH + c, *xr = rows[kt] + c;
+            int32_t w[DWS_K_MAX];
+            _Pragma("GCC unroll 5") for (int d = 0; d < K; ++d) w[d] = wr[d * CH];
+            uint32_t E[DWS_K_MAX / 2], O[DWS_K_MAX / 2]; /* (w[2m], w[2m + 1]), (w[2m + 1], w[2m + 2]) */
+            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                E[m] = nn_pack_lo((uint32_t)w[2 * m], (uint32_t)w[2 * m + 1]);
+                O[m] = nn_pack_lo((uint32_t)w[2 * m + 1], (uint32_t)w[2 * m + 2]);
+            }
+            if (mode == DWS_FOLD) {
+                _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) corr = nn_smlad(E[m], z2, corr);
+                corr = nn_smlatb(O[K / 2 - 1], z2, corr);
+            }
+            _Pragma("GCC unroll 8") for (int fo = 0; fo < FO; ++fo) {
+                const int i0 = S * fo - pad;
+                if (((i0 - e) & 1) == 0) {
+                    _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                        if (!dws_pair_zero(i0 + 2 * m, F, mode))
+                            acc[fo] = nn_smlad(dws_pair(xr, i0 + 2 * m, F, CH, zp, z2, mode), E[m], acc[fo]);
+                    }
+                    if (!dws_pair_zero(i0 + K - 1, F, mode))
+                        acc[fo] = nn_smlabt(dws_pair(xr, i0 + K - 1, F, CH, zp, z2, mode), O[K / 2 - 1], acc[fo]);
+                } else {
+                    if (!dws_pair_zero(i0 - 1, F, mode))
+                        acc[fo] = nn_smlatb(dws_pair(xr, i0 - 1, F, CH, zp, z2, mode), E[0], acc[fo]);
+                    _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                        if (!dws_pair_zero(i0 + 1 + 2 * m, F, mode))
+                            acc[fo] = nn_smlad(dws_pair(xr, i0 + 1 + 2 * m, F, CH, zp, z2, mode), O[m], acc[fo]);
+                    }
+                }
+            }
+        }
+        const int32_t rm1 = ~shift; /* rsh - 1 */
+        const nn_rqz_t q = {mult, (int32_t)((uint32_t)k1 << rm1), rm1 + 1};
+        _Pragma("GCC unroll 8") for (int fo = 0; fo < FO; ++fo) {
+            const int32_t a2 = mode == DWS_FOLD ? 2 * (acc[fo] - corr) : 2 * acc[fo];
+            out[fo * CH + c] = nn_outz_k(nn_rqz_apply(a2, q), o, KIND);
+        }
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* 3 x 3 kernels with 8 outputs per row (stride 1 on 8 inputs, stride 2 on 16) on the M4: dws_row's
+ * pairs in assembly, every channel of the row in one function, so that the eight accumulators, the
+ * two weight pairs of the kernel row, the input pointer, two temporaries and the channel index stay
+ * in registers (14; compiled C spills them). Per channel: its weight pairs, doubled (the accumulator
+ * of nn_rqz_apply is doubled), and its zp_in corrections; three kernel rows; the output stage.
+ * The padding taps are left out, so the edge outputs get their own corrections (zp_in times the
+ * weights of their valid taps); a missing row is a row of zp_in. A channel outside the fast
+ * requantization is skipped and listed (the caller takes it through the plain path).
+ * Registers while accumulating: r0-r7 the outputs, r8 t, r9 u, r10 x, r11 E, r12 O, lr the channel. */
+typedef struct {
+    const int8_t *x[3];  /* 0: the input rows */
+    const int8_t *w;     /* 12 */
+    const int32_t *bias; /* 16 */
+    const int32_t *mult; /* 20 */
+    const int8_t *shift; /* 24 */
+    int8_t *out;         /* 28 */
+    const int8_t *tab;   /* 32: activation table + 128 */
+    int32_t k1;          /* 36: 1 + 2 zp_out (nn_rqz_t.c = k1 << (rsh - 1)) */
+    uint32_t z2;         /* 40: (zp_in, zp_in) */
+    uint8_t *skipped;    /* 44 */
+} dws3_ctx_t;
+/* stack frame: the context (0-44), then 48: -, 52: count of skipped channels, 56: mult, rsh - 1,
+ * 64: E, O of kernel row 1, 72: those of row 2 */
+
+#define DWS_STR_(x) #x
+#define DWS_STR(x) DWS_STR_(x)
+
+/* One kernel row of weights (taps at r0 + CH * (3 KT + d)) into E = r11, O = r12, doubled, and the
+ * corrections r2 += zp (w1 + w2), r3 += zp (w0 + w1) (stride 1 only), r4 += zp w0 (r1 = z2). */
+#define DWS3_W(CH, KT, S, OP)                                                                          \
+    "ldrsb r5, [r0, #" CH "*(3*" KT ")]\n\t"                                                           \
+    "ldrsb r6, [r0, #" CH "*(3*" KT "+1)]\n\t"                                                         \
+    "ldrsb r7, [r0, #" CH "*(3*" KT "+2)]\n\t"                                                         \
+    "pkhbt r11, r5, r6, lsl #16\n\t"                                                                   \
+    "pkhbt r12, r6, r7, lsl #16\n\t"                                                                   \
+    "sadd16 r11, r11, r11\n\t"                                                                         \
+    "sadd16 r12, r12, r12\n\t"                                                                         \
+    OP
+
+#define DWS3_CORR_FIRST_S1 "smuad r2, r12, r1\n\tsmuad r3, r11, r1\n\tsmulbb r4, r11, r1\n\t"
+#define DWS3_CORR_S1 "smlad r2, r12, r1, r2\n\tsmlad r3, r11, r1, r3\n\tsmlabb r4, r11, r1, r4\n\t"
+#define DWS3_CORR_FIRST_S2 "smuad r2, r12, r1\n\tsmulbb r4, r11, r1\n\t"
+#define DWS3_CORR_S2 "smlad r2, r12, r1, r2\n\tsmlabb r4, r11, r1, r4\n\t"
+
+/* Stride 1, one kernel row (x = r10): pairs T(1), T(3), T(5); output 2i takes T(2i - 1).E +
+ * bottom(T(2i + 1)) top(O), output 2i + 1 top(T(2i - 1)) bottom(E) + T(2i + 1).O; x0 and x7 alone.
+ * A1..A6: the addends of those outputs' first products (u = their bias in the first kernel row),
+ * U the second temporary (r6 in the first row: a6 is written last). */
+#define DWS3S1_BODY(CH, A1, A2, A3, A4, A5, A6, U)                                                     \
+    "ldrsb r8, [r10]\n\t"                                                                              \
+    "smlabt r0, r8, r11, r0\n\t"                                                                       \
+    "smlabb r1, r8, r11, " A1 "\n\t"                                                                  \
+    "ldrsb r8, [r10, #" CH "]\n\t"                                                                     \
+    "ldrsb " U ", [r10, #" CH "*2]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r0, r8, r12, r0\n\t"                                                                       \
+    "smlad r1, r8, r12, r1\n\t"                                                                        \
+    "smlad r2, r8, r11, " A2 "\n\t"                                                                   \
+    "smlatb r3, r8, r11, " A3 "\n\t"                                                                  \
+    "ldrsb r8, [r10, #" CH "*3]\n\t"                                                                   \
+    "ldrsb " U ", [r10, #" CH "*4]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r2, r8, r12, r2\n\t"                                                                       \
+    "smlad r3, r8, r12, r3\n\t"                                                                        \
+    "smlad r4, r8, r11, " A4 "\n\t"                                                                   \
+    "smlatb r5, r8, r11, " A5 "\n\t"                                                                  \
+    "ldrsb r8, [r10, #" CH "*5]\n\t"                                                                   \
+    "ldrsb " U ", [r10, #" CH "*6]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r4, r8, r12, r4\n\t"                                                                       \
+    "smlad r5, r8, r12, r5\n\t"                                                                        \
+    "smlad r6, r8, r11, " A6 "\n\t"                                                                   \
+    "smlatb r7, r8, r11, r7\n\t"                                                                       \
+    "ldrsb r8, [r10, #" CH "*7]\n\t"                                                                   \
+    "smlabt r6, r8, r12, r6\n\t"                                                                       \
+    "smlabb r7, r8, r12, r7\n\t"
+
+/* Stride 2, one kernel row: pairs T(2i - 1) = (x[2i - 1], x[2i]); output i takes T(2i - 1).E +
+ * bottom(T(2i + 1)) top(O); output 0 x0 top(E) alone, output 7 x15 top(O) (U: r7 in the first row). */
+#define DWS3S2_BODY(CH, A1, A2, A3, A4, A5, A6, A7, U)                                                 \
+    "ldrsb r8, [r10]\n\t"                                                                              \
+    "smlabt r0, r8, r11, r0\n\t"                                                                       \
+    "ldrsb r8, [r10, #" CH "]\n\t"                                                                     \
+    "ldrsb " U ", [r10, #" CH "*2]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r0, r8, r12, r0\n\t"                                                                       \
+    "smlad r1, r8, r11, " A1 "\n\t"                                                                   \
+    "ldrsb r8, [r10, #" CH "*3]\n\t"                                                                   \
+    "ldrsb " U ", [r10, #" CH "*4]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r1, r8, r12, r1\n\t"                                                                       \
+    "smlad r2, r8, r11, " A2 "\n\t"                                                                   \
+    "ldrsb r8, [r10, #" CH "*5]\n\t"                                                                   \
+    "ldrsb " U ", [r10, #" CH "*6]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r2, r8, r12, r2\n\t"                                                                       \
+    "smlad r3, r8, r11, " A3 "\n\t"                                                                   \
+    "ldrsb r8, [r10, #" CH "*7]\n\t"                                                                   \
+    "ldrsb " U ", [r10, #" CH "*8]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r3, r8, r12, r3\n\t"                                                                       \
+    "smlad r4, r8, r11, " A4 "\n\t"                                                                   \
+    "ldrsb r8, [r10, #" CH "*9]\n\t"                                                                   \
+    "ldrsb " U ", [r10, #" CH "*10]\n\t"                                                               \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r4, r8, r12, r4\n\t"                                                                       \
+    "smlad r5, r8, r11, " A5 "\n\t"                                                                   \
+    "ldrsb r8, [r10, #" CH "*11]\n\t"                                                                  \
+    "ldrsb " U ", [r10, #" CH "*12]\n\t"                                                               \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r5, r8, r12, r5\n\t"                                                                       \
+    "smlad r6, r8, r11, " A6 "\n\t"                                                                   \
+    "ldrsb r8, [r10, #" CH "*13]\n\t"                                                                  \
+    "ldrsb " U ", [r10, #" CH "*14]\n\t"                                                               \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r6, r8, r12, r6\n\t"                                                                       \
+    "smlad r7, r8, r11, " A7 "\n\t"                                                                   \
+    "ldrsb r8, [r10, #" CH "*15]\n\t"                                                                  \
+    "smlabt r7, r8, r12, r7\n\t"
+
+/* Output j of the channel from accumulator A: r9 mult, r10 nn_rqz_t.c, r11 rsh, r12 table, lr out. */
+#define DWS3_OUT(A, OFF)                                                                               \
+    "smmlar r8, " A ", r9, r10\n\t"                                                                   \
+    "add r8, r8, " A ", asr #31\n\t"                                                                  \
+    "asr r8, r8, r11\n\t"                                                                              \
+    "ssat r8, #8, r8\n\t"                                                                              \
+    "ldrb r8, [r12, r8]\n\t"                                                                           \
+    "strb r8, [lr, #" OFF "]\n\t"
+
+#define DWS3_FN(NAME, CHN, S)                                                                          \
+    static __attribute__((naked, noinline)) int NAME(const dws3_ctx_t *ctx)                             \
+    {                                                                                                  \
+        (void)ctx;                                                                                     \
+        __asm__ volatile(                                                                              \
+            "push {r4-r11, lr}\n\t"                                                                    \
+            "sub sp, #80\n\t"                                                                          \
+            "ldm r0, {r1-r12}\n\t"                                                                     \
+            "stm sp, {r1-r12}\n\t"                                                                     \
+            "movs r0, #0\n\t"                                                                          \
+            "str r0, [sp, #52]\n\t"                                                                    \
+            "mov lr, #0\n\t"                                                                           \
+            "1:\n\t"                                                                                   \
+            "ldr r0, [sp, #20]\n\t"                                                                    \
+            "ldr r1, [r0, lr, lsl #2]\n\t"                                                             \
+            "ldr r0, [sp, #24]\n\t"                                                                    \
+            "ldrsb r2, [r0, lr]\n\t"                                                                   \
+            "mvns r2, r2\n\t"                                                                          \
+            "cmp r2, #21\n\t"                                                                          \
+            "bhi 8f\n\t"                                                                               \
+            "cmp r1, #0\n\t"                                                                           \
+            "blt 8f\n\t"                                                                               \
+            "strd r1, r2, [sp, #56]\n\t"                                                               \
+            "ldr r0, [sp, #12]\n\t"                                                                    \
+            "add r0, lr\n\t"                                                                           \
+            "ldr r1, [sp, #40]\n\t"                                                                    \
+            DWS3_W(DWS_STR(CHN), "2", S, DWS3_CORR_FIRST_S##S)                                         \
+            "strd r11, r12, [sp, #72]\n\t"                                                             \
+            DWS3_W(DWS_STR(CHN), "1", S, DWS3_CORR_S##S)                                               \
+            "strd r11, r12, [sp, #64]\n\t"                                                             \
+            DWS3_W(DWS_STR(CHN), "0", S, DWS3_CORR_S##S)                                               \
+            "ldr r5, [sp, #16]\n\t"                                                                    \
+            "ldr r5, [r5, lr, lsl #2]\n\t"                                                             \
+            "lsls r5, r5, #1\n\t"                                                                      \
+            "add r4, r4, r2\n\t"                                                                       \
+            "sub r0, r5, r2\n\t"                                                                       \
+            DWS3_BIAS_S##S                                                                             \
+            "sub r9, r5, r4\n\t"                                                                       \
+            "ldr r10, [sp, #0]\n\t"                                                                    \
+            "add r10, lr\n\t"                                                                          \
+            DWS3_FIRST_S##S(DWS_STR(CHN))                                                              \
+            "ldrd r11, r12, [sp, #64]\n\t"                                                             \
+            "ldr r10, [sp, #4]\n\t"                                                                    \
+            "add r10, lr\n\t"                                                                          \
+            DWS3_NEXT_S##S(DWS_STR(CHN))                                                               \
+            "ldrd r11, r12, [sp, #72]\n\t"                                                             \
+            "ldr r10, [sp, #8]\n\t"                                                                    \
+            "add r10, lr\n\t"                                                                          \
+            DWS3_NEXT_S##S(DWS_STR(CHN))                                                               \
+            "ldrd r9, r11, [sp, #56]\n\t"                                                              \
+            "ldr r10, [sp, #36]\n\t"                                                                   \
+            "lsl r10, r10, r11\n\t"                                                                    \
+            "add r11, r11, #1\n\t"                                                                     \
+            "ldr r12, [sp, #32]\n\t"                                                                   \
+            "ldr r8, [sp, #28]\n\t"                                                                    \
+            "add lr, r8\n\t"                                                                           \
+            DWS3_OUT("r0", DWS_STR(CHN) "*0") DWS3_OUT("r1", DWS_STR(CHN) "*1")                        \
+            DWS3_OUT("r2", DWS_STR(CHN) "*2") DWS3_OUT("r3", DWS_STR(CHN) "*3")                        \
+            DWS3_OUT("r4", DWS_STR(CHN) "*4") DWS3_OUT("r5", DWS_STR(CHN) "*5")                        \
+            DWS3_OUT("r6", DWS_STR(CHN) "*6") DWS3_OUT("r7", DWS_STR(CHN) "*7")                        \
+            "ldr r8, [sp, #28]\n\t"                                                                    \
+            "sub lr, lr, r8\n\t"                                                                       \
+            "b 9f\n\t"                                                                                 \
+            "8:\n\t"                                                                                   \
+            "ldr r0, [sp, #52]\n\t"                                                                    \
+            "ldr r1, [sp, #44]\n\t"                                                                    \
+            "strb lr, [r1, r0]\n\t"                                                                    \
+            "adds r0, #1\n\t"                                                                          \
+            "str r0, [sp, #52]\n\t"                                                                    \
+            "9:\n\t"                                                                                   \
+            "add lr, lr, #1\n\t"                                                                       \
+            "cmp lr, #" DWS_STR(CHN) "\n\t"                                                            \
+            "blt 1b\n\t"                                                                               \
+            "ldr r0, [sp, #52]\n\t"                                                                    \
+            "add sp, #80\n\t"                                                                          \
+            "pop {r4-r11, pc}\n\t");                                                                   \
+    }
+
+/* stride 1: outputs 0 and 7 start from their own biases (r0, r7), the others from u; stride 2 only
+ * output 0 (r7 is a temporary of the first kernel row) */
+#define DWS3_BIAS_S1 "sub r7, r5, r3\n\t"
+#define DWS3_BIAS_S2
+#define DWS3_FIRST_S1(CH) DWS3S1_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r6")
+#define DWS3_NEXT_S1(CH) DWS3S1_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r9")
+#define DWS3_FIRST_S2(CH) DWS3S2_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r9", "r7")
+#define DWS3_NEXT_S2(CH) DWS3S2_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r9")
+
+DWS3_FN(dws3s1_c24, 24, 1)
+DWS3_FN(dws3s1_c48, 48, 1)
+DWS3_FN(dws3s1_c64, 64, 1)
+DWS3_FN(dws3s2_c24, 24, 2)
+
+/* dws_row through the functions above: the context, missing rows, then the skipped channels. */
+static inline __attribute__((always_inline)) void dws3_row_m4(const nn_conv_t *p, const int8_t *const *rows_in,
+                                                              int8_t *out, int (*fn)(const dws3_ctx_t *),
+                                                              const int F, const int CH)
+{
+    int8_t zrow[DWS_ROW_MAX] __attribute__((aligned(4)));
+    uint8_t skipped[DWS_CH_MAX];
+    dws3_ctx_t ctx;
+    int missing = 0;
+    for (int kt = 0; kt < 3; ++kt) {
+        ctx.x[kt] = rows_in[kt] ? rows_in[kt] : zrow;
+        missing |= !rows_in[kt];
+    }
+    if (missing) memset(zrow, (int)(uint8_t)p->zp_in, (size_t)(F * CH));
+    ctx.w = p->weights;
+    ctx.bias = p->bias;
+    ctx.mult = p->mult;
+    ctx.shift = p->shift;
+    ctx.out = out;
+    ctx.tab = p->lut + 128;
+    ctx.k1 = 1 + 2 * p->zp_out;
+    ctx.z2 = nn_pack_lo((uint32_t)p->zp_in, (uint32_t)p->zp_in);
+    ctx.skipped = skipped;
+    const int n = fn(&ctx);
+    for (int i = 0; i < n; ++i) dw_plain_channels(p, rows_in, skipped[i], skipped[i] + 1, out);
+}
+#endif
+
+/* Does the op have the instance's shape? (3 x 3 and 5 x 5 with "same" padding.) */
+static inline int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int KIND)
+{
+    return F * CH <= DWS_ROW_MAX && CH <= DWS_CH_MAX && p->k == K && p->stride == S && p->pad == K / 2 && p->f_in == F && p->cout == CH && p->cin == CH &&
+           p->f_out == (F + 2 * (K / 2) - K) / S + 1 && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND;
+}
+
+/* nn_dw<K>s<S>f<F>c<CH>_<stage>_row: the export-time instances of the short rows (nn_kernels.h). */
+#define NN_DWS_ROW(K, S, F, CH, KIND, MODE, NAME)                                                              \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (dws_fits(p, K, S, F, CH, KIND))                                                                    \
+            dws_row(p, rows, out, K, S, F, CH, KIND, MODE);                                                    \
+        else                                                                                                   \
+            nn_depthwise_conv2d_row(p, rows, out);                                                             \
+    }
+/* 3 x 3 with 8 outputs: the assembly on the M4, dws_row elsewhere */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define NN_DWS3_ROW(S, F, CH, NAME)                                                                            \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (dws_fits(p, 3, S, F, CH, NN_OUT_LUT))                                                              \
+            dws3_row_m4(p, rows, out, dws3s##S##_c##CH, F, CH);                                                \
+        else                                                                                                   \
+            nn_depthwise_conv2d_row(p, rows, out);                                                             \
+    }
+#else
+#define NN_DWS3_ROW(S, F, CH, NAME) NN_DWS_ROW(3, S, F, CH, NN_OUT_LUT, DWS_FOLD, NAME)
+#endif
+NN_DWS3_ROW(2, 16, 24, nn_dw3s2f16c24_lut_row)
+NN_DWS3_ROW(1, 8, 24, nn_dw3s1f8c24_lut_row)
+NN_DWS3_ROW(1, 8, 48, nn_dw3s1f8c48_lut_row)
+NN_DWS3_ROW(1, 8, 64, nn_dw3s1f8c64_lut_row)
+NN_DWS_ROW(5, 2, 8, 64, NN_OUT_LUT, DWS_FOLD, nn_dw5s2f8c64_lut_row)
+NN_DWS_ROW(5, 1, 4, 96, NN_OUT_LUT, DWS_SUB, nn_dw5s1f4c96_lut_row)
