@@ -591,19 +591,86 @@ static inline __attribute__((always_inline)) void dws_row(const nn_conv_t *p, co
  * requantization is skipped and listed (the caller takes it through the plain path).
  * Registers while accumulating: r0-r7 the outputs, r8 t, r9 u, r10 x, r11 E, r12 O, lr the channel. */
 typedef struct {
-    const int8_t *x[3];  /* 0: the input rows */
-    const int8_t *w;     /* 12 */
-    const int32_t *bias; /* 16 */
-    const int32_t *mult; /* 20 */
-    const int8_t *shift; /* 24 */
-    int8_t *out;         /* 28 */
-    const int8_t *tab;   /* 32: activation table + 128 */
-    int32_t k1;          /* 36: 1 + 2 zp_out (nn_rqz_t.c = k1 << (rsh - 1)) */
-    uint32_t z2;         /* 40: (zp_in, zp_in) */
-    uint8_t *skipped;    /* 44 */
-} dws3_ctx_t;
-/* stack frame: the context (0-44), then 48: -, 52: count of skipped channels, 56: mult, rsh - 1,
- * 64: E, O of kernel row 1, 72: those of row 2 */
+    const int8_t *w;     /* 0 */
+    const int32_t *bias; /* 4 */
+    const int32_t *mult; /* 8 */
+    const int8_t *shift; /* 12 */
+    int8_t *out;         /* 16 */
+    const int8_t *tab;   /* 20: activation table + 128 */
+    int32_t k1;          /* 24: 1 + 2 zp_out (nn_rqz_t.c = k1 << (rsh - 1)) */
+    uint32_t z2;         /* 28: (zp_in, zp_in) */
+    uint8_t *skipped;    /* 32 */
+    const int8_t *x[5];  /* 36: the input rows (a missing one: zp_in) */
+} dws_ctx_t;
+/* The functions' stack frame: the context (0-55), 56: count of skipped channels, 60: mult, rsh - 1,
+ * 72: the weight pairs of kernel row 1, 80: those of row 2 (3 x 3) */
+#define DWS_FRAME "88"
+#define DWS_W "#0"
+#define DWS_BIAS "#4"
+#define DWS_MULT "#8"
+#define DWS_SHIFT "#12"
+#define DWS_OUT "#16"
+#define DWS_TAB "#20"
+#define DWS_K1 "#24"
+#define DWS_Z2 "#28"
+#define DWS_SKIP "#32"
+#define DWS_X(KT) "#(36+4*" KT ")"
+#define DWS_NSKIP "#56"
+#define DWS_MR "#60"
+#define DWS_EO1 "#72"
+#define DWS_EO2 "#80"
+
+/* Entry (r0: the context, copied to the frame), lr = channel 0. */
+#define DWS_PROLOGUE                                                                                   \
+    "push {r4-r11, lr}\n\t"                                                                            \
+    "sub sp, #" DWS_FRAME "\n\t"                                                                      \
+    "ldm r0, {r1-r12}\n\t"                                                                             \
+    "stm sp, {r1-r12}\n\t"                                                                             \
+    "ldrd r1, r2, [r0, #48]\n\t"                                                                       \
+    "strd r1, r2, [sp, #48]\n\t"                                                                       \
+    "movs r0, #0\n\t"                                                                                  \
+    "str r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "mov lr, #0\n\t"
+/* Channel lr: its multiplier and rsh - 1 to the frame, or to 8f if outside the fast requantization. */
+#define DWS_CHANNEL                                                                                    \
+    "1:\n\t"                                                                                           \
+    "ldr r0, [sp, " DWS_MULT "]\n\t"                                                                  \
+    "ldr r1, [r0, lr, lsl #2]\n\t"                                                                     \
+    "ldr r0, [sp, " DWS_SHIFT "]\n\t"                                                                 \
+    "ldrsb r2, [r0, lr]\n\t"                                                                           \
+    "mvns r2, r2\n\t"                                                                                  \
+    "cmp r2, #21\n\t"                                                                                  \
+    "bhi 8f\n\t"                                                                                       \
+    "cmp r1, #0\n\t"                                                                                   \
+    "blt 8f\n\t"                                                                                       \
+    "strd r1, r2, [sp, " DWS_MR "]\n\t"
+/* The output stage's constants: r9 mult, r10 nn_rqz_t.c, r11 rsh, r12 table, lr out + channel. */
+#define DWS_OUT_SETUP                                                                                  \
+    "ldrd r9, r11, [sp, " DWS_MR "]\n\t"                                                              \
+    "ldr r10, [sp, " DWS_K1 "]\n\t"                                                                   \
+    "lsl r10, r10, r11\n\t"                                                                            \
+    "add r11, r11, #1\n\t"                                                                             \
+    "ldr r12, [sp, " DWS_TAB "]\n\t"                                                                  \
+    "ldr r8, [sp, " DWS_OUT "]\n\t"                                                                   \
+    "add lr, r8\n\t"
+/* Next channel (8: a skipped one is listed), return the count of skipped channels. */
+#define DWS_EPILOGUE(CH)                                                                               \
+    "ldr r8, [sp, " DWS_OUT "]\n\t"                                                                   \
+    "sub lr, lr, r8\n\t"                                                                               \
+    "b 9f\n\t"                                                                                         \
+    "8:\n\t"                                                                                           \
+    "ldr r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "ldr r1, [sp, " DWS_SKIP "]\n\t"                                                                  \
+    "strb lr, [r1, r0]\n\t"                                                                            \
+    "adds r0, #1\n\t"                                                                                  \
+    "str r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "9:\n\t"                                                                                           \
+    "add lr, lr, #1\n\t"                                                                               \
+    "cmp lr, #" CH "\n\t"                                                                              \
+    "blt 1b\n\t"                                                                                       \
+    "ldr r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "add sp, #" DWS_FRAME "\n\t"                                                                      \
+    "pop {r4-r11, pc}\n\t"
 
 #define DWS_STR_(x) #x
 #define DWS_STR(x) DWS_STR_(x)
@@ -711,81 +778,44 @@ typedef struct {
     "strb r8, [lr, #" OFF "]\n\t"
 
 #define DWS3_FN(NAME, CHN, S)                                                                          \
-    static __attribute__((naked, noinline)) int NAME(const dws3_ctx_t *ctx)                             \
+    static __attribute__((naked, noinline)) int NAME(const dws_ctx_t *ctx)                              \
     {                                                                                                  \
         (void)ctx;                                                                                     \
         __asm__ volatile(                                                                              \
-            "push {r4-r11, lr}\n\t"                                                                    \
-            "sub sp, #80\n\t"                                                                          \
-            "ldm r0, {r1-r12}\n\t"                                                                     \
-            "stm sp, {r1-r12}\n\t"                                                                     \
-            "movs r0, #0\n\t"                                                                          \
-            "str r0, [sp, #52]\n\t"                                                                    \
-            "mov lr, #0\n\t"                                                                           \
-            "1:\n\t"                                                                                   \
-            "ldr r0, [sp, #20]\n\t"                                                                    \
-            "ldr r1, [r0, lr, lsl #2]\n\t"                                                             \
-            "ldr r0, [sp, #24]\n\t"                                                                    \
-            "ldrsb r2, [r0, lr]\n\t"                                                                   \
-            "mvns r2, r2\n\t"                                                                          \
-            "cmp r2, #21\n\t"                                                                          \
-            "bhi 8f\n\t"                                                                               \
-            "cmp r1, #0\n\t"                                                                           \
-            "blt 8f\n\t"                                                                               \
-            "strd r1, r2, [sp, #56]\n\t"                                                               \
-            "ldr r0, [sp, #12]\n\t"                                                                    \
+            DWS_PROLOGUE                                                                               \
+            DWS_CHANNEL                                                                                \
+            "ldr r0, [sp, " DWS_W "]\n\t"                                                             \
             "add r0, lr\n\t"                                                                           \
-            "ldr r1, [sp, #40]\n\t"                                                                    \
+            "ldr r1, [sp, " DWS_Z2 "]\n\t"                                                            \
             DWS3_W(DWS_STR(CHN), "2", S, DWS3_CORR_FIRST_S##S)                                         \
-            "strd r11, r12, [sp, #72]\n\t"                                                             \
+            "strd r11, r12, [sp, " DWS_EO2 "]\n\t"                                                    \
             DWS3_W(DWS_STR(CHN), "1", S, DWS3_CORR_S##S)                                               \
-            "strd r11, r12, [sp, #64]\n\t"                                                             \
+            "strd r11, r12, [sp, " DWS_EO1 "]\n\t"                                                    \
             DWS3_W(DWS_STR(CHN), "0", S, DWS3_CORR_S##S)                                               \
-            "ldr r5, [sp, #16]\n\t"                                                                    \
+            "ldr r5, [sp, " DWS_BIAS "]\n\t"                                                          \
             "ldr r5, [r5, lr, lsl #2]\n\t"                                                             \
             "lsls r5, r5, #1\n\t"                                                                      \
             "add r4, r4, r2\n\t"                                                                       \
             "sub r0, r5, r2\n\t"                                                                       \
             DWS3_BIAS_S##S                                                                             \
             "sub r9, r5, r4\n\t"                                                                       \
-            "ldr r10, [sp, #0]\n\t"                                                                    \
+            "ldr r10, [sp, " DWS_X("0") "]\n\t"                                                       \
             "add r10, lr\n\t"                                                                          \
             DWS3_FIRST_S##S(DWS_STR(CHN))                                                              \
-            "ldrd r11, r12, [sp, #64]\n\t"                                                             \
-            "ldr r10, [sp, #4]\n\t"                                                                    \
+            "ldrd r11, r12, [sp, " DWS_EO1 "]\n\t"                                                    \
+            "ldr r10, [sp, " DWS_X("1") "]\n\t"                                                       \
             "add r10, lr\n\t"                                                                          \
             DWS3_NEXT_S##S(DWS_STR(CHN))                                                               \
-            "ldrd r11, r12, [sp, #72]\n\t"                                                             \
-            "ldr r10, [sp, #8]\n\t"                                                                    \
+            "ldrd r11, r12, [sp, " DWS_EO2 "]\n\t"                                                    \
+            "ldr r10, [sp, " DWS_X("2") "]\n\t"                                                       \
             "add r10, lr\n\t"                                                                          \
             DWS3_NEXT_S##S(DWS_STR(CHN))                                                               \
-            "ldrd r9, r11, [sp, #56]\n\t"                                                              \
-            "ldr r10, [sp, #36]\n\t"                                                                   \
-            "lsl r10, r10, r11\n\t"                                                                    \
-            "add r11, r11, #1\n\t"                                                                     \
-            "ldr r12, [sp, #32]\n\t"                                                                   \
-            "ldr r8, [sp, #28]\n\t"                                                                    \
-            "add lr, r8\n\t"                                                                           \
+            DWS_OUT_SETUP                                                                              \
             DWS3_OUT("r0", DWS_STR(CHN) "*0") DWS3_OUT("r1", DWS_STR(CHN) "*1")                        \
             DWS3_OUT("r2", DWS_STR(CHN) "*2") DWS3_OUT("r3", DWS_STR(CHN) "*3")                        \
             DWS3_OUT("r4", DWS_STR(CHN) "*4") DWS3_OUT("r5", DWS_STR(CHN) "*5")                        \
             DWS3_OUT("r6", DWS_STR(CHN) "*6") DWS3_OUT("r7", DWS_STR(CHN) "*7")                        \
-            "ldr r8, [sp, #28]\n\t"                                                                    \
-            "sub lr, lr, r8\n\t"                                                                       \
-            "b 9f\n\t"                                                                                 \
-            "8:\n\t"                                                                                   \
-            "ldr r0, [sp, #52]\n\t"                                                                    \
-            "ldr r1, [sp, #44]\n\t"                                                                    \
-            "strb lr, [r1, r0]\n\t"                                                                    \
-            "adds r0, #1\n\t"                                                                          \
-            "str r0, [sp, #52]\n\t"                                                                    \
-            "9:\n\t"                                                                                   \
-            "add lr, lr, #1\n\t"                                                                       \
-            "cmp lr, #" DWS_STR(CHN) "\n\t"                                                            \
-            "blt 1b\n\t"                                                                               \
-            "ldr r0, [sp, #52]\n\t"                                                                    \
-            "add sp, #80\n\t"                                                                          \
-            "pop {r4-r11, pc}\n\t");                                                                   \
+            DWS_EPILOGUE(DWS_STR(CHN)));                                                               \
     }
 
 /* stride 1: outputs 0 and 7 start from their own biases (r0, r7), the others from u; stride 2 only
@@ -802,16 +832,102 @@ DWS3_FN(dws3s1_c48, 48, 1)
 DWS3_FN(dws3s1_c64, 64, 1)
 DWS3_FN(dws3s2_c24, 24, 2)
 
+/* 5 x 5 with 4 outputs per row (stride 1 on 4 inputs, stride 2 on 8): zp_in subtracted from every
+ * input pair (SSUB16; dws_row's DWS_SUB), so that the padding taps are left out with nothing to
+ * correct. Registers while accumulating: r0-r3 the outputs, r4 E0 = (w0, w1), r5 E1 = (w2, w3),
+ * r6 O0 = (w1, w2), r7 O1 = (w3, w4) (stride 2: w4 alone), r8, r9 temporaries, r10 x, r11 z2,
+ * r12 the channel's weights, lr the channel. Accumulators not doubled: doubled at the end. */
+#define DWS5_PAIR(CH, I)                                                                               \
+    "ldrsb r8, [r10, #" CH "*" I "]\n\t"                                                               \
+    "ldrsb r9, [r10, #" CH "*(" I "+1)]\n\t"                                                           \
+    "pkhbt r8, r8, r9, lsl #16\n\t"                                                                    \
+    "ssub16 r8, r8, r11\n\t"
+#define DWS5S1_ROW(CH, KT)                                                                             \
+    "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    "add r10, lr\n\t"                                                                                  \
+    "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
+    "ldrsb r6, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
+    "ldrsb r5, [r12, #" CH "*(5*" KT "+2)]\n\t"                                                        \
+    "ldrsb r7, [r12, #" CH "*(5*" KT "+3)]\n\t"                                                        \
+    "ldrsb r8, [r12, #" CH "*(5*" KT "+4)]\n\t"                                                        \
+    "pkhbt r4, r4, r6, lsl #16\n\t"                                                                    \
+    "pkhbt r6, r6, r5, lsl #16\n\t"                                                                    \
+    "pkhbt r5, r5, r7, lsl #16\n\t"                                                                    \
+    "pkhbt r7, r7, r8, lsl #16\n\t"                                                                    \
+    DWS5_PAIR(CH, "0")                                                                                 \
+    "smlad r0, r8, r5, r0\n\t"                                                                         \
+    "smlad r1, r8, r6, r1\n\t"                                                                         \
+    "smlad r2, r8, r4, r2\n\t"                                                                         \
+    "smlatb r3, r8, r4, r3\n\t"                                                                        \
+    DWS5_PAIR(CH, "2")                                                                                 \
+    "smlabt r0, r8, r7, r0\n\t"                                                                        \
+    "smlad r1, r8, r7, r1\n\t"                                                                         \
+    "smlad r2, r8, r5, r2\n\t"                                                                         \
+    "smlad r3, r8, r6, r3\n\t"
+/* stride 2: output j takes T(2j - 2).E0 + T(2j).E1 + bottom(T(2j + 2)) w4, T(-2) and T(8) padding */
+#define DWS5S2_ROW(CH, KT)                                                                             \
+    "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    "add r10, lr\n\t"                                                                                  \
+    "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
+    "ldrsb r8, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
+    "ldrsb r5, [r12, #" CH "*(5*" KT "+2)]\n\t"                                                        \
+    "ldrsb r9, [r12, #" CH "*(5*" KT "+3)]\n\t"                                                        \
+    "ldrsb r7, [r12, #" CH "*(5*" KT "+4)]\n\t"                                                        \
+    "pkhbt r4, r4, r8, lsl #16\n\t"                                                                    \
+    "pkhbt r5, r5, r9, lsl #16\n\t"                                                                    \
+    DWS5_PAIR(CH, "0")                                                                                 \
+    "smlad r0, r8, r5, r0\n\t"                                                                         \
+    "smlad r1, r8, r4, r1\n\t"                                                                         \
+    DWS5_PAIR(CH, "2")                                                                                 \
+    "smlabb r0, r8, r7, r0\n\t"                                                                        \
+    "smlad r1, r8, r5, r1\n\t"                                                                         \
+    "smlad r2, r8, r4, r2\n\t"                                                                         \
+    DWS5_PAIR(CH, "4")                                                                                 \
+    "smlabb r1, r8, r7, r1\n\t"                                                                        \
+    "smlad r2, r8, r5, r2\n\t"                                                                         \
+    "smlad r3, r8, r4, r3\n\t"                                                                         \
+    DWS5_PAIR(CH, "6")                                                                                 \
+    "smlabb r2, r8, r7, r2\n\t"                                                                        \
+    "smlad r3, r8, r5, r3\n\t"
+#define DWS5_OUT(A, OFF) "lsls " A ", " A ", #1\n\t" DWS3_OUT(A, OFF)
+
+#define DWS5_FN(NAME, CHN, S)                                                                          \
+    static __attribute__((naked, noinline)) int NAME(const dws_ctx_t *ctx)                              \
+    {                                                                                                  \
+        (void)ctx;                                                                                     \
+        __asm__ volatile(                                                                              \
+            DWS_PROLOGUE                                                                               \
+            DWS_CHANNEL                                                                                \
+            "ldr r12, [sp, " DWS_W "]\n\t"                                                             \
+            "add r12, lr\n\t"                                                                          \
+            "ldr r11, [sp, " DWS_Z2 "]\n\t"                                                            \
+            "ldr r0, [sp, " DWS_BIAS "]\n\t"                                                           \
+            "ldr r0, [r0, lr, lsl #2]\n\t"                                                             \
+            "mov r1, r0\n\t"                                                                           \
+            "mov r2, r0\n\t"                                                                           \
+            "mov r3, r0\n\t"                                                                           \
+            DWS5S##S##_ROW(DWS_STR(CHN), "0") DWS5S##S##_ROW(DWS_STR(CHN), "1")                        \
+            DWS5S##S##_ROW(DWS_STR(CHN), "2") DWS5S##S##_ROW(DWS_STR(CHN), "3")                        \
+            DWS5S##S##_ROW(DWS_STR(CHN), "4")                                                          \
+            DWS_OUT_SETUP                                                                              \
+            DWS5_OUT("r0", DWS_STR(CHN) "*0") DWS5_OUT("r1", DWS_STR(CHN) "*1")                        \
+            DWS5_OUT("r2", DWS_STR(CHN) "*2") DWS5_OUT("r3", DWS_STR(CHN) "*3")                        \
+            DWS_EPILOGUE(DWS_STR(CHN)));                                                               \
+    }
+
+DWS5_FN(dws5s2_c64, 64, 2)
+DWS5_FN(dws5s1_c96, 96, 1)
+
 /* dws_row through the functions above: the context, missing rows, then the skipped channels. */
-static inline __attribute__((always_inline)) void dws3_row_m4(const nn_conv_t *p, const int8_t *const *rows_in,
-                                                              int8_t *out, int (*fn)(const dws3_ctx_t *),
-                                                              const int F, const int CH)
+static inline __attribute__((always_inline)) void dws_row_m4(const nn_conv_t *p, const int8_t *const *rows_in,
+                                                             int8_t *out, int (*fn)(const dws_ctx_t *), const int K,
+                                                             const int F, const int CH)
 {
     int8_t zrow[DWS_ROW_MAX] __attribute__((aligned(4)));
     uint8_t skipped[DWS_CH_MAX];
-    dws3_ctx_t ctx;
+    dws_ctx_t ctx;
     int missing = 0;
-    for (int kt = 0; kt < 3; ++kt) {
+    for (int kt = 0; kt < K; ++kt) {
         ctx.x[kt] = rows_in[kt] ? rows_in[kt] : zrow;
         missing |= !rows_in[kt];
     }
@@ -846,22 +962,22 @@ static inline int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int 
         else                                                                                                   \
             nn_depthwise_conv2d_row(p, rows, out);                                                             \
     }
-/* 3 x 3 with 8 outputs: the assembly on the M4, dws_row elsewhere */
+/* The assembly on the M4, dws_row elsewhere */
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#define NN_DWS3_ROW(S, F, CH, NAME)                                                                            \
+#define NN_DWS_ASM_ROW(K, S, F, CH, MODE, NAME)                                                                \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (dws_fits(p, 3, S, F, CH, NN_OUT_LUT))                                                              \
-            dws3_row_m4(p, rows, out, dws3s##S##_c##CH, F, CH);                                                \
+        if (dws_fits(p, K, S, F, CH, NN_OUT_LUT))                                                              \
+            dws_row_m4(p, rows, out, dws##K##s##S##_c##CH, K, F, CH);                                          \
         else                                                                                                   \
             nn_depthwise_conv2d_row(p, rows, out);                                                             \
     }
 #else
-#define NN_DWS3_ROW(S, F, CH, NAME) NN_DWS_ROW(3, S, F, CH, NN_OUT_LUT, DWS_FOLD, NAME)
+#define NN_DWS_ASM_ROW(K, S, F, CH, MODE, NAME) NN_DWS_ROW(K, S, F, CH, NN_OUT_LUT, MODE, NAME)
 #endif
-NN_DWS3_ROW(2, 16, 24, nn_dw3s2f16c24_lut_row)
-NN_DWS3_ROW(1, 8, 24, nn_dw3s1f8c24_lut_row)
-NN_DWS3_ROW(1, 8, 48, nn_dw3s1f8c48_lut_row)
-NN_DWS3_ROW(1, 8, 64, nn_dw3s1f8c64_lut_row)
-NN_DWS_ROW(5, 2, 8, 64, NN_OUT_LUT, DWS_FOLD, nn_dw5s2f8c64_lut_row)
-NN_DWS_ROW(5, 1, 4, 96, NN_OUT_LUT, DWS_SUB, nn_dw5s1f4c96_lut_row)
+NN_DWS_ASM_ROW(3, 2, 16, 24, DWS_FOLD, nn_dw3s2f16c24_lut_row)
+NN_DWS_ASM_ROW(3, 1, 8, 24, DWS_FOLD, nn_dw3s1f8c24_lut_row)
+NN_DWS_ASM_ROW(3, 1, 8, 48, DWS_FOLD, nn_dw3s1f8c48_lut_row)
+NN_DWS_ASM_ROW(3, 1, 8, 64, DWS_FOLD, nn_dw3s1f8c64_lut_row)
+NN_DWS_ASM_ROW(5, 2, 8, 64, DWS_FOLD, nn_dw5s2f8c64_lut_row)
+NN_DWS_ASM_ROW(5, 1, 4, 96, DWS_SUB, nn_dw5s1f4c96_lut_row)
