@@ -834,7 +834,7 @@ DWS3_FN(dws3s2_c24, 24, 2)
 
 /* 5 x 5 with 4 outputs per row (stride 1 on 4 inputs, stride 2 on 8): zp_in subtracted from every
  * input pair (SSUB16; dws_row's DWS_SUB), so that the padding taps are left out with nothing to
- * correct. Registers while accumulating: r0-r3 the outputs, r4 E0 = (w0, w1), r5 E1 = (w2, w3),
+ * correct, and a missing kernel row (padding) is skipped. Registers while accumulating: r0-r3 the outputs, r4 E0 = (w0, w1), r5 E1 = (w2, w3),
  * r6 O0 = (w1, w2), r7 O1 = (w3, w4) (stride 2: w4 alone), r8, r9 temporaries, r10 x, r11 z2,
  * r12 the channel's weights, lr the channel. Accumulators not doubled: doubled at the end. */
 #define DWS5_PAIR(CH, I)                                                                               \
@@ -844,6 +844,8 @@ DWS3_FN(dws3s2_c24, 24, 2)
     "ssub16 r8, r8, r11\n\t"
 #define DWS5S1_ROW(CH, KT)                                                                             \
     "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    "cmp r10, #0\n\t"                                                                                  \
+    "beq 3f\n\t"                                                                                       \
     "add r10, lr\n\t"                                                                                  \
     "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
     "ldrsb r6, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
@@ -863,10 +865,13 @@ DWS3_FN(dws3s2_c24, 24, 2)
     "smlabt r0, r8, r7, r0\n\t"                                                                        \
     "smlad r1, r8, r7, r1\n\t"                                                                         \
     "smlad r2, r8, r5, r2\n\t"                                                                         \
-    "smlad r3, r8, r6, r3\n\t"
+    "smlad r3, r8, r6, r3\n\t"                                                                         \
+    "3:\n\t"
 /* stride 2: output j takes T(2j - 2).E0 + T(2j).E1 + bottom(T(2j + 2)) w4, T(-2) and T(8) padding */
 #define DWS5S2_ROW(CH, KT)                                                                             \
     "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    "cmp r10, #0\n\t"                                                                                  \
+    "beq 3f\n\t"                                                                                       \
     "add r10, lr\n\t"                                                                                  \
     "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
     "ldrsb r8, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
@@ -888,7 +893,8 @@ DWS3_FN(dws3s2_c24, 24, 2)
     "smlad r3, r8, r4, r3\n\t"                                                                         \
     DWS5_PAIR(CH, "6")                                                                                 \
     "smlabb r2, r8, r7, r2\n\t"                                                                        \
-    "smlad r3, r8, r5, r3\n\t"
+    "smlad r3, r8, r5, r3\n\t"                                                                         \
+    "3:\n\t"
 #define DWS5_OUT(A, OFF) "lsls " A ", " A ", #1\n\t" DWS3_OUT(A, OFF)
 
 #define DWS5_FN(NAME, CHN, S)                                                                          \
@@ -918,20 +924,28 @@ DWS3_FN(dws3s2_c24, 24, 2)
 DWS5_FN(dws5s2_c64, 64, 2)
 DWS5_FN(dws5s1_c96, 96, 1)
 
-/* dws_row through the functions above: the context, missing rows, then the skipped channels. */
-static inline __attribute__((always_inline)) void dws_row_m4(const nn_conv_t *p, const int8_t *const *rows_in,
-                                                             int8_t *out, int (*fn)(const dws_ctx_t *), const int K,
-                                                             const int F, const int CH)
+/* dws_row through the functions above: the context (3 x 3: a missing row is a row of zp_in; 5 x 5
+ * skips it), then the skipped channels. One copy for every instance: the set-up is per row. */
+static __attribute__((noinline)) void dws_row_m4(const nn_conv_t *p, const int8_t *const *rows_in, int8_t *out,
+                                                 int (*fn)(const dws_ctx_t *))
 {
-    int8_t zrow[DWS_ROW_MAX] __attribute__((aligned(4)));
+    const int k = p->k, ch = p->cout;
+    uint32_t zrow[DWS_ROW_MAX / 4];
     uint8_t skipped[DWS_CH_MAX];
     dws_ctx_t ctx;
     int missing = 0;
-    for (int kt = 0; kt < K; ++kt) {
-        ctx.x[kt] = rows_in[kt] ? rows_in[kt] : zrow;
-        missing |= !rows_in[kt];
+    for (int kt = 0; kt < k; ++kt) {
+        ctx.x[kt] = rows_in[kt];
+        if (!rows_in[kt] && k == 3) {
+            ctx.x[kt] = (const int8_t *)zrow;
+            missing = 1;
+        }
     }
-    if (missing) memset(zrow, (int)(uint8_t)p->zp_in, (size_t)(F * CH));
+    if (missing) { /* words, 16 bytes at a time (f_in * ch <= DWS_ROW_MAX) */
+        const uint32_t z4 = 0x01010101u * (uint8_t)p->zp_in;
+        for (uint32_t *d = zrow, *end = zrow + (p->f_in * ch + 15) / 16 * 4; d != end; d += 4)
+            d[0] = d[1] = d[2] = d[3] = z4;
+    }
     ctx.w = p->weights;
     ctx.bias = p->bias;
     ctx.mult = p->mult;
@@ -968,7 +982,7 @@ static inline int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int 
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
         if (dws_fits(p, K, S, F, CH, NN_OUT_LUT))                                                              \
-            dws_row_m4(p, rows, out, dws##K##s##S##_c##CH, K, F, CH);                                          \
+            dws_row_m4(p, rows, out, dws##K##s##S##_c##CH);                                                    \
         else                                                                                                   \
             nn_depthwise_conv2d_row(p, rows, out);                                                             \
     }
