@@ -602,8 +602,8 @@ typedef struct {
     uint8_t *skipped;    /* 32 */
     const int8_t *x[5];  /* 36: the input rows (a missing one: zp_in) */
 } dws_ctx_t;
-/* The functions' stack frame: the context (0-55), 56: count of skipped channels, 60: mult, rsh - 1,
- * 72: the weight pairs of kernel row 1, 80: those of row 2 (3 x 3) */
+/* The functions' stack frame: the context (0-55), 56: count of skipped channels, 72: the weight pairs
+ * of kernel row 1, 80: those of row 2 (3 x 3) */
 #define DWS_FRAME "88"
 #define DWS_W "#0"
 #define DWS_BIAS "#4"
@@ -616,7 +616,6 @@ typedef struct {
 #define DWS_SKIP "#32"
 #define DWS_X(KT) "#(36+4*" KT ")"
 #define DWS_NSKIP "#56"
-#define DWS_MR "#60"
 #define DWS_EO1 "#72"
 #define DWS_EO2 "#80"
 
@@ -631,46 +630,44 @@ typedef struct {
     "movs r0, #0\n\t"                                                                                  \
     "str r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
     "mov lr, #0\n\t"
-/* Channel lr: its multiplier and rsh - 1 to the frame, or to 8f if outside the fast requantization. */
-#define DWS_CHANNEL                                                                                    \
-    "1:\n\t"                                                                                           \
-    "ldr r0, [sp, " DWS_MULT "]\n\t"                                                                  \
-    "ldr r1, [r0, lr, lsl #2]\n\t"                                                                     \
-    "ldr r0, [sp, " DWS_SHIFT "]\n\t"                                                                 \
-    "ldrsb r2, [r0, lr]\n\t"                                                                           \
-    "mvns r2, r2\n\t"                                                                                  \
-    "cmp r2, #21\n\t"                                                                                  \
-    "bhi 8f\n\t"                                                                                       \
-    "cmp r1, #0\n\t"                                                                                   \
-    "blt 8f\n\t"                                                                                       \
-    "strd r1, r2, [sp, " DWS_MR "]\n\t"
-/* The output stage's constants: r9 mult, r10 nn_rqz_t.c, r11 rsh, r12 table, lr out + channel. */
+/* Channel lr. */
+#define DWS_CHANNEL "1:\n\t"
+/* The output stage's constants: r9 mult, r10 nn_rqz_t.c, r11 rsh, r12 table, lr out + channel; to
+ * 8f if the channel is outside the fast requantization (its accumulators are then not used). */
 #define DWS_OUT_SETUP                                                                                  \
-    "ldrd r9, r11, [sp, " DWS_MR "]\n\t"                                                              \
+    "ldr r8, [sp, " DWS_MULT "]\n\t"                                                                  \
+    "ldr r9, [r8, lr, lsl #2]\n\t"                                                                     \
+    "ldr r8, [sp, " DWS_SHIFT "]\n\t"                                                                 \
+    "ldrsb r11, [r8, lr]\n\t"                                                                          \
+    "mvns r11, r11\n\t"                                                                                \
+    "cmp r11, #21\n\t"                                                                                 \
+    "bhi 8f\n\t"                                                                                       \
+    "cmp r9, #0\n\t"                                                                                   \
+    "blt 8f\n\t"                                                                                       \
     "ldr r10, [sp, " DWS_K1 "]\n\t"                                                                   \
     "lsl r10, r10, r11\n\t"                                                                            \
     "add r11, r11, #1\n\t"                                                                             \
     "ldr r12, [sp, " DWS_TAB "]\n\t"                                                                  \
     "ldr r8, [sp, " DWS_OUT "]\n\t"                                                                   \
     "add lr, r8\n\t"
-/* Next channel (8: a skipped one is listed), return the count of skipped channels. */
+/* Next channel, return the count of skipped channels (8: a skipped one is listed). */
 #define DWS_EPILOGUE(CH)                                                                               \
     "ldr r8, [sp, " DWS_OUT "]\n\t"                                                                   \
     "sub lr, lr, r8\n\t"                                                                               \
-    "b 9f\n\t"                                                                                         \
-    "8:\n\t"                                                                                           \
-    "ldr r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
-    "ldr r1, [sp, " DWS_SKIP "]\n\t"                                                                  \
-    "strb lr, [r1, r0]\n\t"                                                                            \
-    "adds r0, #1\n\t"                                                                                  \
-    "str r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
     "9:\n\t"                                                                                           \
     "add lr, lr, #1\n\t"                                                                               \
     "cmp lr, #" CH "\n\t"                                                                              \
     "blt 1b\n\t"                                                                                       \
     "ldr r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
     "add sp, #" DWS_FRAME "\n\t"                                                                      \
-    "pop {r4-r11, pc}\n\t"
+    "pop {r4-r11, pc}\n\t"                                                                             \
+    "8:\n\t"                                                                                           \
+    "ldr r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "ldr r1, [sp, " DWS_SKIP "]\n\t"                                                                  \
+    "strb lr, [r1, r0]\n\t"                                                                            \
+    "adds r0, #1\n\t"                                                                                  \
+    "str r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "b 9b\n\t"
 
 #define DWS_STR_(x) #x
 #define DWS_STR(x) DWS_STR_(x)
