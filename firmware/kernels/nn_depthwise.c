@@ -587,7 +587,7 @@ static inline __attribute__((always_inline)) void dws_row(const nn_conv_t *p, co
  * in registers (14; compiled C spills them). Per channel: its weight pairs, doubled (the accumulator
  * of nn_rqz_apply is doubled), and its zp_in corrections; three kernel rows; the output stage.
  * The padding taps are left out, so the edge outputs get their own corrections (zp_in times the
- * weights of their valid taps); a missing row is a row of zp_in. A channel outside the fast
+ * weights of their valid taps), and so are missing (padding) kernel rows. A channel outside the fast
  * requantization is skipped and listed (the caller takes it through the plain path).
  * Registers while accumulating: r0-r7 the outputs, r8 t, r9 u, r10 x, r11 E, r12 O, lr the channel. */
 typedef struct {
@@ -602,8 +602,8 @@ typedef struct {
     uint8_t *skipped;    /* 32 */
     const int8_t *x[5];  /* 36: the input rows (a missing one: zp_in) */
 } dws_ctx_t;
-/* The functions' stack frame: the context (0-55), 56: count of skipped channels, 72: the weight pairs
- * of kernel row 1, 80: those of row 2 (3 x 3) */
+/* The functions' stack frame: the context (0-55), 56: count of skipped channels, 64: the weight pairs
+ * of the kernel rows (3 x 3) */
 #define DWS_FRAME "88"
 #define DWS_W "#0"
 #define DWS_BIAS "#4"
@@ -616,8 +616,7 @@ typedef struct {
 #define DWS_SKIP "#32"
 #define DWS_X(KT) "#(36+4*" KT ")"
 #define DWS_NSKIP "#56"
-#define DWS_EO1 "#72"
-#define DWS_EO2 "#80"
+#define DWS_EO(KT) "#(64+8*" KT ")"
 
 /* Entry (r0: the context, copied to the frame), lr = channel 0. */
 #define DWS_PROLOGUE                                                                                   \
@@ -784,11 +783,18 @@ typedef struct {
             "ldr r0, [sp, " DWS_W "]\n\t"                                                             \
             "add r0, lr\n\t"                                                                           \
             "ldr r1, [sp, " DWS_Z2 "]\n\t"                                                            \
-            DWS3_W(DWS_STR(CHN), "2", S, DWS3_CORR_FIRST_S##S)                                         \
-            "strd r11, r12, [sp, " DWS_EO2 "]\n\t"                                                    \
-            DWS3_W(DWS_STR(CHN), "1", S, DWS3_CORR_S##S)                                               \
-            "strd r11, r12, [sp, " DWS_EO1 "]\n\t"                                                    \
+            DWS3_W(DWS_STR(CHN), "1", S, DWS3_CORR_FIRST_S##S)                                         \
+            "strd r11, r12, [sp, " DWS_EO("1") "]\n\t"                                                \
+            "ldr r5, [sp, " DWS_X("0") "]\n\t"                                                        \
+            "cbz r5, 3f\n\t"                                                                           \
             DWS3_W(DWS_STR(CHN), "0", S, DWS3_CORR_S##S)                                               \
+            "strd r11, r12, [sp, " DWS_EO("0") "]\n\t"                                                \
+            "3:\n\t"                                                                                   \
+            "ldr r5, [sp, " DWS_X("2") "]\n\t"                                                        \
+            "cbz r5, 3f\n\t"                                                                           \
+            DWS3_W(DWS_STR(CHN), "2", S, DWS3_CORR_S##S)                                               \
+            "strd r11, r12, [sp, " DWS_EO("2") "]\n\t"                                                \
+            "3:\n\t"                                                                                   \
             "ldr r5, [sp, " DWS_BIAS "]\n\t"                                                          \
             "ldr r5, [r5, lr, lsl #2]\n\t"                                                             \
             "lsls r5, r5, #1\n\t"                                                                      \
@@ -796,17 +802,12 @@ typedef struct {
             "sub r0, r5, r2\n\t"                                                                       \
             DWS3_BIAS_S##S                                                                             \
             "sub r9, r5, r4\n\t"                                                                       \
-            "ldr r10, [sp, " DWS_X("0") "]\n\t"                                                       \
-            "add r10, lr\n\t"                                                                          \
-            DWS3_FIRST_S##S(DWS_STR(CHN))                                                              \
-            "ldrd r11, r12, [sp, " DWS_EO1 "]\n\t"                                                    \
+            "ldrd r11, r12, [sp, " DWS_EO("1") "]\n\t"                                                \
             "ldr r10, [sp, " DWS_X("1") "]\n\t"                                                       \
             "add r10, lr\n\t"                                                                          \
-            DWS3_NEXT_S##S(DWS_STR(CHN))                                                               \
-            "ldrd r11, r12, [sp, " DWS_EO2 "]\n\t"                                                    \
-            "ldr r10, [sp, " DWS_X("2") "]\n\t"                                                       \
-            "add r10, lr\n\t"                                                                          \
-            DWS3_NEXT_S##S(DWS_STR(CHN))                                                               \
+            DWS3_FIRST_S##S(DWS_STR(CHN))                                                              \
+            DWS3_ROW_IF(DWS_STR(CHN), "0", S)                                                          \
+            DWS3_ROW_IF(DWS_STR(CHN), "2", S)                                                          \
             DWS_OUT_SETUP                                                                              \
             DWS3_OUT("r0", DWS_STR(CHN) "*0") DWS3_OUT("r1", DWS_STR(CHN) "*1")                        \
             DWS3_OUT("r2", DWS_STR(CHN) "*2") DWS3_OUT("r3", DWS_STR(CHN) "*3")                        \
@@ -814,6 +815,17 @@ typedef struct {
             DWS3_OUT("r6", DWS_STR(CHN) "*6") DWS3_OUT("r7", DWS_STR(CHN) "*7")                        \
             DWS_EPILOGUE(DWS_STR(CHN)));                                                               \
     }
+
+/* Kernel row KT (0 or 2) if present (a missing row is padding: neither its products nor its
+ * corrections, which cancel). The centre row, always present, starts the accumulators. */
+#define DWS3_ROW_IF(CH, KT, S)                                                                         \
+    "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                \
+    "cmp r10, #0\n\t"                                                                                  \
+    "beq 3f\n\t"                                                                                       \
+    "add r10, lr\n\t"                                                                                  \
+    "ldrd r11, r12, [sp, " DWS_EO(KT) "]\n\t"                                                         \
+    DWS3_NEXT_S##S(CH)                                                                                 \
+    "3:\n\t"
 
 /* stride 1: outputs 0 and 7 start from their own biases (r0, r7), the others from u; stride 2 only
  * output 0 (r7 is a temporary of the first kernel row) */
@@ -921,28 +933,14 @@ DWS3_FN(dws3s2_c24, 24, 2)
 DWS5_FN(dws5s2_c64, 64, 2)
 DWS5_FN(dws5s1_c96, 96, 1)
 
-/* dws_row through the functions above: the context (3 x 3: a missing row is a row of zp_in; 5 x 5
- * skips it), then the skipped channels. One copy for every instance: the set-up is per row. */
+/* dws_row through the functions above: the context (a missing row: NULL, skipped), then the skipped
+ * channels. One copy for every instance: the set-up is per row. */
 static __attribute__((noinline)) void dws_row_m4(const nn_conv_t *p, const int8_t *const *rows_in, int8_t *out,
                                                  int (*fn)(const dws_ctx_t *))
 {
-    const int k = p->k, ch = p->cout;
-    uint32_t zrow[DWS_ROW_MAX / 4];
     uint8_t skipped[DWS_CH_MAX];
     dws_ctx_t ctx;
-    int missing = 0;
-    for (int kt = 0; kt < k; ++kt) {
-        ctx.x[kt] = rows_in[kt];
-        if (!rows_in[kt] && k == 3) {
-            ctx.x[kt] = (const int8_t *)zrow;
-            missing = 1;
-        }
-    }
-    if (missing) { /* words, 16 bytes at a time (f_in * ch <= DWS_ROW_MAX) */
-        const uint32_t z4 = 0x01010101u * (uint8_t)p->zp_in;
-        for (uint32_t *d = zrow, *end = zrow + (p->f_in * ch + 15) / 16 * 4; d != end; d += 4)
-            d[0] = d[1] = d[2] = d[3] = z4;
-    }
+    for (int kt = 0; kt < p->k; ++kt) ctx.x[kt] = rows_in[kt];
     ctx.w = p->weights;
     ctx.bias = p->bias;
     ctx.mult = p->mult;
@@ -978,7 +976,7 @@ static inline int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int 
 #define NN_DWS_ASM_ROW(K, S, F, CH, MODE, NAME)                                                                \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (dws_fits(p, K, S, F, CH, NN_OUT_LUT))                                                              \
+        if (dws_fits(p, K, S, F, CH, NN_OUT_LUT) && rows[K / 2])                                               \
             dws_row_m4(p, rows, out, dws##K##s##S##_c##CH);                                                    \
         else                                                                                                   \
             nn_depthwise_conv2d_row(p, rows, out);                                                             \
