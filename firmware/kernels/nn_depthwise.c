@@ -590,29 +590,27 @@ static inline __attribute__((always_inline)) void dws_row(const nn_conv_t *p, co
  * weights of their valid taps), and so are missing (padding) kernel rows. A channel outside the fast
  * requantization is skipped and listed (the caller takes it through the plain path).
  * Registers while accumulating: r0-r7 the outputs, r8 t, r9 u, r10 x, r11 E, r12 O, lr the channel. */
-typedef struct {
+typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab) */
     const int8_t *w;     /* 0 */
-    const int32_t *bias; /* 4 */
+    uint32_t z2;         /* 4: (zp_in, zp_in) */
     const int32_t *mult; /* 8 */
     const int8_t *shift; /* 12 */
     int8_t *out;         /* 16 */
     const int8_t *tab;   /* 20: activation table + 128 */
     int32_t k1;          /* 24: 1 + 2 zp_out (nn_rqz_t.c = k1 << (rsh - 1)) */
-    uint32_t z2;         /* 28: (zp_in, zp_in) */
+    const int32_t *bias; /* 28 */
     uint8_t *skipped;    /* 32 */
     const int8_t *x[5];  /* 36: the input rows (a missing one: zp_in) */
 } dws_ctx_t;
 /* The functions' stack frame: the context (0-55), 56: count of skipped channels, 64: the weight pairs
  * of the kernel rows (3 x 3) */
 #define DWS_FRAME "88"
-#define DWS_W "#0"
-#define DWS_BIAS "#4"
-#define DWS_MULT "#8"
-#define DWS_SHIFT "#12"
+#define DWS_W_Z2 "#0"
+#define DWS_MULT_SHIFT "#8"
 #define DWS_OUT "#16"
-#define DWS_TAB "#20"
+#define DWS_OUT_TAB "#16"
 #define DWS_K1 "#24"
-#define DWS_Z2 "#28"
+#define DWS_BIAS "#28"
 #define DWS_SKIP "#32"
 #define DWS_X(KT) "#(36+4*" KT ")"
 #define DWS_NSKIP "#56"
@@ -634,10 +632,9 @@ typedef struct {
 /* The output stage's constants: r9 mult, r10 nn_rqz_t.c, r11 rsh, r12 table, lr out + channel; to
  * 8f if the channel is outside the fast requantization (its accumulators are then not used). */
 #define DWS_OUT_SETUP                                                                                  \
-    "ldr r8, [sp, " DWS_MULT "]\n\t"                                                                  \
+    "ldrd r8, r10, [sp, " DWS_MULT_SHIFT "]\n\t"                                                      \
     "ldr r9, [r8, lr, lsl #2]\n\t"                                                                     \
-    "ldr r8, [sp, " DWS_SHIFT "]\n\t"                                                                 \
-    "ldrsb r11, [r8, lr]\n\t"                                                                          \
+    "ldrsb r11, [r10, lr]\n\t"                                                                         \
     "mvns r11, r11\n\t"                                                                                \
     "cmp r11, #21\n\t"                                                                                 \
     "bhi 8f\n\t"                                                                                       \
@@ -646,8 +643,7 @@ typedef struct {
     "ldr r10, [sp, " DWS_K1 "]\n\t"                                                                   \
     "lsl r10, r10, r11\n\t"                                                                            \
     "add r11, r11, #1\n\t"                                                                             \
-    "ldr r12, [sp, " DWS_TAB "]\n\t"                                                                  \
-    "ldr r8, [sp, " DWS_OUT "]\n\t"                                                                   \
+    "ldrd r8, r12, [sp, " DWS_OUT_TAB "]\n\t"                                                         \
     "add lr, r8\n\t"
 /* Next channel, return the count of skipped channels (8: a skipped one is listed). */
 #define DWS_EPILOGUE(CH)                                                                               \
@@ -780,9 +776,8 @@ typedef struct {
         __asm__ volatile(                                                                              \
             DWS_PROLOGUE                                                                               \
             DWS_CHANNEL                                                                                \
-            "ldr r0, [sp, " DWS_W "]\n\t"                                                             \
+            "ldrd r0, r1, [sp, " DWS_W_Z2 "]\n\t"                                                     \
             "add r0, lr\n\t"                                                                           \
-            "ldr r1, [sp, " DWS_Z2 "]\n\t"                                                            \
             DWS3_W(DWS_STR(CHN), "1", S, DWS3_CORR_FIRST_S##S)                                         \
             "strd r11, r12, [sp, " DWS_EO("1") "]\n\t"                                                \
             "ldr r5, [sp, " DWS_X("0") "]\n\t"                                                        \
@@ -797,11 +792,10 @@ typedef struct {
             "3:\n\t"                                                                                   \
             "ldr r5, [sp, " DWS_BIAS "]\n\t"                                                          \
             "ldr r5, [r5, lr, lsl #2]\n\t"                                                             \
-            "lsls r5, r5, #1\n\t"                                                                      \
             "add r4, r4, r2\n\t"                                                                       \
-            "sub r0, r5, r2\n\t"                                                                       \
+            "rsb r0, r2, r5, lsl #1\n\t"                                                               \
             DWS3_BIAS_S##S                                                                             \
-            "sub r9, r5, r4\n\t"                                                                       \
+            "rsb r9, r4, r5, lsl #1\n\t"                                                               \
             "ldrd r11, r12, [sp, " DWS_EO("1") "]\n\t"                                                \
             "ldr r10, [sp, " DWS_X("1") "]\n\t"                                                       \
             "add r10, lr\n\t"                                                                          \
@@ -829,7 +823,7 @@ typedef struct {
 
 /* stride 1: outputs 0 and 7 start from their own biases (r0, r7), the others from u; stride 2 only
  * output 0 (r7 is a temporary of the first kernel row) */
-#define DWS3_BIAS_S1 "sub r7, r5, r3\n\t"
+#define DWS3_BIAS_S1 "rsb r7, r3, r5, lsl #1\n\t"
 #define DWS3_BIAS_S2
 #define DWS3_FIRST_S1(CH) DWS3S1_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r6")
 #define DWS3_NEXT_S1(CH) DWS3S1_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r9")
@@ -913,9 +907,8 @@ DWS3_FN(dws3s2_c24, 24, 2)
         __asm__ volatile(                                                                              \
             DWS_PROLOGUE                                                                               \
             DWS_CHANNEL                                                                                \
-            "ldr r12, [sp, " DWS_W "]\n\t"                                                             \
+            "ldrd r12, r11, [sp, " DWS_W_Z2 "]\n\t"                                                            \
             "add r12, lr\n\t"                                                                          \
-            "ldr r11, [sp, " DWS_Z2 "]\n\t"                                                            \
             "ldr r0, [sp, " DWS_BIAS "]\n\t"                                                           \
             "ldr r0, [r0, lr, lsl #2]\n\t"                                                             \
             "mov r1, r0\n\t"                                                                           \
