@@ -589,7 +589,7 @@ static inline __attribute__((always_inline)) void dws_row(const nn_conv_t *p, co
  * The padding taps are left out, so the edge outputs get their own corrections (zp_in times the
  * weights of their valid taps), and so are missing (padding) kernel rows. A channel outside the fast
  * requantization is skipped and listed (the caller takes it through the plain path).
- * Registers while accumulating: r0-r7 the outputs, r8 t, r9 u, r10 x, r11 E, r12 O, lr the channel. */
+ * Registers while accumulating: r0-r6, r10 the outputs, r8 t, r9 u, r7 x, r11 E, r12 O, lr the channel. */
 typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab) */
     const int8_t *w;     /* 0 */
     uint32_t z2;         /* 4: (zp_in, zp_in) */
@@ -616,6 +616,10 @@ typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab)
 #define DWS_NSKIP "#56"
 #define DWS_EO(KT) "#(64+8*" KT ")"
 
+/* Past a missing kernel row (x = r7 NULL) to the next 3: (CBZ reaches over the shorter rows only) */
+#define DWS_SKIP_IF_NULL_S1 "cbz r7, 3f\n\t"
+#define DWS_SKIP_IF_NULL_S2 "cmp r7, #0\n\tbeq 3f\n\t"
+
 /* Entry (r0: the context, copied to the frame), lr = channel 0. */
 #define DWS_PROLOGUE                                                                                   \
     "push {r4-r11, lr}\n\t"                                                                            \
@@ -629,19 +633,19 @@ typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab)
     "mov lr, #0\n\t"
 /* Channel lr. */
 #define DWS_CHANNEL "1:\n\t"
-/* The output stage's constants: r9 mult, r10 nn_rqz_t.c, r11 rsh, r12 table, lr out + channel; to
+/* The output stage's constants: r9 mult, r7 nn_rqz_t.c, r11 rsh, r12 table, lr out + channel; to
  * 8f if the channel is outside the fast requantization (its accumulators are then not used). */
 #define DWS_OUT_SETUP                                                                                  \
-    "ldrd r8, r10, [sp, " DWS_MULT_SHIFT "]\n\t"                                                      \
+    "ldrd r8, r7, [sp, " DWS_MULT_SHIFT "]\n\t"                                                      \
     "ldr r9, [r8, lr, lsl #2]\n\t"                                                                     \
-    "ldrsb r11, [r10, lr]\n\t"                                                                         \
+    "ldrsb r11, [r7, lr]\n\t"                                                                         \
     "mvns r11, r11\n\t"                                                                                \
     "cmp r11, #21\n\t"                                                                                 \
     "bhi 8f\n\t"                                                                                       \
     "cmp r9, #0\n\t"                                                                                   \
     "blt 8f\n\t"                                                                                       \
-    "ldr r10, [sp, " DWS_K1 "]\n\t"                                                                   \
-    "lsl r10, r10, r11\n\t"                                                                            \
+    "ldr r7, [sp, " DWS_K1 "]\n\t"                                                                   \
+    "lsl r7, r7, r11\n\t"                                                                            \
     "add r11, r11, #1\n\t"                                                                             \
     "ldrd r8, r12, [sp, " DWS_OUT_TAB "]\n\t"                                                         \
     "add lr, r8\n\t"
@@ -672,9 +676,9 @@ typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab)
 #define DWS3_W(CH, KT, S, OP)                                                                          \
     "ldrsb r5, [r0, #" CH "*(3*" KT ")]\n\t"                                                           \
     "ldrsb r6, [r0, #" CH "*(3*" KT "+1)]\n\t"                                                         \
-    "ldrsb r7, [r0, #" CH "*(3*" KT "+2)]\n\t"                                                         \
+    "ldrsb r10, [r0, #" CH "*(3*" KT "+2)]\n\t"                                                         \
     "pkhbt r11, r5, r6, lsl #16\n\t"                                                                   \
-    "pkhbt r12, r6, r7, lsl #16\n\t"                                                                   \
+    "pkhbt r12, r6, r10, lsl #16\n\t"                                                                   \
     "sadd16 r11, r11, r11\n\t"                                                                         \
     "sadd16 r12, r12, r12\n\t"                                                                         \
     OP
@@ -684,85 +688,85 @@ typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab)
 #define DWS3_CORR_FIRST_S2 "smuad r2, r12, r1\n\tsmulbb r4, r11, r1\n\t"
 #define DWS3_CORR_S2 "smlad r2, r12, r1, r2\n\tsmlabb r4, r11, r1, r4\n\t"
 
-/* Stride 1, one kernel row (x = r10): pairs T(1), T(3), T(5); output 2i takes T(2i - 1).E +
+/* Stride 1, one kernel row (x = r7): pairs T(1), T(3), T(5); output 2i takes T(2i - 1).E +
  * bottom(T(2i + 1)) top(O), output 2i + 1 top(T(2i - 1)) bottom(E) + T(2i + 1).O; x0 and x7 alone.
  * A1..A6: the addends of those outputs' first products (u = their bias in the first kernel row),
  * U the second temporary (r6 in the first row: a6 is written last). */
 #define DWS3S1_BODY(CH, A1, A2, A3, A4, A5, A6, U)                                                     \
-    "ldrsb r8, [r10]\n\t"                                                                              \
+    "ldrsb r8, [r7]\n\t"                                                                              \
     "smlabt r0, r8, r11, r0\n\t"                                                                       \
     "smlabb r1, r8, r11, " A1 "\n\t"                                                                  \
-    "ldrsb r8, [r10, #" CH "]\n\t"                                                                     \
-    "ldrsb " U ", [r10, #" CH "*2]\n\t"                                                                \
+    "ldrsb r8, [r7, #" CH "]\n\t"                                                                     \
+    "ldrsb " U ", [r7, #" CH "*2]\n\t"                                                                \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r0, r8, r12, r0\n\t"                                                                       \
     "smlad r1, r8, r12, r1\n\t"                                                                        \
     "smlad r2, r8, r11, " A2 "\n\t"                                                                   \
     "smlatb r3, r8, r11, " A3 "\n\t"                                                                  \
-    "ldrsb r8, [r10, #" CH "*3]\n\t"                                                                   \
-    "ldrsb " U ", [r10, #" CH "*4]\n\t"                                                                \
+    "ldrsb r8, [r7, #" CH "*3]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*4]\n\t"                                                                \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r2, r8, r12, r2\n\t"                                                                       \
     "smlad r3, r8, r12, r3\n\t"                                                                        \
     "smlad r4, r8, r11, " A4 "\n\t"                                                                   \
     "smlatb r5, r8, r11, " A5 "\n\t"                                                                  \
-    "ldrsb r8, [r10, #" CH "*5]\n\t"                                                                   \
-    "ldrsb " U ", [r10, #" CH "*6]\n\t"                                                                \
+    "ldrsb r8, [r7, #" CH "*5]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*6]\n\t"                                                                \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r4, r8, r12, r4\n\t"                                                                       \
     "smlad r5, r8, r12, r5\n\t"                                                                        \
     "smlad r6, r8, r11, " A6 "\n\t"                                                                   \
-    "smlatb r7, r8, r11, r7\n\t"                                                                       \
-    "ldrsb r8, [r10, #" CH "*7]\n\t"                                                                   \
+    "smlatb r10, r8, r11, r10\n\t"                                                                       \
+    "ldrsb r8, [r7, #" CH "*7]\n\t"                                                                   \
     "smlabt r6, r8, r12, r6\n\t"                                                                       \
-    "smlabb r7, r8, r12, r7\n\t"
+    "smlabb r10, r8, r12, r10\n\t"
 
 /* Stride 2, one kernel row: pairs T(2i - 1) = (x[2i - 1], x[2i]); output i takes T(2i - 1).E +
- * bottom(T(2i + 1)) top(O); output 0 x0 top(E) alone, output 7 x15 top(O) (U: r7 in the first row). */
+ * bottom(T(2i + 1)) top(O); output 0 x0 top(E) alone, output 7 x15 top(O) (U: r10 in the first row). */
 #define DWS3S2_BODY(CH, A1, A2, A3, A4, A5, A6, A7, U)                                                 \
-    "ldrsb r8, [r10]\n\t"                                                                              \
+    "ldrsb r8, [r7]\n\t"                                                                              \
     "smlabt r0, r8, r11, r0\n\t"                                                                       \
-    "ldrsb r8, [r10, #" CH "]\n\t"                                                                     \
-    "ldrsb " U ", [r10, #" CH "*2]\n\t"                                                                \
+    "ldrsb r8, [r7, #" CH "]\n\t"                                                                     \
+    "ldrsb " U ", [r7, #" CH "*2]\n\t"                                                                \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r0, r8, r12, r0\n\t"                                                                       \
     "smlad r1, r8, r11, " A1 "\n\t"                                                                   \
-    "ldrsb r8, [r10, #" CH "*3]\n\t"                                                                   \
-    "ldrsb " U ", [r10, #" CH "*4]\n\t"                                                                \
+    "ldrsb r8, [r7, #" CH "*3]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*4]\n\t"                                                                \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r1, r8, r12, r1\n\t"                                                                       \
     "smlad r2, r8, r11, " A2 "\n\t"                                                                   \
-    "ldrsb r8, [r10, #" CH "*5]\n\t"                                                                   \
-    "ldrsb " U ", [r10, #" CH "*6]\n\t"                                                                \
+    "ldrsb r8, [r7, #" CH "*5]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*6]\n\t"                                                                \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r2, r8, r12, r2\n\t"                                                                       \
     "smlad r3, r8, r11, " A3 "\n\t"                                                                   \
-    "ldrsb r8, [r10, #" CH "*7]\n\t"                                                                   \
-    "ldrsb " U ", [r10, #" CH "*8]\n\t"                                                                \
+    "ldrsb r8, [r7, #" CH "*7]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*8]\n\t"                                                                \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r3, r8, r12, r3\n\t"                                                                       \
     "smlad r4, r8, r11, " A4 "\n\t"                                                                   \
-    "ldrsb r8, [r10, #" CH "*9]\n\t"                                                                   \
-    "ldrsb " U ", [r10, #" CH "*10]\n\t"                                                               \
+    "ldrsb r8, [r7, #" CH "*9]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*10]\n\t"                                                               \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r4, r8, r12, r4\n\t"                                                                       \
     "smlad r5, r8, r11, " A5 "\n\t"                                                                   \
-    "ldrsb r8, [r10, #" CH "*11]\n\t"                                                                  \
-    "ldrsb " U ", [r10, #" CH "*12]\n\t"                                                               \
+    "ldrsb r8, [r7, #" CH "*11]\n\t"                                                                  \
+    "ldrsb " U ", [r7, #" CH "*12]\n\t"                                                               \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r5, r8, r12, r5\n\t"                                                                       \
     "smlad r6, r8, r11, " A6 "\n\t"                                                                   \
-    "ldrsb r8, [r10, #" CH "*13]\n\t"                                                                  \
-    "ldrsb " U ", [r10, #" CH "*14]\n\t"                                                               \
+    "ldrsb r8, [r7, #" CH "*13]\n\t"                                                                  \
+    "ldrsb " U ", [r7, #" CH "*14]\n\t"                                                               \
     "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
     "smlabt r6, r8, r12, r6\n\t"                                                                       \
-    "smlad r7, r8, r11, " A7 "\n\t"                                                                   \
-    "ldrsb r8, [r10, #" CH "*15]\n\t"                                                                  \
-    "smlabt r7, r8, r12, r7\n\t"
+    "smlad r10, r8, r11, " A7 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*15]\n\t"                                                                  \
+    "smlabt r10, r8, r12, r10\n\t"
 
-/* Output j of the channel from accumulator A: r9 mult, r10 nn_rqz_t.c, r11 rsh, r12 table, lr out. */
+/* Output j of the channel from accumulator A: r9 mult, r7 nn_rqz_t.c, r11 rsh, r12 table, lr out. */
 #define DWS3_OUT(A, OFF)                                                                               \
-    "smmlar r8, " A ", r9, r10\n\t"                                                                   \
+    "smmlar r8, " A ", r9, r7\n\t"                                                                   \
     "add r8, r8, " A ", asr #31\n\t"                                                                  \
     "asr r8, r8, r11\n\t"                                                                              \
     "ssat r8, #8, r8\n\t"                                                                              \
@@ -797,8 +801,8 @@ typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab)
             DWS3_BIAS_S##S                                                                             \
             "rsb r9, r4, r5, lsl #1\n\t"                                                               \
             "ldrd r11, r12, [sp, " DWS_EO("1") "]\n\t"                                                \
-            "ldr r10, [sp, " DWS_X("1") "]\n\t"                                                       \
-            "add r10, lr\n\t"                                                                          \
+            "ldr r7, [sp, " DWS_X("1") "]\n\t"                                                       \
+            "add r7, lr\n\t"                                                                          \
             DWS3_FIRST_S##S(DWS_STR(CHN))                                                              \
             DWS3_ROW_IF(DWS_STR(CHN), "0", S)                                                          \
             DWS3_ROW_IF(DWS_STR(CHN), "2", S)                                                          \
@@ -806,29 +810,28 @@ typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab)
             DWS3_OUT("r0", DWS_STR(CHN) "*0") DWS3_OUT("r1", DWS_STR(CHN) "*1")                        \
             DWS3_OUT("r2", DWS_STR(CHN) "*2") DWS3_OUT("r3", DWS_STR(CHN) "*3")                        \
             DWS3_OUT("r4", DWS_STR(CHN) "*4") DWS3_OUT("r5", DWS_STR(CHN) "*5")                        \
-            DWS3_OUT("r6", DWS_STR(CHN) "*6") DWS3_OUT("r7", DWS_STR(CHN) "*7")                        \
+            DWS3_OUT("r6", DWS_STR(CHN) "*6") DWS3_OUT("r10", DWS_STR(CHN) "*7")                        \
             DWS_EPILOGUE(DWS_STR(CHN)));                                                               \
     }
 
 /* Kernel row KT (0 or 2) if present (a missing row is padding: neither its products nor its
  * corrections, which cancel). The centre row, always present, starts the accumulators. */
 #define DWS3_ROW_IF(CH, KT, S)                                                                         \
-    "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                \
-    "cmp r10, #0\n\t"                                                                                  \
-    "beq 3f\n\t"                                                                                       \
-    "add r10, lr\n\t"                                                                                  \
+    "ldr r7, [sp, " DWS_X(KT) "]\n\t"                                                                \
+    DWS_SKIP_IF_NULL_S##S                                                                              \
+    "add r7, lr\n\t"                                                                                  \
     "ldrd r11, r12, [sp, " DWS_EO(KT) "]\n\t"                                                         \
     DWS3_NEXT_S##S(CH)                                                                                 \
     "3:\n\t"
 
-/* stride 1: outputs 0 and 7 start from their own biases (r0, r7), the others from u; stride 2 only
- * output 0 (r7 is a temporary of the first kernel row) */
-#define DWS3_BIAS_S1 "rsb r7, r3, r5, lsl #1\n\t"
+/* stride 1: outputs 0 and 7 start from their own biases (r0, r10), the others from u; stride 2 only
+ * output 0 (r10 is a temporary of the first kernel row) */
+#define DWS3_BIAS_S1 "rsb r10, r3, r5, lsl #1\n\t"
 #define DWS3_BIAS_S2
 #define DWS3_FIRST_S1(CH) DWS3S1_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r6")
 #define DWS3_NEXT_S1(CH) DWS3S1_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r9")
-#define DWS3_FIRST_S2(CH) DWS3S2_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r9", "r7")
-#define DWS3_NEXT_S2(CH) DWS3S2_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r9")
+#define DWS3_FIRST_S2(CH) DWS3S2_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r9", "r10")
+#define DWS3_NEXT_S2(CH) DWS3S2_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r10", "r9")
 
 DWS3_FN(dws3s1_c24, 24, 1)
 DWS3_FN(dws3s1_c48, 48, 1)
@@ -838,64 +841,62 @@ DWS3_FN(dws3s2_c24, 24, 2)
 /* 5 x 5 with 4 outputs per row (stride 1 on 4 inputs, stride 2 on 8): zp_in subtracted from every
  * input pair (SSUB16; dws_row's DWS_SUB), so that the padding taps are left out with nothing to
  * correct, and a missing kernel row (padding) is skipped. Registers while accumulating: r0-r3 the outputs, r4 E0 = (w0, w1), r5 E1 = (w2, w3),
- * r6 O0 = (w1, w2), r7 O1 = (w3, w4) (stride 2: w4 alone), r8, r9 temporaries, r10 x, r11 z2,
+ * r6 O0 = (w1, w2), r10 O1 = (w3, w4) (stride 2: w4 alone), r8, r9 temporaries, r7 x, r11 z2,
  * r12 the channel's weights, lr the channel. Accumulators not doubled: doubled at the end. */
 #define DWS5_PAIR(CH, I)                                                                               \
-    "ldrsb r8, [r10, #" CH "*" I "]\n\t"                                                               \
-    "ldrsb r9, [r10, #" CH "*(" I "+1)]\n\t"                                                           \
+    "ldrsb r8, [r7, #" CH "*" I "]\n\t"                                                               \
+    "ldrsb r9, [r7, #" CH "*(" I "+1)]\n\t"                                                           \
     "pkhbt r8, r8, r9, lsl #16\n\t"                                                                    \
     "ssub16 r8, r8, r11\n\t"
 #define DWS5S1_ROW(CH, KT)                                                                             \
-    "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                 \
-    "cmp r10, #0\n\t"                                                                                  \
-    "beq 3f\n\t"                                                                                       \
-    "add r10, lr\n\t"                                                                                  \
+    "ldr r7, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    DWS_SKIP_IF_NULL_S1                                                                                \
+    "add r7, lr\n\t"                                                                                  \
     "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
     "ldrsb r6, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
     "ldrsb r5, [r12, #" CH "*(5*" KT "+2)]\n\t"                                                        \
-    "ldrsb r7, [r12, #" CH "*(5*" KT "+3)]\n\t"                                                        \
+    "ldrsb r10, [r12, #" CH "*(5*" KT "+3)]\n\t"                                                        \
     "ldrsb r8, [r12, #" CH "*(5*" KT "+4)]\n\t"                                                        \
     "pkhbt r4, r4, r6, lsl #16\n\t"                                                                    \
     "pkhbt r6, r6, r5, lsl #16\n\t"                                                                    \
-    "pkhbt r5, r5, r7, lsl #16\n\t"                                                                    \
-    "pkhbt r7, r7, r8, lsl #16\n\t"                                                                    \
+    "pkhbt r5, r5, r10, lsl #16\n\t"                                                                    \
+    "pkhbt r10, r10, r8, lsl #16\n\t"                                                                    \
     DWS5_PAIR(CH, "0")                                                                                 \
     "smlad r0, r8, r5, r0\n\t"                                                                         \
     "smlad r1, r8, r6, r1\n\t"                                                                         \
     "smlad r2, r8, r4, r2\n\t"                                                                         \
     "smlatb r3, r8, r4, r3\n\t"                                                                        \
     DWS5_PAIR(CH, "2")                                                                                 \
-    "smlabt r0, r8, r7, r0\n\t"                                                                        \
-    "smlad r1, r8, r7, r1\n\t"                                                                         \
+    "smlabt r0, r8, r10, r0\n\t"                                                                        \
+    "smlad r1, r8, r10, r1\n\t"                                                                         \
     "smlad r2, r8, r5, r2\n\t"                                                                         \
     "smlad r3, r8, r6, r3\n\t"                                                                         \
     "3:\n\t"
 /* stride 2: output j takes T(2j - 2).E0 + T(2j).E1 + bottom(T(2j + 2)) w4, T(-2) and T(8) padding */
 #define DWS5S2_ROW(CH, KT)                                                                             \
-    "ldr r10, [sp, " DWS_X(KT) "]\n\t"                                                                 \
-    "cmp r10, #0\n\t"                                                                                  \
-    "beq 3f\n\t"                                                                                       \
-    "add r10, lr\n\t"                                                                                  \
+    "ldr r7, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    DWS_SKIP_IF_NULL_S2                                                                                \
+    "add r7, lr\n\t"                                                                                  \
     "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
     "ldrsb r8, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
     "ldrsb r5, [r12, #" CH "*(5*" KT "+2)]\n\t"                                                        \
     "ldrsb r9, [r12, #" CH "*(5*" KT "+3)]\n\t"                                                        \
-    "ldrsb r7, [r12, #" CH "*(5*" KT "+4)]\n\t"                                                        \
+    "ldrsb r10, [r12, #" CH "*(5*" KT "+4)]\n\t"                                                        \
     "pkhbt r4, r4, r8, lsl #16\n\t"                                                                    \
     "pkhbt r5, r5, r9, lsl #16\n\t"                                                                    \
     DWS5_PAIR(CH, "0")                                                                                 \
     "smlad r0, r8, r5, r0\n\t"                                                                         \
     "smlad r1, r8, r4, r1\n\t"                                                                         \
     DWS5_PAIR(CH, "2")                                                                                 \
-    "smlabb r0, r8, r7, r0\n\t"                                                                        \
+    "smlabb r0, r8, r10, r0\n\t"                                                                        \
     "smlad r1, r8, r5, r1\n\t"                                                                         \
     "smlad r2, r8, r4, r2\n\t"                                                                         \
     DWS5_PAIR(CH, "4")                                                                                 \
-    "smlabb r1, r8, r7, r1\n\t"                                                                        \
+    "smlabb r1, r8, r10, r1\n\t"                                                                        \
     "smlad r2, r8, r5, r2\n\t"                                                                         \
     "smlad r3, r8, r4, r3\n\t"                                                                         \
     DWS5_PAIR(CH, "6")                                                                                 \
-    "smlabb r2, r8, r7, r2\n\t"                                                                        \
+    "smlabb r2, r8, r10, r2\n\t"                                                                        \
     "smlad r3, r8, r5, r3\n\t"                                                                         \
     "3:\n\t"
 #define DWS5_OUT(A, OFF) "lsls " A ", " A ", #1\n\t" DWS3_OUT(A, OFF)
