@@ -3,7 +3,8 @@
 firmware/kernels has, besides the general kernels (nn_conv2d_row, nn_depthwise_conv2d_row),
 instances for one shape and output stage (nn_kernels.h, NN_CONV_VARIANTS): the pointwise convs
 of mn01's channel counts, the planar depthwise 3 x 3 and 5 x 5 with strides 1 and 2, the
-one-input-channel 3 x 3 conv (the stem) with strides 1 and 2. The
+depthwise short rows of one (kernel, stride, mel, channels) with an activation table (mn01's
+B7-B15: M4 assembly), the one-input-channel 3 x 3 conv (the stem) with strides 1 and 2. The
 generated scheduler calls the one chosen here, so that the firmware links only the instances its
 network uses. Each instance hands an op of another shape to the general kernel, so a choice made
 here can cost speed, never correctness; tests/test_kernels.py runs every case through both.

@@ -8,7 +8,8 @@
  * x * w directly, four channels per input word and tap, with no edge cases.
  * Channels beyond a multiple of four (and chunks with a channel outside the
  * fast requantization) take a plain path that sums (x - zp_in) * w over the
- * valid part of the window. */
+ * valid part of the window. The export-time instances of the short rows (mn01's
+ * B7-B15, at the end of this file) take one channel at a time instead. */
 #include "nn_kernels.h"
 #include "nn_simd.h"
 
