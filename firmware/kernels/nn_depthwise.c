@@ -928,11 +928,15 @@ DWS3_FN(dws3s2_c24, 24, 2)
 DWS5_FN(dws5s2_c64, 64, 2)
 DWS5_FN(dws5s1_c96, 96, 1)
 
-/* dws_row through the functions above: the context (a missing row: NULL, skipped), then the skipped
- * channels. One copy for every instance: the set-up is per row. */
-static __attribute__((noinline)) void dws_row_m4(const nn_conv_t *p, const int8_t *const *rows_in, int8_t *out,
-                                                 int (*fn)(const dws_ctx_t *))
+/* dws_row through the functions above if the op has the instance's shape (else 0): the context (a
+ * missing row: NULL, skipped), then the skipped channels. One copy for every instance. */
+static int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int KIND);
+#define DWS_SHAPE(K, S, F, CH) ((K) | (S) << 4 | (F) << 8 | (CH) << 16)
+static __attribute__((noinline)) int dws_row_m4(const nn_conv_t *p, const int8_t *const *rows_in, int8_t *out,
+                                                int (*fn)(const dws_ctx_t *), uint32_t shape)
 {
+    const int K = shape & 15;
+    if (!dws_fits(p, K, shape >> 4 & 15, shape >> 8 & 255, (int)(shape >> 16), NN_OUT_LUT) || !rows_in[K / 2]) return 0;
     uint8_t skipped[DWS_CH_MAX];
     dws_ctx_t ctx;
     for (int kt = 0; kt < p->k; ++kt) ctx.x[kt] = rows_in[kt];
@@ -947,11 +951,12 @@ static __attribute__((noinline)) void dws_row_m4(const nn_conv_t *p, const int8_
     ctx.skipped = skipped;
     const int n = fn(&ctx);
     for (int i = 0; i < n; ++i) dw_plain_channels(p, rows_in, skipped[i], skipped[i] + 1, out);
+    return 1;
 }
 #endif
 
 /* Does the op have the instance's shape? (3 x 3 and 5 x 5 with "same" padding.) */
-static inline int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int KIND)
+static int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int KIND)
 {
     return F * CH <= DWS_ROW_MAX && CH <= DWS_CH_MAX && p->k == K && p->stride == S && p->pad == K / 2 && p->f_in == F && p->cout == CH && p->cin == CH &&
            p->f_out == (F + 2 * (K / 2) - K) / S + 1 && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND;
@@ -971,9 +976,7 @@ static inline int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int 
 #define NN_DWS_ASM_ROW(K, S, F, CH, MODE, NAME)                                                                \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (dws_fits(p, K, S, F, CH, NN_OUT_LUT) && rows[K / 2])                                               \
-            dws_row_m4(p, rows, out, dws##K##s##S##_c##CH);                                                    \
-        else                                                                                                   \
+        if (!dws_row_m4(p, rows, out, dws##K##s##S##_c##CH, DWS_SHAPE(K, S, F, CH)))                        \
             nn_depthwise_conv2d_row(p, rows, out);                                                             \
     }
 #else
