@@ -12,6 +12,7 @@
 #include "nn_kernels.h"
 #include "nn_simd.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define NN_DW_CHUNK 16        /* channels per chunk (a multiple of 4) */
@@ -124,175 +125,261 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
 /* The planar path (3 x 3 and 5 x 5, strides 1 and 2, rows of at most NN_DW_PLANE - 8 padded
  * inputs): four channels at a time, their k input rows are first widened into int16 planes
  * [channel][kt][f] (padding = zp_in), so that two neighbouring taps of one channel are one word
- * and SMLAD does two MACs. */
+ * and SMLAD does two MACs. Then per channel one loop of passes of four output pixels, each
+ * accumulating from the planes and storing its four outputs (requantized in registers). */
 #define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
+#define NN_DW_ROWB (2 * NN_DW_PLANE) /* bytes per plane row */
 
 typedef struct {
     int16_t x[4][NN_DW_K_MAX][NN_DW_PLANE];
 } __attribute__((aligned(8))) dw_planes_t; /* rows of 4-byte multiples: words and LDRD pairs */
 
-static inline void dw_store32(void *p, uint32_t v)
+/* One channel's constants: per kernel row the weight words of dw_pass (doubled), the bias with
+ * zp_in's share folded in (doubled), and the fast requantization (mult and c adjacent: one LDRD). */
+typedef struct {
+    uint32_t w[NN_DW_K_MAX][4];
+    int32_t bias2;
+    nn_rqz_t q;
+} dw_chan_t;
+
+/* The weight words of four channels c0..c0+3 (all in the fast requantization), in the order of dw_pass:
+ * stride 1: 3 x 3 (w0, w1), (w1, w2); 5 x 5 (w0, w1), (w2, w3), (w1, w2), (w3, w4);
+ * stride 2: 3 x 3 (w0, w1), (w2, 0); 5 x 5 (w0, w1), (w2, w3), (w4, 0).
+ * Each tap word of four channels is widened once (SXTB16 lanes: channels 0 and 2, 1 and 3). */
+static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t *p, int c0, int K, int S,
+                                                                 dw_chan_t *cc)
 {
-    memcpy(p, &v, 4);
+    const int ch = p->cout;
+    const int8_t *wp = p->weights + c0;
+    uint32_t sa = 0, sb = 0; /* doubled weight sums, int16 lanes (|2 * sum| <= 2 * 25 * 128) */
+    _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
+        uint32_t A[NN_DW_K_MAX], B[NN_DW_K_MAX];
+        _Pragma("GCC unroll 5") for (int kf = 0; kf < K; ++kf) {
+            const uint32_t X = nn_load32(wp + (size_t)(kt * K + kf) * ch);
+            const uint32_t a = nn_sxtb16(X), b = nn_sxtb16_ror8(X);
+            A[kf] = nn_sadd16(a, a);
+            B[kf] = nn_sadd16(b, b);
+            sa = nn_sadd16(sa, A[kf]);
+            sb = nn_sadd16(sb, B[kf]);
+        }
+        /* word (u, v) of channel j: the bottom lanes of A (j = 0), B (1), the top ones of A (2), B (3) */
+#define DW_PAIR(U, V)                                                                                          \
+    do {                                                                                                       \
+        cc[0].w[kt][n] = nn_pack_lo(A[U], A[V]);                                                               \
+        cc[1].w[kt][n] = nn_pack_lo(B[U], B[V]);                                                               \
+        cc[2].w[kt][n] = nn_pack_hi(A[U], A[V]);                                                               \
+        cc[3].w[kt][n] = nn_pack_hi(B[U], B[V]);                                                               \
+        ++n;                                                                                                   \
+    } while (0)
+#define DW_LAST(U)                                                                                             \
+    do {                                                                                                       \
+        cc[0].w[kt][n] = A[U] & 0xffffu;                                                                       \
+        cc[1].w[kt][n] = B[U] & 0xffffu;                                                                       \
+        cc[2].w[kt][n] = A[U] >> 16;                                                                           \
+        cc[3].w[kt][n] = B[U] >> 16;                                                                           \
+        ++n;                                                                                                   \
+    } while (0)
+        int n = 0;
+        DW_PAIR(0, 1);
+        if (K == 5) DW_PAIR(2, 3);
+        if (S == 1) {
+            DW_PAIR(1, 2);
+            if (K == 5) DW_PAIR(3, 4);
+        } else {
+            DW_LAST(K - 1);
+        }
+#undef DW_PAIR
+#undef DW_LAST
+    }
+    const int32_t zp = p->zp_in;
+    const int32_t sum[4] = {(int16_t)(sa & 0xffffu), (int16_t)(sb & 0xffffu), (int16_t)(sa >> 16), (int16_t)(sb >> 16)};
+    for (int j = 0; j < 4; ++j) {
+        const int c = c0 + j;
+        cc[j].bias2 = 2 * p->bias[c] - zp * sum[j];
+        cc[j].q = nn_rqz_make(p->mult[c], p->shift[c], p->zp_out);
+    }
 }
 
-/* Planes of channels c0..c0+3: k rows of fp elements, then 8 of slack, left as they are: a pass of
- * NN_DW_PASS pixels reads them only for accumulators beyond the row's outputs (never stored) or
- * as the unused half of a word. */
-static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
+/* Planes of channels c0..c0+3: K rows of fp elements, then 8 of slack, left as they are: a pass of
+ * four pixels reads them only for accumulators beyond the row's outputs (never stored) or as the
+ * unused half of a word. The words are written aligned to the padded row: four pixels per step,
+ * two words per channel (STRD; the planes K rows apart, constant offsets from one pointer). */
+static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows,
+                                                                 int c0, int K, dw_planes_t *pl)
 {
-    const int k = p->k, pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
+    const int pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
-    for (int kt = 0; kt < k; ++kt) {
+    enum { J = NN_DW_K_MAX * NN_DW_PLANE }; /* int16 from one channel's planes to the next */
+    for (int kt = 0; kt < K; ++kt) {
+        int16_t *x = pl->x[0][kt];
         if (!rows[kt]) {
-            for (int j = 0; j < 4; ++j)
-                for (int f = 0; f < n; ++f) pl->x[j][kt][f] = zp;
+            for (int f = 0; f < n; ++f) x[f] = x[J + f] = x[2 * J + f] = x[3 * J + f] = zp;
             continue;
         }
-        for (int j = 0; j < 4; ++j) {
-            for (int f = 0; f < pad; ++f) pl->x[j][kt][f] = zp;
-            for (int f = pad + f_in; f < n; ++f) pl->x[j][kt][f] = zp;
+        for (int f = 0; f < pad; ++f) {
+            x[f] = x[J + f] = x[2 * J + f] = x[3 * J + f] = zp;
+            x[n - 1 - f] = x[J + n - 1 - f] = x[2 * J + n - 1 - f] = x[3 * J + n - 1 - f] = zp;
         }
         const int8_t *src = rows[kt] + c0;
-        int16_t *d0 = &pl->x[0][kt][pad], *d1 = &pl->x[1][kt][pad], *d2 = &pl->x[2][kt][pad], *d3 = &pl->x[3][kt][pad];
-        int f = 0;
-        for (; f + 2 <= f_in; f += 2, src += 2 * ch) {
-            /* two pixels of four channels -> a word (pixel f, pixel f + 1) per channel */
-            const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch);
-            const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1);         /* (c0, c2) */
-            const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1); /* (c1, c3) */
-            dw_store32(d0 + f, nn_pack_lo(a0, a1));
-            dw_store32(d2 + f, nn_pack_hi(a0, a1));
-            dw_store32(d1 + f, nn_pack_lo(b0, b1));
-            dw_store32(d3 + f, nn_pack_hi(b0, b1));
+        int f = 0, e = pad; /* next input pixel, its element in the padded row */
+        if (e & 1) {        /* an odd padding: the first pixel alone, then aligned words */
+            x[e] = src[0];
+            x[J + e] = src[1];
+            x[2 * J + e] = src[2];
+            x[3 * J + e] = src[3];
+            ++f, ++e, src += ch;
         }
-        if (f < f_in) {
-            d0[f] = src[0];
-            d1[f] = src[1];
-            d2[f] = src[2];
-            d3[f] = src[3];
+        int16_t *d = x + e, *d2 = d + 2 * J; /* channels 0 and 2; 1 and 3: J on (2 * J bytes) */
+        const int8_t *const end = src + (size_t)((f_in - f) >> 2) * 4 * ch;
+        for (; src != end; src += 4 * ch, d += 4, d2 += 4) {
+            /* four pixels of four channels -> two words (pixels f, f + 1), (f + 2, f + 3) per channel */
+            const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch), X2 = nn_load32(src + 2 * ch),
+                           X3 = nn_load32(src + 3 * ch);
+            const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1), a2 = nn_sxtb16(X2), a3 = nn_sxtb16(X3);
+            nn_store2_at(d, 0, nn_pack_lo(a0, a1), nn_pack_lo(a2, a3));
+            nn_store2_at(d2, 0, nn_pack_hi(a0, a1), nn_pack_hi(a2, a3));
+            const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1), b2 = nn_sxtb16_ror8(X2),
+                           b3 = nn_sxtb16_ror8(X3);
+            nn_store2_at(d, 2 * J, nn_pack_lo(b0, b1), nn_pack_lo(b2, b3));
+            nn_store2_at(d2, 2 * J, nn_pack_hi(b0, b1), nn_pack_hi(b2, b3));
+        }
+        nn_mem_barrier(); /* the asm stores above name no memory */
+        for (f += (f_in - f) & ~3; f < f_in; ++f, ++d, src += ch) {
+            d[0] = src[0];
+            d[J] = src[1];
+            d[2 * J] = src[2];
+            d[3 * J] = src[3];
         }
     }
 }
 
-/* One channel's output row from its planes x[kt][.]: W[kt][m] = doubled (w[2m], w[2m+1]),
- * W[kt][K/2] = doubled (w[K-2], w[K-1]) (the last tap on top); out is the channel's first
- * output, ch bytes per pixel. 3 x 3 with stride 1 has a path of its own (below).
- * First the accumulators of the whole row (weights in registers; NN_DW_PASS output pixels
- * per pass: with stride 1 pixel j + 1 reads the words of pixel j one element on, and the
- * odd last tap of pixels 2i and 2i + 1 is the bottom and top of one word), then their
- * output stage (its constants in registers): two loops that each fit the register file. */
-#define NN_DW_PASS 4
-
-/* 3 x 3, stride 1: two pixels per pass from one aligned word pair per row (LDRD) with all six
- * weight words in registers: with d0 = (x0, x1), d1 = (x2, x3) and P = (w0, w1), Q = (w1, w2),
- * pixel 0 is d0.P + bottom(d1) top(Q), pixel 1 top(d0) bottom(P) + d1.Q. The two accumulators
- * go back into the planes' first two rows, over the word the pass has just read (no later
- * pass reads it): no pointer of their own. Then the output stage reads them from there. */
-static inline __attribute__((always_inline)) void dw_planar_3x3_s1(const int16_t (*x)[NN_DW_PLANE],
-                                                                   const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
-                                                                   int f_out, int ch, nn_out_t o, int kind,
-                                                                   int8_t *out)
+/* One function per kernel size. */
+static __attribute__((noinline)) void dw_fill_3(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    uint8_t *const r0 = (uint8_t *)(uintptr_t)x[0]; /* the planes are this call's scratch */
-    const uint32_t p0 = W[0][0], q0 = W[0][1], p1 = W[1][0], q1 = W[1][1], p2 = W[2][0], q2 = W[2][1];
-    enum { ROW = 2 * NN_DW_PLANE }; /* bytes */
-    for (uint8_t *r = r0, *const end = r0 + 2 * ((f_out + 1) & ~1); r != end; r += 4) {
-        uint32_t d0, d1;
-        nn_load2((const uint32_t *)(const void *)r, &d0, &d1);
-        int32_t a0 = nn_smlad(d0, p0, bias2), a1 = nn_smlatb(d0, p0, bias2);
-        a0 = nn_smlabt(d1, q0, a0);
-        a1 = nn_smlad(d1, q0, a1);
-        nn_load2((const uint32_t *)(const void *)(r + ROW), &d0, &d1);
-        a0 = nn_smlad(d0, p1, a0);
-        a1 = nn_smlatb(d0, p1, a1);
-        a0 = nn_smlabt(d1, q1, a0);
-        a1 = nn_smlad(d1, q1, a1);
-        nn_load2((const uint32_t *)(const void *)(r + 2 * ROW), &d0, &d1);
-        a0 = nn_smlad(d0, p2, a0);
-        a1 = nn_smlatb(d0, p2, a1);
-        a0 = nn_smlabt(d1, q2, a0);
-        a1 = nn_smlad(d1, q2, a1);
-        memcpy(r, &a0, 4);
-        memcpy(r + ROW, &a1, 4);
-    }
-    int fo = 0;
-    for (const uint8_t *r = r0; fo + 2 <= f_out; fo += 2, r += 4, out += 2 * ch) {
-        int32_t a0, a1;
-        memcpy(&a0, r, 4);
-        memcpy(&a1, r + ROW, 4);
-        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
-        out[ch] = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
-    }
-    if (fo < f_out) {
-        int32_t a0;
-        memcpy(&a0, r0 + 2 * fo, 4);
-        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
-    }
+    dw_fill_planes(p, rows, c0, 3, pl);
 }
 
+static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
+{
+    dw_fill_planes(p, rows, c0, 5, pl);
+}
+
+/* One pass: the accumulators of four output pixels of one channel from its planes (r: the first
+ * element the pass reads, 4-byte aligned), with the words W of dw_group_setup. Stride 1: pixel j + 1
+ * reads the words of pixel j one element on (the odd last tap of pixels 2i and 2i + 1 is the
+ * bottom and top of one word); stride 2: each pixel starts a word. The weight words are re-read
+ * per pass (one LDRD or two per kernel row): they do not fit in registers next to the pass. */
+static inline __attribute__((always_inline)) void dw_pass(const uint8_t *r, const dw_chan_t *cc, int K, int S,
+                                                          int32_t *a)
+{
+    int32_t a0 = cc->bias2, a1 = a0, a2 = a0, a3 = a0;
+    _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt, r += NN_DW_ROWB) {
+        const uint32_t *row = (const uint32_t *)(const void *)r;
+        uint32_t d0, d1, d2, d3, d4, d5, P, Q, P1, Q1;
+        nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[kt][0]), P, Q);
+        if (K == 3 && S == 1) { /* P = (w0, w1), Q = (w1, w2) */
+            nn_load2(row, &d0, &d1);
+            d2 = row[2];
+            a0 = nn_smlabt(d1, Q, nn_smlad(d0, P, a0));
+            a1 = nn_smlad(d1, Q, nn_smlatb(d0, P, a1));
+            a2 = nn_smlabt(d2, Q, nn_smlad(d1, P, a2));
+            a3 = nn_smlad(d2, Q, nn_smlatb(d1, P, a3));
+        } else if (K == 5 && S == 1) { /* P = (w0, w1), Q = (w2, w3), P1 = (w1, w2), Q1 = (w3, w4) */
+            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[kt][2]), P1, Q1);
+            nn_load2(row, &d0, &d1);
+            nn_load2(row + 2, &d2, &d3);
+            a0 = nn_smlabt(d2, Q1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));
+            a1 = nn_smlad(d2, Q1, nn_smlad(d1, P1, nn_smlatb(d0, P, a1)));
+            a2 = nn_smlabt(d3, Q1, nn_smlad(d2, Q, nn_smlad(d1, P, a2)));
+            a3 = nn_smlad(d3, Q1, nn_smlad(d2, P1, nn_smlatb(d1, P, a3)));
+        } else if (K == 3) { /* stride 2: P = (w0, w1), Q = (w2, 0) */
+            nn_load2(row, &d0, &d1);
+            nn_load2(row + 2, &d2, &d3);
+            d4 = row[4];
+            a0 = nn_smlabb(d1, Q, nn_smlad(d0, P, a0));
+            a1 = nn_smlabb(d2, Q, nn_smlad(d1, P, a1));
+            a2 = nn_smlabb(d3, Q, nn_smlad(d2, P, a2));
+            a3 = nn_smlabb(d4, Q, nn_smlad(d3, P, a3));
+        } else { /* 5 x 5, stride 2: P = (w0, w1), Q = (w2, w3), P1 = (w4, 0) */
+            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[kt][2]), P1, Q1); /* Q1: unused */
+            nn_load2(row, &d0, &d1);
+            nn_load2(row + 2, &d2, &d3);
+            nn_load2(row + 4, &d4, &d5);
+            a0 = nn_smlabb(d2, P1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));
+            a1 = nn_smlabb(d3, P1, nn_smlad(d2, Q, nn_smlad(d1, P, a1)));
+            a2 = nn_smlabb(d4, P1, nn_smlad(d3, Q, nn_smlad(d2, P, a2)));
+            a3 = nn_smlabb(d5, P1, nn_smlad(d4, Q, nn_smlad(d3, P, a3)));
+        }
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+
+/* The first n (1..4) accumulators of a pass to out, out + ch, ... (o2 = out + 2 * ch: every store
+ * one STRB with a register offset). */
+static inline __attribute__((always_inline)) void dw_pass_out(const int32_t *a, int n, const dw_chan_t *cc,
+                                                              nn_out_t o, int kind, int8_t *out, int8_t *o2, int ch)
+{
+    uint32_t mult, c;
+    nn_load2_fresh(cc, (int)offsetof(dw_chan_t, q.mult), mult, c);
+    nn_rqz_t q;
+    q.mult = (int32_t)mult;
+    q.c = (int32_t)c;
+    q.rsh = cc->q.rsh;
+    out[0] = nn_outz_k(nn_rqz_apply(a[0], q), o, kind);
+    if (n > 1) out[ch] = nn_outz_k(nn_rqz_apply(a[1], q), o, kind);
+    if (n > 2) o2[0] = nn_outz_k(nn_rqz_apply(a[2], q), o, kind);
+    if (n > 3) o2[ch] = nn_outz_k(nn_rqz_apply(a[3], q), o, kind);
+}
+
+/* One channel's output row from its planes x[kt][.]; out: the channel's first output, ch bytes per pixel. */
 static inline __attribute__((always_inline)) void dw_planar_channel(const int16_t (*x)[NN_DW_PLANE],
-                                                                    const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
-                                                                    int f_out, int ch, int K, int S, nn_out_t o,
-                                                                    int kind, int8_t *out)
+                                                                    const dw_chan_t *cc, int f_out, int ch, int K,
+                                                                    int S, nn_out_t o, int kind, int8_t *out)
 {
-    if (K == 3 && S == 1) {
-        dw_planar_3x3_s1(x, W, bias2, q, f_out, ch, o, kind, out);
-        return;
+    const uint8_t *r = (const uint8_t *)(const void *)x[0];
+    int8_t *o2 = out + 2 * ch;
+    const uint8_t *const end = r + 8 * S * (f_out >> 2);
+    for (; r != end; r += 8 * S, out += 4 * ch, o2 += 4 * ch) {
+        int32_t a[4];
+        dw_pass(r, cc, K, S, a);
+        dw_pass_out(a, 4, cc, o, kind, out, o2, ch);
     }
-    int32_t acc[NN_DW_PLANE] __attribute__((aligned(8)));
-    uint32_t w[NN_DW_K_MAX][3];
-    _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
-        _Pragma("GCC unroll 3") for (int m = 0; m <= K / 2; ++m) w[kt][m] = W[kt][m];
+    if (f_out & 3) {
+        int32_t a[4];
+        dw_pass(r, cc, K, S, a);
+        dw_pass_out(a, f_out & 3, cc, o, kind, out, o2, ch);
     }
-    for (int fo = 0; fo < f_out; fo += NN_DW_PASS) {
-        int32_t a[NN_DW_PASS];
-        _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) a[j] = bias2;
-        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
-            const int16_t *r = x[kt] + S * fo;
-            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
-                _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                    a[j] = nn_smlad(nn_load32(r + S * j + 2 * m), w[kt][m], a[j]);
-                }
-            }
-            _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                if (S == 1 && (j & 1)) a[j] = nn_smlatt(nn_load32(r + j - 1 + K - 1), w[kt][K / 2], a[j]);
-                else a[j] = nn_smlabt(nn_load32(r + S * j + K - 1), w[kt][K / 2], a[j]);
-            }
-        }
-        _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) acc[fo + j] = a[j];
-    }
-    nn_outz_row(acc, f_out, q, o, kind, out, ch);
 }
 
-/* Channels c0..c0+3 (all in the fast requantization) of the output row: per channel its weight
- * words (doubled, as dw_planar_channel takes them), its bias with zp_in's share folded in, and
- * its row. */
+/* The set-up of a group, one function per kernel and stride (shared by the output stages). */
+#define NN_DW_SETUP_FN(K, S)                                                                                   \
+    static __attribute__((noinline)) void dw_setup_##K##_##S(const nn_conv_t *p, int c0, dw_chan_t *cc)       \
+    {                                                                                                          \
+        dw_group_setup(p, c0, K, S, cc);                                                                       \
+    }
+NN_DW_SETUP_FN(3, 1)
+NN_DW_SETUP_FN(3, 2)
+NN_DW_SETUP_FN(5, 1)
+NN_DW_SETUP_FN(5, 2)
+
+/* Channels c0..c0+3 (all in the fast requantization) of the output row. */
 static inline __attribute__((always_inline)) void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0,
                                                                   const nn_out_t *o, int K, int S, int kind,
                                                                   int8_t *out)
 {
-    const int ch = p->cout;
+    const int ch = p->cout, f_out = p->f_out;
     const nn_out_t oo = *o;
-    for (int j = 0; j < 4; ++j) {
-        const int c = c0 + j;
-        const int8_t *w = p->weights + c;
-        uint32_t W[NN_DW_K_MAX][3];
-        int32_t sum = 0;
-        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt, w += K * ch) { /* taps (kt, 0..K-1): w[0], w[ch], ... */
-            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
-                const int32_t w0 = w[2 * m * ch], w1 = w[(2 * m + 1) * ch];
-                W[kt][m] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
-                sum += w0 + w1;
-            }
-            const int32_t wl = w[(K - 1) * ch]; /* the odd last tap, on top of its neighbour */
-            W[kt][K / 2] = nn_pack_lo((uint32_t)(2 * w[(K - 2) * ch]), (uint32_t)(2 * wl));
-            sum += wl;
-        }
-        const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
-        dw_planar_channel(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, K, S,
-                          oo, kind, out + c);
-    }
+    dw_chan_t cc[4];
+    if (K == 3 && S == 1) dw_setup_3_1(p, c0, cc);
+    else if (K == 3) dw_setup_3_2(p, c0, cc);
+    else if (S == 1) dw_setup_5_1(p, c0, cc);
+    else dw_setup_5_2(p, c0, cc);
+    nn_mem_barrier(); /* cc is read by volatile asm loads that do not name it */
+    out += c0;
+    for (int j = 0; j < 4; ++j) dw_planar_channel(pl->x[j], &cc[j], f_out, ch, K, S, oo, kind, out + j);
 }
 
 /* One function per kernel, stride and output stage: each gets its own register allocation. */
@@ -336,7 +423,8 @@ static __attribute__((noinline)) void dw_planar_row(const nn_conv_t *p, const in
             dw_plain_channels(p, rows, c0, c1, out);
             continue;
         }
-        dw_fill_planes(p, rows, c0, &pl);
+        if (p->k == 3) dw_fill_3(p, rows, c0, &pl);
+        else dw_fill_5(p, rows, c0, &pl);
         fn(p, &pl, c0, &o, out);
     }
 }
