@@ -152,7 +152,7 @@ static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t
     const int ch = p->cout;
     const int8_t *wp = p->weights + c0;
     uint32_t sa = 0, sb = 0; /* doubled weight sums, int16 lanes (|2 * sum| <= 2 * 25 * 128) */
-    _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
+    _Pragma("GCC unroll 1") for (int kt = 0; kt < K; ++kt) { /* once per row and group: compact */
         uint32_t A[NN_DW_K_MAX], B[NN_DW_K_MAX];
         _Pragma("GCC unroll 5") for (int kf = 0; kf < K; ++kf) {
             const uint32_t X = nn_load32(wp + (size_t)(kt * K + kf) * ch);
