@@ -200,6 +200,11 @@ static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t
     }
 }
 
+static inline void dw_store32(void *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
 /* Planes of channels c0..c0+3: K rows of fp elements, then 8 of slack, left as they are: a pass of
  * four pixels reads them only for accumulators beyond the row's outputs (never stored) or as the
  * unused half of a word. The words are written aligned to the padded row: four pixels per step,
@@ -210,15 +215,33 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
     const int pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
     enum { J = NN_DW_K_MAX * NN_DW_PLANE }; /* int16 from one channel's planes to the next */
+    const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp);
     for (int kt = 0; kt < K; ++kt) {
         int16_t *x = pl->x[0][kt];
-        if (!rows[kt]) {
-            for (int f = 0; f < n; ++f) x[f] = x[J + f] = x[2 * J + f] = x[3 * J + f] = zp;
+        if (!rows[kt]) { /* words: the last one may write an element of the slack */
+            for (int f = 0; f < n; f += 2) {
+                dw_store32(x + f, zz);
+                dw_store32(x + J + f, zz);
+                dw_store32(x + 2 * J + f, zz);
+                dw_store32(x + 3 * J + f, zz);
+            }
             continue;
         }
-        for (int f = 0; f < pad; ++f) {
-            x[f] = x[J + f] = x[2 * J + f] = x[3 * J + f] = zp;
-            x[n - 1 - f] = x[J + n - 1 - f] = x[2 * J + n - 1 - f] = x[3 * J + n - 1 - f] = zp;
+        if (pad <= 2) { /* a word per side and channel: the pixels (stored next) or the slack overwrite the rest */
+            const int r = pad + f_in;
+            dw_store32(x, zz);
+            dw_store32(x + J, zz);
+            dw_store32(x + 2 * J, zz);
+            dw_store32(x + 3 * J, zz);
+            dw_store32(x + r, zz);
+            dw_store32(x + J + r, zz);
+            dw_store32(x + 2 * J + r, zz);
+            dw_store32(x + 3 * J + r, zz);
+        } else {
+            for (int f = 0; f < pad; ++f) {
+                x[f] = x[J + f] = x[2 * J + f] = x[3 * J + f] = zp;
+                x[n - 1 - f] = x[J + n - 1 - f] = x[2 * J + n - 1 - f] = x[3 * J + n - 1 - f] = zp;
+            }
         }
         const int8_t *src = rows[kt] + c0;
         int f = 0, e = pad; /* next input pixel, its element in the padded row */
