@@ -252,20 +252,63 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
             x[3 * J + e] = src[3];
             ++f, ++e, src += ch;
         }
-        int16_t *d = x + e, *d2 = d + 2 * J; /* channels 0 and 2; 1 and 3: J on (2 * J bytes) */
+        int16_t *d = x + e;
         const int8_t *const end = src + (size_t)((f_in - f) >> 2) * 4 * ch;
-        for (; src != end; src += 4 * ch, d += 4, d2 += 4) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+        /* the loop below in Thumb-2: GCC spills (34 instructions per step where 31 do) */
+        if (src != end) {
+            uint32_t x0, x1, x2, x3, t0, t1, t2, r1, r2;
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr    %[x0], [%[src]]\n\t"
+                "ldr    %[x1], [%[src], %[ch]]\n\t"
+                "ldr    %[x2], [%[src], %[ch], lsl #1]\n\t"
+                "add    %[src], %[src], %[ch], lsl #2\n\t"
+                "sub    %[x3], %[src], %[ch]\n\t"
+                "ldr    %[x3], [%[x3]]\n\t"
+                "sxtb16 %[t0], %[x0]\n\t"
+                "sxtb16 %[t1], %[x1]\n\t"
+                "sxtb16 %[t2], %[x2]\n\t"
+                "pkhbt  %[r1], %[t0], %[t1], lsl #16\n\t" /* channel 0: pixels (f, f + 1) */
+                "pkhtb  %[t1], %[t1], %[t0], asr #16\n\t" /* channel 2 */
+                "sxtb16 %[t0], %[x3]\n\t"
+                "pkhbt  %[r2], %[t2], %[t0], lsl #16\n\t" /* channel 0: pixels (f + 2, f + 3) */
+                "pkhtb  %[t0], %[t0], %[t2], asr #16\n\t" /* channel 2 */
+                "strd   %[r1], %[r2], [%[d]]\n\t"
+                "add    %[t2], %[d], %[j2]\n\t"
+                "strd   %[t1], %[t0], [%[t2]]\n\t"
+                "sxtb16 %[x0], %[x0], ror #8\n\t"
+                "sxtb16 %[x1], %[x1], ror #8\n\t"
+                "sxtb16 %[x2], %[x2], ror #8\n\t"
+                "sxtb16 %[x3], %[x3], ror #8\n\t"
+                "pkhbt  %[r1], %[x0], %[x1], lsl #16\n\t" /* channel 1 */
+                "pkhbt  %[r2], %[x2], %[x3], lsl #16\n\t"
+                "strd   %[r1], %[r2], [%[d], %[j1]]\n\t"
+                "pkhtb  %[x1], %[x1], %[x0], asr #16\n\t" /* channel 3 */
+                "pkhtb  %[x3], %[x3], %[x2], asr #16\n\t"
+                "strd   %[x1], %[x3], [%[t2], %[j1]]\n\t"
+                "adds   %[d], %[d], #8\n\t"
+                "cmp    %[src], %[end]\n\t"
+                "bne    1b"
+                : [src] "+r"(src), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
+                  [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [r1] "=&r"(r1), [r2] "=&r"(r2)
+                : [ch] "r"(ch), [end] "r"(end), [j1] "i"(2 * J), [j2] "i"(4 * J)
+                : "cc", "memory");
+        }
+#else
+        for (; src != end; src += 4 * ch, d += 4) {
             /* four pixels of four channels -> two words (pixels f, f + 1), (f + 2, f + 3) per channel */
             const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch), X2 = nn_load32(src + 2 * ch),
                            X3 = nn_load32(src + 3 * ch);
             const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1), a2 = nn_sxtb16(X2), a3 = nn_sxtb16(X3);
             nn_store2_at(d, 0, nn_pack_lo(a0, a1), nn_pack_lo(a2, a3));
-            nn_store2_at(d2, 0, nn_pack_hi(a0, a1), nn_pack_hi(a2, a3));
+            nn_store2_at(d, 4 * J, nn_pack_hi(a0, a1), nn_pack_hi(a2, a3));
             const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1), b2 = nn_sxtb16_ror8(X2),
                            b3 = nn_sxtb16_ror8(X3);
             nn_store2_at(d, 2 * J, nn_pack_lo(b0, b1), nn_pack_lo(b2, b3));
-            nn_store2_at(d2, 2 * J, nn_pack_hi(b0, b1), nn_pack_hi(b2, b3));
+            nn_store2_at(d, 6 * J, nn_pack_hi(b0, b1), nn_pack_hi(b2, b3));
         }
+#endif
         nn_mem_barrier(); /* the asm stores above name no memory */
         for (f += (f_in - f) & ~3; f < f_in; ++f, ++d, src += ch) {
             d[0] = src[0];
