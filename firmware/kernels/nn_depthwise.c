@@ -137,9 +137,9 @@ typedef struct {
 /* One channel's constants: per kernel row the weight words of dw_pass (doubled), the bias with
  * zp_in's share folded in (doubled), and the fast requantization (mult and c adjacent: one LDRD). */
 typedef struct {
-    uint32_t w[NN_DW_K_MAX][4];
     int32_t bias2;
     nn_rqz_t q;
+    uint32_t w[NN_DW_K_MAX][4];
 } dw_chan_t;
 
 /* The weight words of four channels c0..c0+3 (all in the fast requantization), in the order of dw_pass:
@@ -400,12 +400,166 @@ static inline __attribute__((always_inline)) void dw_pass_out(const int32_t *a, 
     if (n > 3) o2[ch] = nn_outz_k(nn_rqz_apply(a[3], q), o, kind);
 }
 
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* 3 x 3, stride 1, no activation (mn01's B1 and B3): passes of eight pixels in Thumb-2. Eight
+ * accumulators, the words of a row streamed through three registers and the row's two weight words
+ * take all 14 registers; the constants, the output pointer and the end are read from the stack
+ * (fr). Per pass 113 instructions where two passes of dw_pass take 126. */
+typedef struct {
+    dw_chan_t k;           /* its first three kernel rows: one block copy (LDM / STM) */
+    int32_t ch;
+    int8_t *out;
+    const uint8_t *end;
+} dw_k3s1_frame_t;
+
+static inline __attribute__((always_inline)) const uint8_t *dw_k3s1_octets(const uint8_t *r, const dw_chan_t *cc,
+                                                                          int ch, int8_t **out, int n8)
+{
+    dw_k3s1_frame_t fr;
+    memcpy(&fr.k, cc, offsetof(dw_chan_t, w[3]));
+    fr.ch = ch;
+    fr.out = *out;
+    fr.end = r + 16 * n8;
+    uint32_t a0, a1, a2, a3, a4, a5, a6, a7, d0, d1, d2, P, Q;
+    __asm__ volatile(
+                "1:\n\t"
+                "ldr    %[a7], %[bias]\n\t"
+                "ldrd   %[P], %[Q], %[w0]\n\t"
+                "ldrd   %[d0], %[d1], [%[r], #0]\n\t"
+                "ldr    %[d2], [%[r], #8]\n\t"
+                "smlad  %[a0], %[d0], %[P], %[a7]\n\t"
+                "smlatb %[a1], %[d0], %[P], %[a7]\n\t"
+                "smlad  %[a2], %[d1], %[P], %[a7]\n\t"
+                "smlatb %[a3], %[d1], %[P], %[a7]\n\t"
+                "smlad  %[a4], %[d2], %[P], %[a7]\n\t"
+                "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
+                "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
+                "smlabt %[a2], %[d2], %[Q], %[a2]\n\t"
+                "smlad  %[a3], %[d2], %[Q], %[a3]\n\t"
+                "ldrd   %[d0], %[d1], [%[r], #12]\n\t"
+                "smlatb %[a5], %[d2], %[P], %[a7]\n\t"
+                "smlad  %[a6], %[d0], %[P], %[a7]\n\t"
+                "smlatb %[a7], %[d0], %[P], %[a7]\n\t"
+                "smlabt %[a4], %[d0], %[Q], %[a4]\n\t"
+                "smlad  %[a5], %[d0], %[Q], %[a5]\n\t"
+                "smlabt %[a6], %[d1], %[Q], %[a6]\n\t"
+                "smlad  %[a7], %[d1], %[Q], %[a7]\n\t"
+                "ldrd   %[P], %[Q], %[w1]\n\t"
+                "ldrd   %[d0], %[d1], [%[r], #152]\n\t"
+                "ldr    %[d2], [%[r], #160]\n\t"
+                "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
+                "smlatb %[a1], %[d0], %[P], %[a1]\n\t"
+                "smlad  %[a2], %[d1], %[P], %[a2]\n\t"
+                "smlatb %[a3], %[d1], %[P], %[a3]\n\t"
+                "smlad  %[a4], %[d2], %[P], %[a4]\n\t"
+                "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
+                "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
+                "smlabt %[a2], %[d2], %[Q], %[a2]\n\t"
+                "smlad  %[a3], %[d2], %[Q], %[a3]\n\t"
+                "ldrd   %[d0], %[d1], [%[r], #164]\n\t"
+                "smlatb %[a5], %[d2], %[P], %[a5]\n\t"
+                "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
+                "smlatb %[a7], %[d0], %[P], %[a7]\n\t"
+                "smlabt %[a4], %[d0], %[Q], %[a4]\n\t"
+                "smlad  %[a5], %[d0], %[Q], %[a5]\n\t"
+                "smlabt %[a6], %[d1], %[Q], %[a6]\n\t"
+                "smlad  %[a7], %[d1], %[Q], %[a7]\n\t"
+                "ldrd   %[P], %[Q], %[w2]\n\t"
+                "ldrd   %[d0], %[d1], [%[r], #304]\n\t"
+                "ldr    %[d2], [%[r], #312]\n\t"
+                "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
+                "smlatb %[a1], %[d0], %[P], %[a1]\n\t"
+                "smlad  %[a2], %[d1], %[P], %[a2]\n\t"
+                "smlatb %[a3], %[d1], %[P], %[a3]\n\t"
+                "smlad  %[a4], %[d2], %[P], %[a4]\n\t"
+                "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
+                "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
+                "smlabt %[a2], %[d2], %[Q], %[a2]\n\t"
+                "smlad  %[a3], %[d2], %[Q], %[a3]\n\t"
+                "ldrd   %[d0], %[d1], [%[r], #316]\n\t"
+                "smlatb %[a5], %[d2], %[P], %[a5]\n\t"
+                "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
+                "smlatb %[a7], %[d0], %[P], %[a7]\n\t"
+                "smlabt %[a4], %[d0], %[Q], %[a4]\n\t"
+                "smlad  %[a5], %[d0], %[Q], %[a5]\n\t"
+                "smlabt %[a6], %[d1], %[Q], %[a6]\n\t"
+                "smlad  %[a7], %[d1], %[Q], %[a7]\n\t"
+                "ldrd   %[P], %[Q], %[mc]\n\t"
+                "ldr    %[d2], %[rsh]\n\t"
+                "ldr    %[d1], %[out]\n\t"
+                "smmlar %[d0], %[a0], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a0], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1]]\n\t"
+                "ldr    %[a0], %[ch]\n\t"
+                "smmlar %[d0], %[a1], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a1], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1], %[a0]]\n\t"
+                "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                "smmlar %[d0], %[a2], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a2], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1]]\n\t"
+                "smmlar %[d0], %[a3], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a3], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1], %[a0]]\n\t"
+                "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                "smmlar %[d0], %[a4], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a4], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1]]\n\t"
+                "smmlar %[d0], %[a5], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a5], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1], %[a0]]\n\t"
+                "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                "smmlar %[d0], %[a6], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a6], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1]]\n\t"
+                "smmlar %[d0], %[a7], %[P], %[Q]\n\t"
+                "add    %[d0], %[d0], %[a7], asr #31\n\t"
+                "asr    %[d0], %[d0], %[d2]\n\t"
+                "ssat   %[d0], #8, %[d0]\n\t"
+                "strb   %[d0], [%[d1], %[a0]]\n\t"
+                "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                "str    %[d1], %[out]\n\t"
+                "add    %[r], %[r], #16\n\t"
+                "ldr    %[d0], %[end]\n\t"
+                "cmp    %[r], %[d0]\n\t"
+                "bne    1b"
+                : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
+                  [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2),
+                  [P] "=&r"(P), [Q] "=&r"(Q), [out] "+m"(fr.out)
+                : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2),
+                  [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c)
+                : "cc", "memory");
+    *out = fr.out;
+    return r;
+}
+#endif
+
 /* One channel's output row from its planes x[kt][.]; out: the channel's first output, ch bytes per pixel. */
 static inline __attribute__((always_inline)) void dw_planar_channel(const int16_t (*x)[NN_DW_PLANE],
                                                                     const dw_chan_t *cc, int f_out, int ch, int K,
                                                                     int S, nn_out_t o, int kind, int8_t *out)
 {
     const uint8_t *r = (const uint8_t *)(const void *)x[0];
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    if (K == 3 && S == 1 && kind == NN_OUT_PLAIN && f_out >= 8) {
+        r = dw_k3s1_octets(r, cc, ch, &out, f_out >> 3);
+        f_out &= 7;
+    }
+#endif
     int8_t *o2 = out + 2 * ch;
     const uint8_t *const end = r + 8 * S * (f_out >> 2);
     for (; r != end; r += 8 * S, out += 4 * ch, o2 += 4 * ch) {
