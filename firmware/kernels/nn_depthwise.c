@@ -131,7 +131,7 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
 #define NN_DW_ROWB (2 * NN_DW_PLANE) /* bytes per plane row */
 
 typedef struct {
-    int16_t x[4][NN_DW_K_MAX][NN_DW_PLANE];
+    int16_t x[4 * NN_DW_K_MAX * NN_DW_PLANE]; /* channel j, kernel row kt: x + (j * K + kt) * NN_DW_PLANE */
 } __attribute__((aligned(8))) dw_planes_t; /* rows of 4-byte multiples: words and LDRD pairs */
 
 /* One channel's constants: per kernel row the weight words of dw_pass (doubled), the bias with
@@ -205,6 +205,74 @@ static inline void dw_store32(void *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The step of dw_fill_planes (four pixels of four channels) in Thumb-2: the four pixel words (a channel
+ * count CH of 8 or 16 as offsets, else register offsets), widened and paired by channel, two words
+ * per channel stored with STRD; the planes of channels 0..3 are J = K * NN_DW_PLANE int16 apart:
+ * for K = 3 all four are in reach of one pointer (d at channel 1), for K = 5 two pointers. */
+#define DW_FILL_LOADS_IMM                                                                                      \
+    "ldr    %[x1], [%[src], %[c1]]\n\t"                                                                        \
+    "ldr    %[x2], [%[src], %[c2]]\n\t"                                                                        \
+    "ldr    %[x3], [%[src], %[c3]]\n\t"                                                                        \
+    "ldr    %[x0], [%[src]], %[c4]\n\t"
+#define DW_FILL_LOADS_REG                                                                                      \
+    "ldr    %[x0], [%[src]]\n\t"                                                                               \
+    "ldr    %[x1], [%[src], %[ch]]\n\t"                                                                        \
+    "ldr    %[x2], [%[src], %[ch], lsl #1]\n\t"                                                                \
+    "add    %[src], %[src], %[ch], lsl #2\n\t"                                                                 \
+    "sub    %[x3], %[src], %[ch]\n\t"                                                                          \
+    "ldr    %[x3], [%[x3]]\n\t"
+#define DW_FILL_WIDEN                                                                                          \
+    "sxtb16 %[t0], %[x0]\n\t"                                                                                  \
+    "sxtb16 %[t1], %[x1]\n\t"                                                                                  \
+    "sxtb16 %[t2], %[x2]\n\t"                                                                                  \
+    "pkhbt  %[r1], %[t0], %[t1], lsl #16\n\t" /* channel 0: pixels (f, f + 1) */                               \
+    "pkhtb  %[t1], %[t1], %[t0], asr #16\n\t" /* channel 2 */                                                  \
+    "sxtb16 %[t0], %[x3]\n\t"                                                                                  \
+    "pkhbt  %[r2], %[t2], %[t0], lsl #16\n\t" /* channel 0: pixels (f + 2, f + 3) */                           \
+    "pkhtb  %[t0], %[t0], %[t2], asr #16\n\t" /* channel 2 */
+#define DW_FILL_WIDEN_ODD                                                                                      \
+    "sxtb16 %[x0], %[x0], ror #8\n\t"                                                                          \
+    "sxtb16 %[x1], %[x1], ror #8\n\t"                                                                          \
+    "sxtb16 %[x2], %[x2], ror #8\n\t"                                                                          \
+    "sxtb16 %[x3], %[x3], ror #8\n\t"                                                                          \
+    "pkhbt  %[t0], %[x0], %[x1], lsl #16\n\t" /* channel 1 */                                                  \
+    "pkhbt  %[t1], %[x2], %[x3], lsl #16\n\t"                                                                  \
+    "pkhtb  %[x1], %[x1], %[x0], asr #16\n\t" /* channel 3 */                                                  \
+    "pkhtb  %[x3], %[x3], %[x2], asr #16\n\t"
+#define DW_FILL_STORES_3 /* d: channel 1 */                                                                    \
+    DW_FILL_WIDEN                                                                                              \
+    "strd   %[t1], %[t0], [%[d], %[j1]]\n\t"                                                                   \
+    DW_FILL_WIDEN_ODD                                                                                          \
+    "strd   %[x1], %[x3], [%[d], %[j2]]\n\t"                                                                   \
+    "strd   %[r1], %[r2], [%[d], %[jm]]\n\t"                                                                   \
+    "strd   %[t0], %[t1], [%[d]], #8\n\t"
+#define DW_FILL_STORES_5 /* d: channel 0 */                                                                    \
+    DW_FILL_WIDEN                                                                                              \
+    "add    %[t2], %[d], %[j2]\n\t"                                                                            \
+    "strd   %[t1], %[t0], [%[t2]]\n\t"                                                                         \
+    DW_FILL_WIDEN_ODD                                                                                          \
+    "strd   %[t0], %[t1], [%[d], %[j1]]\n\t"                                                                   \
+    "strd   %[x1], %[x3], [%[t2], %[j1]]\n\t"                                                                  \
+    "strd   %[r1], %[r2], [%[d]], #8\n\t"
+#define DW_FILL_STORES(K) DW_FILL_STORES_##K
+#define DW_FILL_ASM(LOADS, K, CH)                                                                              \
+    do {                                                                                                       \
+        uint32_t x0, x1, x2, x3, t0, t1, t2, r1, r2;                                                           \
+        int16_t *dd = d + (K == 3 ? 3 * NN_DW_PLANE : 0);                                                      \
+        __asm__ volatile("1:\n\t" LOADS DW_FILL_STORES(K) "cmp    %[src], %[end]\n\t"                          \
+                         "bne    1b"                                                                           \
+                         : [src] "+r"(src), [d] "+r"(dd), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2),      \
+                           [x3] "=&r"(x3), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [r1] "=&r"(r1),     \
+                           [r2] "=&r"(r2)                                                                      \
+                         : [ch] "r"(ch), [end] "r"(end), [c1] "i"(CH), [c2] "i"(2 * CH), [c3] "i"(3 * CH),     \
+                           [c4] "i"(4 * CH), [j1] "i"(2 * K * NN_DW_PLANE), [j2] "i"(4 * K * NN_DW_PLANE),     \
+                           [jm] "i"(-2 * K * NN_DW_PLANE)                                                      \
+                         : "cc", "memory");                                                                    \
+        d = dd - (K == 3 ? 3 * NN_DW_PLANE : 0);                                                               \
+    } while (0)
+#endif
+
 /* Planes of channels c0..c0+3: K rows of fp elements, then 8 of slack, left as they are: a pass of
  * four pixels reads them only for accumulators beyond the row's outputs (never stored) or as the
  * unused half of a word. The words are written aligned to the padded row: four pixels per step,
@@ -214,10 +282,10 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
 {
     const int pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
-    enum { J = NN_DW_K_MAX * NN_DW_PLANE }; /* int16 from one channel's planes to the next */
+    const int J = K * NN_DW_PLANE; /* int16 from one channel's planes to the next */
     const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp);
     for (int kt = 0; kt < K; ++kt) {
-        int16_t *x = pl->x[0][kt];
+        int16_t *x = pl->x + kt * NN_DW_PLANE;
         if (!rows[kt]) { /* words: the last one may write an element of the slack */
             for (int f = 0; f < n; f += 2) {
                 dw_store32(x + f, zz);
@@ -255,45 +323,14 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
         int16_t *d = x + e;
         const int8_t *const end = src + (size_t)((f_in - f) >> 2) * 4 * ch;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-        /* the loop below in Thumb-2: GCC spills (34 instructions per step where 31 do) */
+        /* the loop below in Thumb-2 (GCC's C spills: 34 instructions per step where 26 to 29 do) */
         if (src != end) {
-            uint32_t x0, x1, x2, x3, t0, t1, t2, r1, r2;
-            __asm__ volatile(
-                "1:\n\t"
-                "ldr    %[x0], [%[src]]\n\t"
-                "ldr    %[x1], [%[src], %[ch]]\n\t"
-                "ldr    %[x2], [%[src], %[ch], lsl #1]\n\t"
-                "add    %[src], %[src], %[ch], lsl #2\n\t"
-                "sub    %[x3], %[src], %[ch]\n\t"
-                "ldr    %[x3], [%[x3]]\n\t"
-                "sxtb16 %[t0], %[x0]\n\t"
-                "sxtb16 %[t1], %[x1]\n\t"
-                "sxtb16 %[t2], %[x2]\n\t"
-                "pkhbt  %[r1], %[t0], %[t1], lsl #16\n\t" /* channel 0: pixels (f, f + 1) */
-                "pkhtb  %[t1], %[t1], %[t0], asr #16\n\t" /* channel 2 */
-                "sxtb16 %[t0], %[x3]\n\t"
-                "pkhbt  %[r2], %[t2], %[t0], lsl #16\n\t" /* channel 0: pixels (f + 2, f + 3) */
-                "pkhtb  %[t0], %[t0], %[t2], asr #16\n\t" /* channel 2 */
-                "strd   %[r1], %[r2], [%[d]]\n\t"
-                "add    %[t2], %[d], %[j2]\n\t"
-                "strd   %[t1], %[t0], [%[t2]]\n\t"
-                "sxtb16 %[x0], %[x0], ror #8\n\t"
-                "sxtb16 %[x1], %[x1], ror #8\n\t"
-                "sxtb16 %[x2], %[x2], ror #8\n\t"
-                "sxtb16 %[x3], %[x3], ror #8\n\t"
-                "pkhbt  %[r1], %[x0], %[x1], lsl #16\n\t" /* channel 1 */
-                "pkhbt  %[r2], %[x2], %[x3], lsl #16\n\t"
-                "strd   %[r1], %[r2], [%[d], %[j1]]\n\t"
-                "pkhtb  %[x1], %[x1], %[x0], asr #16\n\t" /* channel 3 */
-                "pkhtb  %[x3], %[x3], %[x2], asr #16\n\t"
-                "strd   %[x1], %[x3], [%[t2], %[j1]]\n\t"
-                "adds   %[d], %[d], #8\n\t"
-                "cmp    %[src], %[end]\n\t"
-                "bne    1b"
-                : [src] "+r"(src), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
-                  [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [r1] "=&r"(r1), [r2] "=&r"(r2)
-                : [ch] "r"(ch), [end] "r"(end), [j1] "i"(2 * J), [j2] "i"(4 * J)
-                : "cc", "memory");
+            if (K == 3 && ch == 8) DW_FILL_ASM(DW_FILL_LOADS_IMM, 3, 8);
+            else if (K == 3 && ch == 16) DW_FILL_ASM(DW_FILL_LOADS_IMM, 3, 16);
+            else if (K == 3) DW_FILL_ASM(DW_FILL_LOADS_REG, 3, 0);
+            else if (ch == 8) DW_FILL_ASM(DW_FILL_LOADS_IMM, 5, 8);
+            else if (ch == 16) DW_FILL_ASM(DW_FILL_LOADS_IMM, 5, 16);
+            else DW_FILL_ASM(DW_FILL_LOADS_REG, 5, 0);
         }
 #else
         for (; src != end; src += 4 * ch, d += 4) {
@@ -730,7 +767,10 @@ static inline __attribute__((always_inline)) void dw_planar_group(const nn_conv_
     else dw_setup_5_2(p, c0, cc);
     nn_mem_barrier(); /* cc is read by volatile asm loads that do not name it */
     out += c0;
-    for (int j = 0; j < 4; ++j) dw_planar_channel(pl->x[j], &cc[j], f_out, ch, K, S, oo, kind, out + j);
+    for (int j = 0; j < 4; ++j) {
+        const int16_t(*x)[NN_DW_PLANE] = (const int16_t(*)[NN_DW_PLANE])(const void *)(pl->x + j * K * NN_DW_PLANE);
+        dw_planar_channel(x, &cc[j], f_out, ch, K, S, oo, kind, out + j);
+    }
 }
 
 /* One function per kernel, stride and output stage: each gets its own register allocation. */
