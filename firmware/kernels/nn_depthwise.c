@@ -125,8 +125,11 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
 /* The planar path (3 x 3 and 5 x 5, strides 1 and 2, rows of at most NN_DW_PLANE - 8 padded
  * inputs): four channels at a time, their k input rows are first widened into int16 planes
  * [channel][kt][f] (padding = zp_in), so that two neighbouring taps of one channel are one word
- * and SMLAD does two MACs. Then per channel one loop of passes of four output pixels, each
- * accumulating from the planes and storing its four outputs (requantized in registers). */
+ * and SMLAD does two MACs. Then per channel one loop of passes of four output pixels (eight in
+ * Thumb-2 for mn01's 3 x 3 layers), each accumulating from the planes and storing its outputs
+ * (requantized in registers: no accumulator row in memory). No state survives a call: the planes
+ * and the per-channel constants are rebuilt for every output row (the caller's rows are only
+ * valid for the call, and RAM has no room for widened rows kept across calls). */
 #define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
 #define NN_DW_ROWB (2 * NN_DW_PLANE) /* bytes per plane row */
 
@@ -791,9 +794,9 @@ NN_DW_PLANAR_FNS(5, 2)
 
 typedef void (*dw_planar_fn)(const nn_conv_t *, const dw_planes_t *, int, const nn_out_t *, int8_t *);
 
-/* Measured on mn01 (qemu-an386): the planar path wins over the window path on rows of 16
- * outputs or more (B1-B6: 3.4-5.2 instructions per MAC); on rows of 8 or 4 its per-channel
- * set-up costs more than SMLAD saves (8.0 vs 6.2 on B7-B12). */
+/* The planar path takes rows of 16 outputs or more (mn01's B1-B6: 2.2-3.6 instructions per MAC on
+ * qemu-an386); shorter rows take the window path (measured before the planar path's passes were
+ * fused: 8.0 vs 6.2 on B7-B12). */
 static int dw_planar_fits(const nn_conv_t *p)
 {
     return (p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->f_out >= 16 &&
