@@ -123,3 +123,13 @@ def test_depthwise_instances_on_m4(m4):
             got = run(m4, case, kernel)
             assert got == want.tobytes(), f"{kernel} on {(t, f, c, k, stride)}: {np.sum(np.frombuffer(got, np.int8) != want.ravel())} bytes differ"
     assert planar >= len(shapes) * 4 // 4  # the instances' fast path is reached, not only the fallback
+
+
+@pytest.mark.parametrize("flags", [["-O0"], ["-Og"], ["-O1"], ["-Os"], ["-O3"], ["-O2", "-fno-omit-frame-pointer"]])
+def test_depthwise_builds_at_every_optimization_level(flags, tmp_path):
+    """The inline assembly's register and constant operands hold without optimization too (a debug
+    build of an exported library) and with a frame pointer (profiling builds)."""
+    kernels = FIRMWARE_DIR / "kernels"
+    cflags = [f for f in CFLAGS if not f.startswith("-O")] + flags
+    subprocess.run(["arm-none-eabi-gcc", *cflags, f"-I{kernels}", "-c", str(kernels / "nn_depthwise.c"),
+                    "-o", str(tmp_path / "dw.o")], check=True, timeout=300)  # fmt: skip

@@ -375,47 +375,58 @@ static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t
  * reads the words of pixel j one element on (the odd last tap of pixels 2i and 2i + 1 is the
  * bottom and top of one word); stride 2: each pixel starts a word. The weight words are re-read
  * per pass (one LDRD or two per kernel row): they do not fit in registers next to the pass. */
+/* Kernel row KT of a pass (a macro: the weight words' offsets are constants at any optimization level). */
+#define DW_PASS_ROW(KT)                                                                                        \
+    do {                                                                                                       \
+        const uint32_t *row = (const uint32_t *)(const void *)(r + (KT) * NN_DW_ROWB);                         \
+        uint32_t d0, d1, d2, d3, d4, d5, P, Q, P1, Q1;                                                         \
+        nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][0]), P, Q);                                          \
+        if (K == 3 && S == 1) { /* P = (w0, w1), Q = (w1, w2) */                                               \
+            nn_load2(row, &d0, &d1);                                                                           \
+            d2 = row[2];                                                                                       \
+            a0 = nn_smlabt(d1, Q, nn_smlad(d0, P, a0));                                                        \
+            a1 = nn_smlad(d1, Q, nn_smlatb(d0, P, a1));                                                        \
+            a2 = nn_smlabt(d2, Q, nn_smlad(d1, P, a2));                                                        \
+            a3 = nn_smlad(d2, Q, nn_smlatb(d1, P, a3));                                                        \
+        } else if (K == 5 && S == 1) { /* P = (w0, w1), Q = (w2, w3), P1 = (w1, w2), Q1 = (w3, w4) */          \
+            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][2]), P1, Q1);                                    \
+            nn_load2(row, &d0, &d1);                                                                           \
+            nn_load2(row + 2, &d2, &d3);                                                                       \
+            a0 = nn_smlabt(d2, Q1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));                                      \
+            a1 = nn_smlad(d2, Q1, nn_smlad(d1, P1, nn_smlatb(d0, P, a1)));                                     \
+            a2 = nn_smlabt(d3, Q1, nn_smlad(d2, Q, nn_smlad(d1, P, a2)));                                      \
+            a3 = nn_smlad(d3, Q1, nn_smlad(d2, P1, nn_smlatb(d1, P, a3)));                                     \
+        } else if (K == 3) { /* stride 2: P = (w0, w1), Q = (w2, 0) */                                         \
+            nn_load2(row, &d0, &d1);                                                                           \
+            nn_load2(row + 2, &d2, &d3);                                                                       \
+            d4 = row[4];                                                                                       \
+            a0 = nn_smlabb(d1, Q, nn_smlad(d0, P, a0));                                                        \
+            a1 = nn_smlabb(d2, Q, nn_smlad(d1, P, a1));                                                        \
+            a2 = nn_smlabb(d3, Q, nn_smlad(d2, P, a2));                                                        \
+            a3 = nn_smlabb(d4, Q, nn_smlad(d3, P, a3));                                                        \
+        } else { /* 5 x 5, stride 2: P = (w0, w1), Q = (w2, w3), P1 = (w4, 0) */                               \
+            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][2]), P1, Q1); /* Q1: unused */                   \
+            nn_load2(row, &d0, &d1);                                                                           \
+            nn_load2(row + 2, &d2, &d3);                                                                       \
+            nn_load2(row + 4, &d4, &d5);                                                                       \
+            a0 = nn_smlabb(d2, P1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));                                      \
+            a1 = nn_smlabb(d3, P1, nn_smlad(d2, Q, nn_smlad(d1, P, a1)));                                      \
+            a2 = nn_smlabb(d4, P1, nn_smlad(d3, Q, nn_smlad(d2, P, a2)));                                      \
+            a3 = nn_smlabb(d5, P1, nn_smlad(d4, Q, nn_smlad(d3, P, a3)));                                      \
+        }                                                                                                      \
+        (void)d3, (void)d4, (void)d5, (void)P1, (void)Q1;                                                      \
+    } while (0)
+
 static inline __attribute__((always_inline)) void dw_pass(const uint8_t *r, const dw_chan_t *cc, int K, int S,
                                                           int32_t *a)
 {
     int32_t a0 = cc->bias2, a1 = a0, a2 = a0, a3 = a0;
-    _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt, r += NN_DW_ROWB) {
-        const uint32_t *row = (const uint32_t *)(const void *)r;
-        uint32_t d0, d1, d2, d3, d4, d5, P, Q, P1, Q1;
-        nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[kt][0]), P, Q);
-        if (K == 3 && S == 1) { /* P = (w0, w1), Q = (w1, w2) */
-            nn_load2(row, &d0, &d1);
-            d2 = row[2];
-            a0 = nn_smlabt(d1, Q, nn_smlad(d0, P, a0));
-            a1 = nn_smlad(d1, Q, nn_smlatb(d0, P, a1));
-            a2 = nn_smlabt(d2, Q, nn_smlad(d1, P, a2));
-            a3 = nn_smlad(d2, Q, nn_smlatb(d1, P, a3));
-        } else if (K == 5 && S == 1) { /* P = (w0, w1), Q = (w2, w3), P1 = (w1, w2), Q1 = (w3, w4) */
-            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[kt][2]), P1, Q1);
-            nn_load2(row, &d0, &d1);
-            nn_load2(row + 2, &d2, &d3);
-            a0 = nn_smlabt(d2, Q1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));
-            a1 = nn_smlad(d2, Q1, nn_smlad(d1, P1, nn_smlatb(d0, P, a1)));
-            a2 = nn_smlabt(d3, Q1, nn_smlad(d2, Q, nn_smlad(d1, P, a2)));
-            a3 = nn_smlad(d3, Q1, nn_smlad(d2, P1, nn_smlatb(d1, P, a3)));
-        } else if (K == 3) { /* stride 2: P = (w0, w1), Q = (w2, 0) */
-            nn_load2(row, &d0, &d1);
-            nn_load2(row + 2, &d2, &d3);
-            d4 = row[4];
-            a0 = nn_smlabb(d1, Q, nn_smlad(d0, P, a0));
-            a1 = nn_smlabb(d2, Q, nn_smlad(d1, P, a1));
-            a2 = nn_smlabb(d3, Q, nn_smlad(d2, P, a2));
-            a3 = nn_smlabb(d4, Q, nn_smlad(d3, P, a3));
-        } else { /* 5 x 5, stride 2: P = (w0, w1), Q = (w2, w3), P1 = (w4, 0) */
-            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[kt][2]), P1, Q1); /* Q1: unused */
-            nn_load2(row, &d0, &d1);
-            nn_load2(row + 2, &d2, &d3);
-            nn_load2(row + 4, &d4, &d5);
-            a0 = nn_smlabb(d2, P1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));
-            a1 = nn_smlabb(d3, P1, nn_smlad(d2, Q, nn_smlad(d1, P, a1)));
-            a2 = nn_smlabb(d4, P1, nn_smlad(d3, Q, nn_smlad(d2, P, a2)));
-            a3 = nn_smlabb(d5, P1, nn_smlad(d4, Q, nn_smlad(d3, P, a3)));
-        }
+    DW_PASS_ROW(0);
+    DW_PASS_ROW(1);
+    DW_PASS_ROW(2);
+    if (K == 5) {
+        DW_PASS_ROW(3);
+        DW_PASS_ROW(4);
     }
     a[0] = a0;
     a[1] = a1;
@@ -440,12 +451,20 @@ static inline __attribute__((always_inline)) void dw_pass_out(const int32_t *a, 
     if (n > 3) o2[ch] = nn_outz_k(nn_rqz_apply(a[3], q), o, kind);
 }
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The eight-pixel passes take 13 registers: only where GCC optimizes (without optimization it
+ * cannot allocate them: a debug build takes the C passes). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+#define DW_OCTETS 1
+#else
+#define DW_OCTETS 0
+#endif
+
+#if DW_OCTETS
 /* 3 x 3 with no activation (mn01's B1-B3): passes of eight pixels in Thumb-2, the words of dw_pass.
- * Eight accumulators, the words of a row streamed through three registers and the row's two weight
- * words take all 14 registers; the constants, the output pointer and the end are read from the stack
- * (fr). Per pass 113 (stride 1) and 116 (stride 2) instructions where two passes of dw_pass take 126
- * and 132. */
+ * Eight accumulators, two data words and the row's two weight words: 13 registers (a frame pointer
+ * may keep the 14th); the constants, the output pointer and the end are read from the stack (fr).
+ * Per pass 114 (stride 1) and 120 (stride 2) instructions where two passes of dw_pass take 126 and
+ * 132. */
 typedef struct {
     dw_chan_t k;           /* its first three kernel rows: one block copy (LDM / STM) */
     int32_t ch;
@@ -461,127 +480,127 @@ static inline __attribute__((always_inline)) const uint8_t *dw_k3_octets(const u
     fr.ch = ch;
     fr.out = *out;
     fr.end = r + 16 * S * n8;
-    uint32_t a0, a1, a2, a3, a4, a5, a6, a7, d0, d1, d2, P, Q;
+    uint32_t a0, a1, a2, a3, a4, a5, a6, a7, d0, d1, P, Q;
     if (S == 1)
         __asm__ volatile(
                     "1:\n\t"
                     "ldr    %[a7], %[bias]\n\t"
                     "ldrd   %[P], %[Q], %[w0]\n\t"
                     "ldrd   %[d0], %[d1], [%[r], #0]\n\t"
-                    "ldr    %[d2], [%[r], #8]\n\t"
                     "smlad  %[a0], %[d0], %[P], %[a7]\n\t"
                     "smlatb %[a1], %[d0], %[P], %[a7]\n\t"
                     "smlad  %[a2], %[d1], %[P], %[a7]\n\t"
                     "smlatb %[a3], %[d1], %[P], %[a7]\n\t"
-                    "smlad  %[a4], %[d2], %[P], %[a7]\n\t"
                     "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
                     "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
-                    "smlabt %[a2], %[d2], %[Q], %[a2]\n\t"
-                    "smlad  %[a3], %[d2], %[Q], %[a3]\n\t"
-                    "ldrd   %[d0], %[d1], [%[r], #12]\n\t"
-                    "smlatb %[a5], %[d2], %[P], %[a7]\n\t"
-                    "smlad  %[a6], %[d0], %[P], %[a7]\n\t"
-                    "smlatb %[a7], %[d0], %[P], %[a7]\n\t"
-                    "smlabt %[a4], %[d0], %[Q], %[a4]\n\t"
-                    "smlad  %[a5], %[d0], %[Q], %[a5]\n\t"
-                    "smlabt %[a6], %[d1], %[Q], %[a6]\n\t"
-                    "smlad  %[a7], %[d1], %[Q], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #8]\n\t"
+                    "smlabt %[a2], %[d0], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a7]\n\t"
+                    "smlatb %[a5], %[d0], %[P], %[a7]\n\t"
+                    "smlad  %[a6], %[d1], %[P], %[a7]\n\t"
+                    "smlatb %[a7], %[d1], %[P], %[a7]\n\t"
+                    "smlabt %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[Q], %[a5]\n\t"
+                    "ldr    %[d0], [%[r], #16]\n\t"
+                    "smlabt %[a6], %[d0], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d0], %[Q], %[a7]\n\t"
                     "ldrd   %[P], %[Q], %[w1]\n\t"
                     "ldrd   %[d0], %[d1], [%[r], #152]\n\t"
-                    "ldr    %[d2], [%[r], #160]\n\t"
                     "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
                     "smlatb %[a1], %[d0], %[P], %[a1]\n\t"
                     "smlad  %[a2], %[d1], %[P], %[a2]\n\t"
                     "smlatb %[a3], %[d1], %[P], %[a3]\n\t"
-                    "smlad  %[a4], %[d2], %[P], %[a4]\n\t"
                     "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
                     "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
-                    "smlabt %[a2], %[d2], %[Q], %[a2]\n\t"
-                    "smlad  %[a3], %[d2], %[Q], %[a3]\n\t"
-                    "ldrd   %[d0], %[d1], [%[r], #164]\n\t"
-                    "smlatb %[a5], %[d2], %[P], %[a5]\n\t"
-                    "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
-                    "smlatb %[a7], %[d0], %[P], %[a7]\n\t"
-                    "smlabt %[a4], %[d0], %[Q], %[a4]\n\t"
-                    "smlad  %[a5], %[d0], %[Q], %[a5]\n\t"
-                    "smlabt %[a6], %[d1], %[Q], %[a6]\n\t"
-                    "smlad  %[a7], %[d1], %[Q], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #160]\n\t"
+                    "smlabt %[a2], %[d0], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlatb %[a5], %[d0], %[P], %[a5]\n\t"
+                    "smlad  %[a6], %[d1], %[P], %[a6]\n\t"
+                    "smlatb %[a7], %[d1], %[P], %[a7]\n\t"
+                    "smlabt %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[Q], %[a5]\n\t"
+                    "ldr    %[d0], [%[r], #168]\n\t"
+                    "smlabt %[a6], %[d0], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d0], %[Q], %[a7]\n\t"
                     "ldrd   %[P], %[Q], %[w2]\n\t"
                     "ldrd   %[d0], %[d1], [%[r], #304]\n\t"
-                    "ldr    %[d2], [%[r], #312]\n\t"
                     "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
                     "smlatb %[a1], %[d0], %[P], %[a1]\n\t"
                     "smlad  %[a2], %[d1], %[P], %[a2]\n\t"
                     "smlatb %[a3], %[d1], %[P], %[a3]\n\t"
-                    "smlad  %[a4], %[d2], %[P], %[a4]\n\t"
                     "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
                     "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
-                    "smlabt %[a2], %[d2], %[Q], %[a2]\n\t"
-                    "smlad  %[a3], %[d2], %[Q], %[a3]\n\t"
-                    "ldrd   %[d0], %[d1], [%[r], #316]\n\t"
-                    "smlatb %[a5], %[d2], %[P], %[a5]\n\t"
-                    "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
-                    "smlatb %[a7], %[d0], %[P], %[a7]\n\t"
-                    "smlabt %[a4], %[d0], %[Q], %[a4]\n\t"
-                    "smlad  %[a5], %[d0], %[Q], %[a5]\n\t"
-                    "smlabt %[a6], %[d1], %[Q], %[a6]\n\t"
-                    "smlad  %[a7], %[d1], %[Q], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #312]\n\t"
+                    "smlabt %[a2], %[d0], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlatb %[a5], %[d0], %[P], %[a5]\n\t"
+                    "smlad  %[a6], %[d1], %[P], %[a6]\n\t"
+                    "smlatb %[a7], %[d1], %[P], %[a7]\n\t"
+                    "smlabt %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[Q], %[a5]\n\t"
+                    "ldr    %[d0], [%[r], #320]\n\t"
+                    "smlabt %[a6], %[d0], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d0], %[Q], %[a7]\n\t"
                     "ldrd   %[P], %[Q], %[mc]\n\t"
-                    "ldr    %[d2], %[rsh]\n\t"
                     "ldr    %[d1], %[out]\n\t"
                     "smmlar %[d0], %[a0], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a0], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "ldr    %[a0], %[rsh]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
-                    "ldr    %[a0], %[ch]\n\t"
                     "smmlar %[d0], %[a1], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a1], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "ldr    %[a1], %[ch]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "smmlar %[d0], %[a2], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a2], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
                     "smmlar %[d0], %[a3], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a3], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "smmlar %[d0], %[a4], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a4], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
                     "smmlar %[d0], %[a5], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a5], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "smmlar %[d0], %[a6], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a6], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
                     "smmlar %[d0], %[a7], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a7], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "str    %[d1], %[out]\n\t"
                     "add    %[r], %[r], #16\n\t"
                     "ldr    %[d0], %[end]\n\t"
                     "cmp    %[r], %[d0]\n\t"
                     "bne    1b"
                     : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
-                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2),
-                      [P] "=&r"(P), [Q] "=&r"(Q), [out] "+m"(fr.out)
+                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [P] "=&r"(P),
+                      [Q] "=&r"(Q), [out] "+m"(fr.out)
                     : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2),
                       [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c)
                     : "cc", "memory");
@@ -591,126 +610,126 @@ static inline __attribute__((always_inline)) const uint8_t *dw_k3_octets(const u
                     "ldr    %[a7], %[bias]\n\t"
                     "ldrd   %[P], %[Q], %[w0]\n\t"
                     "ldrd   %[d0], %[d1], [%[r], #0]\n\t"
-                    "ldr    %[d2], [%[r], #8]\n\t"
                     "smlad  %[a0], %[d0], %[P], %[a7]\n\t"
                     "smlabb %[a0], %[d1], %[Q], %[a0]\n\t"
                     "smlad  %[a1], %[d1], %[P], %[a7]\n\t"
-                    "smlabb %[a1], %[d2], %[Q], %[a1]\n\t"
-                    "ldrd   %[d0], %[d1], [%[r], #12]\n\t"
-                    "smlad  %[a2], %[d2], %[P], %[a7]\n\t"
-                    "smlabb %[a2], %[d0], %[Q], %[a2]\n\t"
-                    "smlad  %[a3], %[d0], %[P], %[a7]\n\t"
-                    "smlabb %[a3], %[d1], %[Q], %[a3]\n\t"
-                    "ldrd   %[d2], %[d0], [%[r], #20]\n\t"
-                    "smlad  %[a4], %[d1], %[P], %[a7]\n\t"
-                    "smlabb %[a4], %[d2], %[Q], %[a4]\n\t"
-                    "smlad  %[a5], %[d2], %[P], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #8]\n\t"
+                    "smlabb %[a1], %[d0], %[Q], %[a1]\n\t"
+                    "smlad  %[a2], %[d0], %[P], %[a7]\n\t"
+                    "smlabb %[a2], %[d1], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d1], %[P], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #16]\n\t"
+                    "smlabb %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a7]\n\t"
+                    "smlabb %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[P], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #24]\n\t"
                     "smlabb %[a5], %[d0], %[Q], %[a5]\n\t"
-                    "ldrd   %[d1], %[d2], [%[r], #28]\n\t"
                     "smlad  %[a6], %[d0], %[P], %[a7]\n\t"
                     "smlabb %[a6], %[d1], %[Q], %[a6]\n\t"
                     "smlad  %[a7], %[d1], %[P], %[a7]\n\t"
-                    "smlabb %[a7], %[d2], %[Q], %[a7]\n\t"
+                    "ldr    %[d0], [%[r], #32]\n\t"
+                    "smlabb %[a7], %[d0], %[Q], %[a7]\n\t"
                     "ldrd   %[P], %[Q], %[w1]\n\t"
                     "ldrd   %[d0], %[d1], [%[r], #152]\n\t"
-                    "ldr    %[d2], [%[r], #160]\n\t"
                     "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
                     "smlabb %[a0], %[d1], %[Q], %[a0]\n\t"
                     "smlad  %[a1], %[d1], %[P], %[a1]\n\t"
-                    "smlabb %[a1], %[d2], %[Q], %[a1]\n\t"
-                    "ldrd   %[d0], %[d1], [%[r], #164]\n\t"
-                    "smlad  %[a2], %[d2], %[P], %[a2]\n\t"
-                    "smlabb %[a2], %[d0], %[Q], %[a2]\n\t"
-                    "smlad  %[a3], %[d0], %[P], %[a3]\n\t"
-                    "smlabb %[a3], %[d1], %[Q], %[a3]\n\t"
-                    "ldrd   %[d2], %[d0], [%[r], #172]\n\t"
-                    "smlad  %[a4], %[d1], %[P], %[a4]\n\t"
-                    "smlabb %[a4], %[d2], %[Q], %[a4]\n\t"
-                    "smlad  %[a5], %[d2], %[P], %[a5]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #160]\n\t"
+                    "smlabb %[a1], %[d0], %[Q], %[a1]\n\t"
+                    "smlad  %[a2], %[d0], %[P], %[a2]\n\t"
+                    "smlabb %[a2], %[d1], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d1], %[P], %[a3]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #168]\n\t"
+                    "smlabb %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlabb %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[P], %[a5]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #176]\n\t"
                     "smlabb %[a5], %[d0], %[Q], %[a5]\n\t"
-                    "ldrd   %[d1], %[d2], [%[r], #180]\n\t"
                     "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
                     "smlabb %[a6], %[d1], %[Q], %[a6]\n\t"
                     "smlad  %[a7], %[d1], %[P], %[a7]\n\t"
-                    "smlabb %[a7], %[d2], %[Q], %[a7]\n\t"
+                    "ldr    %[d0], [%[r], #184]\n\t"
+                    "smlabb %[a7], %[d0], %[Q], %[a7]\n\t"
                     "ldrd   %[P], %[Q], %[w2]\n\t"
                     "ldrd   %[d0], %[d1], [%[r], #304]\n\t"
-                    "ldr    %[d2], [%[r], #312]\n\t"
                     "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
                     "smlabb %[a0], %[d1], %[Q], %[a0]\n\t"
                     "smlad  %[a1], %[d1], %[P], %[a1]\n\t"
-                    "smlabb %[a1], %[d2], %[Q], %[a1]\n\t"
-                    "ldrd   %[d0], %[d1], [%[r], #316]\n\t"
-                    "smlad  %[a2], %[d2], %[P], %[a2]\n\t"
-                    "smlabb %[a2], %[d0], %[Q], %[a2]\n\t"
-                    "smlad  %[a3], %[d0], %[P], %[a3]\n\t"
-                    "smlabb %[a3], %[d1], %[Q], %[a3]\n\t"
-                    "ldrd   %[d2], %[d0], [%[r], #324]\n\t"
-                    "smlad  %[a4], %[d1], %[P], %[a4]\n\t"
-                    "smlabb %[a4], %[d2], %[Q], %[a4]\n\t"
-                    "smlad  %[a5], %[d2], %[P], %[a5]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #312]\n\t"
+                    "smlabb %[a1], %[d0], %[Q], %[a1]\n\t"
+                    "smlad  %[a2], %[d0], %[P], %[a2]\n\t"
+                    "smlabb %[a2], %[d1], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d1], %[P], %[a3]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #320]\n\t"
+                    "smlabb %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlabb %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[P], %[a5]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #328]\n\t"
                     "smlabb %[a5], %[d0], %[Q], %[a5]\n\t"
-                    "ldrd   %[d1], %[d2], [%[r], #332]\n\t"
                     "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
                     "smlabb %[a6], %[d1], %[Q], %[a6]\n\t"
                     "smlad  %[a7], %[d1], %[P], %[a7]\n\t"
-                    "smlabb %[a7], %[d2], %[Q], %[a7]\n\t"
+                    "ldr    %[d0], [%[r], #336]\n\t"
+                    "smlabb %[a7], %[d0], %[Q], %[a7]\n\t"
                     "ldrd   %[P], %[Q], %[mc]\n\t"
-                    "ldr    %[d2], %[rsh]\n\t"
                     "ldr    %[d1], %[out]\n\t"
                     "smmlar %[d0], %[a0], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a0], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "ldr    %[a0], %[rsh]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
-                    "ldr    %[a0], %[ch]\n\t"
                     "smmlar %[d0], %[a1], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a1], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "ldr    %[a1], %[ch]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "smmlar %[d0], %[a2], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a2], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
                     "smmlar %[d0], %[a3], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a3], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "smmlar %[d0], %[a4], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a4], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
                     "smmlar %[d0], %[a5], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a5], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "smmlar %[d0], %[a6], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a6], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
                     "strb   %[d0], [%[d1]]\n\t"
                     "smmlar %[d0], %[a7], %[P], %[Q]\n\t"
                     "add    %[d0], %[d0], %[a7], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[d2]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
                     "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a0]]\n\t"
-                    "add    %[d1], %[d1], %[a0], lsl #1\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
                     "str    %[d1], %[out]\n\t"
                     "add    %[r], %[r], #32\n\t"
                     "ldr    %[d0], %[end]\n\t"
                     "cmp    %[r], %[d0]\n\t"
                     "bne    1b"
                     : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
-                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2),
-                      [P] "=&r"(P), [Q] "=&r"(Q), [out] "+m"(fr.out)
+                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [P] "=&r"(P),
+                      [Q] "=&r"(Q), [out] "+m"(fr.out)
                     : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2),
                       [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c)
                     : "cc", "memory");
@@ -725,7 +744,7 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
                                                                     int S, nn_out_t o, int kind, int8_t *out)
 {
     const uint8_t *r = (const uint8_t *)(const void *)x[0];
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if DW_OCTETS
     if (K == 3 && kind == NN_OUT_PLAIN && f_out >= 8) {
         r = dw_k3_octets(r, cc, ch, &out, f_out >> 3, S);
         f_out &= 7;
