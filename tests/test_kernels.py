@@ -312,15 +312,30 @@ def test_depthwise_conv2d_window_path(build_dir, tmp_path):
 
 
 def test_depthwise_conv2d_wide_rows(build_dir, tmp_path):
-    """Rows wide enough for the planar 3 x 3 path (strides 1 and 2): odd widths, a channel remainder, the
-    widest row its buffers take (66), every output stage and both requantization paths among the random cases."""
+    """Rows wide enough for the planar path (3 x 3 and 5 x 5, strides 1 and 2): odd widths (an odd
+    padding, a last pass of fewer than four pixels), a channel remainder, the channel counts it takes
+    as constants (8, 16) and others, the widest rows its buffers take, padding rows (t < k), every output
+    stage and both requantization paths among the random cases."""
     rng = np.random.default_rng(31)
     cases, wants = [], []
-    shapes = ((5, 64, 8, 1), (4, 33, 10, 1), (3, 66, 4, 1), (2, 40, 16, 1), (5, 64, 8, 2), (4, 65, 12, 2), (3, 66, 6, 2))
-    for t, f, c, stride in shapes * 6:
-        case, want = conv_case(rng, True, t, f, c, c, 3, stride, with_lut=bool(rng.random() < 0.3))
+    shapes = (
+        (5, 64, 8, 3, 1), (4, 33, 10, 3, 1), (3, 66, 4, 3, 1), (2, 40, 16, 3, 1), (3, 19, 12, 3, 1),
+        (5, 64, 8, 3, 2), (4, 65, 12, 3, 2), (3, 66, 6, 3, 2), (2, 35, 16, 3, 2),
+        (4, 16, 16, 5, 1), (3, 17, 8, 5, 1), (6, 64, 8, 5, 1), (2, 22, 12, 5, 1), (3, 18, 7, 5, 1),
+        (5, 32, 8, 5, 2), (4, 33, 16, 5, 2), (3, 64, 12, 5, 2), (2, 39, 4, 5, 2), (3, 31, 10, 5, 2),
+    )
+    planar = set()
+    for t, f, c, k, stride in shapes * 6:
+        case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.3))
         cases.append(case)
         wants.append(want)
+        _, _, _, f_out, _, _, pad, _, _, act_min, act_max, _ = (int(v) for v in case[1])
+        if kernel_variants.conv_row_kernel("depthwise_conv2d", c, f, f_out, k, stride, pad, act_min, act_max,
+                                           case[6].size > 0, c):
+            planar.add((f, c, k, stride, case[6].size > 0))
+    # every shape reaches the planar path (an instance's output stage), and each instance's two stages do
+    assert {s[:4] for s in planar} == {(f, c, k, stride) for _, f, c, k, stride in shapes}
+    assert {(s[2], s[3], s[4]) for s in planar} == {(k, s, lut) for k in (3, 5) for s in (1, 2) for lut in (False, True)}
     check_all(build_dir, tmp_path, cases, wants)
 
 

@@ -1,30 +1,37 @@
-"""The depthwise short-row instances (nn_dw<K>s<S>f<F>c<C>_lut_row, mn01's B7-B15) built for the
-Cortex-M4 with the firmware's flags (their assembly) and run in the unicorn emulator, against the
-Python integer arithmetic byte for byte: random data and weights, the edge cases of the fast path
-(time padding rows above and below, slow-requantization channels skipped to the plain path, every
-zero point), the general kernel on the same cases, and an instance handed an op of another shape.
-The host builds (plain C and DSP-emulated) are tests/test_kernels.py's."""
+"""The depthwise row kernels built for the Cortex-M4 with the firmware's flags (their DSP paths and
+Thumb-2 assembly) and run in the unicorn emulator (exporter/frontend/m4_program.py), against the
+Python integer arithmetic byte for byte: the planar instances (nn_dw<K>s<S>_*, B1-B6) and the
+short-row instances (nn_dw<K>s<S>f<F>c<C>_lut_row, B7-B15) on the edge cases their fast paths
+special-case (odd widths, channel remainders, last passes of 1-3 pixels, time padding rows,
+slow-requantization channels, every zero point), the general kernel on the same cases, and
+instances handed an op of another shape. The host builds (plain C and DSP-emulated) are
+tests/test_kernels.py's; they do not run the assembly."""
 
 from __future__ import annotations
+
+import subprocess
 
 import numpy as np
 import pytest
 
 from exporter import FIRMWARE_DIR
 from exporter.codegen import kernel_variants
+from exporter.frontend.m4_program import M4Program
+from exporter.frontend.m4sim import CFLAGS
 from exporter.quantization import int8_math
 from exporter.reference.int8_exec import conv_acc
+from test_kernels import conv_case
 
-pytest.importorskip("unicorn")
-
-MAX_W, MAX_C, MAX_X = 25 * 128, 128, 16 * 16 * 128
+MAX_W, MAX_C, MAX_X = 25 * 256, 256, 16384
+GUARD = 64  # bytes after the output that a kernel must leave alone
 
 DRIVER = rf"""
 #include "nn_kernels.h"
 #include <string.h>
-int8_t drv_w[{MAX_W}], drv_shift[{MAX_C}], drv_lut[256], drv_x[{MAX_X}], drv_out[{MAX_X}];
+int8_t drv_w[{MAX_W}], drv_shift[{MAX_C}], drv_lut[256], drv_x[{MAX_X}], drv_out[{MAX_X + GUARD}];
 int32_t drv_bias[{MAX_C}], drv_mult[{MAX_C}];
-int32_t drv_head[12]; /* c, f_in, f_out, k, stride, pad, zp_in, zp_out, t_in, t_out, -, - */
+/* c, f_in, f_out, k, stride, pad, zp_in, zp_out, t_in, t_out, act_min, act_max, has_lut */
+int32_t drv_head[13];
 char drv_name[64]; /* the row kernel: an instance, or "" for the general one */
 #define DRV_ENTRY(name) {{#name, name}},
 static const struct {{ const char *name; nn_row_fn fn; }} drv_fns[] = {{NN_CONV_VARIANTS(DRV_ENTRY)}};
@@ -36,8 +43,8 @@ int drv_run(void)
         if (!strcmp(drv_fns[i].name, drv_name)) fn = drv_fns[i].fn;
     if (drv_name[0] && fn == nn_depthwise_conv2d_row) return 1;
     const nn_conv_t p = {{(uint16_t)h[0], (uint16_t)h[0], (uint16_t)h[1], (uint16_t)h[2], (uint8_t)h[3],
-                         (uint8_t)h[4], (uint8_t)h[5], (int16_t)h[6], (int16_t)h[7], -128, 127,
-                         drv_w, drv_bias, drv_mult, drv_shift, drv_lut}};
+                         (uint8_t)h[4], (uint8_t)h[5], (int16_t)h[6], (int16_t)h[7], (int16_t)h[10],
+                         (int16_t)h[11], drv_w, drv_bias, drv_mult, drv_shift, h[12] ? drv_lut : NULL}};
     const size_t in_row = (size_t)h[1] * h[0], out_row = (size_t)h[2] * h[0];
     for (int to = 0; to < h[9]; ++to) {{
         const int8_t *rows[NN_MAX_K];
@@ -49,25 +56,72 @@ int drv_run(void)
 """
 
 
-@pytest.fixture(scope="module")
-def m4():
-    from exporter.frontend.m4_program import M4Program
-
+def build() -> M4Program:
     k = FIRMWARE_DIR / "kernels"
     return M4Program("the kernels", [k / "nn_conv.c", k / "nn_depthwise.c", k / "nn_elementwise.c"], k, DRIVER,
                      entry="drv_run")
 
 
-def run_m4(m4, variant: str | None, c, f, f_out, k, stride, zp_in, zp_out, t, t_out, w, bias, mult, shift, lut, x):
-    head = np.array([c, f, f_out, k, stride, k // 2, zp_in, zp_out, t, t_out, 0, 0], "<i4")
-    m4.write("drv_head", head.tobytes())
+@pytest.fixture(scope="module")
+def m4():
+    return build()
+
+
+def run_m4(m4, variant: str | None, c, f, f_out, k, stride, zp_in, zp_out, t, t_out, w, bias, mult, shift, lut, x,
+           pad=None, act_min=-128, act_max=127) -> tuple[bytes, int]:
+    """The output rows of one op through ``variant`` (None: the general kernel), and its instructions."""
+    n = t_out * f_out * c
+    assert x.size <= MAX_X and n <= MAX_X and w.size <= MAX_W and c <= MAX_C
+    pad = k // 2 if pad is None else pad
+    head = [c, f, f_out, k, stride, pad, zp_in, zp_out, t, t_out, act_min, act_max, int(lut.size > 0)]
+    m4.write("drv_head", np.array(head, "<i4").tobytes())
     m4.write("drv_name", (variant or "").encode().ljust(64, b"\0"))
     for sym, a in (("drv_w", w), ("drv_bias", bias), ("drv_mult", mult), ("drv_shift", shift), ("drv_lut", lut),
                    ("drv_x", x)):
         m4.write(sym, np.ascontiguousarray(a).tobytes())
+    m4.write("drv_out", bytes([0x5A]) * (n + GUARD))
     m4.instructions = 0
     assert m4.call("drv_run") == 0, f"{variant}: not a row kernel of nn_kernels.h"
-    return m4.read("drv_out", t_out * f_out * c), m4.instructions
+    out = m4.read("drv_out", n + GUARD)
+    assert out[n:] == bytes([0x5A]) * GUARD, f"{variant or 'general'} wrote beyond its output"
+    return out[:n], m4.instructions
+
+
+def run_case(m4, variant: str | None, case) -> bytes:
+    """A depthwise case of tests/test_kernels.py (conv_case) through ``variant``."""
+    _, head, w, bias, mult, shift, lut, x = case
+    cin, cout, f_in, f_out, k, stride, pad, zp_in, zp_out, act_min, act_max, t = (int(v) for v in head)
+    t_out = (t + 2 * pad - k) // stride + 1
+    got, _ = run_m4(m4, variant, cout, f_in, f_out, k, stride, zp_in, zp_out, t, t_out, w, bias, mult, shift, lut,
+                    x, pad, act_min, act_max)
+    return got
+
+
+def test_planar_instances_on_m4(m4):
+    """Each case through the general kernel and through the instance the exporter would choose (and, for
+    the shapes of no instance, the planar instance of the nearest shape: it hands them to the general
+    kernel)."""
+    rng = np.random.default_rng(41)
+    shapes = (  # t, f, channels, k, stride: the planar path's odd widths, channel remainders, widest rows
+        (5, 64, 8, 3, 1), (4, 33, 10, 3, 1), (3, 66, 4, 3, 1), (3, 19, 12, 3, 1), (2, 40, 16, 3, 1),
+        (5, 64, 8, 3, 2), (4, 65, 12, 3, 2), (3, 66, 6, 3, 2), (2, 35, 16, 3, 2),
+        (4, 16, 16, 5, 1), (3, 17, 8, 5, 1), (6, 64, 8, 5, 1), (2, 22, 12, 5, 1), (3, 18, 7, 5, 1),
+        (5, 32, 8, 5, 2), (4, 33, 16, 5, 2), (3, 64, 12, 5, 2), (2, 39, 4, 5, 2), (3, 31, 10, 5, 2),
+        (4, 8, 24, 3, 1), (3, 9, 20, 5, 2),  # short rows of no instance: the window path
+    )
+    chosen_count = 0
+    for t, f, c, k, stride in shapes * 4:
+        case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.4))
+        _, _, _, f_out, _, _, pad, _, _, act_min, act_max, _ = (int(v) for v in case[1])
+        chosen = kernel_variants.conv_row_kernel("depthwise_conv2d", c, f, f_out, k, stride, pad, act_min, act_max,
+                                                 case[6].size > 0, c)
+        chosen_count += chosen is not None
+        kind = "lut" if case[6].size else "plain"
+        for kernel in (None, chosen or f"nn_dw{k}s{stride}_{kind}_row"):
+            got = run_case(m4, kernel, case)
+            assert got == want.tobytes(), f"{kernel or 'general'} on {(t, f, c, k, stride)}: " \
+                f"{np.sum(np.frombuffer(got, np.int8) != want.ravel())} bytes differ"
+    assert chosen_count >= len(shapes)  # the instances' fast paths are reached, not only the fallback
 
 
 def short_case(rng, k, stride, f, c, t, slow: float, zp_in=None):
@@ -120,12 +174,18 @@ def test_short_row_instance_hands_other_shapes_to_the_general_kernel(m4):
         assert got == want.tobytes()
 
 
-if __name__ == "__main__":  # instructions per MAC of each instance on a 5-row case (all channels fast)
-    from exporter.frontend.m4_program import M4Program
+@pytest.mark.parametrize("flags", [["-O0"], ["-Og"], ["-O1"], ["-Os"], ["-O3"], ["-O2", "-fno-omit-frame-pointer"]])
+def test_depthwise_builds_at_every_optimization_level(flags, tmp_path):
+    """The inline assembly's register and constant operands hold without optimization too (a debug
+    build of an exported library) and with a frame pointer (profiling builds)."""
+    kernels = FIRMWARE_DIR / "kernels"
+    cflags = [f for f in CFLAGS if not f.startswith("-O")] + flags
+    subprocess.run(["arm-none-eabi-gcc", *cflags, f"-I{kernels}", "-c", str(kernels / "nn_depthwise.c"),
+                    "-o", str(tmp_path / "dw.o")], check=True, timeout=300)  # fmt: skip
 
-    k_dir = FIRMWARE_DIR / "kernels"
-    prog = M4Program("the kernels", [k_dir / "nn_conv.c", k_dir / "nn_depthwise.c", k_dir / "nn_elementwise.c"],
-                     k_dir, DRIVER, entry="drv_run")
+
+if __name__ == "__main__":  # instructions per MAC of each short-row instance on a 9-row case (all channels fast)
+    prog = build()
     for k, stride, f, c in kernel_variants.DEPTHWISE_SHORT:
         args, want = short_case(np.random.default_rng(0), k, stride, f, c, 9, 0.0)
         macs = want.size * k * k

@@ -13,6 +13,7 @@
 #include "nn_kernels.h"
 #include "nn_simd.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define NN_DW_CHUNK 16        /* channels per chunk (a multiple of 4) */
@@ -125,174 +126,673 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
 /* The planar path (3 x 3 and 5 x 5, strides 1 and 2, rows of at most NN_DW_PLANE - 8 padded
  * inputs): four channels at a time, their k input rows are first widened into int16 planes
  * [channel][kt][f] (padding = zp_in), so that two neighbouring taps of one channel are one word
- * and SMLAD does two MACs. */
+ * and SMLAD does two MACs. Then per channel one loop of passes of four output pixels (eight in
+ * Thumb-2 for mn01's 3 x 3 layers), each accumulating from the planes and storing its outputs
+ * (requantized in registers: no accumulator row in memory). No state survives a call: the planes
+ * and the per-channel constants are rebuilt for every output row (the caller's rows are only
+ * valid for the call, and RAM has no room for widened rows kept across calls). */
 #define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
+#define NN_DW_ROWB (2 * NN_DW_PLANE) /* bytes per plane row */
 
 typedef struct {
-    int16_t x[4][NN_DW_K_MAX][NN_DW_PLANE];
+    int16_t x[4 * NN_DW_K_MAX * NN_DW_PLANE]; /* channel j, kernel row kt: x + (j * K + kt) * NN_DW_PLANE */
 } __attribute__((aligned(8))) dw_planes_t; /* rows of 4-byte multiples: words and LDRD pairs */
+
+/* One channel's constants: per kernel row the weight words of dw_pass (doubled), the bias with
+ * zp_in's share folded in (doubled), and the fast requantization (mult and c adjacent: one LDRD). */
+typedef struct {
+    int32_t bias2;
+    nn_rqz_t q;
+    uint32_t w[NN_DW_K_MAX][4];
+} dw_chan_t;
+
+/* The weight words of four channels c0..c0+3 (all in the fast requantization), in the order of dw_pass:
+ * stride 1: 3 x 3 (w0, w1), (w1, w2); 5 x 5 (w0, w1), (w2, w3), (w1, w2), (w3, w4);
+ * stride 2: 3 x 3 (w0, w1), (w2, 0); 5 x 5 (w0, w1), (w2, w3), (w4, 0).
+ * Each tap word of four channels is widened once (SXTB16 lanes: channels 0 and 2, 1 and 3). */
+static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t *p, int c0, int K, int S,
+                                                                 dw_chan_t *cc)
+{
+    const int ch = p->cout;
+    const int8_t *wp = p->weights + c0;
+    uint32_t sa = 0, sb = 0; /* doubled weight sums, int16 lanes (|2 * sum| <= 2 * 25 * 128) */
+    _Pragma("GCC unroll 1") for (int kt = 0; kt < K; ++kt) { /* once per row and group: compact */
+        uint32_t A[NN_DW_K_MAX], B[NN_DW_K_MAX];
+        _Pragma("GCC unroll 5") for (int kf = 0; kf < K; ++kf) {
+            const uint32_t X = nn_load32(wp + (size_t)(kt * K + kf) * ch);
+            const uint32_t a = nn_sxtb16(X), b = nn_sxtb16_ror8(X);
+            A[kf] = nn_sadd16(a, a);
+            B[kf] = nn_sadd16(b, b);
+            sa = nn_sadd16(sa, A[kf]);
+            sb = nn_sadd16(sb, B[kf]);
+        }
+        /* word (u, v) of channel j: the bottom lanes of A (j = 0), B (1), the top ones of A (2), B (3) */
+#define DW_PAIR(U, V)                                                                                          \
+    do {                                                                                                       \
+        cc[0].w[kt][n] = nn_pack_lo(A[U], A[V]);                                                               \
+        cc[1].w[kt][n] = nn_pack_lo(B[U], B[V]);                                                               \
+        cc[2].w[kt][n] = nn_pack_hi(A[U], A[V]);                                                               \
+        cc[3].w[kt][n] = nn_pack_hi(B[U], B[V]);                                                               \
+        ++n;                                                                                                   \
+    } while (0)
+#define DW_LAST(U)                                                                                             \
+    do {                                                                                                       \
+        cc[0].w[kt][n] = A[U] & 0xffffu;                                                                       \
+        cc[1].w[kt][n] = B[U] & 0xffffu;                                                                       \
+        cc[2].w[kt][n] = A[U] >> 16;                                                                           \
+        cc[3].w[kt][n] = B[U] >> 16;                                                                           \
+        ++n;                                                                                                   \
+    } while (0)
+        int n = 0;
+        DW_PAIR(0, 1);
+        if (K == 5) DW_PAIR(2, 3);
+        if (S == 1) {
+            DW_PAIR(1, 2);
+            if (K == 5) DW_PAIR(3, 4);
+        } else {
+            DW_LAST(K - 1);
+        }
+#undef DW_PAIR
+#undef DW_LAST
+    }
+    const int32_t zp = p->zp_in;
+    const int32_t sum[4] = {(int16_t)(sa & 0xffffu), (int16_t)(sb & 0xffffu), (int16_t)(sa >> 16), (int16_t)(sb >> 16)};
+    for (int j = 0; j < 4; ++j) {
+        const int c = c0 + j;
+        cc[j].bias2 = 2 * p->bias[c] - zp * sum[j];
+        cc[j].q = nn_rqz_make(p->mult[c], p->shift[c], p->zp_out);
+    }
+}
 
 static inline void dw_store32(void *p, uint32_t v)
 {
     memcpy(p, &v, 4);
 }
 
-/* Planes of channels c0..c0+3: k rows of fp elements, then 8 of slack, left as they are: a pass of
- * NN_DW_PASS pixels reads them only for accumulators beyond the row's outputs (never stored) or
- * as the unused half of a word. */
-static void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* The step of dw_fill_planes (four pixels of four channels) in Thumb-2: the four pixel words (a channel
+ * count CH of 8 or 16 as offsets, else register offsets), widened and paired by channel, two words
+ * per channel stored with STRD; the planes of channels 0..3 are J = K * NN_DW_PLANE int16 apart:
+ * for K = 3 all four are in reach of one pointer (d at channel 1), for K = 5 two pointers. */
+#define DW_FILL_LOADS_IMM                                                                                      \
+    "ldr    %[x1], [%[src], %[c1]]\n\t"                                                                        \
+    "ldr    %[x2], [%[src], %[c2]]\n\t"                                                                        \
+    "ldr    %[x3], [%[src], %[c3]]\n\t"                                                                        \
+    "ldr    %[x0], [%[src]], %[c4]\n\t"
+#define DW_FILL_LOADS_REG                                                                                      \
+    "ldr    %[x0], [%[src]]\n\t"                                                                               \
+    "ldr    %[x1], [%[src], %[ch]]\n\t"                                                                        \
+    "ldr    %[x2], [%[src], %[ch], lsl #1]\n\t"                                                                \
+    "add    %[src], %[src], %[ch], lsl #2\n\t"                                                                 \
+    "sub    %[x3], %[src], %[ch]\n\t"                                                                          \
+    "ldr    %[x3], [%[x3]]\n\t"
+#define DW_FILL_WIDEN                                                                                          \
+    "sxtb16 %[t0], %[x0]\n\t"                                                                                  \
+    "sxtb16 %[t1], %[x1]\n\t"                                                                                  \
+    "sxtb16 %[t2], %[x2]\n\t"                                                                                  \
+    "pkhbt  %[r1], %[t0], %[t1], lsl #16\n\t" /* channel 0: pixels (f, f + 1) */                               \
+    "pkhtb  %[t1], %[t1], %[t0], asr #16\n\t" /* channel 2 */                                                  \
+    "sxtb16 %[t0], %[x3]\n\t"                                                                                  \
+    "pkhbt  %[r2], %[t2], %[t0], lsl #16\n\t" /* channel 0: pixels (f + 2, f + 3) */                           \
+    "pkhtb  %[t0], %[t0], %[t2], asr #16\n\t" /* channel 2 */
+#define DW_FILL_WIDEN_ODD                                                                                      \
+    "sxtb16 %[x0], %[x0], ror #8\n\t"                                                                          \
+    "sxtb16 %[x1], %[x1], ror #8\n\t"                                                                          \
+    "sxtb16 %[x2], %[x2], ror #8\n\t"                                                                          \
+    "sxtb16 %[x3], %[x3], ror #8\n\t"                                                                          \
+    "pkhbt  %[t0], %[x0], %[x1], lsl #16\n\t" /* channel 1 */                                                  \
+    "pkhbt  %[t1], %[x2], %[x3], lsl #16\n\t"                                                                  \
+    "pkhtb  %[x1], %[x1], %[x0], asr #16\n\t" /* channel 3 */                                                  \
+    "pkhtb  %[x3], %[x3], %[x2], asr #16\n\t"
+#define DW_FILL_STORES_3 /* d: channel 1 */                                                                    \
+    DW_FILL_WIDEN                                                                                              \
+    "strd   %[t1], %[t0], [%[d], %[j1]]\n\t"                                                                   \
+    DW_FILL_WIDEN_ODD                                                                                          \
+    "strd   %[x1], %[x3], [%[d], %[j2]]\n\t"                                                                   \
+    "strd   %[r1], %[r2], [%[d], %[jm]]\n\t"                                                                   \
+    "strd   %[t0], %[t1], [%[d]], #8\n\t"
+#define DW_FILL_STORES_5 /* d: channel 0 */                                                                    \
+    DW_FILL_WIDEN                                                                                              \
+    "add    %[t2], %[d], %[j2]\n\t"                                                                            \
+    "strd   %[t1], %[t0], [%[t2]]\n\t"                                                                         \
+    DW_FILL_WIDEN_ODD                                                                                          \
+    "strd   %[t0], %[t1], [%[d], %[j1]]\n\t"                                                                   \
+    "strd   %[x1], %[x3], [%[t2], %[j1]]\n\t"                                                                  \
+    "strd   %[r1], %[r2], [%[d]], #8\n\t"
+#define DW_FILL_STORES(K) DW_FILL_STORES_##K
+#define DW_FILL_ASM(LOADS, K, CH)                                                                              \
+    do {                                                                                                       \
+        uint32_t x0, x1, x2, x3, t0, t1, t2, r1, r2;                                                           \
+        int16_t *dd = d + (K == 3 ? 3 * NN_DW_PLANE : 0);                                                      \
+        __asm__ volatile("1:\n\t" LOADS DW_FILL_STORES(K) "cmp    %[src], %[end]\n\t"                          \
+                         "bne    1b"                                                                           \
+                         : [src] "+r"(src), [d] "+r"(dd), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2),      \
+                           [x3] "=&r"(x3), [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [r1] "=&r"(r1),     \
+                           [r2] "=&r"(r2)                                                                      \
+                         : [ch] "r"(ch), [end] "r"(end), [c1] "i"(CH), [c2] "i"(2 * CH), [c3] "i"(3 * CH),     \
+                           [c4] "i"(4 * CH), [j1] "i"(2 * K * NN_DW_PLANE), [j2] "i"(4 * K * NN_DW_PLANE),     \
+                           [jm] "i"(-2 * K * NN_DW_PLANE)                                                      \
+                         : "cc", "memory");                                                                    \
+        d = dd - (K == 3 ? 3 * NN_DW_PLANE : 0);                                                               \
+    } while (0)
+#endif
+
+/* Planes of channels c0..c0+3: K rows of fp elements, then 8 of slack, left as they are: a pass of
+ * four pixels reads them only for accumulators beyond the row's outputs (never stored) or as the
+ * unused half of a word. The words are written aligned to the padded row: four pixels per step,
+ * two words per channel (STRD; the planes K rows apart, constant offsets from one pointer). */
+static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows,
+                                                                 int c0, int K, dw_planes_t *pl)
 {
-    const int k = p->k, pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
+    const int pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
-    for (int kt = 0; kt < k; ++kt) {
-        if (!rows[kt]) {
-            for (int j = 0; j < 4; ++j)
-                for (int f = 0; f < n; ++f) pl->x[j][kt][f] = zp;
+    const int J = K * NN_DW_PLANE; /* int16 from one channel's planes to the next */
+    const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp);
+    for (int kt = 0; kt < K; ++kt) {
+        int16_t *x = pl->x + kt * NN_DW_PLANE;
+        if (!rows[kt]) { /* words: the last one may write an element of the slack */
+            for (int f = 0; f < n; f += 2) {
+                dw_store32(x + f, zz);
+                dw_store32(x + J + f, zz);
+                dw_store32(x + 2 * J + f, zz);
+                dw_store32(x + 3 * J + f, zz);
+            }
             continue;
         }
-        for (int j = 0; j < 4; ++j) {
-            for (int f = 0; f < pad; ++f) pl->x[j][kt][f] = zp;
-            for (int f = pad + f_in; f < n; ++f) pl->x[j][kt][f] = zp;
+        if (pad <= 2) { /* a word per side and channel: the pixels (stored next) or the slack overwrite the rest */
+            const int r = pad + f_in;
+            dw_store32(x, zz);
+            dw_store32(x + J, zz);
+            dw_store32(x + 2 * J, zz);
+            dw_store32(x + 3 * J, zz);
+            dw_store32(x + r, zz);
+            dw_store32(x + J + r, zz);
+            dw_store32(x + 2 * J + r, zz);
+            dw_store32(x + 3 * J + r, zz);
+        } else {
+            for (int f = 0; f < pad; ++f) {
+                x[f] = x[J + f] = x[2 * J + f] = x[3 * J + f] = zp;
+                x[n - 1 - f] = x[J + n - 1 - f] = x[2 * J + n - 1 - f] = x[3 * J + n - 1 - f] = zp;
+            }
         }
         const int8_t *src = rows[kt] + c0;
-        int16_t *d0 = &pl->x[0][kt][pad], *d1 = &pl->x[1][kt][pad], *d2 = &pl->x[2][kt][pad], *d3 = &pl->x[3][kt][pad];
-        int f = 0;
-        for (; f + 2 <= f_in; f += 2, src += 2 * ch) {
-            /* two pixels of four channels -> a word (pixel f, pixel f + 1) per channel */
-            const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch);
-            const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1);         /* (c0, c2) */
-            const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1); /* (c1, c3) */
-            dw_store32(d0 + f, nn_pack_lo(a0, a1));
-            dw_store32(d2 + f, nn_pack_hi(a0, a1));
-            dw_store32(d1 + f, nn_pack_lo(b0, b1));
-            dw_store32(d3 + f, nn_pack_hi(b0, b1));
+        int f = 0, e = pad; /* next input pixel, its element in the padded row */
+        if (e & 1) {        /* an odd padding: the first pixel alone, then aligned words */
+            x[e] = src[0];
+            x[J + e] = src[1];
+            x[2 * J + e] = src[2];
+            x[3 * J + e] = src[3];
+            ++f, ++e, src += ch;
         }
-        if (f < f_in) {
-            d0[f] = src[0];
-            d1[f] = src[1];
-            d2[f] = src[2];
-            d3[f] = src[3];
+        int16_t *d = x + e;
+        const int8_t *const end = src + (size_t)((f_in - f) >> 2) * 4 * ch;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+        /* the loop below in Thumb-2 (GCC's C spills: 34 instructions per step where 26 to 29 do) */
+        if (src != end) {
+            if (K == 3 && ch == 8) DW_FILL_ASM(DW_FILL_LOADS_IMM, 3, 8);
+            else if (K == 3 && ch == 16) DW_FILL_ASM(DW_FILL_LOADS_IMM, 3, 16);
+            else if (K == 3) DW_FILL_ASM(DW_FILL_LOADS_REG, 3, 0);
+            else if (ch == 8) DW_FILL_ASM(DW_FILL_LOADS_IMM, 5, 8);
+            else if (ch == 16) DW_FILL_ASM(DW_FILL_LOADS_IMM, 5, 16);
+            else DW_FILL_ASM(DW_FILL_LOADS_REG, 5, 0);
+        }
+#else
+        for (; src != end; src += 4 * ch, d += 4) {
+            /* four pixels of four channels -> two words (pixels f, f + 1), (f + 2, f + 3) per channel */
+            const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch), X2 = nn_load32(src + 2 * ch),
+                           X3 = nn_load32(src + 3 * ch);
+            const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1), a2 = nn_sxtb16(X2), a3 = nn_sxtb16(X3);
+            nn_store2_at(d, 0, nn_pack_lo(a0, a1), nn_pack_lo(a2, a3));
+            nn_store2_at(d, 4 * J, nn_pack_hi(a0, a1), nn_pack_hi(a2, a3));
+            const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1), b2 = nn_sxtb16_ror8(X2),
+                           b3 = nn_sxtb16_ror8(X3);
+            nn_store2_at(d, 2 * J, nn_pack_lo(b0, b1), nn_pack_lo(b2, b3));
+            nn_store2_at(d, 6 * J, nn_pack_hi(b0, b1), nn_pack_hi(b2, b3));
+        }
+#endif
+        nn_mem_barrier(); /* the asm stores above name no memory */
+        for (f += (f_in - f) & ~3; f < f_in; ++f, ++d, src += ch) {
+            d[0] = src[0];
+            d[J] = src[1];
+            d[2 * J] = src[2];
+            d[3 * J] = src[3];
         }
     }
 }
 
-/* One channel's output row from its planes x[kt][.]: W[kt][m] = doubled (w[2m], w[2m+1]),
- * W[kt][K/2] = doubled (w[K-2], w[K-1]) (the last tap on top); out is the channel's first
- * output, ch bytes per pixel. 3 x 3 with stride 1 has a path of its own (below).
- * First the accumulators of the whole row (weights in registers; NN_DW_PASS output pixels
- * per pass: with stride 1 pixel j + 1 reads the words of pixel j one element on, and the
- * odd last tap of pixels 2i and 2i + 1 is the bottom and top of one word), then their
- * output stage (its constants in registers): two loops that each fit the register file. */
-#define NN_DW_PASS 4
-
-/* 3 x 3, stride 1: two pixels per pass from one aligned word pair per row (LDRD) with all six
- * weight words in registers: with d0 = (x0, x1), d1 = (x2, x3) and P = (w0, w1), Q = (w1, w2),
- * pixel 0 is d0.P + bottom(d1) top(Q), pixel 1 top(d0) bottom(P) + d1.Q. The two accumulators
- * go back into the planes' first two rows, over the word the pass has just read (no later
- * pass reads it): no pointer of their own. Then the output stage reads them from there. */
-static inline __attribute__((always_inline)) void dw_planar_3x3_s1(const int16_t (*x)[NN_DW_PLANE],
-                                                                   const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
-                                                                   int f_out, int ch, nn_out_t o, int kind,
-                                                                   int8_t *out)
+/* One function per kernel size. */
+static __attribute__((noinline)) void dw_fill_3(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    uint8_t *const r0 = (uint8_t *)(uintptr_t)x[0]; /* the planes are this call's scratch */
-    const uint32_t p0 = W[0][0], q0 = W[0][1], p1 = W[1][0], q1 = W[1][1], p2 = W[2][0], q2 = W[2][1];
-    enum { ROW = 2 * NN_DW_PLANE }; /* bytes */
-    for (uint8_t *r = r0, *const end = r0 + 2 * ((f_out + 1) & ~1); r != end; r += 4) {
-        uint32_t d0, d1;
-        nn_load2((const uint32_t *)(const void *)r, &d0, &d1);
-        int32_t a0 = nn_smlad(d0, p0, bias2), a1 = nn_smlatb(d0, p0, bias2);
-        a0 = nn_smlabt(d1, q0, a0);
-        a1 = nn_smlad(d1, q0, a1);
-        nn_load2((const uint32_t *)(const void *)(r + ROW), &d0, &d1);
-        a0 = nn_smlad(d0, p1, a0);
-        a1 = nn_smlatb(d0, p1, a1);
-        a0 = nn_smlabt(d1, q1, a0);
-        a1 = nn_smlad(d1, q1, a1);
-        nn_load2((const uint32_t *)(const void *)(r + 2 * ROW), &d0, &d1);
-        a0 = nn_smlad(d0, p2, a0);
-        a1 = nn_smlatb(d0, p2, a1);
-        a0 = nn_smlabt(d1, q2, a0);
-        a1 = nn_smlad(d1, q2, a1);
-        memcpy(r, &a0, 4);
-        memcpy(r + ROW, &a1, 4);
-    }
-    int fo = 0;
-    for (const uint8_t *r = r0; fo + 2 <= f_out; fo += 2, r += 4, out += 2 * ch) {
-        int32_t a0, a1;
-        memcpy(&a0, r, 4);
-        memcpy(&a1, r + ROW, 4);
-        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
-        out[ch] = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
-    }
-    if (fo < f_out) {
-        int32_t a0;
-        memcpy(&a0, r0 + 2 * fo, 4);
-        out[0] = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
-    }
+    dw_fill_planes(p, rows, c0, 3, pl);
 }
 
+static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
+{
+    dw_fill_planes(p, rows, c0, 5, pl);
+}
+
+/* One pass: the accumulators of four output pixels of one channel from its planes (r: the first
+ * element the pass reads, 4-byte aligned), with the words W of dw_group_setup. Stride 1: pixel j + 1
+ * reads the words of pixel j one element on (the odd last tap of pixels 2i and 2i + 1 is the
+ * bottom and top of one word); stride 2: each pixel starts a word. The weight words are re-read
+ * per pass (one LDRD or two per kernel row): they do not fit in registers next to the pass. */
+/* Kernel row KT of a pass (a macro: the weight words' offsets are constants at any optimization level). */
+#define DW_PASS_ROW(KT)                                                                                        \
+    do {                                                                                                       \
+        const uint32_t *row = (const uint32_t *)(const void *)(r + (KT) * NN_DW_ROWB);                         \
+        uint32_t d0, d1, d2, d3, d4, d5, P, Q, P1, Q1;                                                         \
+        nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][0]), P, Q);                                          \
+        if (K == 3 && S == 1) { /* P = (w0, w1), Q = (w1, w2) */                                               \
+            nn_load2(row, &d0, &d1);                                                                           \
+            d2 = row[2];                                                                                       \
+            a0 = nn_smlabt(d1, Q, nn_smlad(d0, P, a0));                                                        \
+            a1 = nn_smlad(d1, Q, nn_smlatb(d0, P, a1));                                                        \
+            a2 = nn_smlabt(d2, Q, nn_smlad(d1, P, a2));                                                        \
+            a3 = nn_smlad(d2, Q, nn_smlatb(d1, P, a3));                                                        \
+        } else if (K == 5 && S == 1) { /* P = (w0, w1), Q = (w2, w3), P1 = (w1, w2), Q1 = (w3, w4) */          \
+            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][2]), P1, Q1);                                    \
+            nn_load2(row, &d0, &d1);                                                                           \
+            nn_load2(row + 2, &d2, &d3);                                                                       \
+            a0 = nn_smlabt(d2, Q1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));                                      \
+            a1 = nn_smlad(d2, Q1, nn_smlad(d1, P1, nn_smlatb(d0, P, a1)));                                     \
+            a2 = nn_smlabt(d3, Q1, nn_smlad(d2, Q, nn_smlad(d1, P, a2)));                                      \
+            a3 = nn_smlad(d3, Q1, nn_smlad(d2, P1, nn_smlatb(d1, P, a3)));                                     \
+        } else if (K == 3) { /* stride 2: P = (w0, w1), Q = (w2, 0) */                                         \
+            nn_load2(row, &d0, &d1);                                                                           \
+            nn_load2(row + 2, &d2, &d3);                                                                       \
+            d4 = row[4];                                                                                       \
+            a0 = nn_smlabb(d1, Q, nn_smlad(d0, P, a0));                                                        \
+            a1 = nn_smlabb(d2, Q, nn_smlad(d1, P, a1));                                                        \
+            a2 = nn_smlabb(d3, Q, nn_smlad(d2, P, a2));                                                        \
+            a3 = nn_smlabb(d4, Q, nn_smlad(d3, P, a3));                                                        \
+        } else { /* 5 x 5, stride 2: P = (w0, w1), Q = (w2, w3), P1 = (w4, 0) */                               \
+            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][2]), P1, Q1); /* Q1: unused */                   \
+            nn_load2(row, &d0, &d1);                                                                           \
+            nn_load2(row + 2, &d2, &d3);                                                                       \
+            nn_load2(row + 4, &d4, &d5);                                                                       \
+            a0 = nn_smlabb(d2, P1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));                                      \
+            a1 = nn_smlabb(d3, P1, nn_smlad(d2, Q, nn_smlad(d1, P, a1)));                                      \
+            a2 = nn_smlabb(d4, P1, nn_smlad(d3, Q, nn_smlad(d2, P, a2)));                                      \
+            a3 = nn_smlabb(d5, P1, nn_smlad(d4, Q, nn_smlad(d3, P, a3)));                                      \
+        }                                                                                                      \
+        (void)d3, (void)d4, (void)d5, (void)P1, (void)Q1;                                                      \
+    } while (0)
+
+static inline __attribute__((always_inline)) void dw_pass(const uint8_t *r, const dw_chan_t *cc, int K, int S,
+                                                          int32_t *a)
+{
+    int32_t a0 = cc->bias2, a1 = a0, a2 = a0, a3 = a0;
+    DW_PASS_ROW(0);
+    DW_PASS_ROW(1);
+    DW_PASS_ROW(2);
+    if (K == 5) {
+        DW_PASS_ROW(3);
+        DW_PASS_ROW(4);
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+
+/* The first n (1..4) accumulators of a pass to out, out + ch, ... (o2 = out + 2 * ch: every store
+ * one STRB with a register offset). */
+static inline __attribute__((always_inline)) void dw_pass_out(const int32_t *a, int n, const dw_chan_t *cc,
+                                                              nn_out_t o, int kind, int8_t *out, int8_t *o2, int ch)
+{
+    uint32_t mult, c;
+    nn_load2_fresh(cc, (int)offsetof(dw_chan_t, q.mult), mult, c);
+    nn_rqz_t q;
+    q.mult = (int32_t)mult;
+    q.c = (int32_t)c;
+    q.rsh = cc->q.rsh;
+    out[0] = nn_outz_k(nn_rqz_apply(a[0], q), o, kind);
+    if (n > 1) out[ch] = nn_outz_k(nn_rqz_apply(a[1], q), o, kind);
+    if (n > 2) o2[0] = nn_outz_k(nn_rqz_apply(a[2], q), o, kind);
+    if (n > 3) o2[ch] = nn_outz_k(nn_rqz_apply(a[3], q), o, kind);
+}
+
+/* The eight-pixel passes take 13 registers: only where GCC optimizes (without optimization it
+ * cannot allocate them: a debug build takes the C passes). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+#define DW_OCTETS 1
+#else
+#define DW_OCTETS 0
+#endif
+
+#if DW_OCTETS
+/* 3 x 3 with no activation (mn01's B1-B3): passes of eight pixels in Thumb-2, the words of dw_pass.
+ * Eight accumulators, two data words and the row's two weight words: 13 registers (a frame pointer
+ * may keep the 14th); the constants, the output pointer and the end are read from the stack (fr).
+ * Per pass 114 (stride 1) and 120 (stride 2) instructions where two passes of dw_pass take 126 and
+ * 132. */
+typedef struct {
+    dw_chan_t k;           /* its first three kernel rows: one block copy (LDM / STM) */
+    int32_t ch;
+    int8_t *out;
+    const uint8_t *end;
+} dw_k3_frame_t;
+
+static inline __attribute__((always_inline)) const uint8_t *dw_k3_octets(const uint8_t *r, const dw_chan_t *cc,
+                                                                        int ch, int8_t **out, int n8, int S)
+{
+    dw_k3_frame_t fr;
+    memcpy(&fr.k, cc, offsetof(dw_chan_t, w[3]));
+    fr.ch = ch;
+    fr.out = *out;
+    fr.end = r + 16 * S * n8;
+    uint32_t a0, a1, a2, a3, a4, a5, a6, a7, d0, d1, P, Q;
+    if (S == 1)
+        __asm__ volatile(
+                    "1:\n\t"
+                    "ldr    %[a7], %[bias]\n\t"
+                    "ldrd   %[P], %[Q], %[w0]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #0]\n\t"
+                    "smlad  %[a0], %[d0], %[P], %[a7]\n\t"
+                    "smlatb %[a1], %[d0], %[P], %[a7]\n\t"
+                    "smlad  %[a2], %[d1], %[P], %[a7]\n\t"
+                    "smlatb %[a3], %[d1], %[P], %[a7]\n\t"
+                    "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
+                    "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #8]\n\t"
+                    "smlabt %[a2], %[d0], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a7]\n\t"
+                    "smlatb %[a5], %[d0], %[P], %[a7]\n\t"
+                    "smlad  %[a6], %[d1], %[P], %[a7]\n\t"
+                    "smlatb %[a7], %[d1], %[P], %[a7]\n\t"
+                    "smlabt %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[Q], %[a5]\n\t"
+                    "ldr    %[d0], [%[r], #16]\n\t"
+                    "smlabt %[a6], %[d0], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d0], %[Q], %[a7]\n\t"
+                    "ldrd   %[P], %[Q], %[w1]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #152]\n\t"
+                    "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
+                    "smlatb %[a1], %[d0], %[P], %[a1]\n\t"
+                    "smlad  %[a2], %[d1], %[P], %[a2]\n\t"
+                    "smlatb %[a3], %[d1], %[P], %[a3]\n\t"
+                    "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
+                    "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #160]\n\t"
+                    "smlabt %[a2], %[d0], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlatb %[a5], %[d0], %[P], %[a5]\n\t"
+                    "smlad  %[a6], %[d1], %[P], %[a6]\n\t"
+                    "smlatb %[a7], %[d1], %[P], %[a7]\n\t"
+                    "smlabt %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[Q], %[a5]\n\t"
+                    "ldr    %[d0], [%[r], #168]\n\t"
+                    "smlabt %[a6], %[d0], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d0], %[Q], %[a7]\n\t"
+                    "ldrd   %[P], %[Q], %[w2]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #304]\n\t"
+                    "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
+                    "smlatb %[a1], %[d0], %[P], %[a1]\n\t"
+                    "smlad  %[a2], %[d1], %[P], %[a2]\n\t"
+                    "smlatb %[a3], %[d1], %[P], %[a3]\n\t"
+                    "smlabt %[a0], %[d1], %[Q], %[a0]\n\t"
+                    "smlad  %[a1], %[d1], %[Q], %[a1]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #312]\n\t"
+                    "smlabt %[a2], %[d0], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlatb %[a5], %[d0], %[P], %[a5]\n\t"
+                    "smlad  %[a6], %[d1], %[P], %[a6]\n\t"
+                    "smlatb %[a7], %[d1], %[P], %[a7]\n\t"
+                    "smlabt %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[Q], %[a5]\n\t"
+                    "ldr    %[d0], [%[r], #320]\n\t"
+                    "smlabt %[a6], %[d0], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d0], %[Q], %[a7]\n\t"
+                    "ldrd   %[P], %[Q], %[mc]\n\t"
+                    "ldr    %[d1], %[out]\n\t"
+                    "smmlar %[d0], %[a0], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a0], asr #31\n\t"
+                    "ldr    %[a0], %[rsh]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a1], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a1], asr #31\n\t"
+                    "ldr    %[a1], %[ch]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "smmlar %[d0], %[a2], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a2], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a3], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a3], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "smmlar %[d0], %[a4], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a4], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a5], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a5], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "smmlar %[d0], %[a6], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a6], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a7], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a7], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "str    %[d1], %[out]\n\t"
+                    "add    %[r], %[r], #16\n\t"
+                    "ldr    %[d0], %[end]\n\t"
+                    "cmp    %[r], %[d0]\n\t"
+                    "bne    1b"
+                    : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
+                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [P] "=&r"(P),
+                      [Q] "=&r"(Q), [out] "+m"(fr.out)
+                    : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2),
+                      [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c)
+                    : "cc", "memory");
+    else
+        __asm__ volatile(
+                    "1:\n\t"
+                    "ldr    %[a7], %[bias]\n\t"
+                    "ldrd   %[P], %[Q], %[w0]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #0]\n\t"
+                    "smlad  %[a0], %[d0], %[P], %[a7]\n\t"
+                    "smlabb %[a0], %[d1], %[Q], %[a0]\n\t"
+                    "smlad  %[a1], %[d1], %[P], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #8]\n\t"
+                    "smlabb %[a1], %[d0], %[Q], %[a1]\n\t"
+                    "smlad  %[a2], %[d0], %[P], %[a7]\n\t"
+                    "smlabb %[a2], %[d1], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d1], %[P], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #16]\n\t"
+                    "smlabb %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a7]\n\t"
+                    "smlabb %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[P], %[a7]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #24]\n\t"
+                    "smlabb %[a5], %[d0], %[Q], %[a5]\n\t"
+                    "smlad  %[a6], %[d0], %[P], %[a7]\n\t"
+                    "smlabb %[a6], %[d1], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d1], %[P], %[a7]\n\t"
+                    "ldr    %[d0], [%[r], #32]\n\t"
+                    "smlabb %[a7], %[d0], %[Q], %[a7]\n\t"
+                    "ldrd   %[P], %[Q], %[w1]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #152]\n\t"
+                    "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
+                    "smlabb %[a0], %[d1], %[Q], %[a0]\n\t"
+                    "smlad  %[a1], %[d1], %[P], %[a1]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #160]\n\t"
+                    "smlabb %[a1], %[d0], %[Q], %[a1]\n\t"
+                    "smlad  %[a2], %[d0], %[P], %[a2]\n\t"
+                    "smlabb %[a2], %[d1], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d1], %[P], %[a3]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #168]\n\t"
+                    "smlabb %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlabb %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[P], %[a5]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #176]\n\t"
+                    "smlabb %[a5], %[d0], %[Q], %[a5]\n\t"
+                    "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
+                    "smlabb %[a6], %[d1], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d1], %[P], %[a7]\n\t"
+                    "ldr    %[d0], [%[r], #184]\n\t"
+                    "smlabb %[a7], %[d0], %[Q], %[a7]\n\t"
+                    "ldrd   %[P], %[Q], %[w2]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #304]\n\t"
+                    "smlad  %[a0], %[d0], %[P], %[a0]\n\t"
+                    "smlabb %[a0], %[d1], %[Q], %[a0]\n\t"
+                    "smlad  %[a1], %[d1], %[P], %[a1]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #312]\n\t"
+                    "smlabb %[a1], %[d0], %[Q], %[a1]\n\t"
+                    "smlad  %[a2], %[d0], %[P], %[a2]\n\t"
+                    "smlabb %[a2], %[d1], %[Q], %[a2]\n\t"
+                    "smlad  %[a3], %[d1], %[P], %[a3]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #320]\n\t"
+                    "smlabb %[a3], %[d0], %[Q], %[a3]\n\t"
+                    "smlad  %[a4], %[d0], %[P], %[a4]\n\t"
+                    "smlabb %[a4], %[d1], %[Q], %[a4]\n\t"
+                    "smlad  %[a5], %[d1], %[P], %[a5]\n\t"
+                    "ldrd   %[d0], %[d1], [%[r], #328]\n\t"
+                    "smlabb %[a5], %[d0], %[Q], %[a5]\n\t"
+                    "smlad  %[a6], %[d0], %[P], %[a6]\n\t"
+                    "smlabb %[a6], %[d1], %[Q], %[a6]\n\t"
+                    "smlad  %[a7], %[d1], %[P], %[a7]\n\t"
+                    "ldr    %[d0], [%[r], #336]\n\t"
+                    "smlabb %[a7], %[d0], %[Q], %[a7]\n\t"
+                    "ldrd   %[P], %[Q], %[mc]\n\t"
+                    "ldr    %[d1], %[out]\n\t"
+                    "smmlar %[d0], %[a0], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a0], asr #31\n\t"
+                    "ldr    %[a0], %[rsh]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a1], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a1], asr #31\n\t"
+                    "ldr    %[a1], %[ch]\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "smmlar %[d0], %[a2], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a2], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a3], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a3], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "smmlar %[d0], %[a4], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a4], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a5], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a5], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "smmlar %[d0], %[a6], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a6], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1]]\n\t"
+                    "smmlar %[d0], %[a7], %[P], %[Q]\n\t"
+                    "add    %[d0], %[d0], %[a7], asr #31\n\t"
+                    "asr    %[d0], %[d0], %[a0]\n\t"
+                    "ssat   %[d0], #8, %[d0]\n\t"
+                    "strb   %[d0], [%[d1], %[a1]]\n\t"
+                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
+                    "str    %[d1], %[out]\n\t"
+                    "add    %[r], %[r], #32\n\t"
+                    "ldr    %[d0], %[end]\n\t"
+                    "cmp    %[r], %[d0]\n\t"
+                    "bne    1b"
+                    : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
+                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [P] "=&r"(P),
+                      [Q] "=&r"(Q), [out] "+m"(fr.out)
+                    : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2),
+                      [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c)
+                    : "cc", "memory");
+    *out = fr.out;
+    return r;
+}
+#endif
+
+/* One channel's output row from its planes x[kt][.]; out: the channel's first output, ch bytes per pixel. */
 static inline __attribute__((always_inline)) void dw_planar_channel(const int16_t (*x)[NN_DW_PLANE],
-                                                                    const uint32_t (*W)[3], int32_t bias2, nn_rqz_t q,
-                                                                    int f_out, int ch, int K, int S, nn_out_t o,
-                                                                    int kind, int8_t *out)
+                                                                    const dw_chan_t *cc, int f_out, int ch, int K,
+                                                                    int S, nn_out_t o, int kind, int8_t *out)
 {
-    if (K == 3 && S == 1) {
-        dw_planar_3x3_s1(x, W, bias2, q, f_out, ch, o, kind, out);
-        return;
+    const uint8_t *r = (const uint8_t *)(const void *)x[0];
+#if DW_OCTETS
+    if (K == 3 && kind == NN_OUT_PLAIN && f_out >= 8) {
+        r = dw_k3_octets(r, cc, ch, &out, f_out >> 3, S);
+        f_out &= 7;
     }
-    int32_t acc[NN_DW_PLANE] __attribute__((aligned(8)));
-    uint32_t w[NN_DW_K_MAX][3];
-    _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
-        _Pragma("GCC unroll 3") for (int m = 0; m <= K / 2; ++m) w[kt][m] = W[kt][m];
+#endif
+    int8_t *o2 = out + 2 * ch;
+    const uint8_t *const end = r + 8 * S * (f_out >> 2);
+    for (; r != end; r += 8 * S, out += 4 * ch, o2 += 4 * ch) {
+        int32_t a[4];
+        dw_pass(r, cc, K, S, a);
+        dw_pass_out(a, 4, cc, o, kind, out, o2, ch);
     }
-    for (int fo = 0; fo < f_out; fo += NN_DW_PASS) {
-        int32_t a[NN_DW_PASS];
-        _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) a[j] = bias2;
-        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
-            const int16_t *r = x[kt] + S * fo;
-            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
-                _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                    a[j] = nn_smlad(nn_load32(r + S * j + 2 * m), w[kt][m], a[j]);
-                }
-            }
-            _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) {
-                if (S == 1 && (j & 1)) a[j] = nn_smlatt(nn_load32(r + j - 1 + K - 1), w[kt][K / 2], a[j]);
-                else a[j] = nn_smlabt(nn_load32(r + S * j + K - 1), w[kt][K / 2], a[j]);
-            }
-        }
-        _Pragma("GCC unroll 4") for (int j = 0; j < NN_DW_PASS; ++j) acc[fo + j] = a[j];
+    if (f_out & 3) {
+        int32_t a[4];
+        dw_pass(r, cc, K, S, a);
+        dw_pass_out(a, f_out & 3, cc, o, kind, out, o2, ch);
     }
-    nn_outz_row(acc, f_out, q, o, kind, out, ch);
 }
 
-/* Channels c0..c0+3 (all in the fast requantization) of the output row: per channel its weight
- * words (doubled, as dw_planar_channel takes them), its bias with zp_in's share folded in, and
- * its row. */
+/* The set-up of a group, one function per kernel and stride (shared by the output stages). */
+#define NN_DW_SETUP_FN(K, S)                                                                                   \
+    static __attribute__((noinline)) void dw_setup_##K##_##S(const nn_conv_t *p, int c0, dw_chan_t *cc)       \
+    {                                                                                                          \
+        dw_group_setup(p, c0, K, S, cc);                                                                       \
+    }
+NN_DW_SETUP_FN(3, 1)
+NN_DW_SETUP_FN(3, 2)
+NN_DW_SETUP_FN(5, 1)
+NN_DW_SETUP_FN(5, 2)
+
+/* Channels c0..c0+3 (all in the fast requantization) of the output row. */
 static inline __attribute__((always_inline)) void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0,
                                                                   const nn_out_t *o, int K, int S, int kind,
                                                                   int8_t *out)
 {
-    const int ch = p->cout;
+    const int ch = p->cout, f_out = p->f_out;
     const nn_out_t oo = *o;
+    dw_chan_t cc[4];
+    if (K == 3 && S == 1) dw_setup_3_1(p, c0, cc);
+    else if (K == 3) dw_setup_3_2(p, c0, cc);
+    else if (S == 1) dw_setup_5_1(p, c0, cc);
+    else dw_setup_5_2(p, c0, cc);
+    nn_mem_barrier(); /* cc is read by volatile asm loads that do not name it */
+    out += c0;
     for (int j = 0; j < 4; ++j) {
-        const int c = c0 + j;
-        const int8_t *w = p->weights + c;
-        uint32_t W[NN_DW_K_MAX][3];
-        int32_t sum = 0;
-        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt, w += K * ch) { /* taps (kt, 0..K-1): w[0], w[ch], ... */
-            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
-                const int32_t w0 = w[2 * m * ch], w1 = w[(2 * m + 1) * ch];
-                W[kt][m] = nn_pack_lo((uint32_t)(2 * w0), (uint32_t)(2 * w1));
-                sum += w0 + w1;
-            }
-            const int32_t wl = w[(K - 1) * ch]; /* the odd last tap, on top of its neighbour */
-            W[kt][K / 2] = nn_pack_lo((uint32_t)(2 * w[(K - 2) * ch]), (uint32_t)(2 * wl));
-            sum += wl;
-        }
-        const int32_t bias2 = 2 * (p->bias[c] - p->zp_in * sum);
-        dw_planar_channel(pl->x[j], W, bias2, nn_rqz_make(p->mult[c], p->shift[c], p->zp_out), p->f_out, ch, K, S,
-                          oo, kind, out + c);
+        const int16_t(*x)[NN_DW_PLANE] = (const int16_t(*)[NN_DW_PLANE])(const void *)(pl->x + j * K * NN_DW_PLANE);
+        dw_planar_channel(x, &cc[j], f_out, ch, K, S, oo, kind, out + j);
     }
 }
 
@@ -314,9 +814,9 @@ NN_DW_PLANAR_FNS(5, 2)
 
 typedef void (*dw_planar_fn)(const nn_conv_t *, const dw_planes_t *, int, const nn_out_t *, int8_t *);
 
-/* Measured on mn01 (qemu-an386): the planar path wins over the window path on rows of 16
- * outputs or more (B1-B6: 3.4-5.2 instructions per MAC); on rows of 8 or 4 its per-channel
- * set-up costs more than SMLAD saves (8.0 vs 6.2 on B7-B12). */
+/* The planar path takes rows of 16 outputs or more (mn01's B1-B6: 2.2-3.6 instructions per MAC on
+ * qemu-an386); shorter rows take the window path (measured before the planar path's passes were
+ * fused: 8.0 vs 6.2 on B7-B12). */
 static int dw_planar_fits(const nn_conv_t *p)
 {
     return (p->k == 3 || p->k == 5) && (p->stride == 1 || p->stride == 2) && p->f_out >= 16 &&
@@ -337,7 +837,8 @@ static __attribute__((noinline)) void dw_planar_row(const nn_conv_t *p, const in
             dw_plain_channels(p, rows, c0, c1, out);
             continue;
         }
-        dw_fill_planes(p, rows, c0, &pl);
+        if (p->k == 3) dw_fill_3(p, rows, c0, &pl);
+        else dw_fill_5(p, rows, c0, &pl);
         fn(p, &pl, c0, &o, out);
     }
 }

@@ -403,4 +403,41 @@ static inline __attribute__((always_inline)) int32_t nn_rqz_ssat8_r(int32_t acc2
 #endif
 }
 
+/* Loads and stores for loops that keep few values in registers (the planar depthwise path). */
+/* Two words at base + off (off: a constant multiple of 4 below 1024, base 4-byte aligned), read anew
+ * at every call (volatile: GCC neither hoists nor merges it), for per-channel constants that a loop
+ * re-reads rather than hold in registers; the address is the base register plus the constant. The asm
+ * names no memory operand: the caller orders it after the stores of those constants (nn_mem_barrier). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define nn_load2_fresh(base, off, lo, hi)                                                                     \
+    __asm__ volatile("ldrd %0, %1, [%2, %3]"                                                                  \
+                     : "=r"(lo), "=r"(hi)                                                                     \
+                     : "r"(base), "i"(off))
+#else
+#define nn_load2_fresh(base, off, lo, hi)                                                                     \
+    do {                                                                                                      \
+        memcpy(&(lo), (const char *)(base) + (off), 4);                                                       \
+        memcpy(&(hi), (const char *)(base) + (off) + 4, 4);                                                   \
+    } while (0)
+#endif
+
+/* Every store before it is done before any asm after it (a compiler barrier). */
+static inline void nn_mem_barrier(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
+/* Two words to base + off (off: a constant multiple of 4 below 1024, base 4-byte aligned): one STRD
+ * on the M4. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define nn_store2_at(base, off, lo, hi)                                                                       \
+    __asm__ volatile("strd %0, %1, [%2, %3]" : : "r"(lo), "r"(hi), "r"(base), "i"(off) : "memory")
+#else
+#define nn_store2_at(base, off, lo, hi)                                                                       \
+    do {                                                                                                      \
+        const uint32_t nn_s2_[2] = {(lo), (hi)};                                                              \
+        memcpy((char *)(base) + (off), nn_s2_, 8);                                                            \
+    } while (0)
+#endif
+
 #endif /* NN_SIMD_H */
