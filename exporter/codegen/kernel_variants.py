@@ -11,6 +11,8 @@ here can cost speed, never correctness; tests/test_kernels.py runs every case th
 
 from __future__ import annotations
 
+import numpy as np
+
 POINTWISE_CIN = (8, 16, 24, 48, 64, 96)
 DEPTHWISE = ((3, 1), (3, 2), (5, 1), (5, 2))  # (kernel, stride)
 PLANE = 76  # int16 per plane row of the planar depthwise path (nn_depthwise.c, NN_DW_PLANE)
@@ -48,3 +50,28 @@ def conv_row_kernel(kind: str, cin: int, f_in: int, f_out: int, k: int, stride: 
             and f_in + 2 * pad + 8 <= PLANE):
         return f"nn_dw{k}s{stride}_{stage}_row"
     return None
+
+
+def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int) -> list[dict] | None:
+    """The export-time channel records of the stride-2 stem with eight output channels (nn_kernels.h,
+    nn_stem8_rec_t; nn_conv.c prepares the same per row for an op without them), or None where the
+    kernel takes another path: not eight channels, a channel outside the fast requantization (a
+    multiplier < 0, a shift outside [-22, -1]) or a bias with the input zero point folded in outside int16."""
+    w = [[int(v) for v in row] for row in np.asarray(weights).reshape(len(bias), 9)]
+    if len(w) != 8:
+        return None
+
+    def pair(lo: int, hi: int) -> int:
+        return (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)
+
+    recs = []
+    for co, wc in enumerate(w):
+        m, s = int(mult[co]), int(shift[co])
+        b = int(bias[co]) - zp_in * sum(wc)
+        if m < 0 or not -22 <= s <= -1 or not -32768 <= b <= 32767:
+            return None
+        rsh = -s
+        recs.append({"w": [pair(2 * wc[0], 2 * wc[3]), pair(2 * wc[1], 2 * wc[4]), pair(2 * wc[2], 2 * wc[5]),
+                           pair(2 * wc[6], 2 * wc[8]), pair(2 * wc[7], b)],
+                     "mult": m, "c": (1 << (rsh - 1)) + zp_out * (1 << rsh), "rsh": rsh})
+    return recs

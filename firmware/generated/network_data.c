@@ -4178,6 +4178,21 @@ const nn_conv_t op110_B15_project = {96, 16, 4, 4, 1, 1, 0,
 const nn_add_t op111_B15 = {12, 11, 1, 20,
     1933691987, -1, 1073741824, 0, 1133020468, -18};
 
+/* The stride-2 stems' channel records (nn_kernels.h, nn_stem8_prep_t). */
+const nn_stem8_prep_t nn_stem8_preps[] = {
+    {&op1_in_conv_pre, {
+        {{0xff020020u, 0xff960044u, 0x0082ffe8u, 0xff7a004cu, 0xeb2fffe2u}, 1863064115, -3968, 8, net_lut_in_conv_table + 128},
+        {{0x0036ffa6u, 0x007affd6u, 0xffc8ffc0u, 0x005a00feu, 0x1908ffdcu}, 1316127354, -1984, 7, net_lut_in_conv_table + 128},
+        {{0x00ba00feu, 0xffcefffcu, 0x0030ff52u, 0xffac0054u, 0x104dffecu}, 2100045640, -3968, 8, net_lut_in_conv_table + 128},
+        {{0x004e0000u, 0xfff4ffa2u, 0xff94003eu, 0x00800042u, 0x2b1500feu}, 1833834203, -3968, 8, net_lut_in_conv_table + 128},
+        {{0x00fe00b6u, 0xff380000u, 0x00f4ffe4u, 0xff2600fau, 0x2582ff92u}, 1563802162, -3968, 8, net_lut_in_conv_table + 128},
+        {{0xff020010u, 0xfffaff92u, 0x0004fffeu, 0x0000ff28u, 0xb82a0014u}, 2090280958, -7936, 9, net_lut_in_conv_table + 128},
+        {{0x009effaau, 0xffecff70u, 0xff30ff08u, 0xff020032u, 0xb610ffe6u}, 1471327128, -7936, 9, net_lut_in_conv_table + 128},
+        {{0xff18007cu, 0xff74009cu, 0x00fe004cu, 0x002e005au, 0x3b8b0074u}, 1331618079, -3968, 8, net_lut_in_conv_table + 128},
+    }},
+};
+const int nn_stem8_num_preps = 1;
+
 const net_tap_t net_taps[NET_NUM_TAPS] = {
     {"B5", 0, 8, 0.07504579270588235f, -33},
     {"B11", 8, 16, 0.04394771752941177f, -9},

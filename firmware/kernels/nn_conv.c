@@ -200,11 +200,11 @@ static int conv3x3_c1_fits(const nn_conv_t *p, int stride, int kind)
  * (r2[2j-1], r2[2j+1]), (r2[2j], 2), and a last-pixel flag. */
 enum { NN_STEM8_WORDS = 6 };
 
-typedef struct {
-    uint32_t w[5]; /* (2w[0][0], 2w[1][0]), (2w[0][1], 2w[1][1]), (2w[0][2], 2w[1][2]), (2w[2][0], 2w[2][2]), (2w[2][1], bias') */
-    nn_rqz_t q;    /* mult, c, rsh: the words the M4 loop loads after the weights */
-    const int8_t *tab;
-} stem8_rec_t;
+typedef nn_stem8_rec_t stem8_rec_t;
+
+/* Weak references: no export-time records unless a generated network_data.c defines them. */
+extern const nn_stem8_prep_t nn_stem8_preps[] __attribute__((weak));
+extern const int nn_stem8_num_preps __attribute__((weak));
 
 static inline uint32_t stem8_pair(int32_t lo, int32_t hi)
 {
@@ -276,7 +276,8 @@ static void stem8_run(const uint32_t *s, const stem8_rec_t *rec, int8_t *out)
             const stem8_rec_t *r = rec + co;
             int32_t acc = nn_smlad(s[0], r->w[0], 0);
             for (int i = 1; i < 5; ++i) acc = nn_smlad(s[i], r->w[i], acc);
-            *out++ = r->tab[nn_ssat8(nn_rqz_apply(acc, r->q))];
+            const nn_rqz_t q = {r->mult, r->c, r->rsh};
+            *out++ = r->tab[nn_ssat8(nn_rqz_apply(acc, q))];
         }
         if (!s[5]) return;
     }
@@ -405,13 +406,26 @@ static int stem8_records(const nn_conv_t *p, const nn_out_t *o, stem8_rec_t *rec
         rec[co].w[2] = stem8_pair(2 * w[2], 2 * w[5]);
         rec[co].w[3] = stem8_pair(2 * w[6], 2 * w[8]);
         rec[co].w[4] = stem8_pair(2 * w[7], b);
-        rec[co].q = nn_rqz_make(p->mult[co], p->shift[co], p->zp_out);
+        const nn_rqz_t q = nn_rqz_make(p->mult[co], p->shift[co], p->zp_out);
+        rec[co].mult = q.mult;
+        rec[co].c = q.c;
+        rec[co].rsh = q.rsh;
         rec[co].tab = o->tab;
     }
     return 1;
 }
 
-static void stem8_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out, const stem8_rec_t *rec)
+/* The op's export-time records (network_data.c), or NULL. */
+static const nn_stem8_rec_t *stem8_prepared(const nn_conv_t *p)
+{
+    const int n = &nn_stem8_num_preps ? nn_stem8_num_preps : 0;
+    for (int i = 0; i < n; ++i)
+        if (nn_stem8_preps[i].conv == p) return nn_stem8_preps[i].rec;
+    return NULL;
+}
+
+static __attribute__((noinline)) void stem8_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
+                                                const stem8_rec_t *rec)
 {
     const int f_in = p->f_in, f_out = p->f_out;
     int8_t zrow[NN_STEM_F_MAX];
@@ -431,19 +445,23 @@ static void stem8_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out
     }
 }
 
+/* The records prepared here (an op without export-time ones); 0 where they do not fit. */
+static __attribute__((noinline)) int stem8_row_unprepared(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
+                                                          const nn_out_t *o)
+{
+    stem8_rec_t rec[8];
+    if (!stem8_records(p, o, rec)) return 0;
+    stem8_row(p, rows, out, rec);
+    return 1;
+}
+
 /* The stem's row: each export-time instance (below) has its own copy, stride and output stage constant. */
 static inline __attribute__((always_inline)) void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows,
                                                                  int8_t *out, int S, int kind)
 {
     const int f_in = p->f_in, cout = p->cout;
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    if (S == 2 && cout == 8) {
-        stem8_rec_t rec[8];
-        if (stem8_records(p, &o, rec)) {
-            stem8_row(p, rows, out, rec);
-            return;
-        }
-    }
+    if (S == 2 && cout == 8 && stem8_row_unprepared(p, rows, out, &o)) return;
     int16_t x16[3][NN_STEM_ROW] __attribute__((aligned(4)));
     stem_channel_t wq[NN_STEM_C_MAX];
     const uint32_t zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
@@ -628,7 +646,9 @@ NN_PW_ROWS(96)
 #define NN_STEM_ROW_FN(S, KIND, NAME)                                                                          \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (conv3x3_c1_fits(p, S, KIND)) conv3x3_c1_row(p, rows, out, S, KIND);                                \
+        const nn_stem8_rec_t *rec = S == 2 ? stem8_prepared(p) : NULL;                                        \
+        if (rec) stem8_row(p, rows, out, rec);                                                                 \
+        else if (conv3x3_c1_fits(p, S, KIND)) conv3x3_c1_row(p, rows, out, S, KIND);                           \
         else nn_conv2d_row(p, rows, out);                                                                      \
     }
 #else
