@@ -365,3 +365,63 @@ def test_lut_and_quantize(build_dir, tmp_path):
         cases.append(["quantize", i32(mult, shift, zp), q12])
         wants.append(requant_out(q12, mult, shift, zp))
     check_all(build_dir, tmp_path, cases, wants)
+
+
+def stem8_case(rng, t: int, f: int, with_lut: bool, bias_span: int = 3000, shifts=(-14, -1), zp_in=None):
+    """A stride-2 one-input-channel 3 x 3 conv with eight output channels (the stem's one-pass path when every
+    channel is in the fast requantization and its bias with the input zero point folded in fits int16)."""
+    x = rand_i8(rng, (t, f, 1))
+    w = rand_i8(rng, (8, 3, 3, 1))
+    bias = rng.integers(-bias_span, bias_span, size=8).astype(np.int32)
+    mult, shift = rand_mult_shift(rng, 8, *shifts)
+    zp_in = int(rng.integers(-128, 128)) if zp_in is None else zp_in
+    zp_out = int(rng.integers(-128, 128))
+    lut = rand_i8(rng, 256) if with_lut else np.zeros(0, np.int8)
+    want = requant_out(conv_acc(x, zp_in, w, bias, 2, False), mult, shift, zp_out)
+    if with_lut:
+        want = lut[want.astype(np.int64) + 128]
+    head = i32(1, 8, f, want.shape[1], 3, 2, 1, zp_in, zp_out, -128, 127, t)
+    return ["conv2d", head, w, bias, mult, shift.astype(np.int8), lut, x], want
+
+
+def test_stem_eight_channels(build_dir, tmp_path):
+    """The stem's one-pass path (nn_conv.c, stem8_*): even and odd widths (pairs of pixels and single ones at
+    the ends), rows of more than one 32-pixel block, padding rows at both ends, the extreme zero points (the
+    padding value is zp_in itself), and the cases that leave it: a bias beyond int16 once the zero point is
+    folded in, a channel outside the fast requantization (a left shift, more than 22 right shifts)."""
+    rng = np.random.default_rng(41)
+    cases, wants = [], []
+    for t, f in ((1, 1), (2, 2), (3, 3), (5, 4), (4, 5), (6, 7), (7, 8), (3, 9), (9, 16), (4, 63), (5, 64),
+                 (3, 65), (4, 66), (3, 128), (2, 130), (2, 256)):
+        for with_lut in (False, True):
+            c, w = stem8_case(rng, t, f, with_lut)
+            cases.append(c)
+            wants.append(w)
+    for zp_in in (-128, 127):
+        c, w = stem8_case(rng, 5, 20, True, zp_in=zp_in)
+        cases.append(c)
+        wants.append(w)
+    c, w = stem8_case(rng, 4, 12, True, bias_span=60000)  # some biases beyond int16 after the fold
+    cases.append(c)
+    wants.append(w)
+    for shifts in ((-3, 2), (-26, -20)):
+        c, w = stem8_case(rng, 4, 12, True, shifts=shifts)
+        cases.append(c)
+        wants.append(w)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_quantize_every_input(build_dir, tmp_path):
+    """The input quantizer on every int16 value (ties of the rounding divide at both signs included), for the
+    scale its word path takes (6 right shifts) and its neighbours, row lengths with a tail, zero points at
+    both ends and multipliers from 0 to 2^31 - 1."""
+    rng = np.random.default_rng(42)
+    every = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16)
+    cases, wants = [], []
+    for mult, shift, zp, n in ((2099498782, -6, -40, 65536), ((1 << 31) - 1, -6, 127, 65533), (1 << 30, -6, -128, 65531),
+                               (0, -6, 5, 9), (int(rng.integers(1 << 30, 1 << 31)), -5, 3, 65536),
+                               (int(rng.integers(1 << 30, 1 << 31)), -7, -7, 65535)):
+        x = rng.permutation(every)[:n]
+        cases.append(["quantize", i32(mult, shift, zp), x])
+        wants.append(requant_out(x, mult, shift, zp))
+    check_all(build_dir, tmp_path, cases, wants)
