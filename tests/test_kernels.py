@@ -367,9 +367,11 @@ def test_lut_and_quantize(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
-def stem8_case(rng, t: int, f: int, with_lut: bool, bias_span: int = 3000, shifts=(-14, -1), zp_in=None):
+def stem8_case(rng, t: int, f: int, with_lut: bool, bias_span: int = 3000, shifts=(-14, -9), zp_in=None):
     """A stride-2 one-input-channel 3 x 3 conv with eight output channels (the stem's one-pass path when every
-    channel is in the fast requantization and its bias with the input zero point folded in fits int16)."""
+    channel is in the fast requantization, its bias with the input zero point folded in fits int16 and its
+    requantized values stay within the extended table the kernel builds per row, -512 .. 511: 9 or more
+    right shifts here)."""
     x = rand_i8(rng, (t, f, 1))
     w = rand_i8(rng, (8, 3, 3, 1))
     bias = rng.integers(-bias_span, bias_span, size=8).astype(np.int32)
@@ -388,7 +390,8 @@ def test_stem_eight_channels(build_dir, tmp_path):
     """The stem's one-pass path (nn_conv.c, stem8_*): even and odd widths (pairs of pixels and single ones at
     the ends), rows of more than one 32-pixel block, padding rows at both ends, the extreme zero points (the
     padding value is zp_in itself), and the cases that leave it: a bias beyond int16 once the zero point is
-    folded in, a channel outside the fast requantization (a left shift, more than 22 right shifts)."""
+    folded in, a channel outside the fast requantization (a left shift, more than 22 right shifts), values
+    beyond the per-row extended table (few right shifts)."""
     rng = np.random.default_rng(41)
     cases, wants = [], []
     for t, f in ((1, 1), (2, 2), (3, 3), (5, 4), (4, 5), (6, 7), (7, 8), (3, 9), (9, 16), (4, 63), (5, 64),
@@ -404,7 +407,7 @@ def test_stem_eight_channels(build_dir, tmp_path):
     c, w = stem8_case(rng, 4, 12, True, bias_span=60000)  # some biases beyond int16 after the fold
     cases.append(c)
     wants.append(w)
-    for shifts in ((-3, 2), (-26, -20)):
+    for shifts in ((-3, 2), (-26, -20), (-8, -1)):
         c, w = stem8_case(rng, 4, 12, True, shifts=shifts)
         cases.append(c)
         wants.append(w)
@@ -425,3 +428,67 @@ def test_quantize_every_input(build_dir, tmp_path):
         cases.append(["quantize", i32(mult, shift, zp), x])
         wants.append(requant_out(x, mult, shift, zp))
     check_all(build_dir, tmp_path, cases, wants)
+
+
+M4_DRIVER = r"""
+#include <string.h>
+#include "nn_kernels.h"
+int32_t drv_head[16];
+int8_t drv_w[72], drv_shift[8], drv_lut[256], drv_x[16 * 512], drv_y[16 * 512 * 8];
+int32_t drv_bias[8], drv_mult[8];
+int16_t drv_q[65536];
+/* conv2d rows through the stem instance (lut or plain), as kernel_cli does */
+void drv_conv(void)
+{
+    const int32_t *v = drv_head;
+    nn_conv_t p = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint16_t)v[3], (uint8_t)v[4], (uint8_t)v[5],
+                   (uint8_t)v[6], (int16_t)v[7], (int16_t)v[8], (int16_t)v[9], (int16_t)v[10], drv_w, drv_bias,
+                   drv_mult, drv_shift, v[12] ? drv_lut : NULL};
+    const int t_out = nn_out_size(v[11], p.k, p.stride, p.pad);
+    for (int to = 0; to < t_out; ++to) {
+        const int8_t *rows[NN_MAX_K];
+        nn_input_rows(drv_x, v[11], p.f_in, to * p.stride - p.pad, p.k, rows);
+        (v[12] ? nn_c1k3s2_lut_row : nn_c1k3s2_plain_row)(&p, rows, drv_y + to * p.f_out * p.cout);
+    }
+}
+void drv_quantize(int n)
+{
+    nn_quantize_t p = {drv_head[0], drv_head[1], (int16_t)drv_head[2]};
+    nn_quantize(&p, drv_q, n, drv_y);
+}
+"""
+
+
+def test_stem_and_quantize_on_cortex_m4():
+    """The Thumb-2 assembly of the stem's one-pass path (nn_stem8_*_m4) and the quantizer's word path, built
+    for the Cortex-M4 with the firmware's flags and run in unicorn: the same cases as the host tests, the odd
+    and even numbers of pixel pairs included. (The network runs them too, in QEMU: tests/test_firmware.py.)"""
+    pytest.importorskip("unicorn")
+    from exporter.frontend.m4_program import M4Program
+
+    kernels = FIRMWARE_DIR / "kernels"
+    m4 = M4Program("the kernels", [kernels / "nn_conv.c", kernels / "nn_elementwise.c"], kernels, M4_DRIVER,
+                   entry="drv_conv", keep=("drv_quantize",))
+    rng = np.random.default_rng(43)
+    for t, f in ((1, 1), (3, 3), (5, 4), (4, 5), (6, 7), (7, 8), (3, 12), (9, 16), (4, 63), (5, 64), (3, 65),
+                 (4, 66), (3, 128), (2, 130), (2, 256)):
+        for with_lut in (False, True):
+            (_, head, w, bias, mult, shift, lut, x), want = stem8_case(rng, t, f, with_lut)
+            for sym, a in (("drv_w", w), ("drv_bias", bias), ("drv_mult", mult), ("drv_shift", shift), ("drv_x", x)):
+                m4.write(sym, np.ascontiguousarray(a).tobytes())
+            if with_lut:
+                m4.write("drv_lut", lut.tobytes())
+            m4.write("drv_head", np.append(head, int(with_lut)).astype("<i4").tobytes())
+            m4.call("drv_conv")
+            got = np.frombuffer(m4.read("drv_y", want.size), np.int8)
+            assert np.array_equal(got, want.ravel()), f"stem {t}x{f} lut={with_lut}: {np.sum(got != want.ravel())} bytes differ"
+    every = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16)
+    for mult, shift, zp, n in ((2099498782, -6, -40, 65536), ((1 << 31) - 1, -6, 127, 65533), (1 << 30, -6, -128, 65531),
+                               (int(rng.integers(1 << 30, 1 << 31)), -5, 3, 4099)):
+        x = rng.permutation(every)[:n]
+        m4.write("drv_q", x.tobytes())
+        m4.write("drv_head", i32(mult, shift, zp).tobytes())
+        m4.call("drv_quantize", n)
+        got = np.frombuffer(m4.read("drv_y", n), np.int8)
+        want = requant_out(x, mult, shift, zp)
+        assert np.array_equal(got, want), f"quantize {mult} {shift} {zp}: {np.sum(got != want)} bytes differ"

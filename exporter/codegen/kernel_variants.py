@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from exporter.quantization import int8_math
+
 POINTWISE_CIN = (8, 16, 24, 48, 64, 96)
 DEPTHWISE = ((3, 1), (3, 2), (5, 1), (5, 2))  # (kernel, stride)
 PLANE = 76  # int16 per plane row of the planar depthwise path (nn_depthwise.c, NN_DW_PLANE)
@@ -52,11 +54,19 @@ def conv_row_kernel(kind: str, cin: int, f_in: int, f_out: int, k: int, stride: 
     return None
 
 
-def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int) -> list[dict] | None:
+STEM8_EXT_MAX = 1024  # entries of a stem's extended output table (beyond: the general stem loop)
+
+
+def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int, table=None) -> dict | None:
     """The export-time channel records of the stride-2 stem with eight output channels (nn_kernels.h,
-    nn_stem8_rec_t; nn_conv.c prepares the same per row for an op without them), or None where the
-    kernel takes another path: not eight channels, a channel outside the fast requantization (a
-    multiplier < 0, a shift outside [-22, -1]) or a bias with the input zero point folded in outside int16."""
+    nn_stem8_rec_t; nn_conv.c prepares the same per row for an op without them) and its extended output
+    table, or None where the kernel takes another path: not eight channels, a channel outside the fast
+    requantization (a multiplier < 0, a shift outside [-22, -1]), a bias with the input zero point folded
+    in outside int16, a table longer than STEM8_EXT_MAX.
+
+    Returns {"recs": [{"w", "mult", "c", "rsh"}] * 8, "ext": int8 values for lo .. hi, "lo": lo}: ext[v - lo]
+    is the output of requantized value v (zero point included): the activation table (None: the identity)
+    at v saturated to int8, for every v a channel can reach."""
     w = [[int(v) for v in row] for row in np.asarray(weights).reshape(len(bias), 9)]
     if len(w) != 8:
         return None
@@ -64,7 +74,7 @@ def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int) -> list[d
     def pair(lo: int, hi: int) -> int:
         return (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)
 
-    recs = []
+    recs, lo, hi = [], -128, 127
     for co, wc in enumerate(w):
         m, s = int(mult[co]), int(shift[co])
         b = int(bias[co]) - zp_in * sum(wc)
@@ -74,4 +84,12 @@ def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int) -> list[d
         recs.append({"w": [pair(2 * wc[0], 2 * wc[3]), pair(2 * wc[1], 2 * wc[4]), pair(2 * wc[2], 2 * wc[5]),
                            pair(2 * wc[6], 2 * wc[8]), pair(2 * wc[7], b)],
                      "mult": m, "c": (1 << (rsh - 1)) + zp_out * (1 << rsh), "rsh": rsh})
-    return recs
+        # the accumulator is monotone in each input (-128 .. 127, padding zp_in among them), the output in it
+        acc = [int(bias[co]) + sum(f(wi * (-128 - zp_in), wi * (127 - zp_in)) for wi in wc) for f in (min, max)]
+        v_lo, v_hi = (int(v) + zp_out for v in int8_math.requantize(np.array(acc, np.int64), m, s))
+        lo, hi = min(lo, v_lo), max(hi, v_hi)
+    if hi - lo + 1 > STEM8_EXT_MAX:
+        return None
+    sat = np.clip(np.arange(lo, hi + 1), -128, 127)
+    ext = sat if table is None else np.asarray(table, np.int64)[sat + 128]
+    return {"recs": recs, "ext": [int(v) for v in ext], "lo": lo}

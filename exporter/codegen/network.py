@@ -210,16 +210,16 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
             rec.update(macs_row=0, macs_div=1, macs_fixed=macs_1[i])
         ops.append(rec)
     fused = {op["index"]: c_ident(op["fused_table"]) for op in run.ops if "fused_table" in op}
+    tables = {c_ident(op["table"]): graph.array(op, "table") for op in graph.ops if op["op"] == "lut"}
     stem8 = []  # export-time records of the stride-2 stems (nn_kernels.h, nn_stem8_prep_t)
     for st in steps:
         if st.get("row_fn", "").startswith("nn_c1k3s2_"):
             op = ops[st["index"]]
-            recs = kernel_variants.stem8_records(op["weights"], op["bias"], op["mult"], op["shift"], op["zp_in"],
-                                                 op["zp_out"])
-            if recs:
-                tab = f"net_lut_{fused[op['index']]}" if op["index"] in fused else "nn_identity_table"
-                stem8.append({"cname": op["cname"], "recs": recs, "tab": tab + " + 128"})
-    tables = {c_ident(op["table"]): graph.array(op, "table") for op in graph.ops if op["op"] == "lut"}
+            table = tables[fused[op["index"]]] if op["index"] in fused else None
+            prep = kernel_variants.stem8_records(op["weights"], op["bias"], op["mult"], op["shift"], op["zp_in"],
+                                                 op["zp_out"], table)
+            if prep:
+                stem8.append({"cname": op["cname"], **prep})
     taps = [{"name": tp["name"], "offset": tp["offset"], "channels": tp["channels"], "scale": repr(float(tp["scale"])),
              "zero_point": int(tp["zero_point"]), "tensor": index[tp["tensor"]]} for tp in graph.taps]
     ctx = {

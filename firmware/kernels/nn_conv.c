@@ -191,10 +191,12 @@ static int conv3x3_c1_fits(const nn_conv_t *p, int stride, int kind)
  * all eight channels of a pixel at a time: its nine inputs are read once (a "stream" of six words per
  * pixel, built per row below), each channel's prepared weights and output constants are two LDMs
  * (a record of nine words), and the output stage (fast requantization, saturation, table) follows the
- * five dual multiplies directly: 13 instructions per output value on the M4 (nn_stem8_run_m4).
+ * five dual multiplies directly: 12 instructions per output value on the M4 (nn_stem8_run_m4). The table
+ * is the activation table extended over every value the channel's requantization can reach (saturation
+ * included), so no SSAT.
  * The input zero point is folded into the bias (so padding is the value zp_in itself, not 0), and the
  * doubled bias rides as the top lane of one weight word against a constant 2 in the stream. */
-#define NN_STEM8_BLOCK 32 /* output pixels per stream block (768 bytes of stack) */
+#define NN_STEM8_BLOCK 64 /* output pixels per stream block (1536 bytes of stack) */
 
 /* Per pixel j: V(2j-1), V(2j), V(2j+1) (V(c): input rows 0 and 1 of column c as an int16 pair),
  * (r2[2j-1], r2[2j+1]), (r2[2j], 2), and a last-pixel flag. */
@@ -257,7 +259,6 @@ __asm__(".pushsection .text.nn_stem8_run_m4,\"ax\",%progbits\n"
         "    smmlar r9, r10, r5, r6\n"
         "    add r9, r9, r10, asr #31\n"
         "    asr r9, r9, r7\n"
-        "    ssat r9, #8, r9\n"
         "    ldrb r9, [r8, r9]\n"
         "    strb r9, [r12], #1\n"
         "    .endr\n"
@@ -277,7 +278,7 @@ static void stem8_run(const uint32_t *s, const stem8_rec_t *rec, int8_t *out)
             int32_t acc = nn_smlad(s[0], r->w[0], 0);
             for (int i = 1; i < 5; ++i) acc = nn_smlad(s[i], r->w[i], acc);
             const nn_rqz_t q = {r->mult, r->c, r->rsh};
-            *out++ = r->tab[nn_ssat8(nn_rqz_apply(acc, q))];
+            *out++ = r->tab[nn_rqz_apply(acc, q)];
         }
         if (!s[5]) return;
     }
@@ -295,8 +296,29 @@ typedef struct {
 } stem8_pairs_t;
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && !defined(NN_EMULATE_DSP)
-/* 23 instructions per pair. r0 V(c-1), r1-r7 and r11 the words (r5 keeps o2 for the next pair's r2[c-1]),
+/* 21.5 instructions per pair. r0 V(c-1), r1-r7 and r11 the words (r5 keeps o2 for the next pair's r2[c-1]),
  * r8-r10 the rows, r12 the stream, lr 2 << 16 (the bias lane's constant, the flags) plus the pairs left. */
+#define NN_STEM8_PAIR                                                                                          \
+    "    ldr r11, [r10], #4\n"          /* row 2: c .. c+3 */                                                  \
+    "    ldr r3, [r9], #4\n"            /* row 1 */                                                            \
+    "    ldr r4, [r8], #4\n"            /* row 0 */                                                            \
+    "    sxtb16 r1, r4\n"               /* e0 = (c, c+2) */                                                    \
+    "    sxtb16 r2, r4, ror #8\n"       /* o0 = (c+1, c+3) */                                                  \
+    "    sxtb16 r7, r3\n"               /* e1 */                                                               \
+    "    sxtb16 r6, r3, ror #8\n"       /* o1 */                                                               \
+    "    pkhtb r3, r7, r1, asr #16\n"   /* V(c+2) */                                                           \
+    "    pkhbt r1, r1, r7, lsl #16\n"   /* V(c) */                                                             \
+    "    pkhtb r4, r6, r2, asr #16\n"   /* V(c+3) */                                                           \
+    "    pkhbt r2, r2, r6, lsl #16\n"   /* V(c+1) */                                                           \
+    "    sxtb16 r6, r11, ror #24\n"     /* (r2[c+3], r2[c+1]) */                                               \
+    "    pkhtb r6, r6, r5, asr #16\n"   /* (r2[c-1], r2[c+1]) */                                               \
+    "    sxtb16 r5, r11, ror #8\n"      /* o2 = (r2[c+1], r2[c+3]) */                                          \
+    "    sxtb16 r11, r11\n"             /* e2 = (r2[c], r2[c+2]) */                                            \
+    "    pkhbt r7, r11, lr\n"           /* (r2[c], 2) */                                                       \
+    "    pkhtb r11, lr, r11, asr #16\n" /* (r2[c+2], 2) */                                                     \
+    "    stmia r12!, {r0, r1, r2, r6, r7, lr}\n"                                                               \
+    "    stmia r12!, {r2, r3, r4, r5, r11, lr}\n"                                                              \
+    "    mov r0, r4\n"
 void nn_stem8_pairs_m4(const stem8_pairs_t *a);
 __asm__(".pushsection .text.nn_stem8_pairs_m4,\"ax\",%progbits\n"
         ".syntax unified\n"
@@ -312,27 +334,12 @@ __asm__(".pushsection .text.nn_stem8_pairs_m4,\"ax\",%progbits\n"
         "    ldr lr, [r0, #24]\n"
         "    ldr r0, [r0, #16]\n"
         "    add lr, lr, #0x20000\n"
-        "1:  ldr r11, [r10], #4\n"        /* row 2: c .. c+3 */
-        "    ldr r3, [r9], #4\n"          /* row 1 */
-        "    ldr r4, [r8], #4\n"          /* row 0 */
-        "    sxtb16 r1, r4\n"             /* e0 = (c, c+2) */
-        "    sxtb16 r2, r4, ror #8\n"     /* o0 = (c+1, c+3) */
-        "    sxtb16 r7, r3\n"             /* e1 */
-        "    sxtb16 r6, r3, ror #8\n"     /* o1 */
-        "    pkhtb r3, r7, r1, asr #16\n" /* V(c+2) */
-        "    pkhbt r1, r1, r7, lsl #16\n" /* V(c) */
-        "    pkhtb r4, r6, r2, asr #16\n" /* V(c+3) */
-        "    pkhbt r2, r2, r6, lsl #16\n" /* V(c+1) */
-        "    sxtb16 r6, r11, ror #24\n"   /* (r2[c+3], r2[c+1]) */
-        "    pkhtb r6, r6, r5, asr #16\n" /* (r2[c-1], r2[c+1]) */
-        "    sxtb16 r5, r11, ror #8\n"    /* o2 = (r2[c+1], r2[c+3]) */
-        "    sxtb16 r11, r11\n"           /* e2 = (r2[c], r2[c+2]) */
-        "    pkhbt r7, r11, lr\n"         /* (r2[c], 2) */
-        "    pkhtb r11, lr, r11, asr #16\n" /* (r2[c+2], 2) */
-        "    stmia r12!, {r0, r1, r2, r6, r7, lr}\n"
-        "    stmia r12!, {r2, r3, r4, r5, r11, lr}\n"
-        "    mov r0, r4\n"
-        "    sub lr, lr, #1\n"
+        "    tst lr, #1\n" /* an odd count: one pair first (the loop makes two per pass) */
+        "    itt ne\n"
+        "    addne lr, lr, #1\n"
+        "    bne 2f\n"
+        "1:\n" NN_STEM8_PAIR "2:\n" NN_STEM8_PAIR
+        "    sub lr, lr, #2\n"
         "    cmp lr, #0x20000\n"
         "    bne 1b\n"
         "    pop {r4-r11, pc}\n"
@@ -392,7 +399,7 @@ static void stem8_stream(const int8_t *const *rows, int f_in, int j0, int j1, in
 
 /* The records of the eight channels; 0 where a channel's bias with the input zero point folded in does not
  * fit the int16 lane (then the general stem loop below). */
-static int stem8_records(const nn_conv_t *p, const nn_out_t *o, stem8_rec_t *rec)
+static int stem8_records(const nn_conv_t *p, const int8_t *tab, stem8_rec_t *rec)
 {
     const int32_t zp = p->zp_in;
     for (int co = 0; co < 8; ++co) {
@@ -410,9 +417,23 @@ static int stem8_records(const nn_conv_t *p, const nn_out_t *o, stem8_rec_t *rec
         rec[co].mult = q.mult;
         rec[co].c = q.c;
         rec[co].rsh = q.rsh;
-        rec[co].tab = o->tab;
+        rec[co].tab = tab;
     }
     return 1;
+}
+
+/* The lowest and highest requantized value (zero point included, not saturated) channel co can reach:
+ * its accumulator is monotone in each input, and the requantization in the accumulator. */
+static void stem8_range(const nn_conv_t *p, int co, int32_t *lo, int32_t *hi)
+{
+    int32_t a_lo = p->bias[co], a_hi = p->bias[co];
+    for (int i = 0; i < 9; ++i) {
+        const int32_t w = p->weights[co * 9 + i], u = w * (-128 - p->zp_in), v = w * (127 - p->zp_in);
+        a_lo += u < v ? u : v;
+        a_hi += u < v ? v : u;
+    }
+    *lo = nn_requant(a_lo, p->mult[co], p->shift[co]) + p->zp_out;
+    *hi = nn_requant(a_hi, p->mult[co], p->shift[co]) + p->zp_out;
 }
 
 /* The op's export-time records (network_data.c), or NULL. */
@@ -446,11 +467,24 @@ static __attribute__((noinline)) void stem8_row(const nn_conv_t *p, const int8_t
 }
 
 /* The records prepared here (an op without export-time ones); 0 where they do not fit. */
+#define NN_STEM8_EXT 512 /* requantized values of the per-row extended table: -512 .. 511 */
+
+/* The records and the extended table prepared here (an op without export-time ones): 0 where they do not
+ * fit (then the general stem loop). */
 static __attribute__((noinline)) int stem8_row_unprepared(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
                                                           const nn_out_t *o)
 {
+    int8_t ext[2 * NN_STEM8_EXT];
     stem8_rec_t rec[8];
-    if (!stem8_records(p, o, rec)) return 0;
+    for (int co = 0; co < 8; ++co) {
+        int32_t lo, hi;
+        stem8_range(p, co, &lo, &hi);
+        if (lo < -NN_STEM8_EXT || hi >= NN_STEM8_EXT) return 0;
+    }
+    memset(ext, o->tab[-128], NN_STEM8_EXT - 128);
+    memcpy(ext + NN_STEM8_EXT - 128, o->tab - 128, 256);
+    memset(ext + NN_STEM8_EXT + 128, o->tab[127], NN_STEM8_EXT - 128);
+    if (!stem8_records(p, ext + NN_STEM8_EXT, rec)) return 0;
     stem8_row(p, rows, out, rec);
     return 1;
 }
@@ -644,11 +678,15 @@ NN_PW_ROWS(96)
 /* The one-input-channel 3 x 3 conv (the stem), strides 1 and 2 (export-time instances as above). */
 #if NN_DSP
 #define NN_STEM_ROW_FN(S, KIND, NAME)                                                                          \
+    static __attribute__((noinline)) void NAME##_c1(const nn_conv_t *p, const int8_t *const *rows, int8_t *out) \
+    {                                                                                                          \
+        conv3x3_c1_row(p, rows, out, S, KIND);                                                                 \
+    }                                                                                                          \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
         const nn_stem8_rec_t *rec = S == 2 ? stem8_prepared(p) : NULL;                                        \
-        if (rec) stem8_row(p, rows, out, rec);                                                                 \
-        else if (conv3x3_c1_fits(p, S, KIND)) conv3x3_c1_row(p, rows, out, S, KIND);                           \
+        if (rec) stem8_row(p, rows, out, rec); /* its own stack frame, not the general loop's */               \
+        else if (conv3x3_c1_fits(p, S, KIND)) NAME##_c1(p, rows, out);                                         \
         else nn_conv2d_row(p, rows, out);                                                                      \
     }
 #else

@@ -106,9 +106,10 @@ NN_CONV_VARIANTS(NN_DECLARE_ROW_FN)
 /* The stride-2 one-input-channel 3 x 3 conv with eight output channels (nn_c1k3s2_*_row) takes its
  * channels as records prepared at export time: the doubled weights as int16 pairs (rows 0 and 1 of
  * each column, then (w[2][0], w[2][2]) and (w[2][1], bias - zp_in * sum(w))), the fast requantization
- * (mult, c = 2^(rsh-1) + zp_out * 2^rsh, rsh) and the activation table + 128 (exporter/codegen/
- * kernel_variants.py, stem8_records). The generated network_data.c lists them by op; an op not
- * listed (the tests' ops) gets them prepared per row. */
+ * (mult, c = 2^(rsh-1) + zp_out * 2^rsh, rsh) and the output table at value 0: the activation table (or
+ * the identity) after saturation, extended over every requantized value the channel can reach
+ * (exporter/codegen/kernel_variants.py, stem8_records). The generated network_data.c lists them by op;
+ * an op not listed (the tests' ops) gets them prepared per row. */
 typedef struct {
     uint32_t w[5];
     int32_t mult, c, rsh;
