@@ -67,9 +67,9 @@ def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int, table=Non
     Returns {"recs": [{"w", "mult", "c", "rsh"}] * 8, "ext": int8 values for lo .. hi, "lo": lo}: ext[v - lo]
     is the output of requantized value v (zero point included): the activation table (None: the identity)
     at v saturated to int8, for every v a channel can reach."""
-    w = [[int(v) for v in row] for row in np.asarray(weights).reshape(len(bias), 9)]
-    if len(w) != 8:
+    if len(bias) != 8 or np.size(weights) != 72:
         return None
+    w = [[int(v) for v in row] for row in np.asarray(weights).reshape(8, 9)]
 
     def pair(lo: int, hi: int) -> int:
         return (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)

@@ -219,7 +219,7 @@ static inline int32_t stem8_px(const int8_t *r, int c, int f_in, int32_t zp)
     return c >= 0 && c < f_in ? r[c] : zp;
 }
 
-static void stem8_scalar_pixel(const int8_t *const *rows, int f_in, int j, int32_t zp, uint32_t *s)
+static __attribute__((noinline, cold)) void stem8_scalar_pixel(const int8_t *const *rows, int f_in, int j, int32_t zp, uint32_t *s)
 {
     const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
     for (int d = 0; d < 3; ++d) s[d] = stem8_pair(stem8_px(r0, 2 * j - 1 + d, f_in, zp), stem8_px(r1, 2 * j - 1 + d, f_in, zp));
@@ -399,7 +399,7 @@ static void stem8_stream(const int8_t *const *rows, int f_in, int j0, int j1, in
 
 /* The records of the eight channels; 0 where a channel's bias with the input zero point folded in does not
  * fit the int16 lane (then the general stem loop below). */
-static int stem8_records(const nn_conv_t *p, const int8_t *tab, stem8_rec_t *rec)
+static __attribute__((cold)) int stem8_records(const nn_conv_t *p, const int8_t *tab, stem8_rec_t *rec)
 {
     const int32_t zp = p->zp_in;
     for (int co = 0; co < 8; ++co) {
@@ -424,7 +424,7 @@ static int stem8_records(const nn_conv_t *p, const int8_t *tab, stem8_rec_t *rec
 
 /* The lowest and highest requantized value (zero point included, not saturated) channel co can reach:
  * its accumulator is monotone in each input, and the requantization in the accumulator. */
-static void stem8_range(const nn_conv_t *p, int co, int32_t *lo, int32_t *hi)
+static __attribute__((cold)) void stem8_range(const nn_conv_t *p, int co, int32_t *lo, int32_t *hi)
 {
     int32_t a_lo = p->bias[co], a_hi = p->bias[co];
     for (int i = 0; i < 9; ++i) {
@@ -469,9 +469,9 @@ static __attribute__((noinline)) void stem8_row(const nn_conv_t *p, const int8_t
 /* The records prepared here (an op without export-time ones); 0 where they do not fit. */
 #define NN_STEM8_EXT 512 /* requantized values of the per-row extended table: -512 .. 511 */
 
-/* The records and the extended table prepared here (an op without export-time ones): 0 where they do not
- * fit (then the general stem loop). */
-static __attribute__((noinline)) int stem8_row_unprepared(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
+/* The records and the extended table prepared here (an op without export-time ones: not the generated
+ * network's, so compiled for size); 0 where they do not fit (then the general stem loop). */
+static __attribute__((noinline, cold)) int stem8_row_unprepared(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
                                                           const nn_out_t *o)
 {
     int8_t ext[2 * NN_STEM8_EXT];
