@@ -4,6 +4,7 @@ numpy executor of the integer graph, byte for byte; the arena plan; the render.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -14,6 +15,8 @@ from exporter.boards import cmake_build
 from exporter.reference import int8_exec
 from exporter.audio.files import to_pcm16
 from exporter.float_model.checkpoint import random_model, resolve_model
+from exporter.codegen import network as codegen_network
+from exporter.codegen import row_schedule
 from exporter.codegen.network import fuse_activations, render_network
 from exporter.errors import UserError
 from exporter.quantization.fold import fold_model
@@ -63,8 +66,9 @@ class HostNet:
                                    targets=["net_cli"], build_root=build_root)
             self.cli[frames] = bd / "firmware" / "host" / "net_cli"
 
-    def run(self, frames_q12: np.ndarray, tmp_path, plan: int = 1000):
-        """(taps int8, {op index: output bytes}, stdout fields) of one window."""
+    def run(self, frames_q12: np.ndarray, tmp_path, plan: int = 1000, order: list | None = None):
+        """(taps int8, {op index: output bytes}, stdout fields) of one window; ``order``, if given,
+        gets the (op, row) of every reported row in the order the device wrote them."""
         src, taps, ops = tmp_path / "frames.bin", tmp_path / "taps.bin", tmp_path / "ops.bin"
         np.ascontiguousarray(frames_q12, dtype="<i2").tofile(src)
         proc = subprocess.run([str(self.cli[plan]), str(src), str(taps), str(ops)], capture_output=True, text=True)
@@ -73,6 +77,8 @@ class HostNet:
         while pos < len(raw):
             op, row, n = (int(v) for v in np.frombuffer(raw, np.int32, 3, pos))
             rows.setdefault(op, []).append((row, np.frombuffer(raw, np.int8, n, pos + 12)))
+            if order is not None:
+                order.append((op, row))
             pos += 12 + n
         outs = {}
         for op, rs in rows.items():
@@ -136,6 +142,48 @@ def test_window_lengths(mn01_net, golden_q12, tmp_path):
         mn01_net.check(golden_q12[:t], tmp_path, plan=1000)
     # the plan's full length: the golden frames repeated (a 10 s window)
     mn01_net.check(np.tile(golden_q12, (4, 1))[:1000], tmp_path, plan=1000)
+
+
+def planned_rows(graph: Graph, frames: int) -> list[tuple[int, int]]:
+    """The (op, row) the device reports, in row_schedule.simulate's order: a conv with a fused table
+    reports as the table's op, and a pooled op once, at its end."""
+    fused = {op["index"] for op in fuse_activations(graph).ops if "fused_table" in op}
+    planned = row_schedule.simulate(graph, frames, record=True).order
+    return [(i, r) for k, (i, r) in enumerate(planned) if i not in fused
+            and not (graph.ops[i]["op"] == "global_avgpool" and any(j == i for j, _ in planned[k + 1:]))]
+
+
+def test_device_runs_the_planned_schedule(mn01_net, golden_q12, tmp_path):
+    """The C scheduler writes the rows in exactly the order of row_schedule.simulate, which sized the
+    rings (a different valid order could overrun a ring on some other input): full windows (the
+    schedule table) and shorter ones (the table, then the search)."""
+    full = np.tile(golden_q12, (4, 1))[:1000]
+    for frames, plan in ((golden_q12[:16], 16), (golden_q12[:9], 16), (golden_q12[:203], 1000), (full, 1000)):
+        got: list = []
+        mn01_net.run(frames, tmp_path, plan, order=got)
+        assert got == planned_rows(mn01_net.graph, len(frames))
+
+
+def test_plans_are_written_down(mn01_net):
+    """Both plans' windows follow a schedule table (each under the size limit)."""
+    src = (mn01_net.gen_dir / "network.c").read_text()
+    plans = re.split(r"#(?:el)?if NET_MAX_FRAMES == ", src)[1:]
+    static = {int(p.split()[0]): "#define NET_STATIC_SCHEDULE 1" in p.split("#else")[0] for p in plans}
+    assert static == {16: True, 1000: True}
+
+
+def test_schedule_search_alone(mn01_graph, golden_q12, tmp_path_factory, tmp_path, monkeypatch):
+    """A graph whose schedule table would be too large runs on the search alone, in the same order."""
+    monkeypatch.setattr(codegen_network, "STATIC_SCHEDULE_MAX_BYTES", 0)
+    root = tmp_path_factory.mktemp("search")
+    net = HostNet(mn01_graph, root / "gen", root / "build")
+    assert "NET_STATIC_SCHEDULE" not in (root / "gen" / "network.c").read_text().split("#else")[0]
+    net.check(golden_q12, tmp_path, plan=1000)
+    net.check(golden_q12[:16], tmp_path, plan=16)
+    for frames, plan in ((golden_q12[:16], 16), (golden_q12[:203], 1000)):
+        got: list = []
+        net.run(frames, tmp_path, plan, order=got)
+        assert got == planned_rows(mn01_graph, len(frames))
 
 
 def test_other_max_frames_is_a_build_error(mn01_net):

@@ -2,8 +2,10 @@
 
 Both C code paths are checked: the portable one (``kernel_cli``) and the
 Cortex-M4 DSP one with its instructions emulated on the host
-(``kernel_cli_dspemu``). Random cases cover saturation, positive and negative
-shifts, padding, odd sizes and stride 2 on odd sizes.
+(``kernel_cli_dspemu``); the kernels' Thumb-2 paths (pointwise, add, SE multiply)
+in the Cortex-M4 build itself, run in the unicorn emulator. Random cases cover
+saturation, positive and negative shifts, padding, odd sizes and stride 2 on odd
+sizes.
 """
 
 from __future__ import annotations
@@ -146,7 +148,10 @@ def test_requant_z_matches_int8_math(build_dir, tmp_path):
     check_all(build_dir, tmp_path, [case], [want])
 
 
-def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int, stride: int, with_lut: bool):
+def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int, stride: int, with_lut: bool,
+              shifts: tuple[int, int] | None = None, act: int | None = None):
+    """shifts: the range of the requantization shifts (random otherwise); act: the output stage (index
+    below, random otherwise)."""
     pad = (k - 1) // 2
     x = rand_i8(rng, (t, f, cin))
     w = rand_i8(rng, (k, k, cin) if depthwise else (cout, k, k, cin))
@@ -154,11 +159,12 @@ def conv_case(rng, depthwise: bool, t: int, f: int, cin: int, cout: int, k: int,
     scale = int(rng.integers(1, 3000))
     bias = rng.integers(-scale * 40, scale * 40, size=cout).astype(np.int32)
     # mostly the usual shifts (<= 0); sometimes left shifts or more than 22 right shifts (the kernels' slow paths)
-    lo_shift, hi_shift = [(-14, 0), (-14, 0), (-14, 1), (-26, -20)][int(rng.integers(0, 4))]
+    lo_shift, hi_shift = shifts or [(-14, 0), (-14, 0), (-14, 1), (-26, -20)][int(rng.integers(0, 4))]
     mult, shift = rand_mult_shift(rng, cout, lo_shift=lo_shift, hi_shift=hi_shift)
     zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
     # ReLU, none, or a clamp below 127 (the kernels' general output stage)
-    act_min, act_max = [(zp_out, 127), (-128, 127), (-100, int(rng.integers(-20, 127)))][int(rng.integers(0, 3))]
+    stages = [(zp_out, 127), (-128, 127), (-100, int(rng.integers(-20, 127)))]
+    act_min, act_max = stages[int(rng.integers(0, 3)) if act is None else act]
     lut = rand_i8(rng, 256) if with_lut else np.zeros(0, np.int8)
     acc = conv_acc(x, zp_in, w, bias, stride, depthwise)
     want = requant_out(acc, mult, shift, zp_out, act_min, act_max)
@@ -197,6 +203,60 @@ def test_conv2d(build_dir, tmp_path):
             c, w = conv_case(rng, False, *shape, with_lut=with_lut)
             cases.append(c)
             wants.append(w)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def conv_case_want(case):
+    """The expected output of a (pointwise) conv_case after its parameters were edited."""
+    head, w, bias, mult, shift, lut, x = case[1:8]
+    acc = conv_acc(x, int(head[7]), w, bias, 1, False)
+    want = requant_out(acc, mult, shift.astype(np.int32), int(head[8]), int(head[9]), int(head[10]))
+    return lut[want.astype(np.int64) + 128] if lut.size else want
+
+
+def test_pointwise_pixel_major(build_dir, tmp_path):
+    """The pointwise instances' paths (every channel in the fast requantization, no clamp; 8 inputs: a
+    multiple of 4 output channels, at most 64; 16 inputs: an even count; 24 to 96: any) and what they
+    hand to the general kernel: a channel outside the fast requantization, other channel counts."""
+    rng = np.random.default_rng(12)
+    cases, wants = [], []
+    for t, f, cout, shifts in ((3, 7, 8, (-14, -1)), (2, 1, 4, (-22, -1)), (2, 9, 24, (-9, -3)), (2, 5, 48, (-14, -1)),
+                               (1, 64, 16, (-12, -6)), (2, 3, 64, (-14, -1)),  # the fast path
+                               (2, 5, 8, (-1, 0)), (2, 6, 8, (-24, -20)),  # channels outside the fast requantization
+                               (2, 5, 6, (-14, -1)), (2, 3, 68, (-14, -1))):  # 6 and 68 channels
+        for with_lut in (False, True):
+            c, w = conv_case(rng, False, t, f, 8, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
+            cases.append(c)
+            wants.append(w)
+    # sixteen inputs (nn_pw16): chunks of 32 channels (64, 96, 34), an odd channel count, a channel outside
+    # the fast requantization in the second chunk (the row done again by the channel-major path)
+    for t, f, cout, shifts in ((2, 16, 8, (-14, -1)), (2, 8, 64, (-12, -1)), (2, 4, 96, (-10, -2)), (2, 3, 34, (-22, -1)),
+                               (2, 5, 7, (-14, -1)), (1, 1, 2, (-14, -1))):
+        for with_lut in (False, True):
+            c, w = conv_case(rng, False, t, f, 16, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
+            cases.append(c)
+            wants.append(w)
+    # 24 to 96 inputs (the patch path): channels in several chunks, odd counts, rows longer than a patch block
+    for t, f, cin, cout in ((2, 8, 24, 8), (1, 22, 24, 33), (2, 8, 48, 16), (1, 11, 48, 5), (2, 8, 64, 16),
+                            (1, 9, 64, 7), (2, 4, 96, 16), (1, 6, 96, 9)):
+        for with_lut in (False, True):
+            c, w = conv_case(rng, False, t, f, cin, cout, 1, 1, with_lut=with_lut, shifts=(-16, -1), act=1)
+            cases.append(c)
+            wants.append(w)
+    c, w = conv_case(rng, False, 2, 5, 48, 12, 1, 1, with_lut=False, shifts=(-14, -1), act=1)
+    c[5][11] = -23  # beyond the fast requantization: the general kernel
+    cases.append(c)
+    wants.append(conv_case_want(c))
+    c, w = conv_case(rng, False, 2, 5, 16, 40, 1, 1, with_lut=True, shifts=(-14, -1), act=1)
+    c[5][35] = 1  # a left shift
+    cases.append(c)
+    wants.append(conv_case_want(c))
+    # zero points at both ends (the zero point folded into the bias)
+    for zp_in in (-128, 127):
+        c, w = conv_case(rng, False, 2, 6, 8, 8, 1, 1, with_lut=False, shifts=(-14, -1), act=1)
+        c[1][7] = zp_in
+        cases.append(c)
+        wants.append(conv_case_want(c))
     check_all(build_dir, tmp_path, cases, wants)
 
 
@@ -281,14 +341,16 @@ def test_saturation_both_ends(build_dir, tmp_path):
 def test_fully_connected(build_dir, tmp_path):
     rng = np.random.default_rng(5)
     cases, wants = [], []
-    # 1030: scalar path; odd output counts (the last of a pair alone); no clamp (act_min -128) for cin 24, 96
-    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32), (1030, 3), (24, 5), (96, 24), (16, 7)):
+    # 1030: scalar path; odd output counts (the last of a pair alone); 12, 20: a group of four after the
+    # groups of eight; no clamp (act_min -128) for cin 24, 96 (96: a table, the SE gate's output stage)
+    for cin, cout in ((8, 8), (16, 8), (72, 24), (5, 3), (120, 32), (1030, 3), (24, 5), (96, 24), (16, 7),
+                      (12, 9), (20, 4)):
         x, wt = rand_i8(rng, cin), rand_i8(rng, (cout, cin))
         bias = rng.integers(-50000, 50000, size=cout).astype(np.int32)
         mult, shift = rand_mult_shift(rng, cout, -12, 1)  # a few left shifts: the slow form
         zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
         act_min = -128 if cin in (24, 96) else zp_out
-        lut = rand_i8(rng, 256) if cin == 16 else np.zeros(0, np.int8)
+        lut = rand_i8(rng, 256) if cin in (16, 96) else np.zeros(0, np.int8)
         want = requant_out(wt.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias, mult, shift, zp_out, act_min, 127)
         if lut.size:
             want = lut[want.astype(np.int64) + 128]
@@ -316,11 +378,17 @@ def test_global_avgpool(build_dir, tmp_path):
 def test_mul_channel(build_dir, tmp_path):
     rng = np.random.default_rng(7)
     cases, wants = [], []
-    for n, c in ((7, 8), (30, 16), (5, 13)):
+    # four channels per word (c a multiple of 4), one channel at a time (13), more channels than the
+    # gate table takes (260); the usual shifts, and beyond the fast requantization (more than 22 right shifts)
+    # (shifts 5 to 8: constants of the word path, each once)
+    for n, c, (lo, hi) in ((7, 8, (-14, -4)), (30, 16, (-14, -4)), (5, 13, (-25, -25)), (3, 4, (-22, -1)),
+                           (4, 96, (-8, -5)), (2, 48, (-25, -23)), (3, 260, (-14, -4)), (9, 13, (-14, -4)),
+                           (5, 16, (-5, -5)), (5, 16, (-6, -6)), (5, 24, (-7, -7)), (5, 16, (-8, -8)), (5, 16, (-9, -9))):
         x, g = rand_i8(rng, (n, c)), rand_i8(rng, c)
+        x[0, :2], g[:2] = [-128, 127], [127, -128]
         zp_x, zp_g, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
-        # the usual shifts, and one beyond the fast requantization (more than 22 right shifts)
-        lo, hi = (-14, -4) if c != 13 else (-25, -25)
+        if c == 4:
+            zp_x, zp_g = 127, -128  # the largest products
         mult, shift = (int(v[0]) for v in rand_mult_shift(rng, 1, lo, hi))
         prod = (x.astype(np.int64) - zp_x) * (g.astype(np.int64) - zp_g)
         cases.append(["mul_channel", i32(c, zp_x, zp_g, zp_out, mult, shift, n), x, g])
@@ -352,6 +420,33 @@ def test_add(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
+def test_add_common_path(build_dir, tmp_path):
+    """nn_add's fast path (one side at (2^30, 0), the other with 1 to 3 right shifts), either input
+    on either side, zero points at the ends, lengths with a tail of 0 to 3; 4 right shifts: the
+    general path."""
+    rng = np.random.default_rng(13)
+    cases, wants = [], []
+    for right in (1, 2, 3, 4):
+        for big_first in (False, True):
+            for zp_h in (-128, 127, int(rng.integers(-128, 128))):
+                n = int(rng.integers(1, 700))
+                a, b = rand_i8(rng, n), rand_i8(rng, n)
+                a[:2], b[:2] = [-128, 127], [127, -128]
+                small = float(rng.uniform(2.0 ** -right, 2.0 ** (1 - right)))  # s_small / (2 s_big) in [2^-(R+1), 2^-R)
+                s1, s2 = (1.0, small) if big_first else (small, 1.0)
+                so = float(np.exp(rng.uniform(-3, 1)))
+                zp_q, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
+                zp_a, zp_b = (zp_h, zp_q) if big_first else (zp_q, zp_h)
+                (m1, sh1), (m2, sh2), (mo, sho) = int8_math.add_params(s1, s2, so, 20)
+                big, other = ((m1, sh1), sh2) if big_first else ((m2, sh2), sh1)
+                assert big == (1 << 30, 0) and other == -right
+                ra = int8_math.requantize((a.astype(np.int64) - zp_a) << 20, m1, sh1)
+                rb = int8_math.requantize((b.astype(np.int64) - zp_b) << 20, m2, sh2)
+                cases.append(["add", i32(zp_a, zp_b, zp_out, 20, m1, sh1, m2, sh2, mo, sho), a, b])
+                wants.append(requant_out(ra + rb, mo, sho, zp_out))
+    check_all(build_dir, tmp_path, cases, wants)
+
+
 def test_lut_and_quantize(build_dir, tmp_path):
     rng = np.random.default_rng(9)
     table, x = rand_i8(rng, 256), rand_i8(rng, 1000)
@@ -365,6 +460,115 @@ def test_lut_and_quantize(build_dir, tmp_path):
         cases.append(["quantize", i32(mult, shift, zp), q12])
         wants.append(requant_out(q12, mult, shift, zp))
     check_all(build_dir, tmp_path, cases, wants)
+
+
+# The Cortex-M4 build of the kernels (the firmware's flags: their Thumb-2 paths) in the unicorn
+# emulator: the cases of the tests above whose kernels have such paths, byte for byte.
+M4_DRIVER = r"""
+#include <string.h>
+#include "nn_kernels.h"
+#define NN_ROW_PTR(name) name,
+static const nn_row_fn drv_rows[] = {NN_CONV_VARIANTS(NN_ROW_PTR)};
+uint8_t drv_in[1 << 20] __attribute__((aligned(8)));
+int8_t drv_out[1 << 18] __attribute__((aligned(8)));
+/* drv_in: int32 header, then the arrays at the byte offsets the header gives */
+#define H ((const int32_t *)(const void *)drv_in)
+#define AT(i) (drv_in + H[i])
+int drv_conv(int row_index, int unused)
+{
+    (void)unused;
+    nn_conv_t p = {(uint16_t)H[0], (uint16_t)H[1], (uint16_t)H[2], (uint16_t)H[3], (uint8_t)H[4], (uint8_t)H[5],
+                   (uint8_t)H[6], (int16_t)H[7], (int16_t)H[8], (int16_t)H[9], (int16_t)H[10],
+                   (const int8_t *)AT(12), (const int32_t *)(const void *)AT(13), (const int32_t *)(const void *)AT(14),
+                   (const int8_t *)AT(15), H[16] ? (const int8_t *)AT(16) : NULL};
+    const int t_in = H[11], t_out = nn_out_size(t_in, p.k, p.stride, p.pad);
+    const size_t in_row = (size_t)p.f_in * p.cin, out_row = (size_t)p.f_out * p.cout;
+    for (int to = 0; to < t_out; ++to) {
+        const int8_t *rows[NN_MAX_K];
+        nn_input_rows((const int8_t *)AT(17), t_in, in_row, to * p.stride - p.pad, p.k, rows);
+        drv_rows[row_index](&p, rows, drv_out + to * out_row);
+    }
+    return t_out * (int)out_row;
+}
+int drv_add(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9]};
+    nn_add(&p, (const int8_t *)AT(11), (const int8_t *)AT(12), H[10], drv_out);
+    return H[10];
+}
+int drv_mul(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    const nn_mul_channel_t p = {(uint16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5]};
+    nn_mul_channel(&p, (const int8_t *)AT(7), H[6], (const int8_t *)AT(8), drv_out);
+    return H[6] * H[0];
+}
+"""
+
+
+def _m4_pack(head: list[int], arrays: list) -> bytes:
+    """drv_in: the header (its array slots: byte offsets, 0 for an empty array), then the arrays,
+    each 8-byte aligned and preceded by 3 bytes (the kernels must not need aligned inputs)."""
+    slots = len(head) + len(arrays)
+    blob = bytearray(4 * slots)
+    offsets = []
+    for a in arrays:
+        data = np.ascontiguousarray(a).tobytes()
+        if not data:
+            offsets.append(0)
+            continue
+        blob += bytes(-len(blob) % 8) + bytes(3)
+        offsets.append(len(blob))
+        blob += data
+    blob[: 4 * slots] = np.array(list(head) + offsets, dtype="<i4").tobytes()
+    return bytes(blob)
+
+
+def test_m4_build_in_emulator(tmp_path):
+    pytest.importorskip("unicorn")
+    from exporter import ROOT
+    from exporter.frontend.m4_program import M4Program
+
+    kernels = ROOT / "firmware" / "kernels"
+    m4 = M4Program("the kernels", [kernels / f for f in ("nn_conv.c", "nn_depthwise.c", "nn_elementwise.c")],
+                   kernels, M4_DRIVER, entry="drv_conv", keep=("drv_add", "drv_mul"))
+    names = list(kernel_variants.VARIANTS)
+    rng = np.random.default_rng(14)
+    # pointwise: every instance's path, chunks, blocks, odd counts, what the paths decline
+    for cin, shapes in ((8, ((3, 7, 8), (2, 9, 24), (2, 5, 48), (1, 64, 16), (2, 5, 6), (2, 3, 68))),
+                        (16, ((2, 16, 8), (2, 8, 64), (2, 4, 96), (2, 3, 34), (2, 5, 7))),
+                        (24, ((2, 8, 8), (1, 22, 33))), (48, ((2, 8, 16), (1, 11, 5))),
+                        (64, ((2, 8, 16), (1, 9, 7))), (96, ((2, 4, 16), (1, 6, 9)))):
+        for t, f, cout in shapes:
+            for with_lut in (False, True):
+                shifts = (-16, -1) if rng.random() < 0.8 else (-24, 0)
+                case, want = conv_case(rng, False, t, f, cin, cout, 1, 1, with_lut=with_lut, shifts=shifts, act=1)
+                head, w, bias, mult, shift, lut, x = case[1:8]
+                m4.write("drv_in", _m4_pack([int(v) for v in head], [w, bias, mult, shift, lut, x]))
+                variant = f"nn_pw{cin}_{'lut' if with_lut else 'plain'}_row"
+                n = m4.call("drv_conv", names.index(variant))
+                assert m4.read("drv_out", n) == want.tobytes(), f"{variant} {t}x{f} {cin}->{cout}"
+    # the add's fast path (each right shift 1 to 3, either side) and general path; the SE multiply
+    for right in (1, 2, 3, 4):
+        for big_first in (False, True):
+            n = int(rng.integers(1, 600))
+            a, b = rand_i8(rng, n), rand_i8(rng, n)
+            small = float(rng.uniform(2.0 ** -right, 2.0 ** (1 - right)))
+            s1, s2 = (1.0, small) if big_first else (small, 1.0)
+            zp_a, zp_b, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
+            (m1, sh1), (m2, sh2), (mo, sho) = int8_math.add_params(s1, s2, float(np.exp(rng.uniform(-3, 1))), 20)
+            ra = int8_math.requantize((a.astype(np.int64) - zp_a) << 20, m1, sh1)
+            rb = int8_math.requantize((b.astype(np.int64) - zp_b) << 20, m2, sh2)
+            m4.write("drv_in", _m4_pack([zp_a, zp_b, zp_out, 20, m1, sh1, m2, sh2, mo, sho, n], [a, b]))
+            assert m4.read("drv_out", m4.call("drv_add")) == requant_out(ra + rb, mo, sho, zp_out).tobytes()
+    for n, c, shift in ((5, 16, -5), (5, 16, -6), (3, 24, -7), (4, 96, -8), (3, 8, -3), (3, 13, -7), (2, 8, -25)):
+        x, g = rand_i8(rng, (n, c)), rand_i8(rng, c)
+        zp_x, zp_g, zp_out = (int(v) for v in rng.integers(-128, 128, size=3))
+        mult = int(rand_mult_shift(rng, 1)[0][0])
+        prod = (x.astype(np.int64) - zp_x) * (g.astype(np.int64) - zp_g)
+        m4.write("drv_in", _m4_pack([c, zp_x, zp_g, zp_out, mult, shift, n], [x, g]))
+        assert m4.read("drv_out", m4.call("drv_mul")) == requant_out(prod, mult, shift, zp_out).tobytes()
 
 
 def stem8_case(rng, t: int, f: int, with_lut: bool, bias_span: int = 3000, shifts=(-14, -9), zp_in=None):
@@ -430,7 +634,7 @@ def test_quantize_every_input(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
-M4_DRIVER = r"""
+STEM_M4_DRIVER = r"""
 #include <string.h>
 #include "nn_kernels.h"
 int32_t drv_head[16];
@@ -467,7 +671,8 @@ def test_stem_and_quantize_on_cortex_m4():
     from exporter.frontend.m4_program import M4Program
 
     kernels = FIRMWARE_DIR / "kernels"
-    m4 = M4Program("the kernels", [kernels / "nn_conv.c", kernels / "nn_elementwise.c"], kernels, M4_DRIVER,
+    m4 = M4Program("the stem and the quantizer", [kernels / f for f in ("nn_conv.c", "nn_depthwise.c", "nn_elementwise.c")],
+                   kernels, STEM_M4_DRIVER,
                    entry="drv_conv", keep=("drv_quantize",))
     rng = np.random.default_rng(43)
     for t, f in ((1, 1), (3, 3), (5, 4), (4, 5), (6, 7), (7, 8), (3, 12), (9, 16), (4, 63), (5, 64), (3, 65),

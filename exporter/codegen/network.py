@@ -146,6 +146,65 @@ def _op_params(graph: Graph, i: int, op: dict) -> dict:
     return rec
 
 
+STATIC_SCHEDULE_MAX_BYTES = 4096  # flash up to which a plan's schedule is written down
+
+
+def _periodic(ids: list[int]) -> tuple[int, int]:
+    """(first, period) with ids[n] == ids[n - period] for every n >= first + period, first + period
+    as small as can be; (len(ids), 1) where there is no such pattern."""
+    n = len(ids)
+    best = (n, 1)
+    for period in range(1, n):
+        for first in range(0, n - period):
+            if all(ids[k] == ids[k - period] for k in range(first + period, n)):
+                if first + period < sum(best):
+                    best = (first, period)
+                break
+    return best
+
+
+def _static_schedule(run: Graph, frames: int) -> dict | None:
+    """A full window's schedule (``frames`` frames), written down for the device to follow instead of
+    searching for ready steps; None where it would not fit in STATIC_SCHEDULE_MAX_BYTES.
+
+    The order of row_schedule.simulate, compressed: a dictionary of segments (runs of steps); each
+    pushed frame's steps are one segment, and the segment of push n repeats with a period after a
+    few frames (the strides of the network); the end of the window is a list of (segment, repeat)
+    runs of passes, a pass being a run of rising step numbers. The pushes do not depend on the
+    window's length, its end does: a window shorter than ``frames`` ends with the search."""
+    if len(run.ops) > 255:
+        return None
+    sched = row_schedule.simulate(run, frames, record=True)
+    order = [i for i, _ in sched.order]
+    segments: dict[tuple[int, ...], int] = {}
+    starts = [0] + sched.push_ends[:-1]
+    push_ids = [segments.setdefault(tuple(order[a:b]), len(segments)) for a, b in zip(starts, sched.push_ends)]
+    first, period = _periodic(push_ids)
+    passes: list[list[int]] = []
+    for i in order[sched.push_ends[-1]:]:
+        if passes and i > passes[-1][-1]:
+            passes[-1].append(i)
+        else:
+            passes.append([i])
+    runs: list[list[int]] = []
+    for p in passes:
+        sid = segments.setdefault(tuple(p), len(segments))
+        if runs and runs[-1][0] == sid and runs[-1][1] < 255:
+            runs[-1][1] += 1
+        else:
+            runs.append([sid, 1])
+    steps = [i for seg in segments for i in seg]
+    at = [0]
+    for seg in segments:
+        at.append(at[-1] + len(seg))
+    size = len(steps) + 2 * len(at) + first + period + 2 * len(runs)
+    if len(segments) > 255 or size > STATIC_SCHEDULE_MAX_BYTES:
+        return None
+    return {"steps": steps, "at": at, "push": push_ids[: first + period], "push_first": first,
+            "push_period": period, "end": [sid for sid, _ in runs], "end_repeat": [n for _, n in runs],
+            "order_length": len(order), "bytes": size}
+
+
 def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> dict:
     """Write network.h, network.c, network_data.c and network_plan.json to ``out_dir``.
 
@@ -164,6 +223,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         raise UserError(f"the graph has {len(names)} tensors; the generated scheduler indexes at most 255")
     index = {n: k for k, n in enumerate(names)}
     plans = {f: row_schedule.plan_arena(run, f) for f in frames_list}
+    static = {f: _static_schedule(run, f) for f in frames_list}
     row_bytes = {n: plans[frames_list[0]][0][n].row_bytes for n in names}
     tensors = [{"index": k, "name": n, "row_bytes": row_bytes[n], "div": divs[n],
                 "pooled": bool(graph.tensors[n].get("pooled"))} for k, n in enumerate(names)]
@@ -229,7 +289,8 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors, "stem8": stem8,
         "pool_channels": max(pool_off, 1), "readers": [r for rd in readers for r in rd], "reader_at": reader_at, "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
         "plans": [{"frames": f, "peak": total, "offsets": [offs[n] for n in names],
-                   "capacity": [tp[n].capacity for n in names]} for f, (tp, offs, total) in plans.items()],
+                   "capacity": [tp[n].capacity for n in names], "static": static[f]}
+                  for f, (tp, offs, total) in plans.items()],
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)

@@ -44,6 +44,7 @@ class Schedule:
     tensors: dict[str, TensorPlan]
     steps: int = 0
     order: list[tuple[int, int]] = field(default_factory=list)  # (op index, row) in execution order
+    push_ends: list[int] = field(default_factory=list)  # len(order) after each pushed frame's pump
 
 
 class _Sim:
@@ -182,6 +183,8 @@ def simulate(graph: Graph, n_frames: int, plans: dict[str, TensorPlan] | None = 
         plans[INPUT].capacity = max(plans[INPUT].capacity, sim.live_rows(INPUT))
         touch(INPUT)
         pump()
+        if record:
+            sched.push_ends.append(len(sched.order))
     sim.ended = True
     pump()
     unfinished = [op["name"] for i, op in enumerate(sim.ops) if not sim._op_done(i) and op["op"] in ROW_OPS]

@@ -8,7 +8,10 @@
  * progress: exactly the schedule of exporter/codegen/row_schedule.py, which sized the
  * rings. A pass visits only the ops marked ready (one whose input got a row, or
  * that ran in the pass before): an op found blocked stays blocked until then, so
- * the order of the rows is that of visiting every op. */
+ * the order of the rows is that of visiting every op. Where the export could write
+ * that order down in a few hundred bytes (the plan's _static_schedule: mn01's 10 s
+ * and 160 ms windows), the pushes of a window follow it, and so does the end of a
+ * full window; only a window shorter than the plan's ends with the search. */
 #include <stdint.h>
 #include <string.h>
 
@@ -169,6 +172,32 @@ static const uint16_t net_cap[NET_NUM_TENSORS] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1
 };
+/* The schedule of a full window (16 frames: 177 steps in 231 bytes; exporter/codegen/network.py,
+ * _static_schedule): segments of steps; push n runs segment net_push_seg[n], periodic from
+ * NET_PUSH_FIRST on; the end runs net_end_seg[j] net_end_repeat[j] times, j = 0, 1, ... */
+#define NET_STATIC_SCHEDULE 1
+#define NET_PUSH_FIRST 6
+#define NET_PUSH_PERIOD 4
+static const uint8_t net_seg_steps[] = {
+    0, 0, 1, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5, 6, 7, 8,
+    9, 10, 11, 7, 8, 9, 10, 11, 11, 12, 13, 14, 15, 16, 14, 15, 16, 17, 18, 17, 18, 18, 19, 20, 21, 22, 23, 24, 85, 21, 22, 23,
+    24, 25, 26, 85, 25, 26, 85, 26, 27, 28, 29, 30, 31, 32, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46,
+    47, 48, 49, 49, 50, 51, 52, 53, 54, 55, 56, 86, 56, 57, 58, 59, 60, 61, 62, 63, 64, 86, 64, 65, 66, 67, 68, 69, 70, 71, 87, 71,
+    72, 73, 74, 75, 76, 77, 78, 79, 87, 79, 80, 81, 82, 83, 84, 88, 88
+};
+static const uint16_t net_seg_at[] = {
+    0, 1, 3, 8, 15, 25, 35, 40, 46, 51, 53, 61, 68, 71, 78, 99,
+    108, 118, 127, 137, 144, 145
+};
+static const uint8_t net_push_seg[NET_PUSH_FIRST + NET_PUSH_PERIOD] = {
+    0, 1, 0, 2, 0, 3, 0, 2, 0, 4
+};
+static const uint8_t net_end_seg[] = {
+    5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20
+};
+static const uint8_t net_end_repeat[sizeof net_end_seg] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
 #elif NET_MAX_FRAMES == 1000
 #define NET_ARENA_BYTES 78216u
 static const uint32_t net_off[NET_NUM_TENSORS] = {
@@ -189,6 +218,50 @@ static const uint16_t net_cap[NET_NUM_TENSORS] = {
     3, 63, 1, 1, 1, 1, 63, 3, 63, 1, 1, 1, 1, 1, 1, 5,
     32, 1, 1, 1, 1, 32, 5, 32, 1, 1, 1, 1, 1, 32, 5, 32,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
+/* The schedule of a full window (1000 frames: 8805 steps in 847 bytes; exporter/codegen/network.py,
+ * _static_schedule): segments of steps; push n runs segment net_push_seg[n], periodic from
+ * NET_PUSH_FIRST on; the end runs net_end_seg[j] net_end_repeat[j] times, j = 0, 1, ... */
+#define NET_STATIC_SCHEDULE 1
+#define NET_PUSH_FIRST 10
+#define NET_PUSH_PERIOD 8
+static const uint8_t net_seg_steps[] = {
+    0, 0, 1, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6,
+    7, 8, 9, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 7, 8, 9, 10, 11, 11, 12, 13, 14, 15, 16, 14, 15, 16, 14, 15, 16,
+    17, 18, 17, 18, 18, 19, 20, 21, 22, 23, 24, 85, 21, 22, 23, 24, 85, 21, 22, 23, 24, 25, 26, 85, 25, 26, 85, 25, 26, 26, 27, 28,
+    29, 30, 31, 32, 29, 30, 31, 32, 33, 34, 35, 29, 30, 31, 32, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 29, 30, 31, 32, 33, 34,
+    35, 36, 37, 38, 39, 40, 41, 42, 43, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 29, 30, 31, 32,
+    33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 44, 45, 46, 47, 48, 49, 48, 49, 49, 50, 51, 52, 53, 54, 86, 52, 53, 54, 55, 56, 86, 55, 56,
+    86, 56, 57, 58, 59, 60, 61, 62, 59, 60, 61, 62, 59, 60, 61, 62, 63, 64, 63, 64, 64, 65, 66, 67, 68, 69, 87, 67, 68, 69, 87, 67,
+    68, 69, 70, 71, 87, 70, 71, 87, 70, 71, 71, 72, 73, 74, 75, 76, 77, 74, 75, 76, 77, 74, 75, 76, 77, 78, 79, 78, 79, 79, 80, 81,
+    82, 83, 84, 88, 82, 83, 84, 88, 88
+};
+static const uint16_t net_seg_at[] = {
+    0, 1, 3, 8, 15, 25, 37, 47, 52, 58, 61, 66, 68, 76, 81, 88,
+    91, 93, 100, 107, 111, 122, 137, 156, 177, 191, 201, 207, 209, 216, 222, 225,
+    232, 236, 242, 244, 251, 255, 261, 264, 266, 273, 277, 283, 285, 292, 296, 297
+};
+static const uint8_t net_push_seg[NET_PUSH_FIRST + NET_PUSH_PERIOD] = {
+    0, 1, 0, 2, 0, 3, 0, 2, 0, 4, 0, 2, 0, 4, 0, 2, 0, 5
+};
+static const uint8_t net_end_seg[] = {
+    6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 19, 21, 19, 22, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19,
+    23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19,
+    23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19,
+    23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19, 23, 19,
+    23, 19, 23, 19, 23, 19, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32,
+    33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32,
+    33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46
+};
+static const uint8_t net_end_repeat[sizeof net_end_seg] = {
+    1, 1, 1, 1, 123, 2, 1, 1, 123, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 62, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 30, 1, 1, 1, 1, 30, 2, 1, 31, 1
 };
 #else
 #error "no arena plan for this NET_MAX_FRAMES: export with it in max_frames"
@@ -341,69 +414,76 @@ static const net_step_t net_steps[NET_NUM_STEPS] = {
     {K_POOL, 0, 0, 0, 85, 0, 89, 0, 115, 115, 4, 16, 448, NULL, NULL}, /* 115 B15.pool */
 };
 
-/* Produce one row (or accumulate one pooled row) of step i if it can: 1 if it did. */
-static int net_step(int i)
+/* Whether step i can produce its next row (or accumulate one pooled row) now: _Sim.can_run of
+ * exporter/codegen/row_schedule.py. */
+static inline int net_can(int i)
+{
+    const net_step_t *s = &net_steps[i];
+    const int32_t r = net_next[i];
+    const int x = s->in;
+    if (s->kind == K_POOL) return net_consumed[i] < net_produced[x] || (r == 0 && COMPLETE(x));
+    if (s->kind == K_FC) return r == 0 && net_produced[x] == 1;
+    if (net_ended && r >= net_rows[s->out]) return 0;
+    switch (s->kind) {
+    case K_CONV:
+    case K_DEPTHWISE:
+        return net_produced[x] > s->stride * r - s->pad + s->k - 1 || COMPLETE(x);
+    case K_MUL:
+        return net_produced[s->in2] == 1 && net_produced[x] > r;
+    case K_ADD:
+        return net_produced[x] > r && net_produced[s->in2] > r;
+    default: /* K_QUANTIZE, K_LUT */
+        return net_produced[x] > r;
+    }
+}
+
+/* Produce one row (or accumulate one pooled row) of step i, which can (net_can). */
+static void net_run(int i)
 {
     const net_step_t *s = &net_steps[i];
     const int32_t r = net_next[i];
     const int x = s->in, y = s->out;
-    if (s->kind == K_POOL) {
+    NET_PROFILE(s->op);
+    switch (s->kind) {
+    case K_POOL:
         if (net_consumed[i] < net_produced[x]) {
-            NET_PROFILE(s->op);
             nn_avgpool_accumulate(ROW(x, net_consumed[i]), s->pixels, s->channels, net_pool_sum + s->sum);
             NET_PROFILE(NET_NUM_OPS);
             ++net_consumed[i];
-            return 1;
+            return;
         }
-        if (r != 0 || !COMPLETE(x)) return 0;
-        NET_PROFILE(s->op);
         nn_avgpool_finish(net_pool_sum + s->sum, net_rows[x] * s->pixels, s->channels, ROW(y, 0));
-    } else if (s->kind == K_FC) {
-        if (r != 0 || net_produced[x] != 1) return 0;
-        NET_PROFILE(s->op);
+        break;
+    case K_FC:
         nn_fully_connected((const nn_fc_t *)s->params, ROW(x, 0), ROW(y, 0));
-    } else {
-        if (net_ended && r >= net_rows[y]) return 0;
-        switch (s->kind) {
-        case K_CONV:
-        case K_DEPTHWISE: {
-            if (net_produced[x] <= s->stride * r - s->pad + s->k - 1 && !COMPLETE(x)) return 0;
-            NET_PROFILE(s->op);
-            const int8_t *rows[NN_MAX_K];
-            for (int kt = 0; kt < s->k; ++kt) {
-                const int32_t t = s->stride * r - s->pad + kt;
-                rows[kt] = (t >= 0 && t < net_produced[x]) ? ROW(x, t) : NULL;
-            }
-            s->row((const nn_conv_t *)s->params, rows, ROW(y, r));
-            break;
+        break;
+    case K_CONV:
+    case K_DEPTHWISE: {
+        const int8_t *rows[NN_MAX_K];
+        for (int kt = 0; kt < s->k; ++kt) {
+            const int32_t t = s->stride * r - s->pad + kt;
+            rows[kt] = (t >= 0 && t < net_produced[x]) ? ROW(x, t) : NULL;
         }
-        case K_QUANTIZE:
-            if (net_produced[x] <= r) return 0;
-            NET_PROFILE(s->op);
-            nn_quantize((const nn_quantize_t *)s->params, (const int16_t *)(const void *)ROW(x, r), NET_MEL_BANDS, ROW(y, r));
-            break;
-        case K_LUT:
-            if (net_produced[x] <= r) return 0;
-            NET_PROFILE(s->op);
-            nn_lut((const int8_t *)s->params, ROW(x, r), net_row_bytes[y], ROW(y, r));
-            break;
-        case K_MUL:
-            if (net_produced[s->in2] != 1 || net_produced[x] <= r) return 0;
-            NET_PROFILE(s->op);
-            nn_mul_channel((const nn_mul_channel_t *)s->params, ROW(x, r), s->pixels, ROW(s->in2, 0), ROW(y, r));
-            break;
-        default: /* K_ADD */
-            if (net_produced[x] <= r || net_produced[s->in2] <= r) return 0;
-            NET_PROFILE(s->op);
-            nn_add((const nn_add_t *)s->params, ROW(x, r), ROW(s->in2, r), net_row_bytes[y], ROW(y, r));
-            break;
-        }
+        s->row((const nn_conv_t *)s->params, rows, ROW(y, r));
+        break;
+    }
+    case K_QUANTIZE:
+        nn_quantize((const nn_quantize_t *)s->params, (const int16_t *)(const void *)ROW(x, r), NET_MEL_BANDS, ROW(y, r));
+        break;
+    case K_LUT:
+        nn_lut((const int8_t *)s->params, ROW(x, r), net_row_bytes[y], ROW(y, r));
+        break;
+    case K_MUL:
+        nn_mul_channel((const nn_mul_channel_t *)s->params, ROW(x, r), s->pixels, ROW(s->in2, 0), ROW(y, r));
+        break;
+    default: /* K_ADD */
+        nn_add((const nn_add_t *)s->params, ROW(x, r), ROW(s->in2, r), net_row_bytes[y], ROW(y, r));
+        break;
     }
     NET_PROFILE(NET_NUM_OPS);
     net_next[i] = r + 1;
     ++net_produced[y];
     if (net_observer) net_observer(s->seen_as, r, ROW(y, r), net_row_bytes[y]);
-    return 1;
 }
 
 static inline void net_mark(int i)
@@ -431,7 +511,8 @@ static void net_pump(void)
                 const int b = __builtin_ctz(m), i = (w << 5) + b;
                 seen = b == 31 ? ~0u : (2u << b) - 1u;
                 net_ready[w] &= ~(1u << b);
-                if (net_step(i)) {
+                if (net_can(i)) {
+                    net_run(i);
                     progress = 1;
                     net_mark(i);
                     net_mark_readers(net_steps[i].out);
@@ -440,6 +521,13 @@ static void net_pump(void)
         }
     } while (progress);
 }
+
+#ifdef NET_STATIC_SCHEDULE
+static void net_run_segment(int seg)
+{
+    for (int j = net_seg_at[seg]; j < net_seg_at[seg + 1]; ++j) net_run(net_seg_steps[j]);
+}
+#endif
 
 static void net_mark_all(void)
 {
@@ -463,8 +551,13 @@ int net_push_frame(const int16_t mel_q12[NET_MEL_BANDS])
     if (net_ended || net_produced[0] >= NET_MAX_FRAMES) return -1;
     memcpy(ROW(0, net_produced[0]), mel_q12, NET_MEL_BANDS * sizeof(int16_t));
     ++net_produced[0];
+#ifdef NET_STATIC_SCHEDULE
+    const int32_t n = net_produced[0] - 1;
+    net_run_segment(net_push_seg[n < NET_PUSH_FIRST + NET_PUSH_PERIOD ? n : NET_PUSH_FIRST + (n - NET_PUSH_FIRST) % NET_PUSH_PERIOD]);
+#else
     net_mark_readers(0);
     net_pump();
+#endif
     return 0;
 }
 
@@ -476,8 +569,17 @@ int net_end(int8_t taps[NET_TAP_DIM])
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
         net_rows[k] = (net_row_t)(net_time_div[k] ? (frames + net_time_div[k] - 1) / net_time_div[k] : 1);
     }
-    net_mark_all(); /* the end unblocks the ops that wait for a complete input */
-    net_pump();
+#ifdef NET_STATIC_SCHEDULE
+    if (frames == NET_MAX_FRAMES) {
+        for (uint32_t j = 0; j < sizeof net_end_seg; ++j) {
+            for (int rep = 0; rep < net_end_repeat[j]; ++rep) net_run_segment(net_end_seg[j]);
+        }
+    } else
+#endif
+    {
+        net_mark_all(); /* the end unblocks the ops that wait for a complete input */
+        net_pump();
+    }
     for (int k = 0; k < NET_NUM_TENSORS; ++k) {
         if (net_produced[k] != net_rows[k]) return -2; /* a stalled schedule: never with a valid plan */
     }

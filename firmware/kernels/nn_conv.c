@@ -531,124 +531,547 @@ static inline __attribute__((always_inline)) void conv3x3_c1_row(const nn_conv_t
 }
 #endif
 
-/* Pointwise conv (k = 1, stride 1, cin a multiple of 4): the row's pixels are widened once into a
- * doubled patch (nn_widen4x2: 2 (x - zp_in) in pair order); then output channel by output channel,
- * four pixels per pass, each weight word is widened in registers (SXTB16 gives the same pair order)
- * and meets the four pixels' patch words: 3 + 4 x 3 instructions per 16 MACs. CIN is a constant
- * (patch offsets become immediates of LDRD): one instance per channel count of mn01, reached through
- * the export-time variants (the exporter links in only those its network uses); other pointwise
- * convs take nn_conv2d_row. The channel's output stage is the fast requantization, or, for a
- * channel outside it, the exact slow form on the halved sum. */
-/* A channel outside the fast requantization: the doubled sum halved (exact: it is even) plus the bias. */
-static __attribute__((noinline)) void pw_channel_slow(const nn_conv_t *p, int co, const int16_t *patch, int nb,
-                                                      nn_out_t o, int8_t *dst)
+/* Pointwise convs (k = 1, stride 1): one path per channel count of mn01, reached through the
+ * export-time instances (the exporter links in only those its network uses); other pointwise convs,
+ * and ops a path does not take, go to nn_conv2d_row. Each path prepares, once per row, a record per
+ * output channel (its widened weights, bias and fast requantization constants) that the inner loop
+ * reads with LDMs, and writes the outputs pixel by pixel. */
+
+/* Eight input channels: pixel by pixel, the pixel's eight inputs widened once into four registers
+ * (SXTB16, no zero point: it is folded into the bias) and every output channel a record of eight words
+ * prepared once per row: its four doubled weight pairs in the same order, 2 bias - 2 zp_in sum(w), and
+ * the fast requantization (mult, c, rsh). An output is then two LDMs, four SMLADs, the requantization
+ * and one STRB. Every channel must be in the fast requantization, the channel count a multiple of 4. */
+#define NN_PW8_COUT_MAX 64 /* 2 KB of records on the stack */
+
+typedef struct {
+    uint32_t w[4];
+    int32_t b2, mult, c, rsh;
+} pw8_rec_t;
+
+/* The records of the row; 0 if a channel is outside the fast requantization. The zero point folded in:
+ * 2 bias + sum 2 w (x - zp) = (2 bias - zp sum 2 w) + sum 2 w x. */
+static int pw8_records(const nn_conv_t *p, pw8_rec_t *rec)
 {
-    const int cin = p->cin;
-    const int8_t *w = p->weights + (size_t)co * cin;
-    const uint32_t *pp = (const uint32_t *)(const void *)patch;
-    const nn_rq_t rq = nn_rq_make(p->mult[co], p->shift[co]);
-    for (int i = 0; i < nb; ++i, pp += cin / 2, dst += p->cout) {
-        int32_t a = 0;
-        for (int g = 0; g < cin / 4; ++g) {
-            const uint32_t W = nn_load32(w + 4 * g);
-            a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
-            a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
+    const int8_t *w = p->weights, *const w_end = w + 8 * p->cout;
+    const int32_t *bias = p->bias, *mult = p->mult;
+    const int8_t *shift = p->shift;
+    const uint32_t nzz = ((uint32_t)(uint16_t)-p->zp_in << 16) | (uint16_t)-p->zp_in;
+    const int32_t zo = 2 * p->zp_out + 1; /* c = 2^(R-1) + zp_out 2^R = (2 zp_out + 1) 2^R / 2 */
+    for (; w != w_end; w += 8, ++rec) {
+        const int32_t m = *mult++, r = -*shift++;
+        if (m < 0 || (uint32_t)(r - 1) >= NN_RQZ_RSH_MAX) return 0; /* nn_rqz_ok */
+        const uint32_t W0 = nn_load32(w), W1 = nn_load32(w + 4);
+        uint32_t a = nn_sxtb16(W0), b = nn_sxtb16_ror8(W0), c = nn_sxtb16(W1), d = nn_sxtb16_ror8(W1);
+        a = nn_sadd16(a, a);
+        b = nn_sadd16(b, b);
+        c = nn_sadd16(c, c);
+        d = nn_sadd16(d, d);
+        rec->w[0] = a;
+        rec->w[1] = b;
+        rec->w[2] = c;
+        rec->w[3] = d;
+        rec->b2 = nn_smlad(nn_sadd16(nn_sadd16(a, b), nn_sadd16(c, d)), nzz, 2 * *bias++);
+        rec->mult = m;
+        rec->c = (zo << r) >> 1;
+        rec->rsh = r;
+    }
+    return 1;
+}
+
+static inline int pw8_fits(const nn_conv_t *p)
+{
+    return p->cout <= NN_PW8_COUT_MAX && (p->cout & 3) == 0 && p->f_out > 0;
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+/* One output channel: r2-r5 the pixel's widened inputs, r6 the records, lr the output (LUT: r1 the
+ * table + 128). r7 is free: the kernels are built optimised (no frame pointer). */
+#define NN_PW8_CH(LUT)                                                                                         \
+    "ldmia r6!, {r7, r8, r9, r10, r11}\n\t"                                                                    \
+    "smlad r11, r7, r2, r11\n\t"                                                                               \
+    "smlad r11, r8, r3, r11\n\t"                                                                               \
+    "smlad r11, r9, r4, r11\n\t"                                                                               \
+    "smlad r11, r10, r5, r11\n\t"                                                                              \
+    "ldmia r6!, {r7, r8, r9}\n\t"                                                                              \
+    "smmlar r7, r11, r7, r8\n\t"                                                                               \
+    "add r7, r7, r11, asr #31\n\t"                                                                             \
+    "asr r7, r7, r9\n\t"                                                                                       \
+    "ssat r7, #8, r7\n\t" LUT "strb r7, [lr], #1\n\t"
+
+#define NN_PW8_CH1                                                                                             \
+    "ldmia r12!, {r4, r5, r6, r7, r8, r9, r10, r11}\n\t"                                                        \
+    "smlad r8, r4, r0, r8\n\t"                                                                                 \
+    "smlad r8, r5, r1, r8\n\t"                                                                                 \
+    "smlad r8, r6, r2, r8\n\t"                                                                                 \
+    "smlad r8, r7, r3, r8\n\t"                                                                                 \
+    "smmlar r4, r8, r9, r10\n\t"                                                                               \
+    "add r4, r4, r8, asr #31\n\t"                                                                              \
+    "asr r4, r4, r11\n\t"                                                                                      \
+    "ssat r4, #8, r4\n\t"                                                                                      \
+    "strb r4, [lr], #1\n\t"
+
+static __attribute__((noinline)) void pw8_pixels(const int8_t *x, const int8_t *x_end, const pw8_rec_t *rec,
+                                                 int cout, int8_t *out, const int8_t *tab)
+{
+    register const int8_t *r0 __asm__("r0") = x;
+    register const pw8_rec_t *r6 __asm__("r6") = rec;
+    register int8_t *lr __asm__("lr") = out;
+    register const int8_t *r2 __asm__("r2") = x_end;
+    register const pw8_rec_t *r12 __asm__("r12") = rec + cout;
+    if (!tab) {
+        /* no table: a record in one LDM (r4-r11), the pixel's inputs in r0-r3, r12 the records, lr the
+         * output; [sp] x, [sp, #4] x_end, [sp, #8] the first record, [sp, #12] the records' end */
+        __asm__ volatile(
+            "push {r0, r2, r6, r12}\n\t"
+            "1:\n\t"
+            "ldr r4, [sp]\n\t"
+            "ldr r0, [r4], #4\n\t"
+            "ldr r2, [r4], #4\n\t"
+            "str r4, [sp]\n\t"
+            "sxtb16 r1, r0, ror #8\n\t"
+            "sxtb16 r0, r0\n\t"
+            "sxtb16 r3, r2, ror #8\n\t"
+            "sxtb16 r2, r2\n\t"
+            "ldr r12, [sp, #8]\n\t"
+            "2:\n\t" NN_PW8_CH1 NN_PW8_CH1 NN_PW8_CH1 NN_PW8_CH1
+            "ldr r4, [sp, #12]\n\t"
+            "cmp r12, r4\n\t"
+            "bne 2b\n\t"
+            "ldrd r4, r5, [sp]\n\t"
+            "cmp r4, r5\n\t"
+            "bne 1b\n\t"
+            "add sp, sp, #16\n\t"
+            : "+r"(r0), "+r"(r2), "+r"(r6), "+r"(r12), "+r"(lr)
+            :
+            : "r1", "r3", "r4", "r5", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    } else {
+        /* r1: the table + 128; [sp]: x_end, [sp, #4]: the first record */
+        register const int8_t *r1 __asm__("r1") = tab;
+        __asm__ volatile(
+            "push {r2, r6}\n\t"
+            "1:\n\t"
+            "ldr r2, [r0], #4\n\t"
+            "ldr r4, [r0], #4\n\t"
+            "sxtb16 r3, r2, ror #8\n\t"
+            "sxtb16 r2, r2\n\t"
+            "sxtb16 r5, r4, ror #8\n\t"
+            "sxtb16 r4, r4\n\t"
+            "ldr r6, [sp, #4]\n\t"
+            "2:\n\t" NN_PW8_CH("ldrsb r7, [r1, r7]\n\t") NN_PW8_CH("ldrsb r7, [r1, r7]\n\t")
+            NN_PW8_CH("ldrsb r7, [r1, r7]\n\t") NN_PW8_CH("ldrsb r7, [r1, r7]\n\t")
+            "cmp r6, r12\n\t"
+            "bne 2b\n\t"
+            "ldr r7, [sp]\n\t"
+            "cmp r0, r7\n\t"
+            "bne 1b\n\t"
+            "add sp, sp, #8\n\t"
+            : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r6), "+r"(r12), "+r"(lr)
+            :
+            : "r3", "r4", "r5", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+    }
+}
+#else
+/* The same arithmetic in C (the host builds, and the M4 build unoptimised). */
+static void pw8_pixels(const int8_t *x, const int8_t *x_end, const pw8_rec_t *rec, int cout, int8_t *out,
+                       const int8_t *tab)
+{
+    for (; x != x_end; x += 8) {
+        const uint32_t v0 = nn_load32(x), v1 = nn_load32(x + 4);
+        const uint32_t x0 = nn_sxtb16(v0), x1 = nn_sxtb16_ror8(v0), x2 = nn_sxtb16(v1), x3 = nn_sxtb16_ror8(v1);
+        for (const pw8_rec_t *r = rec; r != rec + cout; ++r) {
+            int32_t a = nn_smlad(r->w[0], x0, r->b2);
+            a = nn_smlad(r->w[1], x1, a);
+            a = nn_smlad(r->w[2], x2, a);
+            a = nn_smlad(r->w[3], x3, a);
+            const nn_rqz_t q = {r->mult, r->c, r->rsh};
+            const int32_t v = nn_ssat8(nn_rqz_apply(a, q));
+            *out++ = tab ? tab[v] : (int8_t)v;
         }
-        *dst = nn_out_apply(nn_rq_apply(p->bias[co] + a / 2, rq), o);
+    }
+}
+#endif
+
+/* 0 where the op is not for this path (the caller takes pointwise_row). */
+static int pw8_row(const nn_conv_t *p, const int8_t *in, int8_t *out, int kind)
+{
+    pw8_rec_t rec[NN_PW8_COUT_MAX];
+    if (!pw8_fits(p) || !pw8_records(p, rec)) return 0;
+    const int8_t *tab = kind == NN_OUT_LUT ? p->lut + 128 : NULL;
+    pw8_pixels(in, in + (size_t)p->f_out * 8, rec, p->cout, out, tab);
+    return 1;
+}
+
+/* Eight weights (any alignment) widened into four words in pair order at *dst (4-byte aligned):
+ * two LDRs, four SXTB16s and two STRDs (GCC makes single STRs of it), both pointers advanced. */
+static inline __attribute__((always_inline)) void pw_widen8(const int8_t **w, uint32_t **dst)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    uint32_t a, b, c, d;
+    __asm__ volatile("ldr %[a], [%[w]], #4\n\t" /* volatile: its effect is the stores */
+            "ldr %[b], [%[w]], #4\n\t"
+            "sxtb16 %[c], %[a], ror #8\n\t"
+            "sxtb16 %[a], %[a]\n\t"
+            "sxtb16 %[d], %[b], ror #8\n\t"
+            "sxtb16 %[b], %[b]\n\t"
+            "strd %[a], %[c], [%[dst]], #8\n\t"
+            "strd %[b], %[d], [%[dst]], #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [w] "+r"(*w), [dst] "+r"(*dst)
+            :
+            : "memory");
+#else
+    const uint32_t W0 = nn_load32(*w), W1 = nn_load32(*w + 4);
+    uint32_t *d = *dst;
+    d[0] = nn_sxtb16(W0);
+    d[1] = nn_sxtb16_ror8(W0);
+    d[2] = nn_sxtb16(W1);
+    d[3] = nn_sxtb16_ror8(W1);
+    *w += 8;
+    *dst += 4;
+#endif
+}
+
+/* Eight inputs widened, minus the zero point (zz: in both halfwords) and doubled, into four words
+ * in pair order at *dst (4-byte aligned): nn_widen4x2 twice, with two STRDs; both pointers advanced. */
+static inline __attribute__((always_inline)) void pw_widen8x2(const int8_t **x, uint32_t zz, uint32_t **dst)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    uint32_t a, b, c, d;
+    __asm__ volatile("ldr %[a], [%[x]], #4\n\t" /* volatile: its effect is the stores */
+            "ldr %[b], [%[x]], #4\n\t"
+            "sxtb16 %[c], %[a], ror #8\n\t"
+            "sxtb16 %[a], %[a]\n\t"
+            "sxtb16 %[d], %[b], ror #8\n\t"
+            "sxtb16 %[b], %[b]\n\t"
+            "ssub16 %[a], %[a], %[zz]\n\t"
+            "ssub16 %[c], %[c], %[zz]\n\t"
+            "ssub16 %[b], %[b], %[zz]\n\t"
+            "ssub16 %[d], %[d], %[zz]\n\t"
+            "sadd16 %[a], %[a], %[a]\n\t"
+            "sadd16 %[c], %[c], %[c]\n\t"
+            "sadd16 %[b], %[b], %[b]\n\t"
+            "sadd16 %[d], %[d], %[d]\n\t"
+            "strd %[a], %[c], [%[dst]], #8\n\t"
+            "strd %[b], %[d], [%[dst]], #8"
+            : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d), [x] "+r"(*x), [dst] "+r"(*dst)
+            : [zz] "r"(zz)
+            : "memory");
+#else
+    const int32_t zp = (int16_t)(zz & 0xffffu);
+    nn_widen4x2(*x, zp, (int16_t *)(void *)*dst);
+    nn_widen4x2(*x + 4, zp, (int16_t *)(void *)(*dst + 2));
+    *x += 8;
+    *dst += 4;
+#endif
+}
+
+/* Sixteen input channels, pixel-major as nn_pw8 but with the pixel's doubled inputs 2 (x - zp_in) in
+ * eight registers (the zero point and the doubling on the input side: these layers have more output
+ * channels than pixels), and records of twelve words {w0 w1 w2 2 bias | w3 .. w7 | mult c rsh}: an
+ * output is four LDMs, eight SMLADs, the requantization and one STRB. The channels in chunks of 32
+ * (1.5 KB of records on the stack); every channel in the fast requantization. */
+#define NN_PW16_CHUNK 32
+
+typedef struct {
+    uint32_t w0, w1, w2;
+    int32_t b2;
+    uint32_t w3, w4, w5, w6, w7;
+    int32_t mult, c, rsh;
+} pw16_rec_t;
+
+typedef struct {
+    const int8_t *x, *x_end;
+    const pw16_rec_t *rec, *rec_end;
+    const int8_t *tab; /* the table + 128 (LUT) */
+    uint32_t zz;       /* zp_in in both halfwords */
+    int32_t skip;      /* outputs of the other chunks per pixel */
+    int8_t *out;
+} pw16_args_t;
+
+/* The chunk's records; 0 if a channel is outside the fast requantization. */
+static int pw16_records(const nn_conv_t *p, int co, int n, pw16_rec_t *rec)
+{
+    const int8_t *w = p->weights + (size_t)co * 16, *const w_end = w + 16 * n;
+    const int32_t *bias = p->bias + co, *mult = p->mult + co;
+    const int8_t *shift = p->shift + co;
+    const int32_t zo = 2 * p->zp_out + 1; /* c = 2^(R-1) + zp_out 2^R = (2 zp_out + 1) 2^R / 2 */
+    for (; w != w_end; ++rec) { /* (pw_widen8 advances w) */
+        const int32_t m = *mult++, r = -*shift++;
+        if (m < 0 || (uint32_t)(r - 1) >= NN_RQZ_RSH_MAX) return 0; /* nn_rqz_ok */
+        uint32_t *d = (uint32_t *)(void *)rec;
+        pw_widen8(&w, &d); /* w0 w1 w2, and w3 where b2 goes: moved */
+        rec->w3 = (uint32_t)rec->b2;
+        rec->b2 = 2 * *bias++;
+        d = (uint32_t *)(void *)rec + 5;
+        pw_widen8(&w, &d);
+        rec->mult = m;
+        rec->c = (zo << r) >> 1;
+        rec->rsh = r;
+    }
+    return 1;
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+/* The frame: [sp] x, [sp, #4] x_end, [sp, #8] first record, [sp, #12] record end, [sp, #16] table,
+ * [sp, #20] zz, [sp, #24] skip. r0-r7 the pixel's inputs, r8 the records, r9 the output. */
+#define NN_PW16_CH(LUT)                                                                                        \
+    "ldmia r8!, {r10, r11, r12, lr}\n\t"                                                                       \
+    "smlad lr, r10, r0, lr\n\t"                                                                                \
+    "smlad lr, r11, r1, lr\n\t"                                                                                \
+    "smlad lr, r12, r2, lr\n\t"                                                                                \
+    "ldmia r8!, {r10, r11, r12}\n\t"                                                                           \
+    "smlad lr, r10, r3, lr\n\t"                                                                                \
+    "smlad lr, r11, r4, lr\n\t"                                                                                \
+    "smlad lr, r12, r5, lr\n\t"                                                                                \
+    "ldmia r8!, {r10, r11}\n\t"                                                                                \
+    "smlad lr, r10, r6, lr\n\t"                                                                                \
+    "smlad lr, r11, r7, lr\n\t"                                                                                \
+    "ldmia r8!, {r10, r11, r12}\n\t"                                                                           \
+    "smmlar r10, lr, r10, r11\n\t"                                                                             \
+    "add r10, r10, lr, asr #31\n\t"                                                                            \
+    "asr r10, r10, r12\n\t"                                                                                    \
+    "ssat r10, #8, r10\n\t" LUT "strb r10, [r9], #1\n\t"
+#define NN_PW16_WIDEN(LO, HI)                                                                                  \
+    "sxtb16 " HI ", " LO ", ror #8\n\t"                                                                        \
+    "sxtb16 " LO ", " LO "\n\t"                                                                                \
+    "ssub16 " LO ", " LO ", r8\n\t"                                                                            \
+    "ssub16 " HI ", " HI ", r8\n\t"                                                                            \
+    "sadd16 " LO ", " LO ", " LO "\n\t"                                                                        \
+    "sadd16 " HI ", " HI ", " HI "\n\t"
+#define NN_PW16_PIXELS(NAME, LUT)                                                                              \
+    static __attribute__((naked, noinline)) void NAME(const pw16_args_t *a)                                   \
+    {                                                                                                          \
+        (void)a;                                                                                               \
+        __asm__ volatile("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                     \
+                         "ldr r9, [r0, #28]\n\t"                                                               \
+                         "ldmia r0, {r1, r2, r3, r4, r5, r6, r7}\n\t"                                          \
+                         "push {r1, r2, r3, r4, r5, r6, r7}\n\t"                                               \
+                         "1:\n\t"                                                                              \
+                         "ldr r8, [sp]\n\t"                                                                    \
+                         "ldr r0, [r8], #4\n\t"                                                                \
+                         "ldr r2, [r8], #4\n\t"                                                                \
+                         "ldr r4, [r8], #4\n\t"                                                                \
+                         "ldr r6, [r8], #4\n\t"                                                                \
+                         "str r8, [sp]\n\t"                                                                    \
+                         "ldr r8, [sp, #20]\n\t" NN_PW16_WIDEN("r0", "r1") NN_PW16_WIDEN("r2", "r3")            \
+                             NN_PW16_WIDEN("r4", "r5") NN_PW16_WIDEN("r6", "r7")                               \
+                         "ldr r8, [sp, #8]\n\t"                                                                \
+                         "2:\n\t" NN_PW16_CH(LUT) NN_PW16_CH(LUT)                                              \
+                         "ldr r10, [sp, #12]\n\t"                                                              \
+                         "cmp r8, r10\n\t"                                                                     \
+                         "bne 2b\n\t"                                                                          \
+                         "ldr r10, [sp, #24]\n\t"                                                              \
+                         "add r9, r9, r10\n\t"                                                                 \
+                         "ldrd r8, r10, [sp]\n\t"                                                              \
+                         "cmp r8, r10\n\t"                                                                     \
+                         "bne 1b\n\t"                                                                          \
+                         "add sp, sp, #28\n\t"                                                                 \
+                         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
+    }
+NN_PW16_PIXELS(pw16_pixels_plain, "")
+NN_PW16_PIXELS(pw16_pixels_lut, "ldr r11, [sp, #16]\n\tldrsb r10, [r11, r10]\n\t")
+
+static void pw16_pixels(const pw16_args_t *a, int kind)
+{
+    __asm__ volatile("" : : "r"(a) : "memory"); /* *a written before the naked call reads it */
+    if (kind == NN_OUT_LUT) pw16_pixels_lut(a);
+    else pw16_pixels_plain(a);
+}
+#else
+/* The same arithmetic in C (the host builds, and the M4 build unoptimised). */
+static void pw16_pixels(const pw16_args_t *a, int kind)
+{
+    int8_t *out = a->out;
+    for (const int8_t *x = a->x; x != a->x_end; x += 16, out += a->skip) {
+        uint32_t xv[8];
+        for (int g = 0; g < 4; ++g) {
+            const uint32_t v = nn_load32(x + 4 * g);
+            const uint32_t lo = nn_ssub16(nn_sxtb16(v), a->zz), hi = nn_ssub16(nn_sxtb16_ror8(v), a->zz);
+            xv[2 * g] = nn_sadd16(lo, lo);
+            xv[2 * g + 1] = nn_sadd16(hi, hi);
+        }
+        for (const pw16_rec_t *r = a->rec; r != a->rec_end; ++r) {
+            int32_t acc = nn_smlad(r->w0, xv[0], r->b2);
+            acc = nn_smlad(r->w1, xv[1], acc);
+            acc = nn_smlad(r->w2, xv[2], acc);
+            acc = nn_smlad(r->w3, xv[3], acc);
+            acc = nn_smlad(r->w4, xv[4], acc);
+            acc = nn_smlad(r->w5, xv[5], acc);
+            acc = nn_smlad(r->w6, xv[6], acc);
+            acc = nn_smlad(r->w7, xv[7], acc);
+            const nn_rqz_t q = {r->mult, r->c, r->rsh};
+            const int32_t v = nn_ssat8(nn_rqz_apply(acc, q));
+            *out++ = kind == NN_OUT_LUT ? a->tab[v] : (int8_t)v;
+        }
+    }
+}
+#endif
+
+/* 0 where the op is not for this path (the caller takes pointwise_row). */
+static int pw16_row(const nn_conv_t *p, const int8_t *in, int8_t *out, int kind)
+{
+    const int cout = p->cout;
+    if ((cout & 1) || p->f_out == 0) return 0;
+    pw16_rec_t rec[NN_PW16_CHUNK];
+    pw16_args_t a;
+    a.x_end = in + (size_t)p->f_out * 16;
+    a.tab = kind == NN_OUT_LUT ? p->lut + 128 : NULL;
+    a.zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
+    a.rec = rec;
+    for (int co = 0; co < cout; co += NN_PW16_CHUNK) {
+        const int n = cout - co < NN_PW16_CHUNK ? cout - co : NN_PW16_CHUNK;
+        if (!pw16_records(p, co, n, rec)) return 0;
+        a.x = in;
+        a.rec_end = rec + n;
+        a.skip = cout - n;
+        a.out = out + co;
+        pw16_pixels(&a, kind);
+    }
+    return 1;
+}
+
+/* 24 to 96 input channels (a multiple of 8): the row's pixels widened once into a doubled patch
+ * (nn_widen4x2: 2 (x - zp_in) in pair order), then pixel by pixel and channel by channel a record of
+ * the channel's widened weights {w0 .. w3, 2 bias, w4 .. w(N/2 - 1), mult, c, rsh} meets the pixel's
+ * patch words four at a time: per eight inputs two LDMs and four SMLADs, then the requantization and
+ * one STRB. Patch (1 KB) and records (1 KB) on the stack, the channels in chunks that fit. */
+#define NN_PWN_PATCH 512 /* int16 */
+#define NN_PWN_RECS 256  /* words */
+
+typedef struct {
+    const uint32_t *x, *x_end; /* the patch, N / 2 words per pixel */
+    const uint32_t *rec, *rec_end;
+    const int8_t *tab; /* the table + 128 (LUT) */
+    int32_t skip;      /* outputs of the other chunks per pixel */
+    int8_t *out;
+} pwn_args_t;
+
+/* The records of channels co .. co + n - 1 (all in the fast requantization: checked by the caller). */
+static inline __attribute__((always_inline)) void pwn_records(const nn_conv_t *p, int co, int n, const int N,
+                                                              uint32_t *rec)
+{
+    const int8_t *w = p->weights + (size_t)co * N;
+    const int32_t zo = 2 * p->zp_out + 1; /* c = 2^(R-1) + zp_out 2^R = (2 zp_out + 1) 2^R / 2 */
+    for (int j = co; j < co + n; ++j) {
+        uint32_t *r = rec;
+        pw_widen8(&w, &r);
+        *r++ = (uint32_t)(2 * p->bias[j]);
+        for (int g = 1; g < N / 8; ++g) pw_widen8(&w, &r);
+        const int32_t sh = -p->shift[j];
+        r[0] = (uint32_t)p->mult[j];
+        r[1] = (uint32_t)((zo << sh) >> 1);
+        r[2] = (uint32_t)sh;
+        rec = r + 3;
     }
 }
 
-static inline __attribute__((always_inline)) void pw_block(const nn_conv_t *p, const int16_t *patch, int nb,
-                                                           const int CIN, nn_out_t o, int kind, int8_t *out)
-{
-    const int cout = p->cout, words = CIN / 2;
-    const int8_t *w = p->weights;
-    for (int co = 0; co < cout; ++co, w += CIN) {
-        const int32_t shift = p->shift[co];
-        if (!nn_rqz_ok(p->mult[co], shift)) {
-            pw_channel_slow(p, co, patch, nb, o, out + co);
-            continue;
-        }
-        const int32_t b2 = 2 * p->bias[co];
-        const nn_rqz_t q = nn_rqz_make(p->mult[co], shift, p->zp_out);
-        const uint32_t *pp = (const uint32_t *)(const void *)patch;
-        const uint32_t *const end4 = pp + (nb & ~3) * words, *const end = pp + nb * words;
-        int8_t *dst = out + co;
-        for (; pp != end4; pp += 4 * words) {
-            int32_t a0 = b2, a1 = b2, a2 = b2, a3 = b2;
-#define NN_PW_GROUP(g)                                                                                         \
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+/* r0-r3 patch words, r4-r7 weights, r8 the accumulator, r9 the patch, r10 the records, r11 the
+ * output, r12 the records' end, lr the table; [sp, #4] the patch end, [sp, #8] the first record,
+ * [sp, #12] skip. */
+#define NN_PWN_STR(x) #x
+#define NN_PWN_SMLAD4 "smlad r8, r4, r0, r8\n\tsmlad r8, r5, r1, r8\n\tsmlad r8, r6, r2, r8\n\tsmlad r8, r7, r3, r8\n\t"
+#define NN_PWN_G "ldmia r9!, {r0, r1, r2, r3}\n\tldmia r10!, {r4, r5, r6, r7}\n\t" NN_PWN_SMLAD4
+#define NN_PWN_G3 NN_PWN_G NN_PWN_G NN_PWN_G
+#define NN_PWN_PIXELS(NAME, BYTES, GROUPS, LUT)                                                                \
+    static __attribute__((naked, noinline)) void NAME(const pwn_args_t *a)                                    \
     {                                                                                                          \
-        const uint32_t W = nn_load32(w + 4 * (g));                                                             \
-        const uint32_t wa = nn_sxtb16(W), wb = nn_sxtb16_ror8(W);                                              \
-        uint32_t x, y;                                                                                         \
-        nn_load2(pp + 2 * (g), &x, &y);                                                                   \
-        a0 = nn_smlad(wa, x, a0);                                                                              \
-        a0 = nn_smlad(wb, y, a0);                                                                              \
-        nn_load2(pp + words + 2 * (g), &x, &y);                                                           \
-        a1 = nn_smlad(wa, x, a1);                                                                              \
-        a1 = nn_smlad(wb, y, a1);                                                                              \
-        nn_load2(pp + 2 * words + 2 * (g), &x, &y);                                                       \
-        a2 = nn_smlad(wa, x, a2);                                                                              \
-        a2 = nn_smlad(wb, y, a2);                                                                              \
-        nn_load2(pp + 3 * words + 2 * (g), &x, &y);                                                       \
-        a3 = nn_smlad(wa, x, a3);                                                                              \
-        a3 = nn_smlad(wb, y, a3);                                                                              \
+        (void)a;                                                                                               \
+        __asm__ volatile("push {r4, r5, r6, r7, r8, r9, r10, r11, lr}\n\t"                                     \
+                         "ldmia r0, {r1, r2, r3, r4, r5, r6, r7}\n\t"                                          \
+                         "push {r1, r2, r3, r6}\n\t"                                                           \
+                         "mov r9, r1\n\t"                                                                      \
+                         "mov r10, r3\n\t"                                                                     \
+                         "mov r12, r4\n\t"                                                                     \
+                         "mov lr, r5\n\t"                                                                      \
+                         "mov r11, r7\n\t"                                                                     \
+                         "1:\n\t"                                                                              \
+                         "ldmia r9!, {r0, r1, r2, r3}\n\t"                                                     \
+                         "ldmia r10!, {r4, r5, r6, r7, r8}\n\t" NN_PWN_SMLAD4 GROUPS                          \
+                         "ldmia r10!, {r4, r5, r6}\n\t"                                                        \
+                         "smmlar r4, r8, r4, r5\n\t"                                                           \
+                         "add r4, r4, r8, asr #31\n\t"                                                         \
+                         "asr r4, r4, r6\n\t"                                                                  \
+                         "ssat r4, #8, r4\n\t" LUT                                                             \
+                         "strb r4, [r11], #1\n\t"                                                              \
+                         "sub r9, r9, #" NN_PWN_STR(BYTES) "\n\t"                                              \
+                         "cmp r10, r12\n\t"                                                                    \
+                         "bne 1b\n\t"                                                                          \
+                         "ldr r4, [sp, #12]\n\t"                                                               \
+                         "add r11, r11, r4\n\t"                                                                \
+                         "add r9, r9, #" NN_PWN_STR(BYTES) "\n\t"                                              \
+                         "ldr r10, [sp, #8]\n\t"                                                               \
+                         "ldr r4, [sp, #4]\n\t"                                                                \
+                         "cmp r9, r4\n\t"                                                                      \
+                         "bne 1b\n\t"                                                                          \
+                         "add sp, sp, #16\n\t"                                                                 \
+                         "pop {r4, r5, r6, r7, r8, r9, r10, r11, pc}\n\t");                                    \
     }
-            /* up to 24 channels unrolled whole; longer rows two groups per iteration (flash) */
-            if (CIN <= 24) {
-                _Pragma("GCC unroll 6") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
-            } else {
-                _Pragma("GCC unroll 2") for (int g = 0; g < CIN / 4; ++g) NN_PW_GROUP(g)
-            }
-#undef NN_PW_GROUP
-            *dst = nn_outz_k(nn_rqz_apply(a0, q), o, kind);
-            dst += cout;
-            *dst = nn_outz_k(nn_rqz_apply(a1, q), o, kind);
-            dst += cout;
-            *dst = nn_outz_k(nn_rqz_apply(a2, q), o, kind);
-            dst += cout;
-            *dst = nn_outz_k(nn_rqz_apply(a3, q), o, kind);
-            dst += cout;
-        }
-        for (; pp != end; pp += words, dst += cout) {
-            int32_t a = b2;
-            for (int g = 0; g < CIN / 4; ++g) {
-                const uint32_t W = nn_load32(w + 4 * g);
-                a = nn_smlad(nn_sxtb16(W), pp[2 * g], a);
-                a = nn_smlad(nn_sxtb16_ror8(W), pp[2 * g + 1], a);
-            }
-            *dst = nn_outz_k(nn_rqz_apply(a, q), o, kind);
+#define NN_PWN_LUT "ldrsb r4, [lr, r4]\n\t"
+NN_PWN_PIXELS(pwn24_plain, 48, NN_PWN_G NN_PWN_G, "")
+NN_PWN_PIXELS(pwn24_lut, 48, NN_PWN_G NN_PWN_G, NN_PWN_LUT)
+NN_PWN_PIXELS(pwn48_plain, 96, NN_PWN_G NN_PWN_G3 NN_PWN_G, "")
+NN_PWN_PIXELS(pwn48_lut, 96, NN_PWN_G NN_PWN_G3 NN_PWN_G, NN_PWN_LUT)
+NN_PWN_PIXELS(pwn64_plain, 128, NN_PWN_G3 NN_PWN_G3 NN_PWN_G, "")
+NN_PWN_PIXELS(pwn64_lut, 128, NN_PWN_G3 NN_PWN_G3 NN_PWN_G, NN_PWN_LUT)
+NN_PWN_PIXELS(pwn96_plain, 192, NN_PWN_G3 NN_PWN_G3 NN_PWN_G3 NN_PWN_G NN_PWN_G, "")
+NN_PWN_PIXELS(pwn96_lut, 192, NN_PWN_G3 NN_PWN_G3 NN_PWN_G3 NN_PWN_G NN_PWN_G, NN_PWN_LUT)
+#else
+/* The same arithmetic in C (the host builds, and the M4 build unoptimised). */
+static void pwn_pixels(const pwn_args_t *a, int N, int lut)
+{
+    int8_t *out = a->out;
+    for (const uint32_t *x = a->x; x != a->x_end; x += N / 2, out += a->skip) {
+        for (const uint32_t *r = a->rec; r != a->rec_end; r += N / 2 + 4) {
+            int32_t acc = (int32_t)r[4];
+            for (int k = 0; k < N / 2; ++k) acc = nn_smlad(r[k < 4 ? k : k + 1], x[k], acc);
+            const nn_rqz_t q = {(int32_t)r[N / 2 + 1], (int32_t)r[N / 2 + 2], (int32_t)r[N / 2 + 3]};
+            const int32_t v = nn_ssat8(nn_rqz_apply(acc, q));
+            *out++ = lut ? a->tab[v] : (int8_t)v;
         }
     }
 }
+#define NN_PWN_C(N)                                                                                            \
+    static void pwn##N##_plain(const pwn_args_t *a) { pwn_pixels(a, N, 0); }                                   \
+    static void pwn##N##_lut(const pwn_args_t *a) { pwn_pixels(a, N, 1); }
+NN_PWN_C(24)
+NN_PWN_C(48)
+NN_PWN_C(64)
+NN_PWN_C(96)
+#endif
 
-typedef void (*pw_block_fn)(const nn_conv_t *, const int16_t *, int, nn_out_t, int8_t *);
-
-#define NN_PW_FN(CIN, KIND)                                                                                    \
-    static void pw_##CIN##_##KIND(const nn_conv_t *p, const int16_t *patch, int nb, nn_out_t o, int8_t *out)   \
-    {                                                                                                          \
-        pw_block(p, patch, nb, CIN, o, KIND, out);                                                             \
-    }
-#define NN_PW_FNS(CIN) NN_PW_FN(CIN, NN_OUT_PLAIN) NN_PW_FN(CIN, NN_OUT_LUT)
-NN_PW_FNS(8)
-NN_PW_FNS(16)
-NN_PW_FNS(24)
-NN_PW_FNS(48)
-NN_PW_FNS(64)
-NN_PW_FNS(96)
-
-static void pointwise_row(const nn_conv_t *p, const int8_t *in, int8_t *out, pw_block_fn fn)
+/* 0 where a channel is outside the fast requantization (the caller takes the general kernel). */
+static inline __attribute__((always_inline)) int pwn_row(const nn_conv_t *p, const int8_t *in, int8_t *out,
+                                                         const int N, void (*fn)(const pwn_args_t *), int lut)
 {
-    const int cin = p->cin, f = p->f_out;
-    int16_t patch[NN_PATCH_MAX] __attribute__((aligned(4)));
-    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
-    const int block = NN_PATCH_MAX / cin;
+    const int cout = p->cout, f = p->f_out;
+    for (int co = 0; co < cout; ++co)
+        if (!nn_rqz_ok(p->mult[co], p->shift[co])) return 0;
+    uint32_t patch[NN_PWN_PATCH / 2];
+    uint32_t rec[NN_PWN_RECS];
+    const int chunk = NN_PWN_RECS / (N / 2 + 4), block = NN_PWN_PATCH / N;
+    pwn_args_t a;
+    a.tab = lut ? p->lut + 128 : NULL;
+    const uint32_t zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
     for (int f0 = 0; f0 < f; f0 += block) {
         const int nb = f - f0 < block ? f - f0 : block;
-        const int8_t *x = in + (size_t)f0 * cin;
-        for (int g = 0; g < nb * cin; g += 4) nn_widen4x2(x + g, p->zp_in, patch + g);
-        fn(p, patch, nb, o, out + (size_t)f0 * p->cout);
+        const int8_t *x = in + (size_t)f0 * N;
+        uint32_t *d = patch;
+        for (int g = 0; g < nb * N; g += 8) pw_widen8x2(&x, zz, &d);
+        a.x = patch;
+        a.x_end = patch + nb * N / 2;
+        for (int co = 0; co < cout; co += chunk) {
+            const int n = cout - co < chunk ? cout - co : chunk;
+            pwn_records(p, co, n, N, rec);
+            a.rec = rec;
+            a.rec_end = rec + n * (N / 2 + 4);
+            a.skip = cout - n;
+            a.out = out + (size_t)f0 * cout + co;
+            __asm__ volatile("" : : "r"(&a) : "memory"); /* a written before the (naked) call reads it */
+            fn(&a);
+        }
     }
+    return 1;
 }
 
 static int pointwise_fits(const nn_conv_t *p)
@@ -657,23 +1080,27 @@ static int pointwise_fits(const nn_conv_t *p)
 }
 
 /* The export-time instances (nn_kernels.h, NN_CONV_VARIANTS): the general kernel where the op is
- * not of the instance's shape. */
-#define NN_PW_ROW(CIN, KIND, NAME)                                                                             \
+ * not of the instance's shape or its path declines it (a channel outside the fast requantization,
+ * channel counts the path does not take: flash for one more path would buy speed only for shapes
+ * mn01 does not have). */
+#define NN_PW_ROW(CIN, KIND, NAME, PATH)                                                                       \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND) \
-            pointwise_row(p, rows[0], out, pw_##CIN##_##KIND);                                                 \
-        else                                                                                                   \
+        if (!(p->cin == CIN && rows[0] && pointwise_fits(p) && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND && \
+              PATH))                                                                                           \
             nn_conv2d_row(p, rows, out);                                                                       \
     }
-#define NN_PW_ROWS(CIN)                                                                                        \
-    NN_PW_ROW(CIN, NN_OUT_PLAIN, nn_pw##CIN##_plain_row) NN_PW_ROW(CIN, NN_OUT_LUT, nn_pw##CIN##_lut_row)
-NN_PW_ROWS(8)
-NN_PW_ROWS(16)
-NN_PW_ROWS(24)
-NN_PW_ROWS(48)
-NN_PW_ROWS(64)
-NN_PW_ROWS(96)
+NN_PW_ROW(8, NN_OUT_PLAIN, nn_pw8_plain_row, pw8_row(p, rows[0], out, NN_OUT_PLAIN))
+NN_PW_ROW(8, NN_OUT_LUT, nn_pw8_lut_row, pw8_row(p, rows[0], out, NN_OUT_LUT))
+NN_PW_ROW(16, NN_OUT_PLAIN, nn_pw16_plain_row, pw16_row(p, rows[0], out, NN_OUT_PLAIN))
+NN_PW_ROW(16, NN_OUT_LUT, nn_pw16_lut_row, pw16_row(p, rows[0], out, NN_OUT_LUT))
+#define NN_PW_ROWS_N(N)                                                                                        \
+    NN_PW_ROW(N, NN_OUT_PLAIN, nn_pw##N##_plain_row, pwn_row(p, rows[0], out, N, pwn##N##_plain, 0))          \
+    NN_PW_ROW(N, NN_OUT_LUT, nn_pw##N##_lut_row, pwn_row(p, rows[0], out, N, pwn##N##_lut, 1))
+NN_PW_ROWS_N(24)
+NN_PW_ROWS_N(48)
+NN_PW_ROWS_N(64)
+NN_PW_ROWS_N(96)
 
 /* The one-input-channel 3 x 3 conv (the stem), strides 1 and 2 (export-time instances as above). */
 #if NN_DSP

@@ -24,10 +24,16 @@ void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum)
             const int32_t i1 = n - i0 < 256 ? n : i0 + 256;
             uint32_t s02 = 0, s13 = 0;
             const int8_t *x = in + (size_t)i0 * c + j;
-            for (int32_t i = i0; i < i1; ++i, x += c) {
+            int32_t i = i0;
+            for (; i + 2 <= i1; i += 2, x += 2 * c) { /* two pixels per pass: SXTAB16 widens and adds */
+                const uint32_t v = nn_load32(x), u = nn_load32(x + c);
+                s02 = nn_sxtab16(nn_sxtab16(s02, v), u);
+                s13 = nn_sxtab16_ror8(nn_sxtab16_ror8(s13, v), u);
+            }
+            if (i < i1) {
                 const uint32_t v = nn_load32(x);
-                s02 = nn_sadd16(s02, nn_sxtb16(v));
-                s13 = nn_sadd16(s13, nn_sxtb16_ror8(v));
+                s02 = nn_sxtab16(s02, v);
+                s13 = nn_sxtab16_ror8(s13, v);
             }
             sum[j] += (int16_t)(s02 & 0xffffu);
             sum[j + 2] += (int16_t)(s02 >> 16);
@@ -70,10 +76,76 @@ void nn_global_avgpool(const int8_t *in, int32_t n, int c, int8_t *out)
 
 #define NN_MUL_C_MAX 256 /* channels of the fast path (a stack table of the doubled gate) */
 
+#if NN_DSP
+static inline __attribute__((always_inline)) void mul_store(int8_t *out, int32_t v, const int i)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    __asm__("strb %1, [%0, %2]" : : "r"(out), "r"(v), "i"(i) : "memory");
+#else
+    out[i] = (int8_t)v;
+#endif
+}
+
+/* n pixels of c channels (a multiple of 4), four per word, against the doubled gate pairs g2;
+ * R: the requantization's shift as a constant (0: rq.rsh at run time). */
+static inline __attribute__((always_inline)) void mul_words(const int8_t *in, int32_t n, int c, uint32_t zx,
+                                                            const uint32_t *g2, nn_rqz_t rq, const int R, int8_t *out)
+{
+    const int8_t *const end = in + (size_t)n * c;
+    while (in != end) {
+        const uint32_t *g = g2;
+        for (const int8_t *const row_end = in + c; in != row_end; in += 4, out += 4, g += 2) {
+            const uint32_t xv = nn_load32(in);
+            const uint32_t d02 = nn_ssub16(nn_sxtb16(xv), zx), d13 = nn_ssub16(nn_sxtb16_ror8(xv), zx);
+            uint32_t g02, g13;
+            nn_load2(g, &g02, &g13);
+            const int32_t p0 = nn_smulbb(d02, g02), p1 = nn_smulbb(d13, g13);
+            const int32_t p2 = nn_smultt(d02, g02), p3 = nn_smultt(d13, g13);
+            if (R) { /* (byte stores: GCC would merge them into a word at four BFIs' cost) */
+                mul_store(out, nn_rqz_ssat8_r(p0, rq.mult, rq.c, R), 0);
+                mul_store(out, nn_rqz_ssat8_r(p1, rq.mult, rq.c, R), 1);
+                mul_store(out, nn_rqz_ssat8_r(p2, rq.mult, rq.c, R), 2);
+                mul_store(out, nn_rqz_ssat8_r(p3, rq.mult, rq.c, R), 3);
+            } else {
+                out[0] = (int8_t)nn_ssat8(nn_rqz_apply(p0, rq));
+                out[1] = (int8_t)nn_ssat8(nn_rqz_apply(p1, rq));
+                out[2] = (int8_t)nn_ssat8(nn_rqz_apply(p2, rq));
+                out[3] = (int8_t)nn_ssat8(nn_rqz_apply(p3, rq));
+            }
+        }
+    }
+}
+#endif
+
 void nn_mul_channel(const nn_mul_channel_t *p, const int8_t *in, int32_t n, const int8_t *gate, int8_t *out)
 {
     const int c = p->c;
     const int32_t zp_x = p->zp_x, zp_g = p->zp_g, zp_out = p->zp_out;
+#if NN_DSP
+    if (c <= NN_MUL_C_MAX && (c & 3) == 0 && nn_rqz_ok(p->mult, p->shift)) {
+        /* four channels per word: x widened by SXTB16 (pair order, as nn_widen4) minus zp_x, each
+         * lane times its doubled gate (SMULBB / SMULTT against the gate pairs prepared once), then
+         * the fast requantization */
+        uint32_t g2[NN_MUL_C_MAX / 2];
+        const uint32_t zg = ((uint32_t)(uint16_t)zp_g << 16) | (uint16_t)zp_g;
+        const uint32_t zx = ((uint32_t)(uint16_t)zp_x << 16) | (uint16_t)zp_x;
+        for (int j = 0; j < c; j += 4) {
+            const uint32_t gv = nn_load32(gate + j);
+            const uint32_t a = nn_ssub16(nn_sxtb16(gv), zg), b = nn_ssub16(nn_sxtb16_ror8(gv), zg);
+            g2[j / 2] = nn_sadd16(a, a);
+            g2[j / 2 + 1] = nn_sadd16(b, b);
+        }
+        const nn_rqz_t rq = nn_rqz_make(p->mult, p->shift, zp_out);
+        switch (rq.rsh) { /* the usual shifts of a gate product: a constant in SSAT */
+        case 5: mul_words(in, n, c, zx, g2, rq, 5, out); break;
+        case 6: mul_words(in, n, c, zx, g2, rq, 6, out); break;
+        case 7: mul_words(in, n, c, zx, g2, rq, 7, out); break;
+        case 8: mul_words(in, n, c, zx, g2, rq, 8, out); break;
+        default: mul_words(in, n, c, zx, g2, rq, 0, out); break;
+        }
+        return;
+    }
+#endif
     if (c <= NN_MUL_C_MAX && nn_rqz_ok(p->mult, p->shift)) {
         /* (x - zp_x) * 2 (g - zp_g): the doubled product of nn_rqz_apply, zp_out folded in */
         int16_t g2[NN_MUL_C_MAX];
@@ -115,18 +187,71 @@ static inline __attribute__((always_inline)) void add_loop(const nn_add_t *p, co
 /* The common case of the graph: left shift 20, input h at (2^30, 0) (its term is
  * exactly (h - zp_h) << 19), input q with 1 to 3 right shifts and the output within the
  * fast requantization: every shift a constant, the output zero point folded in. The q side
- * is nn_rqz_apply too, its input 2 (q - zp_q) << 20 doubled, and its zero point -(zp_h << 19)
- * takes h's: 2 * (a' + b') = (h << 20) + 2 * (vq - (zp_h << 19)). (With R <= 3 right shifts
- * that zero point times 2^R stays below 2^29.) */
+ * is nn_rqz_apply, its input 2 (q - zp_q) << 20 doubled:
+ *   t = SMMLAR(2 (q - zp_q) << 20, mq, c) + sign,   a' + b' = (h - zp_h) << 19 + (t >> R)
+ * and as (h - zp_h) << (19 + R) is a multiple of 2^R, a' + b' = (t + (h - zp_h) << (19 + R)) >> R,
+ * with the constant -(zp_h << (19 + R)) in c: one shifted ADD for h. Every intermediate stays
+ * below 2^31: |a' + b'| < 2^28 (|each term| < 2^27), times 2^R <= 8. */
+static inline __attribute__((always_inline)) void add_one(const int8_t **hp, const int8_t **qp, int8_t **op,
+                                                            int32_t zq21, int32_t mq, int32_t cq, const int R,
+                                                            nn_rqz_t ro)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    int32_t q, h, t;
+    /* one block: GCC would not fold the shifts into the ADDs nor use the post-indexed loads */
+#define NN_ADD_HEAD "ldrsb %[q], [%[qp]], #1\n\t"                                                             \
+                    "ldrsb %[h], [%[hp]], #1\n\t"                                                             \
+                    "rsb %[q], %[zq21], %[q], lsl #21\n\t"                                                    \
+                    "smmlar %[t], %[q], %[mq], %[cq]\n\t"                                                     \
+                    "add %[t], %[t], %[q], asr #31\n\t"                                                       \
+                    "add %[t], %[t], %[h], lsl %[hs]\n\t"
+#define NN_ADD_TAIL "smmlar %[q], %[t], %[mo], %[co]\n\t"                                                     \
+                    "add %[q], %[q], %[t], asr #31\n\t"                                                       \
+                    "asr %[q], %[q], %[ro]\n\t"                                                               \
+                    "ssat %[q], #8, %[q]\n\t"                                                                 \
+                    "strb %[q], [%[op]], #1"
+#define NN_ADD_ARGS : [q] "=&r"(q), [h] "=&r"(h), [t] "=&r"(t), [qp] "+r"(*qp), [hp] "+r"(*hp), [op] "+r"(*op)   \
+                    : [zq21] "r"(zq21), [mq] "r"(mq), [cq] "r"(cq), [mo] "r"(ro.mult), [co] "r"(ro.c),          \
+                      [ro] "r"(ro.rsh), [hs] "i"(19 + R), [r] "i"(R)                                            \
+                    : "memory"
+    if (R == 1) /* 2 (a' + b') = (t >> 1) << 1 */
+        __asm__ volatile(NN_ADD_HEAD "bic %[t], %[t], #1\n\t" NN_ADD_TAIL NN_ADD_ARGS);
+    else
+        __asm__ volatile(NN_ADD_HEAD "asr %[t], %[t], %[r]\n\tlsl %[t], %[t], #1\n\t" NN_ADD_TAIL NN_ADD_ARGS);
+#undef NN_ADD_HEAD
+#undef NN_ADD_TAIL
+#undef NN_ADD_ARGS
+#else
+    const int32_t qq = (int32_t)((uint32_t)*(*qp)++ << 21) - zq21;
+    const nn_rqz_t rq = {mq, cq, 0};
+    const int32_t s2 = ((nn_rqz_apply(qq, rq) + (int32_t)((uint32_t)*(*hp)++ << (19 + R))) >> R) * 2;
+    *(*op)++ = (int8_t)nn_ssat8(nn_rqz_apply(s2, ro));
+#endif
+}
+
+static inline __attribute__((always_inline)) void add_common_r(const int8_t *h, int32_t zp_h, const int8_t *q,
+                                                               int32_t zp_q, int32_t mq, int32_t mo, int32_t so,
+                                                               int32_t zp_out, int32_t n, int8_t *out, const int R)
+{
+    const int32_t cq = (int32_t)(1u << (R - 1)) - zp_h * (int32_t)(1u << (19 + R));
+    const nn_rqz_t ro = nn_rqz_make(mo, so, zp_out);
+    const int32_t zq21 = (int32_t)((uint32_t)zp_q << 21); /* (q << 21) - zq21 is one RSB */
+    int8_t *const end4 = out + (n & ~3), *const end = out + n;
+    while (out != end4) {
+        add_one(&h, &q, &out, zq21, mq, cq, R, ro);
+        add_one(&h, &q, &out, zq21, mq, cq, R, ro);
+        add_one(&h, &q, &out, zq21, mq, cq, R, ro);
+        add_one(&h, &q, &out, zq21, mq, cq, R, ro);
+    }
+    while (out != end) add_one(&h, &q, &out, zq21, mq, cq, R, ro);
+}
+
 static void add_common(const int8_t *h, int32_t zp_h, const int8_t *q, int32_t zp_q, int32_t mq, int32_t sq, int32_t mo,
                        int32_t so, int32_t zp_out, int32_t n, int8_t *out)
 {
-    const nn_rqz_t rq = nn_rqz_make(mq, sq, -(zp_h * (1 << 19))), ro = nn_rqz_make(mo, so, zp_out);
-    const int32_t zq21 = (int32_t)((uint32_t)zp_q << 21); /* (q << 21) - zq21 is one RSB */
-    for (int32_t i = 0; i < n; ++i) {
-        const int32_t vq = nn_rqz_apply((int32_t)((uint32_t)q[i] << 21) - zq21, rq);
-        out[i] = (int8_t)nn_ssat8(nn_rqz_apply((int32_t)((uint32_t)h[i] << 20) + vq * 2, ro));
-    }
+    if (sq == -1) add_common_r(h, zp_h, q, zp_q, mq, mo, so, zp_out, n, out, 1);
+    else if (sq == -2) add_common_r(h, zp_h, q, zp_q, mq, mo, so, zp_out, n, out, 2);
+    else add_common_r(h, zp_h, q, zp_q, mq, mo, so, zp_out, n, out, 3);
 }
 
 /* add_common's q side: a multiplier >= 0 and 1 to 3 right shifts. */

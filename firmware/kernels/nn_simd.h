@@ -344,6 +344,65 @@ static inline void nn_widen4x2(const int8_t *src, int32_t zp, int16_t *dst)
 #endif
 }
 
+/* acc + SXTB16(x), and the same of x rotated right by 8, lane by lane (wrapping): one SXTAB16 each
+ * on the M4. */
+static inline uint32_t nn_sxtab16(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return (uint32_t)__sxtab16(acc, x);
+#else
+    return nn_sadd16(acc, nn_sxtb16(x));
+#endif
+}
+
+static inline uint32_t nn_sxtab16_ror8(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+#else
+    return nn_sadd16(acc, nn_sxtb16_ror8(x));
+#endif
+}
+
+/* Helpers of the SE multiply (nn_elementwise.c): the 16 x 16 products of the bottom or the top lanes. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* (GCC 12's arm_acle.h has no __smulbb / __smultt) */
+static inline int32_t nn_smulbb(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm__("smulbb %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline int32_t nn_smultt(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm__("smultt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#else
+static inline int32_t nn_smulbb(uint32_t a, uint32_t b) { return nn_lo16(a) * nn_lo16(b); }
+static inline int32_t nn_smultt(uint32_t a, uint32_t b) { return nn_hi16(a) * nn_hi16(b); }
+#endif
+
+/* nn_ssat8(nn_rqz_apply(acc2, q)) for a constant shift R (SSAT's own shift: one instruction less). */
+static inline __attribute__((always_inline)) int32_t nn_rqz_ssat8_r(int32_t acc2, int32_t mult, int32_t c, const int R)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3\n\t"
+            "add %0, %0, %1, asr #31\n\t"
+            "ssat %0, #8, %0, asr %4"
+            : "=&r"(t)
+            : "r"(acc2), "r"(mult), "r"(c), "i"(R));
+    return t;
+#else
+    const nn_rqz_t q = {mult, c, R};
+    return nn_ssat8(nn_rqz_apply(acc2, q));
+#endif
+}
+
 #endif /* NN_SIMD_H */
 
 /* ---- input quantize (nn_elementwise.c): SMLAWB / SMLAWT, acc + ((a * the bottom / top halfword of b) >> 16) ---- */
