@@ -7,6 +7,8 @@ one-input-channel 3 x 3 conv (the stem) with strides 1 and 2. The
 generated scheduler calls the one chosen here, so that the firmware links only the instances its
 network uses. Each instance hands an op of another shape to the general kernel, so a choice made
 here can cost speed, never correctness; tests/test_kernels.py runs every case through both.
+The stride-2 stem with eight output channels also gets its channel records and output table prepared
+here (stem8_records; network_data.c lists them, nn_conv.c finds them by op).
 """
 
 from __future__ import annotations

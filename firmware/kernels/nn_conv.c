@@ -219,10 +219,13 @@ static inline int32_t stem8_px(const int8_t *r, int c, int f_in, int32_t zp)
     return c >= 0 && c < f_in ? r[c] : zp;
 }
 
-static __attribute__((noinline, cold)) void stem8_scalar_pixel(const int8_t *const *rows, int f_in, int j, int32_t zp, uint32_t *s)
+/* One pixel's words (the row ends: compiled for size). */
+static __attribute__((noinline, cold)) void stem8_scalar_pixel(const int8_t *const *rows, int f_in, int j, int32_t zp,
+                                                               uint32_t *s)
 {
     const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
-    for (int d = 0; d < 3; ++d) s[d] = stem8_pair(stem8_px(r0, 2 * j - 1 + d, f_in, zp), stem8_px(r1, 2 * j - 1 + d, f_in, zp));
+    for (int d = 0; d < 3; ++d)
+        s[d] = stem8_pair(stem8_px(r0, 2 * j - 1 + d, f_in, zp), stem8_px(r1, 2 * j - 1 + d, f_in, zp));
     s[3] = stem8_pair(stem8_px(r2, 2 * j - 1, f_in, zp), stem8_px(r2, 2 * j + 1, f_in, zp));
     s[4] = stem8_pair(stem8_px(r2, 2 * j, f_in, zp), 2);
     s[5] = 1;
