@@ -290,7 +290,9 @@ def test_row_kernel_choice():
     assert choose("conv2d", 8, 64, 64, 3, 1, 1, -128, 127, False) is None
     assert choose("depthwise_conv2d", 8, 64, 64, 3, 1, 1, -128, 127, False) == "nn_dw3s1_plain_row"
     assert choose("depthwise_conv2d", 16, 32, 16, 5, 2, 2, -128, 127, True) == "nn_dw5s2_lut_row"
-    assert choose("depthwise_conv2d", 24, 8, 8, 3, 1, 1, -128, 127, True) is None  # a short row
+    assert choose("depthwise_conv2d", 24, 8, 8, 3, 1, 1, -128, 127, True) == "nn_dw3s1f8c24_lut_row"  # a short row
+    assert choose("depthwise_conv2d", 32, 8, 8, 3, 1, 1, -128, 127, True) is None  # of channels without an instance
+    assert choose("depthwise_conv2d", 24, 8, 8, 3, 1, 1, -128, 127, False) is None  # without a table
     assert choose("depthwise_conv2d", 8, 80, 80, 3, 1, 1, -128, 127, False) is None  # wider than the planes
     assert choose("conv2d", 1, 128, 64, 3, 2, 1, -128, 127, True, 8) == "nn_c1k3s2_lut_row"  # the stem
     assert choose("conv2d", 1, 128, 64, 3, 2, 1, -128, 127, True, 70) is None  # more channels than it takes
@@ -459,6 +461,22 @@ def test_lut_and_quantize(build_dir, tmp_path):
         zp = int(rng.integers(-128, 128))
         cases.append(["quantize", i32(mult, shift, zp), q12])
         wants.append(requant_out(q12, mult, shift, zp))
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_depthwise_conv2d_short_rows(build_dir, tmp_path):
+    """mn01's short rows (B7-B15), each through its own instance (kernel_variants.DEPTHWISE_SHORT, the C
+    twin of the M4 assembly: tests/test_kernels_m4.py): padding rows (t of 1 and 2), both requantization
+    paths and every output stage among the random cases (only the table takes the instance)."""
+    rng = np.random.default_rng(41)
+    cases, wants = [], []
+    for k, stride, f, c in kernel_variants.DEPTHWISE_SHORT:
+        for t in (1, 2, 5):
+            case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=t != 2)
+            cases.append(case)
+            wants.append(want)
+    assert sum(kernel_variants.conv_row_kernel("depthwise_conv2d", c, f, c, k, s, k // 2, -128, 127, True) is not None
+               for k, s, f, c in kernel_variants.DEPTHWISE_SHORT) == len(kernel_variants.DEPTHWISE_SHORT)
     check_all(build_dir, tmp_path, cases, wants)
 
 

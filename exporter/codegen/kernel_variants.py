@@ -3,7 +3,8 @@
 firmware/kernels has, besides the general kernels (nn_conv2d_row, nn_depthwise_conv2d_row),
 instances for one shape and output stage (nn_kernels.h, NN_CONV_VARIANTS): the pointwise convs
 of mn01's channel counts, the planar depthwise 3 x 3 and 5 x 5 with strides 1 and 2, the
-one-input-channel 3 x 3 conv (the stem) with strides 1 and 2. The
+depthwise short rows of one (kernel, stride, mel, channels) with an activation table (mn01's
+B7-B15: M4 assembly), the one-input-channel 3 x 3 conv (the stem) with strides 1 and 2. The
 generated scheduler calls the one chosen here, so that the firmware links only the instances its
 network uses. Each instance hands an op of another shape to the general kernel, so a choice made
 here can cost speed, never correctness; tests/test_kernels.py runs every case through both.
@@ -23,10 +24,14 @@ PLANE = 76  # int16 per plane row of the planar depthwise path (nn_depthwise.c, 
 PLANAR_MIN_OUT = 16  # shorter rows: the window path is faster (nn_depthwise.c, dw_planar_fits)
 PATCH_MAX = 1024  # int16 of the pointwise patch (nn_conv.c, NN_PATCH_MAX)
 STEM_F_MAX, STEM_C_MAX = 256, 32  # mel bands and output channels of the stem kernel (nn_conv.c)
+# depthwise short rows, one instance per (kernel, stride, mel, channels) with "same" padding and an
+# activation table (mn01's B7-B15: nn_depthwise.c, dws_row)
+DEPTHWISE_SHORT = ((3, 2, 16, 24), (3, 1, 8, 24), (3, 1, 8, 48), (3, 1, 8, 64), (5, 2, 8, 64), (5, 1, 4, 96))
 
 VARIANTS = tuple([f"nn_pw{c}_{s}_row" for c in POINTWISE_CIN for s in ("plain", "lut")]
                  + [f"nn_dw{k}s{st}_{s}_row" for k, st in DEPTHWISE for s in ("plain", "lut")]
-                 + [f"nn_c1k3s{st}_{s}_row" for st in (1, 2) for s in ("plain", "lut")])
+                 + [f"nn_c1k3s{st}_{s}_row" for st in (1, 2) for s in ("plain", "lut")]
+                 + [f"nn_dw{k}s{st}f{f}c{c}_lut_row" for k, st, f, c in DEPTHWISE_SHORT])
 
 
 def output_stage(act_min: int, act_max: int, has_lut: bool) -> str:
@@ -53,6 +58,8 @@ def conv_row_kernel(kind: str, cin: int, f_in: int, f_out: int, k: int, stride: 
     if (kind == "depthwise_conv2d" and (k, stride) in DEPTHWISE and f_out >= PLANAR_MIN_OUT
             and f_in + 2 * pad + 8 <= PLANE):
         return f"nn_dw{k}s{stride}_{stage}_row"
+    if kind == "depthwise_conv2d" and stage == "lut" and pad == k // 2 and (k, stride, f_in, cin) in DEPTHWISE_SHORT:
+        return f"nn_dw{k}s{stride}f{f_in}c{cin}_lut_row"
     return None
 
 

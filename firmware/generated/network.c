@@ -356,29 +356,29 @@ static const net_step_t net_steps[NET_NUM_STEPS] = {
     {K_CONV, 1, 1, 0, 30, 0, 31, 0, 34, 34, 16, 16, 0, &op34_B6_project, nn_pw16_plain_row}, /* 34 B6.project */
     {K_ADD, 0, 0, 0, 31, 24, 32, 0, 35, 35, 16, 8, 0, &op35_B6, NULL}, /* 35 B6 */
     {K_CONV, 1, 1, 0, 32, 0, 33, 0, 36, 37, 16, 8, 0, &op36_B7_expand_pre, nn_pw8_lut_row}, /* 36 B7.expand.pre */
-    {K_DEPTHWISE, 3, 2, 1, 33, 0, 34, 0, 38, 39, 16, 24, 0, &op38_B7_dw_pre, nn_depthwise_conv2d_row}, /* 38 B7.dw.pre */
+    {K_DEPTHWISE, 3, 2, 1, 33, 0, 34, 0, 38, 39, 16, 24, 0, &op38_B7_dw_pre, nn_dw3s2f16c24_lut_row}, /* 38 B7.dw.pre */
     {K_CONV, 1, 1, 0, 34, 0, 35, 0, 40, 40, 8, 24, 0, &op40_B7, nn_pw24_plain_row}, /* 40 B7 */
     {K_CONV, 1, 1, 0, 35, 0, 36, 0, 41, 42, 8, 8, 0, &op41_B8_expand_pre, nn_pw8_lut_row}, /* 41 B8.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 36, 0, 37, 0, 43, 44, 8, 24, 0, &op43_B8_dw_pre, nn_depthwise_conv2d_row}, /* 43 B8.dw.pre */
+    {K_DEPTHWISE, 3, 1, 1, 36, 0, 37, 0, 43, 44, 8, 24, 0, &op43_B8_dw_pre, nn_dw3s1f8c24_lut_row}, /* 43 B8.dw.pre */
     {K_CONV, 1, 1, 0, 37, 0, 38, 0, 45, 45, 8, 24, 0, &op45_B8_project, nn_pw24_plain_row}, /* 45 B8.project */
     {K_ADD, 0, 0, 0, 38, 35, 39, 0, 46, 46, 8, 8, 0, &op46_B8, NULL}, /* 46 B8 */
     {K_CONV, 1, 1, 0, 39, 0, 40, 0, 47, 48, 8, 8, 0, &op47_B9_expand_pre, nn_pw8_lut_row}, /* 47 B9.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 40, 0, 41, 0, 49, 50, 8, 24, 0, &op49_B9_dw_pre, nn_depthwise_conv2d_row}, /* 49 B9.dw.pre */
+    {K_DEPTHWISE, 3, 1, 1, 40, 0, 41, 0, 49, 50, 8, 24, 0, &op49_B9_dw_pre, nn_dw3s1f8c24_lut_row}, /* 49 B9.dw.pre */
     {K_CONV, 1, 1, 0, 41, 0, 42, 0, 51, 51, 8, 24, 0, &op51_B9_project, nn_pw24_plain_row}, /* 51 B9.project */
     {K_ADD, 0, 0, 0, 42, 39, 43, 0, 52, 52, 8, 8, 0, &op52_B9, NULL}, /* 52 B9 */
     {K_CONV, 1, 1, 0, 43, 0, 44, 0, 53, 54, 8, 8, 0, &op53_B10_expand_pre, nn_pw8_lut_row}, /* 53 B10.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 44, 0, 45, 0, 55, 56, 8, 24, 0, &op55_B10_dw_pre, nn_depthwise_conv2d_row}, /* 55 B10.dw.pre */
+    {K_DEPTHWISE, 3, 1, 1, 44, 0, 45, 0, 55, 56, 8, 24, 0, &op55_B10_dw_pre, nn_dw3s1f8c24_lut_row}, /* 55 B10.dw.pre */
     {K_CONV, 1, 1, 0, 45, 0, 46, 0, 57, 57, 8, 24, 0, &op57_B10_project, nn_pw24_plain_row}, /* 57 B10.project */
     {K_ADD, 0, 0, 0, 46, 43, 47, 0, 58, 58, 8, 8, 0, &op58_B10, NULL}, /* 58 B10 */
     {K_CONV, 1, 1, 0, 47, 0, 48, 0, 59, 60, 8, 8, 0, &op59_B11_expand_pre, nn_pw8_lut_row}, /* 59 B11.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 48, 0, 49, 0, 61, 62, 8, 48, 0, &op61_B11_dw_pre, nn_depthwise_conv2d_row}, /* 61 B11.dw.pre */
+    {K_DEPTHWISE, 3, 1, 1, 48, 0, 49, 0, 61, 62, 8, 48, 0, &op61_B11_dw_pre, nn_dw3s1f8c48_lut_row}, /* 61 B11.dw.pre */
     {K_POOL, 0, 0, 0, 49, 0, 50, 0, 63, 63, 8, 48, 40, NULL, NULL}, /* 63 B11.se.pool */
     {K_FC, 0, 0, 0, 50, 0, 51, 0, 64, 64, 1, 48, 0, &op64_B11_se_fc1, NULL}, /* 64 B11.se.fc1 */
     {K_FC, 0, 0, 0, 51, 0, 52, 0, 65, 66, 1, 16, 0, &op65_B11_se_fc2, NULL}, /* 65 B11.se.fc2 */
     {K_MUL, 0, 0, 0, 49, 52, 53, 0, 67, 67, 8, 48, 0, &op67_B11_se, NULL}, /* 67 B11.se */
     {K_CONV, 1, 1, 0, 53, 0, 54, 0, 68, 68, 8, 48, 0, &op68_B11, nn_pw48_plain_row}, /* 68 B11 */
     {K_CONV, 1, 1, 0, 54, 0, 55, 0, 69, 70, 8, 16, 0, &op69_B12_expand_pre, nn_pw16_lut_row}, /* 69 B12.expand.pre */
-    {K_DEPTHWISE, 3, 1, 1, 55, 0, 56, 0, 71, 72, 8, 64, 0, &op71_B12_dw_pre, nn_depthwise_conv2d_row}, /* 71 B12.dw.pre */
+    {K_DEPTHWISE, 3, 1, 1, 55, 0, 56, 0, 71, 72, 8, 64, 0, &op71_B12_dw_pre, nn_dw3s1f8c64_lut_row}, /* 71 B12.dw.pre */
     {K_POOL, 0, 0, 0, 56, 0, 57, 0, 73, 73, 8, 64, 88, NULL, NULL}, /* 73 B12.se.pool */
     {K_FC, 0, 0, 0, 57, 0, 58, 0, 74, 74, 1, 64, 0, &op74_B12_se_fc1, NULL}, /* 74 B12.se.fc1 */
     {K_FC, 0, 0, 0, 58, 0, 59, 0, 75, 76, 1, 16, 0, &op75_B12_se_fc2, NULL}, /* 75 B12.se.fc2 */
@@ -386,14 +386,14 @@ static const net_step_t net_steps[NET_NUM_STEPS] = {
     {K_CONV, 1, 1, 0, 60, 0, 61, 0, 78, 78, 8, 64, 0, &op78_B12_project, nn_pw64_plain_row}, /* 78 B12.project */
     {K_ADD, 0, 0, 0, 61, 54, 62, 0, 79, 79, 8, 16, 0, &op79_B12, NULL}, /* 79 B12 */
     {K_CONV, 1, 1, 0, 62, 0, 63, 0, 80, 81, 8, 16, 0, &op80_B13_expand_pre, nn_pw16_lut_row}, /* 80 B13.expand.pre */
-    {K_DEPTHWISE, 5, 2, 2, 63, 0, 64, 0, 82, 83, 8, 64, 0, &op82_B13_dw_pre, nn_depthwise_conv2d_row}, /* 82 B13.dw.pre */
+    {K_DEPTHWISE, 5, 2, 2, 63, 0, 64, 0, 82, 83, 8, 64, 0, &op82_B13_dw_pre, nn_dw5s2f8c64_lut_row}, /* 82 B13.dw.pre */
     {K_POOL, 0, 0, 0, 64, 0, 65, 0, 84, 84, 4, 64, 152, NULL, NULL}, /* 84 B13.se.pool */
     {K_FC, 0, 0, 0, 65, 0, 66, 0, 85, 85, 1, 64, 0, &op85_B13_se_fc1, NULL}, /* 85 B13.se.fc1 */
     {K_FC, 0, 0, 0, 66, 0, 67, 0, 86, 87, 1, 16, 0, &op86_B13_se_fc2, NULL}, /* 86 B13.se.fc2 */
     {K_MUL, 0, 0, 0, 64, 67, 68, 0, 88, 88, 4, 64, 0, &op88_B13_se, NULL}, /* 88 B13.se */
     {K_CONV, 1, 1, 0, 68, 0, 69, 0, 89, 89, 4, 64, 0, &op89_B13, nn_pw64_plain_row}, /* 89 B13 */
     {K_CONV, 1, 1, 0, 69, 0, 70, 0, 90, 91, 4, 16, 0, &op90_B14_expand_pre, nn_pw16_lut_row}, /* 90 B14.expand.pre */
-    {K_DEPTHWISE, 5, 1, 2, 70, 0, 71, 0, 92, 93, 4, 96, 0, &op92_B14_dw_pre, nn_depthwise_conv2d_row}, /* 92 B14.dw.pre */
+    {K_DEPTHWISE, 5, 1, 2, 70, 0, 71, 0, 92, 93, 4, 96, 0, &op92_B14_dw_pre, nn_dw5s1f4c96_lut_row}, /* 92 B14.dw.pre */
     {K_POOL, 0, 0, 0, 71, 0, 72, 0, 94, 94, 4, 96, 216, NULL, NULL}, /* 94 B14.se.pool */
     {K_FC, 0, 0, 0, 72, 0, 73, 0, 95, 95, 1, 96, 0, &op95_B14_se_fc1, NULL}, /* 95 B14.se.fc1 */
     {K_FC, 0, 0, 0, 73, 0, 74, 0, 96, 97, 1, 24, 0, &op96_B14_se_fc2, NULL}, /* 96 B14.se.fc2 */
@@ -401,7 +401,7 @@ static const net_step_t net_steps[NET_NUM_STEPS] = {
     {K_CONV, 1, 1, 0, 75, 0, 76, 0, 99, 99, 4, 96, 0, &op99_B14_project, nn_pw96_plain_row}, /* 99 B14.project */
     {K_ADD, 0, 0, 0, 76, 69, 77, 0, 100, 100, 4, 16, 0, &op100_B14, NULL}, /* 100 B14 */
     {K_CONV, 1, 1, 0, 77, 0, 78, 0, 101, 102, 4, 16, 0, &op101_B15_expand_pre, nn_pw16_lut_row}, /* 101 B15.expand.pre */
-    {K_DEPTHWISE, 5, 1, 2, 78, 0, 79, 0, 103, 104, 4, 96, 0, &op103_B15_dw_pre, nn_depthwise_conv2d_row}, /* 103 B15.dw.pre */
+    {K_DEPTHWISE, 5, 1, 2, 78, 0, 79, 0, 103, 104, 4, 96, 0, &op103_B15_dw_pre, nn_dw5s1f4c96_lut_row}, /* 103 B15.dw.pre */
     {K_POOL, 0, 0, 0, 79, 0, 80, 0, 105, 105, 4, 96, 312, NULL, NULL}, /* 105 B15.se.pool */
     {K_FC, 0, 0, 0, 80, 0, 81, 0, 106, 106, 1, 96, 0, &op106_B15_se_fc1, NULL}, /* 106 B15.se.fc1 */
     {K_FC, 0, 0, 0, 81, 0, 82, 0, 107, 108, 1, 24, 0, &op107_B15_se_fc2, NULL}, /* 107 B15.se.fc2 */

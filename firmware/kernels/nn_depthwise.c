@@ -8,7 +8,8 @@
  * x * w directly, four channels per input word and tap, with no edge cases.
  * Channels beyond a multiple of four (and chunks with a channel outside the
  * fast requantization) take a plain path that sums (x - zp_in) * w over the
- * valid part of the window. */
+ * valid part of the window. The export-time instances of the short rows (mn01's
+ * B7-B15, at the end of this file) take one channel at a time instead. */
 #include "nn_kernels.h"
 #include "nn_simd.h"
 
@@ -473,3 +474,517 @@ NN_DW_ROWS(3, 1)
 NN_DW_ROWS(3, 2)
 NN_DW_ROWS(5, 1)
 NN_DW_ROWS(5, 2)
+
+/* ---- Short rows (mn01's B7-B15: 4 to 16 mel positions, 24 to 96 channels) ----
+ * One channel at a time, its whole output row in registers: per kernel row its K weights are
+ * loaded and paired, (w0, w1), (w2, w3), ... and (w1, w2), (w3, w4), ..., and its inputs are
+ * paired as T(m) = (x[m], x[m + 1]) for every other m, so that SMLAD does two taps of one
+ * channel: an output whose first tap i0 has the pairs' parity takes T(i0), T(i0 + 2), ... and
+ * the bottom of T(i0 + K - 1) alone; the others the top of T(i0 - 1) alone, then T(i0 + 1), ...
+ * (with stride 1 the outputs alternate; each pair serves two of them). The pixel stride (the
+ * channel count), the row width, the kernel and stride are constants of each instance: every
+ * load has its offset in the instruction. zp_in is handled in one of two ways:
+ *  - DWS_FOLD: the inputs as they are, padding (and missing rows) = zp_in, and
+ *    zp_in * sum(w) (SMLAD of the weight pairs with (zp_in, zp_in)) taken off at the end;
+ *  - DWS_SUB: zp_in subtracted from every pair (SSUB16), so that pairs all padding are zero and
+ *    their SMLADs are left out: the better choice where most outputs touch the padding (4 wide).
+ * A channel outside the fast requantization takes the plain path. */
+enum { DWS_FOLD, DWS_SUB };
+
+/* T(m) of one row (xr: its input of the channel): x outside [0, F) is zp. */
+static inline __attribute__((always_inline)) uint32_t dws_pair(const int8_t *xr, int m, int F, int CH, int32_t zp,
+                                                               uint32_t z2, int mode)
+{
+    const int in0 = m >= 0 && m < F, in1 = m + 1 >= 0 && m + 1 < F;
+    if (!in0 && !in1) return mode == DWS_SUB ? 0u : z2;
+    const int32_t a = in0 ? xr[m * CH] : zp, b = in1 ? xr[(m + 1) * CH] : zp;
+    const uint32_t t = nn_pack_lo((uint32_t)a, (uint32_t)b);
+    return mode == DWS_SUB ? nn_ssub16(t, z2) : t;
+}
+
+/* Is T(m) zero by construction (DWS_SUB, all padding)? */
+static inline __attribute__((always_inline)) int dws_pair_zero(int m, int F, int mode)
+{
+    return mode == DWS_SUB && !(m >= 0 && m < F) && !(m + 1 >= 0 && m + 1 < F);
+}
+
+#define DWS_FO_MAX 8
+#define DWS_K_MAX 5
+#define DWS_ROW_MAX 512 /* bytes of an input row (f_in * channels) of the instances */
+#define DWS_CH_MAX 128  /* channels of the instances */
+
+static inline __attribute__((always_inline)) void dws_row(const nn_conv_t *p, const int8_t *const *rows_in,
+                                                          int8_t *out, const int K, const int S, const int F,
+                                                          const int CH, const int KIND, const int mode)
+{
+    const int pad = K / 2, FO = (F + 2 * pad - K) / S + 1;
+    const int e = (-pad) & 1; /* parity of the paired positions: that of the first output's first tap */
+    const int32_t zp = p->zp_in;
+    const uint32_t z2 = nn_pack_lo((uint32_t)zp, (uint32_t)zp);
+    int8_t zrow[DWS_ROW_MAX] __attribute__((aligned(4))); /* a missing (padding) row: zp_in */
+    const int8_t *rows[DWS_K_MAX];
+    int missing = 0;
+    for (int kt = 0; kt < K; ++kt) {
+        rows[kt] = rows_in[kt] ? rows_in[kt] : zrow;
+        missing |= !rows_in[kt];
+    }
+    if (missing) memset(zrow, (int)(uint8_t)zp, (size_t)(F * CH));
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    const int32_t k1 = 1 + 2 * p->zp_out; /* nn_rqz_t.c = k1 << (rsh - 1) */
+    for (int c = 0; c < CH; ++c) {
+        const int32_t mult = p->mult[c], shift = p->shift[c];
+        if (!nn_rqz_ok(mult, shift)) {
+            dw_plain_channels(p, rows_in, c, c + 1, out);
+            continue;
+        }
+        const int32_t bias = p->bias[c];
+        int32_t acc[DWS_FO_MAX], corr = 0;
+        _Pragma("GCC unroll 8") for (int fo = 0; fo < FO; ++fo) acc[fo] = bias;
+        _Pragma("GCC unroll 5") for (int kt = 0; kt < K; ++kt) {
+            const int8_t *wr = p->weights + kt * K * CH + c, *xr = rows[kt] + c;
+            int32_t w[DWS_K_MAX];
+            _Pragma("GCC unroll 5") for (int d = 0; d < K; ++d) w[d] = wr[d * CH];
+            uint32_t E[DWS_K_MAX / 2], O[DWS_K_MAX / 2]; /* (w[2m], w[2m + 1]), (w[2m + 1], w[2m + 2]) */
+            _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                E[m] = nn_pack_lo((uint32_t)w[2 * m], (uint32_t)w[2 * m + 1]);
+                O[m] = nn_pack_lo((uint32_t)w[2 * m + 1], (uint32_t)w[2 * m + 2]);
+            }
+            if (mode == DWS_FOLD) {
+                _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) corr = nn_smlad(E[m], z2, corr);
+                corr = nn_smlatb(O[K / 2 - 1], z2, corr);
+            }
+            _Pragma("GCC unroll 8") for (int fo = 0; fo < FO; ++fo) {
+                const int i0 = S * fo - pad;
+                if (((i0 - e) & 1) == 0) {
+                    _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                        if (!dws_pair_zero(i0 + 2 * m, F, mode))
+                            acc[fo] = nn_smlad(dws_pair(xr, i0 + 2 * m, F, CH, zp, z2, mode), E[m], acc[fo]);
+                    }
+                    if (!dws_pair_zero(i0 + K - 1, F, mode))
+                        acc[fo] = nn_smlabt(dws_pair(xr, i0 + K - 1, F, CH, zp, z2, mode), O[K / 2 - 1], acc[fo]);
+                } else {
+                    if (!dws_pair_zero(i0 - 1, F, mode))
+                        acc[fo] = nn_smlatb(dws_pair(xr, i0 - 1, F, CH, zp, z2, mode), E[0], acc[fo]);
+                    _Pragma("GCC unroll 2") for (int m = 0; m < K / 2; ++m) {
+                        if (!dws_pair_zero(i0 + 1 + 2 * m, F, mode))
+                            acc[fo] = nn_smlad(dws_pair(xr, i0 + 1 + 2 * m, F, CH, zp, z2, mode), O[m], acc[fo]);
+                    }
+                }
+            }
+        }
+        const int32_t rm1 = ~shift; /* rsh - 1 */
+        const nn_rqz_t q = {mult, (int32_t)((uint32_t)k1 << rm1), rm1 + 1};
+        _Pragma("GCC unroll 8") for (int fo = 0; fo < FO; ++fo) {
+            const int32_t a2 = mode == DWS_FOLD ? 2 * (acc[fo] - corr) : 2 * acc[fo];
+            out[fo * CH + c] = nn_outz_k(nn_rqz_apply(a2, q), o, KIND);
+        }
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+/* 3 x 3 kernels with 8 outputs per row (stride 1 on 8 inputs, stride 2 on 16) on the M4: dws_row's
+ * pairs in assembly, every channel of the row in one function, so that the eight accumulators, the
+ * two weight pairs of the kernel row, the input pointer, two temporaries and the channel index stay
+ * in registers (14; compiled C spills them). Per channel: its weight pairs, doubled (the accumulator
+ * of nn_rqz_apply is doubled), and its zp_in corrections; three kernel rows; the output stage.
+ * The padding taps are left out, so the edge outputs get their own corrections (zp_in times the
+ * weights of their valid taps), and so are missing (padding) kernel rows. A channel outside the fast
+ * requantization is skipped and listed (the caller takes it through the plain path).
+ * Registers while accumulating: r0-r6, r10 the outputs, r8 t, r9 u, r7 x, r11 E, r12 O, lr the channel. */
+typedef struct { /* pairs read with one LDRD: (w, z2), (mult, shift), (out, tab) */
+    const int8_t *w;     /* 0 */
+    uint32_t z2;         /* 4: (zp_in, zp_in) */
+    const int32_t *mult; /* 8 */
+    const int8_t *shift; /* 12 */
+    int8_t *out;         /* 16 */
+    const int8_t *tab;   /* 20: activation table + 128 */
+    int32_t k1;          /* 24: 1 + 2 zp_out (nn_rqz_t.c = k1 << (rsh - 1)) */
+    const int32_t *bias; /* 28 */
+    uint8_t *skipped;    /* 32 */
+    const int8_t *x[5];  /* 36: the input rows (a missing one: zp_in) */
+} dws_ctx_t;
+/* The functions' stack frame: the context (0-55), 56: count of skipped channels, 64: the weight pairs
+ * of the kernel rows (3 x 3) */
+#define DWS_FRAME "88"
+#define DWS_W_Z2 "#0"
+#define DWS_MULT_SHIFT "#8"
+#define DWS_OUT "#16"
+#define DWS_OUT_TAB "#16"
+#define DWS_K1 "#24"
+#define DWS_BIAS "#28"
+#define DWS_SKIP "#32"
+#define DWS_X(KT) "#(36+4*" KT ")"
+#define DWS_NSKIP "#56"
+#define DWS_EO(KT) "#(64+8*" KT ")"
+
+/* Past a missing kernel row (x = r7 NULL) to the next 3: (CBZ reaches over the shorter rows only) */
+#define DWS_SKIP_IF_NULL_S1 "cbz r7, 3f\n\t"
+#define DWS_SKIP_IF_NULL_S2 "cmp r7, #0\n\tbeq 3f\n\t"
+
+/* Entry (r0: the context, copied to the frame), lr = channel 0. */
+#define DWS_PROLOGUE                                                                                   \
+    "push {r4-r11, lr}\n\t"                                                                            \
+    "sub sp, #" DWS_FRAME "\n\t"                                                                      \
+    "ldm r0, {r1-r12}\n\t"                                                                             \
+    "stm sp, {r1-r12}\n\t"                                                                             \
+    "ldrd r1, r2, [r0, #48]\n\t"                                                                       \
+    "strd r1, r2, [sp, #48]\n\t"                                                                       \
+    "movs r0, #0\n\t"                                                                                  \
+    "str r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "mov lr, #0\n\t"
+/* Channel lr. */
+#define DWS_CHANNEL "1:\n\t"
+/* The output stage's constants: r9 mult, r7 nn_rqz_t.c, r11 rsh, r12 table, lr out + channel; to
+ * 8f if the channel is outside the fast requantization (its accumulators are then not used). */
+#define DWS_OUT_SETUP                                                                                  \
+    "ldrd r8, r7, [sp, " DWS_MULT_SHIFT "]\n\t"                                                      \
+    "ldr r9, [r8, lr, lsl #2]\n\t"                                                                     \
+    "ldrsb r11, [r7, lr]\n\t"                                                                         \
+    "mvns r11, r11\n\t"                                                                                \
+    "cmp r11, #21\n\t"                                                                                 \
+    "bhi 8f\n\t"                                                                                       \
+    "cmp r9, #0\n\t"                                                                                   \
+    "blt 8f\n\t"                                                                                       \
+    "ldr r7, [sp, " DWS_K1 "]\n\t"                                                                   \
+    "lsl r7, r7, r11\n\t"                                                                            \
+    "add r11, r11, #1\n\t"                                                                             \
+    "ldrd r8, r12, [sp, " DWS_OUT_TAB "]\n\t"                                                         \
+    "add lr, r8\n\t"
+/* Next channel, return the count of skipped channels (8: a skipped one is listed). */
+#define DWS_EPILOGUE(CH)                                                                               \
+    "ldr r8, [sp, " DWS_OUT "]\n\t"                                                                   \
+    "sub lr, lr, r8\n\t"                                                                               \
+    "9:\n\t"                                                                                           \
+    "add lr, lr, #1\n\t"                                                                               \
+    "cmp lr, #" CH "\n\t"                                                                              \
+    "blt 1b\n\t"                                                                                       \
+    "ldr r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "add sp, #" DWS_FRAME "\n\t"                                                                      \
+    "pop {r4-r11, pc}\n\t"                                                                             \
+    "8:\n\t"                                                                                           \
+    "ldr r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "ldr r1, [sp, " DWS_SKIP "]\n\t"                                                                  \
+    "strb lr, [r1, r0]\n\t"                                                                            \
+    "adds r0, #1\n\t"                                                                                  \
+    "str r0, [sp, " DWS_NSKIP "]\n\t"                                                                 \
+    "b 9b\n\t"
+
+#define DWS_STR_(x) #x
+#define DWS_STR(x) DWS_STR_(x)
+
+/* One kernel row of weights (taps at r0 + CH * (3 KT + d)) into E = r11, O = r12, doubled, and the
+ * corrections r2 += zp (w1 + w2), r3 += zp (w0 + w1) (stride 1 only), r4 += zp w0 (r1 = z2). */
+#define DWS3_W(CH, KT, S, OP)                                                                          \
+    "ldrsb r5, [r0, #" CH "*(3*" KT ")]\n\t"                                                           \
+    "ldrsb r6, [r0, #" CH "*(3*" KT "+1)]\n\t"                                                         \
+    "ldrsb r10, [r0, #" CH "*(3*" KT "+2)]\n\t"                                                         \
+    "pkhbt r11, r5, r6, lsl #16\n\t"                                                                   \
+    "pkhbt r12, r6, r10, lsl #16\n\t"                                                                   \
+    "sadd16 r11, r11, r11\n\t"                                                                         \
+    "sadd16 r12, r12, r12\n\t"                                                                         \
+    OP
+
+#define DWS3_CORR_FIRST_S1 "smuad r2, r12, r1\n\tsmuad r3, r11, r1\n\tsmulbb r4, r11, r1\n\t"
+#define DWS3_CORR_S1 "smlad r2, r12, r1, r2\n\tsmlad r3, r11, r1, r3\n\tsmlabb r4, r11, r1, r4\n\t"
+#define DWS3_CORR_FIRST_S2 "smuad r2, r12, r1\n\tsmulbb r4, r11, r1\n\t"
+#define DWS3_CORR_S2 "smlad r2, r12, r1, r2\n\tsmlabb r4, r11, r1, r4\n\t"
+
+/* Stride 1, one kernel row (x = r7): pairs T(1), T(3), T(5); output 2i takes T(2i - 1).E +
+ * bottom(T(2i + 1)) top(O), output 2i + 1 top(T(2i - 1)) bottom(E) + T(2i + 1).O; x0 and x7 alone.
+ * A1..A6: the addends of those outputs' first products (u = their bias in the first kernel row),
+ * U the second temporary (r6 in the first row: a6 is written last). */
+#define DWS3S1_BODY(CH, A1, A2, A3, A4, A5, A6, U)                                                     \
+    "ldrsb r8, [r7]\n\t"                                                                              \
+    "smlabt r0, r8, r11, r0\n\t"                                                                       \
+    "smlabb r1, r8, r11, " A1 "\n\t"                                                                  \
+    "ldrsb r8, [r7, #" CH "]\n\t"                                                                     \
+    "ldrsb " U ", [r7, #" CH "*2]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r0, r8, r12, r0\n\t"                                                                       \
+    "smlad r1, r8, r12, r1\n\t"                                                                        \
+    "smlad r2, r8, r11, " A2 "\n\t"                                                                   \
+    "smlatb r3, r8, r11, " A3 "\n\t"                                                                  \
+    "ldrsb r8, [r7, #" CH "*3]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*4]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r2, r8, r12, r2\n\t"                                                                       \
+    "smlad r3, r8, r12, r3\n\t"                                                                        \
+    "smlad r4, r8, r11, " A4 "\n\t"                                                                   \
+    "smlatb r5, r8, r11, " A5 "\n\t"                                                                  \
+    "ldrsb r8, [r7, #" CH "*5]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*6]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r4, r8, r12, r4\n\t"                                                                       \
+    "smlad r5, r8, r12, r5\n\t"                                                                        \
+    "smlad r6, r8, r11, " A6 "\n\t"                                                                   \
+    "smlatb r10, r8, r11, r10\n\t"                                                                       \
+    "ldrsb r8, [r7, #" CH "*7]\n\t"                                                                   \
+    "smlabt r6, r8, r12, r6\n\t"                                                                       \
+    "smlabb r10, r8, r12, r10\n\t"
+
+/* Stride 2, one kernel row: pairs T(2i - 1) = (x[2i - 1], x[2i]); output i takes T(2i - 1).E +
+ * bottom(T(2i + 1)) top(O); output 0 x0 top(E) alone, output 7 x15 top(O) (U: r10 in the first row). */
+#define DWS3S2_BODY(CH, A1, A2, A3, A4, A5, A6, A7, U)                                                 \
+    "ldrsb r8, [r7]\n\t"                                                                              \
+    "smlabt r0, r8, r11, r0\n\t"                                                                       \
+    "ldrsb r8, [r7, #" CH "]\n\t"                                                                     \
+    "ldrsb " U ", [r7, #" CH "*2]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r0, r8, r12, r0\n\t"                                                                       \
+    "smlad r1, r8, r11, " A1 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*3]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*4]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r1, r8, r12, r1\n\t"                                                                       \
+    "smlad r2, r8, r11, " A2 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*5]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*6]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r2, r8, r12, r2\n\t"                                                                       \
+    "smlad r3, r8, r11, " A3 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*7]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*8]\n\t"                                                                \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r3, r8, r12, r3\n\t"                                                                       \
+    "smlad r4, r8, r11, " A4 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*9]\n\t"                                                                   \
+    "ldrsb " U ", [r7, #" CH "*10]\n\t"                                                               \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r4, r8, r12, r4\n\t"                                                                       \
+    "smlad r5, r8, r11, " A5 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*11]\n\t"                                                                  \
+    "ldrsb " U ", [r7, #" CH "*12]\n\t"                                                               \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r5, r8, r12, r5\n\t"                                                                       \
+    "smlad r6, r8, r11, " A6 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*13]\n\t"                                                                  \
+    "ldrsb " U ", [r7, #" CH "*14]\n\t"                                                               \
+    "pkhbt r8, r8, " U ", lsl #16\n\t"                                                                \
+    "smlabt r6, r8, r12, r6\n\t"                                                                       \
+    "smlad r10, r8, r11, " A7 "\n\t"                                                                   \
+    "ldrsb r8, [r7, #" CH "*15]\n\t"                                                                  \
+    "smlabt r10, r8, r12, r10\n\t"
+
+/* Output j of the channel from accumulator A: r9 mult, r7 nn_rqz_t.c, r11 rsh, r12 table, lr out. */
+#define DWS3_OUT(A, OFF)                                                                               \
+    "smmlar r8, " A ", r9, r7\n\t"                                                                   \
+    "add r8, r8, " A ", asr #31\n\t"                                                                  \
+    "asr r8, r8, r11\n\t"                                                                              \
+    "ssat r8, #8, r8\n\t"                                                                              \
+    "ldrb r8, [r12, r8]\n\t"                                                                           \
+    "strb r8, [lr, #" OFF "]\n\t"
+
+#define DWS3_FN(NAME, CHN, S)                                                                          \
+    static __attribute__((naked, noinline)) int NAME(const dws_ctx_t *ctx)                              \
+    {                                                                                                  \
+        (void)ctx;                                                                                     \
+        __asm__ volatile(                                                                              \
+            DWS_PROLOGUE                                                                               \
+            DWS_CHANNEL                                                                                \
+            "ldrd r0, r1, [sp, " DWS_W_Z2 "]\n\t"                                                     \
+            "add r0, lr\n\t"                                                                           \
+            DWS3_W(DWS_STR(CHN), "1", S, DWS3_CORR_FIRST_S##S)                                         \
+            "strd r11, r12, [sp, " DWS_EO("1") "]\n\t"                                                \
+            "ldr r5, [sp, " DWS_X("0") "]\n\t"                                                        \
+            "cbz r5, 3f\n\t"                                                                           \
+            DWS3_W(DWS_STR(CHN), "0", S, DWS3_CORR_S##S)                                               \
+            "strd r11, r12, [sp, " DWS_EO("0") "]\n\t"                                                \
+            "3:\n\t"                                                                                   \
+            "ldr r5, [sp, " DWS_X("2") "]\n\t"                                                        \
+            "cbz r5, 3f\n\t"                                                                           \
+            DWS3_W(DWS_STR(CHN), "2", S, DWS3_CORR_S##S)                                               \
+            "strd r11, r12, [sp, " DWS_EO("2") "]\n\t"                                                \
+            "3:\n\t"                                                                                   \
+            "ldr r5, [sp, " DWS_BIAS "]\n\t"                                                          \
+            "ldr r5, [r5, lr, lsl #2]\n\t"                                                             \
+            "add r4, r4, r2\n\t"                                                                       \
+            "rsb r0, r2, r5, lsl #1\n\t"                                                               \
+            DWS3_BIAS_S##S                                                                             \
+            "rsb r9, r4, r5, lsl #1\n\t"                                                               \
+            "ldrd r11, r12, [sp, " DWS_EO("1") "]\n\t"                                                \
+            "ldr r7, [sp, " DWS_X("1") "]\n\t"                                                       \
+            "add r7, lr\n\t"                                                                          \
+            DWS3_FIRST_S##S(DWS_STR(CHN))                                                              \
+            DWS3_ROW_IF(DWS_STR(CHN), "0", S)                                                          \
+            DWS3_ROW_IF(DWS_STR(CHN), "2", S)                                                          \
+            DWS_OUT_SETUP                                                                              \
+            DWS3_OUT("r0", DWS_STR(CHN) "*0") DWS3_OUT("r1", DWS_STR(CHN) "*1")                        \
+            DWS3_OUT("r2", DWS_STR(CHN) "*2") DWS3_OUT("r3", DWS_STR(CHN) "*3")                        \
+            DWS3_OUT("r4", DWS_STR(CHN) "*4") DWS3_OUT("r5", DWS_STR(CHN) "*5")                        \
+            DWS3_OUT("r6", DWS_STR(CHN) "*6") DWS3_OUT("r10", DWS_STR(CHN) "*7")                        \
+            DWS_EPILOGUE(DWS_STR(CHN)));                                                               \
+    }
+
+/* Kernel row KT (0 or 2) if present (a missing row is padding: neither its products nor its
+ * corrections, which cancel). The centre row, always present, starts the accumulators. */
+#define DWS3_ROW_IF(CH, KT, S)                                                                         \
+    "ldr r7, [sp, " DWS_X(KT) "]\n\t"                                                                \
+    DWS_SKIP_IF_NULL_S##S                                                                              \
+    "add r7, lr\n\t"                                                                                  \
+    "ldrd r11, r12, [sp, " DWS_EO(KT) "]\n\t"                                                         \
+    DWS3_NEXT_S##S(CH)                                                                                 \
+    "3:\n\t"
+
+/* stride 1: outputs 0 and 7 start from their own biases (r0, r10), the others from u; stride 2 only
+ * output 0 (r10 is a temporary of the first kernel row) */
+#define DWS3_BIAS_S1 "rsb r10, r3, r5, lsl #1\n\t"
+#define DWS3_BIAS_S2
+#define DWS3_FIRST_S1(CH) DWS3S1_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r6")
+#define DWS3_NEXT_S1(CH) DWS3S1_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r9")
+#define DWS3_FIRST_S2(CH) DWS3S2_BODY(CH, "r9", "r9", "r9", "r9", "r9", "r9", "r9", "r10")
+#define DWS3_NEXT_S2(CH) DWS3S2_BODY(CH, "r1", "r2", "r3", "r4", "r5", "r6", "r10", "r9")
+
+DWS3_FN(dws3s1_c24, 24, 1)
+DWS3_FN(dws3s1_c48, 48, 1)
+DWS3_FN(dws3s1_c64, 64, 1)
+DWS3_FN(dws3s2_c24, 24, 2)
+
+/* 5 x 5 with 4 outputs per row (stride 1 on 4 inputs, stride 2 on 8): zp_in subtracted from every
+ * input pair (SSUB16; dws_row's DWS_SUB), so that the padding taps are left out with nothing to
+ * correct, and a missing kernel row (padding) is skipped. Registers while accumulating: r0-r3 the outputs, r4 E0 = (w0, w1), r5 E1 = (w2, w3),
+ * r6 O0 = (w1, w2), r10 O1 = (w3, w4) (stride 2: w4 alone), r8, r9 temporaries, r7 x, r11 z2,
+ * r12 the channel's weights, lr the channel. Accumulators not doubled: doubled at the end. */
+#define DWS5_PAIR(CH, I)                                                                               \
+    "ldrsb r8, [r7, #" CH "*" I "]\n\t"                                                               \
+    "ldrsb r9, [r7, #" CH "*(" I "+1)]\n\t"                                                           \
+    "pkhbt r8, r8, r9, lsl #16\n\t"                                                                    \
+    "ssub16 r8, r8, r11\n\t"
+#define DWS5S1_ROW(CH, KT)                                                                             \
+    "ldr r7, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    DWS_SKIP_IF_NULL_S1                                                                                \
+    "add r7, lr\n\t"                                                                                  \
+    "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
+    "ldrsb r6, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
+    "ldrsb r5, [r12, #" CH "*(5*" KT "+2)]\n\t"                                                        \
+    "ldrsb r10, [r12, #" CH "*(5*" KT "+3)]\n\t"                                                        \
+    "ldrsb r8, [r12, #" CH "*(5*" KT "+4)]\n\t"                                                        \
+    "pkhbt r4, r4, r6, lsl #16\n\t"                                                                    \
+    "pkhbt r6, r6, r5, lsl #16\n\t"                                                                    \
+    "pkhbt r5, r5, r10, lsl #16\n\t"                                                                    \
+    "pkhbt r10, r10, r8, lsl #16\n\t"                                                                    \
+    DWS5_PAIR(CH, "0")                                                                                 \
+    "smlad r0, r8, r5, r0\n\t"                                                                         \
+    "smlad r1, r8, r6, r1\n\t"                                                                         \
+    "smlad r2, r8, r4, r2\n\t"                                                                         \
+    "smlatb r3, r8, r4, r3\n\t"                                                                        \
+    DWS5_PAIR(CH, "2")                                                                                 \
+    "smlabt r0, r8, r10, r0\n\t"                                                                        \
+    "smlad r1, r8, r10, r1\n\t"                                                                         \
+    "smlad r2, r8, r5, r2\n\t"                                                                         \
+    "smlad r3, r8, r6, r3\n\t"                                                                         \
+    "3:\n\t"
+/* stride 2: output j takes T(2j - 2).E0 + T(2j).E1 + bottom(T(2j + 2)) w4, T(-2) and T(8) padding */
+#define DWS5S2_ROW(CH, KT)                                                                             \
+    "ldr r7, [sp, " DWS_X(KT) "]\n\t"                                                                 \
+    DWS_SKIP_IF_NULL_S2                                                                                \
+    "add r7, lr\n\t"                                                                                  \
+    "ldrsb r4, [r12, #" CH "*(5*" KT ")]\n\t"                                                          \
+    "ldrsb r8, [r12, #" CH "*(5*" KT "+1)]\n\t"                                                        \
+    "ldrsb r5, [r12, #" CH "*(5*" KT "+2)]\n\t"                                                        \
+    "ldrsb r9, [r12, #" CH "*(5*" KT "+3)]\n\t"                                                        \
+    "ldrsb r10, [r12, #" CH "*(5*" KT "+4)]\n\t"                                                        \
+    "pkhbt r4, r4, r8, lsl #16\n\t"                                                                    \
+    "pkhbt r5, r5, r9, lsl #16\n\t"                                                                    \
+    DWS5_PAIR(CH, "0")                                                                                 \
+    "smlad r0, r8, r5, r0\n\t"                                                                         \
+    "smlad r1, r8, r4, r1\n\t"                                                                         \
+    DWS5_PAIR(CH, "2")                                                                                 \
+    "smlabb r0, r8, r10, r0\n\t"                                                                        \
+    "smlad r1, r8, r5, r1\n\t"                                                                         \
+    "smlad r2, r8, r4, r2\n\t"                                                                         \
+    DWS5_PAIR(CH, "4")                                                                                 \
+    "smlabb r1, r8, r10, r1\n\t"                                                                        \
+    "smlad r2, r8, r5, r2\n\t"                                                                         \
+    "smlad r3, r8, r4, r3\n\t"                                                                         \
+    DWS5_PAIR(CH, "6")                                                                                 \
+    "smlabb r2, r8, r10, r2\n\t"                                                                        \
+    "smlad r3, r8, r5, r3\n\t"                                                                         \
+    "3:\n\t"
+#define DWS5_OUT(A, OFF) "lsls " A ", " A ", #1\n\t" DWS3_OUT(A, OFF)
+
+#define DWS5_FN(NAME, CHN, S)                                                                          \
+    static __attribute__((naked, noinline)) int NAME(const dws_ctx_t *ctx)                              \
+    {                                                                                                  \
+        (void)ctx;                                                                                     \
+        __asm__ volatile(                                                                              \
+            DWS_PROLOGUE                                                                               \
+            DWS_CHANNEL                                                                                \
+            "ldrd r12, r11, [sp, " DWS_W_Z2 "]\n\t"                                                            \
+            "add r12, lr\n\t"                                                                          \
+            "ldr r0, [sp, " DWS_BIAS "]\n\t"                                                           \
+            "ldr r0, [r0, lr, lsl #2]\n\t"                                                             \
+            "mov r1, r0\n\t"                                                                           \
+            "mov r2, r0\n\t"                                                                           \
+            "mov r3, r0\n\t"                                                                           \
+            DWS5S##S##_ROW(DWS_STR(CHN), "0") DWS5S##S##_ROW(DWS_STR(CHN), "1")                        \
+            DWS5S##S##_ROW(DWS_STR(CHN), "2") DWS5S##S##_ROW(DWS_STR(CHN), "3")                        \
+            DWS5S##S##_ROW(DWS_STR(CHN), "4")                                                          \
+            DWS_OUT_SETUP                                                                              \
+            DWS5_OUT("r0", DWS_STR(CHN) "*0") DWS5_OUT("r1", DWS_STR(CHN) "*1")                        \
+            DWS5_OUT("r2", DWS_STR(CHN) "*2") DWS5_OUT("r3", DWS_STR(CHN) "*3")                        \
+            DWS_EPILOGUE(DWS_STR(CHN)));                                                               \
+    }
+
+DWS5_FN(dws5s2_c64, 64, 2)
+DWS5_FN(dws5s1_c96, 96, 1)
+
+/* dws_row through the functions above if the op has the instance's shape (else 0): the context (a
+ * missing row: NULL, skipped), then the skipped channels. One copy for every instance. */
+static int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int KIND);
+#define DWS_SHAPE(K, S, F, CH) ((K) | (S) << 4 | (F) << 8 | (CH) << 16)
+static __attribute__((noinline)) int dws_row_m4(const nn_conv_t *p, const int8_t *const *rows_in, int8_t *out,
+                                                int (*fn)(const dws_ctx_t *), uint32_t shape)
+{
+    const int K = shape & 15;
+    if (!dws_fits(p, K, shape >> 4 & 15, shape >> 8 & 255, (int)(shape >> 16), NN_OUT_LUT) || !rows_in[K / 2]) return 0;
+    uint8_t skipped[DWS_CH_MAX];
+    dws_ctx_t ctx;
+    for (int kt = 0; kt < p->k; ++kt) ctx.x[kt] = rows_in[kt];
+    ctx.w = p->weights;
+    ctx.bias = p->bias;
+    ctx.mult = p->mult;
+    ctx.shift = p->shift;
+    ctx.out = out;
+    ctx.tab = p->lut + 128;
+    ctx.k1 = 1 + 2 * p->zp_out;
+    ctx.z2 = nn_pack_lo((uint32_t)p->zp_in, (uint32_t)p->zp_in);
+    ctx.skipped = skipped;
+    const int n = fn(&ctx);
+    for (int i = 0; i < n; ++i) dw_plain_channels(p, rows_in, skipped[i], skipped[i] + 1, out);
+    return 1;
+}
+#endif
+
+/* Does the op have the instance's shape? (3 x 3 and 5 x 5 with "same" padding.) */
+static int dws_fits(const nn_conv_t *p, int K, int S, int F, int CH, int KIND)
+{
+    return F * CH <= DWS_ROW_MAX && CH <= DWS_CH_MAX && p->k == K && p->stride == S && p->pad == K / 2 && p->f_in == F && p->cout == CH && p->cin == CH &&
+           p->f_out == (F + 2 * (K / 2) - K) / S + 1 && nn_out_kind(p->act_min, p->act_max, p->lut) == KIND;
+}
+
+/* nn_dw<K>s<S>f<F>c<CH>_<stage>_row: the export-time instances of the short rows (nn_kernels.h). */
+#define NN_DWS_ROW(K, S, F, CH, KIND, MODE, NAME)                                                              \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (dws_fits(p, K, S, F, CH, KIND))                                                                    \
+            dws_row(p, rows, out, K, S, F, CH, KIND, MODE);                                                    \
+        else                                                                                                   \
+            nn_depthwise_conv2d_row(p, rows, out);                                                             \
+    }
+/* The assembly on the M4, dws_row elsewhere */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define NN_DWS_ASM_ROW(K, S, F, CH, MODE, NAME)                                                                \
+    void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
+    {                                                                                                          \
+        if (!dws_row_m4(p, rows, out, dws##K##s##S##_c##CH, DWS_SHAPE(K, S, F, CH)))                        \
+            nn_depthwise_conv2d_row(p, rows, out);                                                             \
+    }
+#else
+#define NN_DWS_ASM_ROW(K, S, F, CH, MODE, NAME) NN_DWS_ROW(K, S, F, CH, NN_OUT_LUT, MODE, NAME)
+#endif
+NN_DWS_ASM_ROW(3, 2, 16, 24, DWS_FOLD, nn_dw3s2f16c24_lut_row)
+NN_DWS_ASM_ROW(3, 1, 8, 24, DWS_FOLD, nn_dw3s1f8c24_lut_row)
+NN_DWS_ASM_ROW(3, 1, 8, 48, DWS_FOLD, nn_dw3s1f8c48_lut_row)
+NN_DWS_ASM_ROW(3, 1, 8, 64, DWS_FOLD, nn_dw3s1f8c64_lut_row)
+NN_DWS_ASM_ROW(5, 2, 8, 64, DWS_FOLD, nn_dw5s2f8c64_lut_row)
+NN_DWS_ASM_ROW(5, 1, 4, 96, DWS_SUB, nn_dw5s1f4c96_lut_row)

@@ -98,7 +98,13 @@ typedef void (*nn_row_fn)(const nn_conv_t *p, const int8_t *const *rows, int8_t 
     X(nn_pw24_lut_row) X(nn_pw48_plain_row) X(nn_pw48_lut_row) X(nn_pw64_plain_row) X(nn_pw64_lut_row)        \
     X(nn_pw96_plain_row) X(nn_pw96_lut_row) X(nn_dw3s1_plain_row) X(nn_dw3s1_lut_row) X(nn_dw3s2_plain_row)   \
     X(nn_dw3s2_lut_row) X(nn_dw5s1_plain_row) X(nn_dw5s1_lut_row) X(nn_dw5s2_plain_row) X(nn_dw5s2_lut_row)     \
-    X(nn_c1k3s1_plain_row) X(nn_c1k3s1_lut_row) X(nn_c1k3s2_plain_row) X(nn_c1k3s2_lut_row)
+    X(nn_c1k3s1_plain_row) X(nn_c1k3s1_lut_row) X(nn_c1k3s2_plain_row) X(nn_c1k3s2_lut_row)   \
+    X(nn_dw3s2f16c24_lut_row)                                                                        \
+    X(nn_dw3s1f8c24_lut_row)                                                                         \
+    X(nn_dw3s1f8c48_lut_row)                                                                         \
+    X(nn_dw3s1f8c64_lut_row)                                                                         \
+    X(nn_dw5s2f8c64_lut_row)                                                                         \
+    X(nn_dw5s1f4c96_lut_row)
 #define NN_DECLARE_ROW_FN(name) void name(const nn_conv_t *p, const int8_t *const *rows, int8_t *out);
 NN_CONV_VARIANTS(NN_DECLARE_ROW_FN)
 #undef NN_DECLARE_ROW_FN
