@@ -603,3 +603,167 @@ def test_m4_build_in_emulator(tmp_path):
         m4.write("drv_in", _m4_pack([c, zp_x, zp_g, zp_out, mult, shift, n], [x, g]))
         assert m4.read("drv_out", m4.call("drv_mul")) == requant_out(prod, mult, shift, zp_out).tobytes()
 
+
+def stem8_case(rng, t: int, f: int, with_lut: bool, bias_span: int = 3000, shifts=(-14, -9), zp_in=None):
+    """A stride-2 one-input-channel 3 x 3 conv with eight output channels (the stem's one-pass path when every
+    channel is in the fast requantization, its bias with the input zero point folded in fits int16 and its
+    requantized values stay within the extended table the kernel builds per row, -512 .. 511: 9 or more
+    right shifts here)."""
+    x = rand_i8(rng, (t, f, 1))
+    w = rand_i8(rng, (8, 3, 3, 1))
+    bias = rng.integers(-bias_span, bias_span, size=8).astype(np.int32)
+    mult, shift = rand_mult_shift(rng, 8, *shifts)
+    zp_in = int(rng.integers(-24, 25)) if zp_in is None else zp_in  # |bias - zp_in * sum(w)| < 2^15
+    zp_out = int(rng.integers(-128, 128))
+    lut = rand_i8(rng, 256) if with_lut else np.zeros(0, np.int8)
+    want = requant_out(conv_acc(x, zp_in, w, bias, 2, False), mult, shift, zp_out)
+    if with_lut:
+        want = lut[want.astype(np.int64) + 128]
+    head = i32(1, 8, f, want.shape[1], 3, 2, 1, zp_in, zp_out, -128, 127, t)
+    return ["conv2d", head, w, bias, mult, shift.astype(np.int8), lut, x], want
+
+
+def test_stem_eight_channels(build_dir, tmp_path):
+    """The stem's one-pass path (nn_conv.c, stem8_*): even and odd widths (pairs of pixels and single ones at
+    the ends), rows of more than one 32-pixel block, padding rows at both ends, the extreme zero points (the
+    padding value is zp_in itself), and the cases that leave it: a bias beyond int16 once the zero point is
+    folded in, a channel outside the fast requantization (a left shift, more than 22 right shifts), values
+    beyond the per-row extended table (few right shifts)."""
+    rng = np.random.default_rng(41)
+    cases, wants = [], []
+    for t, f in ((1, 1), (2, 2), (3, 3), (5, 4), (4, 5), (6, 7), (7, 8), (3, 9), (9, 16), (4, 63), (5, 64),
+                 (3, 65), (4, 66), (3, 128), (2, 130), (2, 256)):
+        for with_lut in (False, True):
+            c, w = stem8_case(rng, t, f, with_lut)
+            cases.append(c)
+            wants.append(w)
+    for zp_in in (-128, 127):  # (mostly beyond int16 once folded: the general loop)
+        c, w = stem8_case(rng, 5, 20, True, zp_in=zp_in)
+        cases.append(c)
+        wants.append(w)
+    c, w = stem8_case(rng, 4, 12, True, bias_span=60000)  # some biases beyond int16 after the fold
+    cases.append(c)
+    wants.append(w)
+    for shifts in ((-3, 2), (-26, -20), (-8, -1)):
+        c, w = stem8_case(rng, 4, 12, True, shifts=shifts)
+        cases.append(c)
+        wants.append(w)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+def test_quantize_every_input(build_dir, tmp_path):
+    """The input quantizer on every int16 value (ties of the rounding divide at both signs included), for the
+    scale its word path takes (6 right shifts) and its neighbours, row lengths with a tail, zero points at
+    both ends and multipliers from 0 to 2^31 - 1."""
+    rng = np.random.default_rng(42)
+    every = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16)
+    cases, wants = [], []
+    for mult, shift, zp, n in ((2099498782, -6, -40, 65536), ((1 << 31) - 1, -6, 127, 65533), (1 << 30, -6, -128, 65531),
+                               (0, -6, 5, 9), (int(rng.integers(1 << 30, 1 << 31)), -5, 3, 65536),
+                               (int(rng.integers(1 << 30, 1 << 31)), -7, -7, 65535)):
+        x = rng.permutation(every)[:n]
+        cases.append(["quantize", i32(mult, shift, zp), x])
+        wants.append(requant_out(x, mult, shift, zp))
+    check_all(build_dir, tmp_path, cases, wants)
+
+
+STEM_M4_DRIVER = r"""
+#include <string.h>
+#include "nn_kernels.h"
+int32_t drv_head[16];
+int8_t drv_w[72], drv_shift[8], drv_lut[256], drv_x[16 * 512], drv_y[16 * 512 * 8];
+int32_t drv_bias[8], drv_mult[8];
+int16_t drv_q[65536];
+/* conv2d rows through the stem instance (lut or plain), as kernel_cli does */
+void drv_conv(void)
+{
+    const int32_t *v = drv_head;
+    nn_conv_t p = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint16_t)v[3], (uint8_t)v[4], (uint8_t)v[5],
+                   (uint8_t)v[6], (int16_t)v[7], (int16_t)v[8], (int16_t)v[9], (int16_t)v[10], drv_w, drv_bias,
+                   drv_mult, drv_shift, v[12] ? drv_lut : NULL};
+    const int t_out = nn_out_size(v[11], p.k, p.stride, p.pad);
+    for (int to = 0; to < t_out; ++to) {
+        const int8_t *rows[NN_MAX_K];
+        nn_input_rows(drv_x, v[11], p.f_in, to * p.stride - p.pad, p.k, rows);
+        (v[12] ? nn_c1k3s2_lut_row : nn_c1k3s2_plain_row)(&p, rows, drv_y + to * p.f_out * p.cout);
+    }
+}
+void drv_quantize(int n)
+{
+    nn_quantize_t p = {drv_head[0], drv_head[1], (int16_t)drv_head[2]};
+    nn_quantize(&p, drv_q, n, drv_y);
+}
+"""
+
+
+def test_stem_and_quantize_on_cortex_m4():
+    """The Thumb-2 assembly of the stem's one-pass path (nn_stem8_*_m4) and the quantizer's word path, built
+    for the Cortex-M4 with the firmware's flags and run in unicorn: the same cases as the host tests, the odd
+    and even numbers of pixel pairs included. (The network runs them too, in QEMU: tests/test_firmware.py.)"""
+    pytest.importorskip("unicorn")
+    from exporter.frontend.m4_program import M4Program
+
+    kernels = FIRMWARE_DIR / "kernels"
+    m4 = M4Program("the stem and the quantizer", [kernels / f for f in ("nn_conv.c", "nn_depthwise.c", "nn_elementwise.c")],
+                   kernels, STEM_M4_DRIVER,
+                   entry="drv_conv", keep=("drv_quantize",))
+    rng = np.random.default_rng(43)
+    for t, f in ((1, 1), (3, 3), (5, 4), (4, 5), (6, 7), (7, 8), (3, 12), (9, 16), (4, 63), (5, 64), (3, 65),
+                 (4, 66), (3, 128), (2, 130), (2, 256)):
+        for with_lut in (False, True):
+            (_, head, w, bias, mult, shift, lut, x), want = stem8_case(rng, t, f, with_lut)
+            for sym, a in (("drv_w", w), ("drv_bias", bias), ("drv_mult", mult), ("drv_shift", shift), ("drv_x", x)):
+                m4.write(sym, np.ascontiguousarray(a).tobytes())
+            if with_lut:
+                m4.write("drv_lut", lut.tobytes())
+            m4.write("drv_head", np.append(head, int(with_lut)).astype("<i4").tobytes())
+            m4.call("drv_conv")
+            got = np.frombuffer(m4.read("drv_y", want.size), np.int8)
+            assert np.array_equal(got, want.ravel()), f"stem {t}x{f} lut={with_lut}: {np.sum(got != want.ravel())} bytes differ"
+    every = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16)
+    for mult, shift, zp, n in ((2099498782, -6, -40, 65536), ((1 << 31) - 1, -6, 127, 65533), (1 << 30, -6, -128, 65531),
+                               (int(rng.integers(1 << 30, 1 << 31)), -5, 3, 4099)):
+        x = rng.permutation(every)[:n]
+        m4.write("drv_q", x.tobytes())
+        m4.write("drv_head", i32(mult, shift, zp).tobytes())
+        m4.call("drv_quantize", n)
+        got = np.frombuffer(m4.read("drv_y", n), np.int8)
+        want = requant_out(x, mult, shift, zp)
+        assert np.array_equal(got, want), f"quantize {mult} {shift} {zp}: {np.sum(got != want)} bytes differ"
+
+
+def test_stem_records_of_the_exporter():
+    """The export-time records and extended table of the stem (kernel_variants.stem8_records, what
+    network_data.c lists) run through the one-pass path's arithmetic in numpy (stream words, dual 16-bit
+    multiplies, the fast requantization, the table at the unsaturated value) give the reference's bytes; the
+    cases the kernel cannot take get None."""
+    rng = np.random.default_rng(44)
+    for _ in range(6):
+        with_lut = bool(rng.random() < 0.5)
+        (_, head, w, bias, mult, shift, lut, x), want = stem8_case(rng, 5, 18, with_lut)
+        zp_in, zp_out = int(head[7]), int(head[8])
+        prep = kernel_variants.stem8_records(w, bias, mult, shift, zp_in, zp_out, lut if with_lut else None)
+        assert prep is not None
+        t, f = x.shape[:2]
+        xp = np.full((t + 2, f + 2), zp_in, np.int64)  # padded with the input zero point
+        xp[1:-1, 1:-1] = x[:, :, 0]
+        got = np.zeros_like(want)
+        for to in range(want.shape[0]):
+            r0, r1, r2 = xp[2 * to], xp[2 * to + 1], xp[2 * to + 2]  # column c of the row is index c + 1
+            for j in range(want.shape[1]):
+                c = 2 * j + 1
+                words = [(r0[c - 1], r1[c - 1]), (r0[c], r1[c]), (r0[c + 1], r1[c + 1]), (r2[c - 1], r2[c + 1]), (r2[c], 2)]
+                for co, rec in enumerate(prep["recs"]):
+                    halves = [(np.int16(v & 0xFFFF), np.int16(v >> 16)) for v in (np.uint32(u) for u in rec["w"])]
+                    acc = sum(int(a) * int(p) + int(b) * int(q) for (a, b), (p, q) in zip(words, halves))
+                    v = ((acc * rec["mult"] + (1 << 31)) >> 32) + rec["c"]
+                    v = (v - (acc < 0)) >> rec["rsh"]
+                    assert 0 <= v - prep["lo"] < len(prep["ext"])
+                    got[to, j, co] = prep["ext"][v - prep["lo"]]
+        assert np.array_equal(got, want)
+    (_, head, w, bias, mult, shift, _, _), _ = stem8_case(rng, 2, 8, False, bias_span=60000)
+    biases = bias.astype(np.int64) - int(head[7]) * w.reshape(8, 9).sum(axis=1)
+    assert (kernel_variants.stem8_records(w, bias, mult, shift, int(head[7]), int(head[8])) is None) == bool(
+        (np.abs(biases + 0.5) > 32767.5).any())
+    assert kernel_variants.stem8_records(w, bias[:4], mult[:4], shift[:4], 0, 0) is None  # not eight channels
+    assert kernel_variants.stem8_records(w, bias * 0, mult, np.full(8, -2), 0, 0) is None  # a table too long

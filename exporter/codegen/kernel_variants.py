@@ -8,9 +8,15 @@ B7-B15: M4 assembly), the one-input-channel 3 x 3 conv (the stem) with strides 1
 generated scheduler calls the one chosen here, so that the firmware links only the instances its
 network uses. Each instance hands an op of another shape to the general kernel, so a choice made
 here can cost speed, never correctness; tests/test_kernels.py runs every case through both.
+The stride-2 stem with eight output channels also gets its channel records and output table prepared
+here (stem8_records; network_data.c lists them, nn_conv.c finds them by op).
 """
 
 from __future__ import annotations
+
+import numpy as np
+
+from exporter.quantization import int8_math
 
 POINTWISE_CIN = (8, 16, 24, 48, 64, 96)
 DEPTHWISE = ((3, 1), (3, 2), (5, 1), (5, 2))  # (kernel, stride)
@@ -55,3 +61,44 @@ def conv_row_kernel(kind: str, cin: int, f_in: int, f_out: int, k: int, stride: 
     if kind == "depthwise_conv2d" and stage == "lut" and pad == k // 2 and (k, stride, f_in, cin) in DEPTHWISE_SHORT:
         return f"nn_dw{k}s{stride}f{f_in}c{cin}_lut_row"
     return None
+
+
+STEM8_EXT_MAX = 1024  # entries of a stem's extended output table (beyond: the general stem loop)
+
+
+def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int, table=None) -> dict | None:
+    """The export-time channel records of the stride-2 stem with eight output channels (nn_kernels.h,
+    nn_stem8_rec_t; nn_conv.c prepares the same per row for an op without them) and its extended output
+    table, or None where the kernel takes another path: not eight channels, a channel outside the fast
+    requantization (a multiplier < 0, a shift outside [-22, -1]), a bias with the input zero point folded
+    in outside int16, a table longer than STEM8_EXT_MAX.
+
+    Returns {"recs": [{"w", "mult", "c", "rsh"}] * 8, "ext": int8 values for lo .. hi, "lo": lo}: ext[v - lo]
+    is the output of requantized value v (zero point included): the activation table (None: the identity)
+    at v saturated to int8, for every v a channel can reach."""
+    if len(bias) != 8 or np.size(weights) != 72:
+        return None
+    w = [[int(v) for v in row] for row in np.asarray(weights).reshape(8, 9)]
+
+    def pair(lo: int, hi: int) -> int:
+        return (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)
+
+    recs, lo, hi = [], -128, 127
+    for co, wc in enumerate(w):
+        m, s = int(mult[co]), int(shift[co])
+        b = int(bias[co]) - zp_in * sum(wc)
+        if m < 0 or not -22 <= s <= -1 or not -32768 <= b <= 32767:
+            return None
+        rsh = -s
+        recs.append({"w": [pair(2 * wc[0], 2 * wc[3]), pair(2 * wc[1], 2 * wc[4]), pair(2 * wc[2], 2 * wc[5]),
+                           pair(2 * wc[6], 2 * wc[8]), pair(2 * wc[7], b)],
+                     "mult": m, "c": (1 << (rsh - 1)) + zp_out * (1 << rsh), "rsh": rsh})
+        # the accumulator is monotone in each input (-128 .. 127, padding zp_in among them), the output in it
+        acc = [int(bias[co]) + sum(f(wi * (-128 - zp_in), wi * (127 - zp_in)) for wi in wc) for f in (min, max)]
+        v_lo, v_hi = (int(v) + zp_out for v in int8_math.requantize(np.array(acc, np.int64), m, s))
+        lo, hi = min(lo, v_lo), max(hi, v_hi)
+    if hi - lo + 1 > STEM8_EXT_MAX:
+        return None
+    sat = np.clip(np.arange(lo, hi + 1), -128, 127)
+    ext = sat if table is None else np.asarray(table, np.int64)[sat + 128]
+    return {"recs": recs, "ext": [int(v) for v in ext], "lo": lo}

@@ -271,13 +271,22 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         ops.append(rec)
     fused = {op["index"]: c_ident(op["fused_table"]) for op in run.ops if "fused_table" in op}
     tables = {c_ident(op["table"]): graph.array(op, "table") for op in graph.ops if op["op"] == "lut"}
+    stem8 = []  # export-time records of the stride-2 stems (nn_kernels.h, nn_stem8_prep_t)
+    for st in steps:
+        if st.get("row_fn", "").startswith("nn_c1k3s2_"):
+            op = ops[st["index"]]
+            table = tables[fused[op["index"]]] if op["index"] in fused else None
+            prep = kernel_variants.stem8_records(op["weights"], op["bias"], op["mult"], op["shift"], op["zp_in"],
+                                                 op["zp_out"], table)
+            if prep:
+                stem8.append({"cname": op["cname"], **prep})
     taps = [{"name": tp["name"], "offset": tp["offset"], "channels": tp["channels"], "scale": repr(float(tp["scale"])),
              "zero_point": int(tp["zero_point"]), "tensor": index[tp["tensor"]]} for tp in graph.taps]
     ctx = {
         "model": graph.meta.get("model", {}).get("name", "?"),
         "tool_version": __version__, "tool_version_num": manifest.version_number(), "graph_sha256": graph.digest(),
         "mel_bands": graph.meta["input"]["mel_bands"], "tap_dim": graph.tap_dim, "taps": taps,
-        "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors,
+        "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors, "stem8": stem8,
         "pool_channels": max(pool_off, 1), "readers": [r for rd in readers for r in rd], "reader_at": reader_at, "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
         "plans": [{"frames": f, "peak": total, "offsets": [offs[n] for n in names],
                    "capacity": [tp[n].capacity for n in names], "static": static[f]}
@@ -286,6 +295,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["c_array"] = _c_array
+    env.filters["hex"] = lambda v: f"0x{int(v):08x}u"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("network.h", "network.c", "network_data.c"):

@@ -187,14 +187,320 @@ static int conv3x3_c1_fits(const nn_conv_t *p, int stride, int kind)
     return 1;
 }
 
+/* The stride-2 stem with eight output channels (mn01's in_conv), in one pass over the output pixels,
+ * all eight channels of a pixel at a time: its nine inputs are read once (a "stream" of six words per
+ * pixel, built per row below), each channel's prepared weights and output constants are two LDMs
+ * (a record of nine words), and the output stage (fast requantization, saturation, table) follows the
+ * five dual multiplies directly: 12 instructions per output value on the M4 (nn_stem8_run_m4). The table
+ * is the activation table extended over every value the channel's requantization can reach (saturation
+ * included), so no SSAT.
+ * The input zero point is folded into the bias (so padding is the value zp_in itself, not 0), and the
+ * doubled bias rides as the top lane of one weight word against a constant 2 in the stream. */
+#define NN_STEM8_BLOCK 64 /* output pixels per stream block (1536 bytes of stack) */
+
+/* Per pixel j: V(2j-1), V(2j), V(2j+1) (V(c): input rows 0 and 1 of column c as an int16 pair),
+ * (r2[2j-1], r2[2j+1]), (r2[2j], 2), and a last-pixel flag. */
+enum { NN_STEM8_WORDS = 6 };
+
+typedef nn_stem8_rec_t stem8_rec_t;
+
+/* Weak references: no export-time records unless a generated network_data.c defines them. */
+extern const nn_stem8_prep_t nn_stem8_preps[] __attribute__((weak));
+extern const int nn_stem8_num_preps __attribute__((weak));
+
+static inline uint32_t stem8_pair(int32_t lo, int32_t hi)
+{
+    return (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+}
+
+/* Input value of column c, the zero point outside the row (the caller gives a row of zp_in for a padding row). */
+static inline int32_t stem8_px(const int8_t *r, int c, int f_in, int32_t zp)
+{
+    return c >= 0 && c < f_in ? r[c] : zp;
+}
+
+/* One pixel's words (the row ends: compiled for size). */
+static __attribute__((noinline, cold)) void stem8_scalar_pixel(const int8_t *const *rows, int f_in, int j, int32_t zp,
+                                                               uint32_t *s)
+{
+    const int8_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
+    for (int d = 0; d < 3; ++d)
+        s[d] = stem8_pair(stem8_px(r0, 2 * j - 1 + d, f_in, zp), stem8_px(r1, 2 * j - 1 + d, f_in, zp));
+    s[3] = stem8_pair(stem8_px(r2, 2 * j - 1, f_in, zp), stem8_px(r2, 2 * j + 1, f_in, zp));
+    s[4] = stem8_pair(stem8_px(r2, 2 * j, f_in, zp), 2);
+    s[5] = 1;
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && !defined(NN_EMULATE_DSP)
+/* r0 = stream, r1 = the eight records, r2 = out. Registers: r0-r4 the pixel's input words, r5-r9 a channel's
+ * weights then its output constants, r10 the accumulator, r11 the records, r12 out, lr the stream. The flags
+ * of the last-pixel test (flag word 0) survive the channels (no instruction there sets them). */
+void nn_stem8_run_m4(const uint32_t *s, const stem8_rec_t *rec, int8_t *out);
+_Static_assert(sizeof(stem8_rec_t) == 36, "the M4 loop's record: nine words");
+__asm__(".pushsection .text.nn_stem8_run_m4,\"ax\",%progbits\n"
+        ".syntax unified\n"
+        ".thumb\n"
+        ".p2align 2\n"
+        ".global nn_stem8_run_m4\n"
+        ".type nn_stem8_run_m4, %function\n"
+        ".thumb_func\n"
+        "nn_stem8_run_m4:\n"
+        "    push {r4-r11, lr}\n"
+        "    mov lr, r0\n"
+        "    mov r11, r1\n"
+        "    mov r12, r2\n"
+        "1:  ldmia lr!, {r0-r5}\n"
+        "    cmp r5, #0\n"
+        "    .rept 8\n"
+        "    ldmia r11!, {r5-r9}\n"
+        "    smuad r10, r0, r5\n"
+        "    smlad r10, r1, r6, r10\n"
+        "    smlad r10, r2, r7, r10\n"
+        "    smlad r10, r3, r8, r10\n"
+        "    smlad r10, r4, r9, r10\n"
+        "    ldmia r11!, {r5-r8}\n"
+        "    smmlar r9, r10, r5, r6\n"
+        "    add r9, r9, r10, asr #31\n"
+        "    asr r9, r9, r7\n"
+        "    ldrb r9, [r8, r9]\n"
+        "    strb r9, [r12], #1\n"
+        "    .endr\n"
+        "    sub r11, r11, #288\n"
+        "    bne 1b\n"
+        "    pop {r4-r11, pc}\n"
+        ".size nn_stem8_run_m4, .-nn_stem8_run_m4\n"
+        ".popsection\n");
+#define stem8_run nn_stem8_run_m4
+#else
+/* The same loop in C (the host's emulated DSP build, and compilers without GNU assembly). */
+static void stem8_run(const uint32_t *s, const stem8_rec_t *rec, int8_t *out)
+{
+    for (;; s += NN_STEM8_WORDS) {
+        for (int co = 0; co < 8; ++co) {
+            const stem8_rec_t *r = rec + co;
+            int32_t acc = nn_smlad(s[0], r->w[0], 0);
+            for (int i = 1; i < 5; ++i) acc = nn_smlad(s[i], r->w[i], acc);
+            const nn_rqz_t q = {r->mult, r->c, r->rsh};
+            *out++ = r->tab[nn_rqz_apply(acc, q)];
+        }
+        if (!s[5]) return;
+    }
+}
+#endif
+
+/* The stream of pixel pairs: four input columns c .. c + 3 (c = 2j, one aligned word per row) give the
+ * words of pixels j and j + 1; V(c - 1) and r2[c - 1] come from the previous pair (vprev, and the top of
+ * o2prev). Flag words nonzero (the caller zeroes the block's last). */
+typedef struct {
+    const int8_t *r0, *r1, *r2;
+    uint32_t *s;
+    uint32_t vprev, o2prev;
+    int32_t n; /* pairs, >= 1 */
+} stem8_pairs_t;
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && !defined(NN_EMULATE_DSP)
+/* 21.5 instructions per pair. r0 V(c-1), r1-r7 and r11 the words (r5 keeps o2 for the next pair's r2[c-1]),
+ * r8-r10 the rows, r12 the stream, lr 2 << 16 (the bias lane's constant, the flags) plus the pairs left. */
+#define NN_STEM8_PAIR                                                                                          \
+    "    ldr r11, [r10], #4\n"          /* row 2: c .. c+3 */                                                  \
+    "    ldr r3, [r9], #4\n"            /* row 1 */                                                            \
+    "    ldr r4, [r8], #4\n"            /* row 0 */                                                            \
+    "    sxtb16 r1, r4\n"               /* e0 = (c, c+2) */                                                    \
+    "    sxtb16 r2, r4, ror #8\n"       /* o0 = (c+1, c+3) */                                                  \
+    "    sxtb16 r7, r3\n"               /* e1 */                                                               \
+    "    sxtb16 r6, r3, ror #8\n"       /* o1 */                                                               \
+    "    pkhtb r3, r7, r1, asr #16\n"   /* V(c+2) */                                                           \
+    "    pkhbt r1, r1, r7, lsl #16\n"   /* V(c) */                                                             \
+    "    pkhtb r4, r6, r2, asr #16\n"   /* V(c+3) */                                                           \
+    "    pkhbt r2, r2, r6, lsl #16\n"   /* V(c+1) */                                                           \
+    "    sxtb16 r6, r11, ror #24\n"     /* (r2[c+3], r2[c+1]) */                                               \
+    "    pkhtb r6, r6, r5, asr #16\n"   /* (r2[c-1], r2[c+1]) */                                               \
+    "    sxtb16 r5, r11, ror #8\n"      /* o2 = (r2[c+1], r2[c+3]) */                                          \
+    "    sxtb16 r11, r11\n"             /* e2 = (r2[c], r2[c+2]) */                                            \
+    "    pkhbt r7, r11, lr\n"           /* (r2[c], 2) */                                                       \
+    "    pkhtb r11, lr, r11, asr #16\n" /* (r2[c+2], 2) */                                                     \
+    "    stmia r12!, {r0, r1, r2, r6, r7, lr}\n"                                                               \
+    "    stmia r12!, {r2, r3, r4, r5, r11, lr}\n"                                                              \
+    "    mov r0, r4\n"
+void nn_stem8_pairs_m4(const stem8_pairs_t *a);
+__asm__(".pushsection .text.nn_stem8_pairs_m4,\"ax\",%progbits\n"
+        ".syntax unified\n"
+        ".thumb\n"
+        ".p2align 2\n"
+        ".global nn_stem8_pairs_m4\n"
+        ".type nn_stem8_pairs_m4, %function\n"
+        ".thumb_func\n"
+        "nn_stem8_pairs_m4:\n"
+        "    push {r4-r11, lr}\n"
+        "    ldmia r0, {r8, r9, r10, r12}\n"
+        "    ldr r5, [r0, #20]\n"
+        "    ldr lr, [r0, #24]\n"
+        "    ldr r0, [r0, #16]\n"
+        "    add lr, lr, #0x20000\n"
+        "    tst lr, #1\n" /* an odd count: one pair first (the loop makes two per pass) */
+        "    itt ne\n"
+        "    addne lr, lr, #1\n"
+        "    bne 2f\n"
+        "1:\n" NN_STEM8_PAIR "2:\n" NN_STEM8_PAIR
+        "    sub lr, lr, #2\n"
+        "    cmp lr, #0x20000\n"
+        "    bne 1b\n"
+        "    pop {r4-r11, pc}\n"
+        ".size nn_stem8_pairs_m4, .-nn_stem8_pairs_m4\n"
+        ".popsection\n");
+#define stem8_pairs nn_stem8_pairs_m4
+#else
+static void stem8_pairs(const stem8_pairs_t *a)
+{
+    const uint32_t k16 = 2u << 16;
+    uint32_t vprev = a->vprev, o2p = a->o2prev, *s = a->s;
+    for (int32_t i = 0; i < a->n; ++i, s += 2 * NN_STEM8_WORDS) {
+        const uint32_t x0 = nn_load32(a->r0 + 4 * i), x1 = nn_load32(a->r1 + 4 * i), x2 = nn_load32(a->r2 + 4 * i);
+        const uint32_t e0 = nn_sxtb16(x0), o0 = nn_sxtb16_ror8(x0), e1 = nn_sxtb16(x1), o1 = nn_sxtb16_ror8(x1);
+        const uint32_t e2 = nn_sxtb16(x2), o2 = nn_sxtb16_ror8(x2);
+        const uint32_t v1 = nn_pack_lo(o0, o1), v3 = nn_pack_hi(o0, o1);
+        s[0] = vprev;
+        s[1] = nn_pack_lo(e0, e1);
+        s[2] = v1;
+        s[3] = (o2p >> 16) | (o2 << 16);
+        s[4] = nn_pack_lo(e2, k16 >> 16);
+        s[6] = v1;
+        s[7] = nn_pack_hi(e0, e1);
+        s[8] = v3;
+        s[9] = o2;
+        s[10] = nn_pack_hi(e2, k16);
+        s[5] = s[11] = 1;
+        vprev = v3;
+        o2p = o2;
+    }
+}
+#endif
+
+/* The stream of pixels j0 .. j1 - 1 (j0 even): pairs where their four columns are inside the row, single
+ * pixels at the ends; the last pixel's flag 0. */
+static void stem8_stream(const int8_t *const *rows, int f_in, int j0, int j1, int32_t zp, uint32_t *s)
+{
+    int j = j0;
+    int n = (f_in - 2 * j0) / 4; /* pairs whose columns 2j .. 2j + 3 are inside */
+    if (n > (j1 - j0) / 2) n = (j1 - j0) / 2;
+    if (n > 0) {
+        stem8_pairs_t a;
+        a.r0 = rows[0] + 2 * j0;
+        a.r1 = rows[1] + 2 * j0;
+        a.r2 = rows[2] + 2 * j0;
+        a.s = s;
+        a.vprev = stem8_pair(stem8_px(rows[0], 2 * j0 - 1, f_in, zp), stem8_px(rows[1], 2 * j0 - 1, f_in, zp));
+        a.o2prev = (uint32_t)stem8_px(rows[2], 2 * j0 - 1, f_in, zp) << 16;
+        a.n = n;
+        stem8_pairs(&a);
+        j += 2 * n;
+        s += 2 * n * NN_STEM8_WORDS;
+    }
+    for (; j < j1; ++j, s += NN_STEM8_WORDS) stem8_scalar_pixel(rows, f_in, j, zp, s);
+    s[-1] = 0;
+}
+
+/* The records of the eight channels; 0 where a channel's bias with the input zero point folded in does not
+ * fit the int16 lane (then the general stem loop below). */
+static __attribute__((cold)) int stem8_records(const nn_conv_t *p, const int8_t *tab, stem8_rec_t *rec)
+{
+    const int32_t zp = p->zp_in;
+    for (int co = 0; co < 8; ++co) {
+        const int8_t *w = p->weights + co * 9;
+        int32_t sum = 0;
+        for (int i = 0; i < 9; ++i) sum += w[i];
+        const int32_t b = p->bias[co] - zp * sum;
+        if (b < -32768 || b > 32767) return 0;
+        rec[co].w[0] = stem8_pair(2 * w[0], 2 * w[3]);
+        rec[co].w[1] = stem8_pair(2 * w[1], 2 * w[4]);
+        rec[co].w[2] = stem8_pair(2 * w[2], 2 * w[5]);
+        rec[co].w[3] = stem8_pair(2 * w[6], 2 * w[8]);
+        rec[co].w[4] = stem8_pair(2 * w[7], b);
+        const nn_rqz_t q = nn_rqz_make(p->mult[co], p->shift[co], p->zp_out);
+        rec[co].mult = q.mult;
+        rec[co].c = q.c;
+        rec[co].rsh = q.rsh;
+        rec[co].tab = tab;
+    }
+    return 1;
+}
+
+/* The lowest and highest requantized value (zero point included, not saturated) channel co can reach:
+ * its accumulator is monotone in each input, and the requantization in the accumulator. */
+static __attribute__((cold)) void stem8_range(const nn_conv_t *p, int co, int32_t *lo, int32_t *hi)
+{
+    int32_t a_lo = p->bias[co], a_hi = p->bias[co];
+    for (int i = 0; i < 9; ++i) {
+        const int32_t w = p->weights[co * 9 + i], u = w * (-128 - p->zp_in), v = w * (127 - p->zp_in);
+        a_lo += u < v ? u : v;
+        a_hi += u < v ? v : u;
+    }
+    *lo = nn_requant(a_lo, p->mult[co], p->shift[co]) + p->zp_out;
+    *hi = nn_requant(a_hi, p->mult[co], p->shift[co]) + p->zp_out;
+}
+
+/* The op's export-time records (network_data.c), or NULL. */
+static const nn_stem8_rec_t *stem8_prepared(const nn_conv_t *p)
+{
+    const int n = &nn_stem8_num_preps ? nn_stem8_num_preps : 0;
+    for (int i = 0; i < n; ++i)
+        if (nn_stem8_preps[i].conv == p) return nn_stem8_preps[i].rec;
+    return NULL;
+}
+
+static __attribute__((noinline)) void stem8_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
+                                                const stem8_rec_t *rec)
+{
+    const int f_in = p->f_in, f_out = p->f_out;
+    int8_t zrow[NN_STEM_F_MAX];
+    const int8_t *r[3];
+    for (int kt = 0; kt < 3; ++kt) {
+        r[kt] = rows[kt];
+        if (!r[kt]) { /* a padding row: the zero point (folded into the bias) */
+            memset(zrow, (int8_t)p->zp_in, (size_t)f_in);
+            r[kt] = zrow;
+        }
+    }
+    uint32_t s[NN_STEM8_BLOCK * NN_STEM8_WORDS] __attribute__((aligned(8)));
+    for (int j0 = 0; j0 < f_out; j0 += NN_STEM8_BLOCK) {
+        const int j1 = f_out - j0 < NN_STEM8_BLOCK ? f_out : j0 + NN_STEM8_BLOCK;
+        stem8_stream(r, f_in, j0, j1, p->zp_in, s);
+        stem8_run(s, rec, out + (size_t)j0 * 8);
+    }
+}
+
+/* The records prepared here (an op without export-time ones); 0 where they do not fit. */
+#define NN_STEM8_EXT 512 /* requantized values of the per-row extended table: -512 .. 511 */
+
+/* The records and the extended table prepared here (an op without export-time ones: not the generated
+ * network's, so compiled for size); 0 where they do not fit (then the general stem loop). */
+static __attribute__((noinline, cold)) int stem8_row_unprepared(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
+                                                          const nn_out_t *o)
+{
+    int8_t ext[2 * NN_STEM8_EXT];
+    stem8_rec_t rec[8];
+    for (int co = 0; co < 8; ++co) {
+        int32_t lo, hi;
+        stem8_range(p, co, &lo, &hi);
+        if (lo < -NN_STEM8_EXT || hi >= NN_STEM8_EXT) return 0;
+    }
+    memset(ext, o->tab[-128], NN_STEM8_EXT - 128);
+    memcpy(ext + NN_STEM8_EXT - 128, o->tab - 128, 256);
+    memset(ext + NN_STEM8_EXT + 128, o->tab[127], NN_STEM8_EXT - 128);
+    if (!stem8_records(p, ext + NN_STEM8_EXT, rec)) return 0;
+    stem8_row(p, rows, out, rec);
+    return 1;
+}
+
 /* The stem's row: each export-time instance (below) has its own copy, stride and output stage constant. */
 static inline __attribute__((always_inline)) void conv3x3_c1_row(const nn_conv_t *p, const int8_t *const *rows,
                                                                  int8_t *out, int S, int kind)
 {
     const int f_in = p->f_in, cout = p->cout;
+    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
+    if (S == 2 && cout == 8 && stem8_row_unprepared(p, rows, out, &o)) return;
     int16_t x16[3][NN_STEM_ROW] __attribute__((aligned(4)));
     stem_channel_t wq[NN_STEM_C_MAX];
-    const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     const uint32_t zz = ((uint32_t)(uint16_t)p->zp_in << 16) | (uint16_t)p->zp_in;
     for (int kt = 0; kt < 3; ++kt) {
         int16_t *r = x16[kt];
@@ -802,9 +1108,15 @@ NN_PW_ROWS_N(96)
 /* The one-input-channel 3 x 3 conv (the stem), strides 1 and 2 (export-time instances as above). */
 #if NN_DSP
 #define NN_STEM_ROW_FN(S, KIND, NAME)                                                                          \
+    static __attribute__((noinline)) void NAME##_c1(const nn_conv_t *p, const int8_t *const *rows, int8_t *out) \
+    {                                                                                                          \
+        conv3x3_c1_row(p, rows, out, S, KIND);                                                                 \
+    }                                                                                                          \
     void NAME(const nn_conv_t *p, const int8_t *const *rows, int8_t *out)                                      \
     {                                                                                                          \
-        if (conv3x3_c1_fits(p, S, KIND)) conv3x3_c1_row(p, rows, out, S, KIND);                                \
+        const nn_stem8_rec_t *rec = S == 2 ? stem8_prepared(p) : NULL;                                        \
+        if (rec) stem8_row(p, rows, out, rec); /* its own stack frame, not the general loop's */               \
+        else if (conv3x3_c1_fits(p, S, KIND)) NAME##_c1(p, rows, out);                                         \
         else nn_conv2d_row(p, rows, out);                                                                      \
     }
 #else

@@ -109,6 +109,28 @@ typedef void (*nn_row_fn)(const nn_conv_t *p, const int8_t *const *rows, int8_t 
 NN_CONV_VARIANTS(NN_DECLARE_ROW_FN)
 #undef NN_DECLARE_ROW_FN
 
+/* The stride-2 one-input-channel 3 x 3 conv with eight output channels (nn_c1k3s2_*_row) takes its
+ * channels as records prepared at export time: the doubled weights as int16 pairs (rows 0 and 1 of
+ * each column, then (w[2][0], w[2][2]) and (w[2][1], bias - zp_in * sum(w))), the fast requantization
+ * (mult, c = 2^(rsh-1) + zp_out * 2^rsh, rsh) and the output table at value 0: the activation table (or
+ * the identity) after saturation, extended over every requantized value the channel can reach
+ * (exporter/codegen/kernel_variants.py, stem8_records). The generated network_data.c lists them by op;
+ * an op not listed (the tests' ops) gets them prepared per row. */
+typedef struct {
+    uint32_t w[5];
+    int32_t mult, c, rsh;
+    const int8_t *tab;
+} nn_stem8_rec_t;
+
+typedef struct {
+    const nn_conv_t *conv;
+    nn_stem8_rec_t rec[8];
+} nn_stem8_prep_t;
+
+extern const nn_stem8_prep_t nn_stem8_preps[];
+extern const int nn_stem8_num_preps;
+extern const int8_t nn_identity_table[256]; /* table[q + 128] = q: the records' table without an activation */
+
 /* rows[kt] = in + (t0 + kt) * row_bytes, NULL outside [0, t_in). */
 static inline void nn_input_rows(const int8_t *in, int t_in, size_t row_bytes, int t0, int k, const int8_t **rows)
 {

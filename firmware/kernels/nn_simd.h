@@ -441,3 +441,25 @@ static inline void nn_mem_barrier(void)
 #endif
 
 #endif /* NN_SIMD_H */
+
+/* ---- input quantize (nn_elementwise.c): SMLAWB / SMLAWT, acc + ((a * the bottom / top halfword of b) >> 16) ---- */
+#ifndef NN_SIMD_SMLAW
+#define NN_SIMD_SMLAW
+static inline int32_t nn_smlawb(int32_t a, uint32_t b, int32_t acc)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return __smlawb(a, (int32_t)b, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)(int32_t)(((int64_t)a * (int16_t)(b & 0xffffu)) >> 16));
+#endif
+}
+
+static inline int32_t nn_smlawt(int32_t a, uint32_t b, int32_t acc)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    return __smlawt(a, (int32_t)b, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)(int32_t)(((int64_t)a * (int16_t)(b >> 16)) >> 16));
+#endif
+}
+#endif
