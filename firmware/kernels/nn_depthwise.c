@@ -196,11 +196,17 @@ static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t
 #undef DW_LAST
     }
     const int32_t zp = p->zp_in;
+    const uint32_t zo = 2u * (uint32_t)p->zp_out + 1u;
     const int32_t sum[4] = {(int16_t)(sa & 0xffffu), (int16_t)(sb & 0xffffu), (int16_t)(sa >> 16), (int16_t)(sb >> 16)};
     for (int j = 0; j < 4; ++j) {
         const int c = c0 + j;
         cc[j].bias2 = 2 * p->bias[c] - zp * sum[j];
-        cc[j].q = nn_rqz_make(p->mult[c], p->shift[c], p->zp_out);
+        /* nn_rqz_make for a channel of the fast form (dw_planar_row checks it): rsh >= 1, so that
+         * c = 2^(rsh - 1) + zp_out * 2^rsh = (2 * zp_out + 1) * 2^(rsh - 1) */
+        const int32_t rsh = -p->shift[c];
+        cc[j].q.mult = p->mult[c];
+        cc[j].q.rsh = rsh;
+        cc[j].q.c = (int32_t)(zo << (rsh - 1));
     }
 }
 
