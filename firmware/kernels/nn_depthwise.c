@@ -286,7 +286,7 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
     const int pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
     const int J = K * NN_DW_PLANE; /* int16 from one channel's planes to the next */
-    const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp);
+    const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp), zp4 = 0x01010101u * (uint8_t)p->zp_in;
     for (int kt = 0; kt < K; ++kt) {
         int16_t *x = pl->x + kt * NN_DW_PLANE;
         if (!rows[kt]) { /* words: the last one may write an element of the slack */
@@ -350,7 +350,24 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
         }
 #endif
         nn_mem_barrier(); /* the asm stores above name no memory */
-        for (f += (f_in - f) & ~3; f < f_in; ++f, ++d, src += ch) {
+        f += (f_in - f) & ~3;
+        /* three pixels left and then padding (mn01's 3 x 3 rows, padding 1): one step more, its fourth pixel
+         * zp_in (5 x 5: not worth the registers) */
+        if (K == 3 && f_in - f == 3 && pad >= 1) {
+            const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch), X2 = nn_load32(src + 2 * ch);
+            const uint32_t l01 = nn_pack_lo(X0, X1), h01 = nn_pack_hi(X0, X1), l23 = nn_pack_lo(X2, zp4),
+                           h23 = nn_pack_hi(X2, zp4);
+            dw_store32(d, nn_sxtb16(l01));
+            dw_store32(d + 2, nn_sxtb16(l23));
+            dw_store32(d + J, nn_sxtb16_ror8(l01));
+            dw_store32(d + J + 2, nn_sxtb16_ror8(l23));
+            dw_store32(d + 2 * J, nn_sxtb16(h01));
+            dw_store32(d + 2 * J + 2, nn_sxtb16(h23));
+            dw_store32(d + 3 * J, nn_sxtb16_ror8(h01));
+            dw_store32(d + 3 * J + 2, nn_sxtb16_ror8(h23));
+            continue;
+        }
+        for (; f < f_in; ++f, ++d, src += ch) {
             d[0] = src[0];
             d[J] = src[1];
             d[2 * J] = src[2];
