@@ -281,9 +281,10 @@ static inline void dw_store32(void *p, uint32_t v)
  * unused half of a word. The words are written aligned to the padded row: four pixels per step,
  * two words per channel (STRD; the planes K rows apart, constant offsets from one pointer). */
 static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows,
-                                                                 int c0, int K, dw_planes_t *pl)
+                                                                 int c0, int K, int CH, int PAD, dw_planes_t *pl)
 {
-    const int pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
+    /* CH, PAD: the channel count and padding as constants (0: read from p) */
+    const int pad = PAD ? PAD : p->pad, ch = CH ? CH : p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
     const int J = K * NN_DW_PLANE; /* int16 from one channel's planes to the next */
     const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp), zp4 = 0x01010101u * (uint8_t)p->zp_in;
@@ -379,12 +380,16 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
 /* One function per kernel size. */
 static __attribute__((noinline)) void dw_fill_3(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    dw_fill_planes(p, rows, c0, 3, pl);
+    /* mn01's B1-B3 (8 channels, padding 1) with their offsets as constants: GCC keeps fewer on the stack */
+    if (p->cout == 8 && p->pad == 1) dw_fill_planes(p, rows, c0, 3, 8, 1, pl);
+    else dw_fill_planes(p, rows, c0, 3, 0, 0, pl);
 }
 
 static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    dw_fill_planes(p, rows, c0, 5, pl);
+    /* mn01's B5, B6 (16 channels, padding 2), as dw_fill_3 */
+    if (p->cout == 16 && p->pad == 2) dw_fill_planes(p, rows, c0, 5, 16, 2, pl);
+    else dw_fill_planes(p, rows, c0, 5, 0, 0, pl);
 }
 
 /* One pass: the accumulators of four output pixels of one channel from its planes (r: the first
