@@ -124,6 +124,25 @@ def test_planar_instances_on_m4(m4):
     assert chosen_count >= len(shapes)  # the instances' fast paths are reached, not only the fallback
 
 
+def test_planar_fill_row_ends_on_m4(m4):
+    """The planar fill's row ends (3 x 3, padding 1: a first pixel alone, then where three pixels are left
+    the last step with the padding as its fourth) and its instances of constant channel count and padding
+    (3 x 3 with 8 channels, 5 x 5 with 16) beside the general ones: every channel in the fast
+    requantization and the plain or table output stage, so that every output byte comes from the planar
+    path."""
+    rng = np.random.default_rng(43)
+    for t, f, c, k, stride in ((3, 64, 8, 3, 1), (3, 32, 8, 3, 1), (2, 20, 12, 3, 1), (3, 21, 8, 3, 1),
+                               (3, 18, 4, 3, 1), (3, 64, 8, 3, 2), (3, 36, 4, 3, 2), (2, 34, 8, 3, 2),
+                               (3, 39, 8, 3, 2), (5, 16, 16, 5, 1), (4, 19, 16, 5, 1), (4, 18, 8, 5, 1),
+                               (4, 32, 16, 5, 2), (4, 35, 16, 5, 2), (4, 32, 8, 5, 2)):
+        for lut in (False, True):
+            case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=lut, shifts=(-14, -1), act=1)
+            kernel = f"nn_dw{k}s{stride}_{'lut' if lut else 'plain'}_row"
+            got = run_case(m4, kernel, case)
+            assert got == want.tobytes(), f"{kernel} on {(t, f, c, k, stride)}: " \
+                f"{np.sum(np.frombuffer(got, np.int8) != want.ravel())} bytes differ"
+
+
 def short_case(rng, k, stride, f, c, t, slow: float, zp_in=None):
     x = rng.integers(-128, 128, size=(t, f, c)).astype(np.int8)
     w = rng.integers(-127, 128, size=(k, k, c)).astype(np.int8)

@@ -196,11 +196,17 @@ static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t
 #undef DW_LAST
     }
     const int32_t zp = p->zp_in;
+    const uint32_t zo = 2u * (uint32_t)p->zp_out + 1u;
     const int32_t sum[4] = {(int16_t)(sa & 0xffffu), (int16_t)(sb & 0xffffu), (int16_t)(sa >> 16), (int16_t)(sb >> 16)};
     for (int j = 0; j < 4; ++j) {
         const int c = c0 + j;
         cc[j].bias2 = 2 * p->bias[c] - zp * sum[j];
-        cc[j].q = nn_rqz_make(p->mult[c], p->shift[c], p->zp_out);
+        /* nn_rqz_make for a channel of the fast form (dw_planar_row checks it): rsh >= 1, so that
+         * c = 2^(rsh - 1) + zp_out * 2^rsh = (2 * zp_out + 1) * 2^(rsh - 1) */
+        const int32_t rsh = -p->shift[c];
+        cc[j].q.mult = p->mult[c];
+        cc[j].q.rsh = rsh;
+        cc[j].q.c = (int32_t)(zo << (rsh - 1));
     }
 }
 
@@ -211,7 +217,7 @@ static inline void dw_store32(void *p, uint32_t v)
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 /* The step of dw_fill_planes (four pixels of four channels) in Thumb-2: the four pixel words (a channel
- * count CH of 8 or 16 as offsets, else register offsets), widened and paired by channel, two words
+ * count CH of 8 or 16 as offsets, else register offsets), paired by channel and widened, two words
  * per channel stored with STRD; the planes of channels 0..3 are J = K * NN_DW_PLANE int16 apart:
  * for K = 3 all four are in reach of one pointer (d at channel 1), for K = 5 two pointers. */
 #define DW_FILL_LOADS_IMM                                                                                      \
@@ -226,38 +232,31 @@ static inline void dw_store32(void *p, uint32_t v)
     "add    %[src], %[src], %[ch], lsl #2\n\t"                                                                 \
     "sub    %[x3], %[src], %[ch]\n\t"                                                                          \
     "ldr    %[x3], [%[x3]]\n\t"
-#define DW_FILL_WIDEN                                                                                          \
-    "sxtb16 %[t0], %[x0]\n\t"                                                                                  \
-    "sxtb16 %[t1], %[x1]\n\t"                                                                                  \
-    "sxtb16 %[t2], %[x2]\n\t"                                                                                  \
-    "pkhbt  %[r1], %[t0], %[t1], lsl #16\n\t" /* channel 0: pixels (f, f + 1) */                               \
-    "pkhtb  %[t1], %[t1], %[t0], asr #16\n\t" /* channel 2 */                                                  \
-    "sxtb16 %[t0], %[x3]\n\t"                                                                                  \
-    "pkhbt  %[r2], %[t2], %[t0], lsl #16\n\t" /* channel 0: pixels (f + 2, f + 3) */                           \
-    "pkhtb  %[t0], %[t0], %[t2], asr #16\n\t" /* channel 2 */
-#define DW_FILL_WIDEN_ODD                                                                                      \
-    "sxtb16 %[x0], %[x0], ror #8\n\t"                                                                          \
-    "sxtb16 %[x1], %[x1], ror #8\n\t"                                                                          \
-    "sxtb16 %[x2], %[x2], ror #8\n\t"                                                                          \
-    "sxtb16 %[x3], %[x3], ror #8\n\t"                                                                          \
-    "pkhbt  %[t0], %[x0], %[x1], lsl #16\n\t" /* channel 1 */                                                  \
+#define DW_FILL_WIDEN /* pixel pairs first, then widened: four PKH where widening each word first takes eight */ \
+    "pkhbt  %[t0], %[x0], %[x1], lsl #16\n\t" /* bytes: channels 0, 1 of pixel f, then of f + 1 */            \
+    "pkhtb  %[x1], %[x1], %[x0], asr #16\n\t" /* channels 2, 3 of pixels f, f + 1 */                         \
     "pkhbt  %[t1], %[x2], %[x3], lsl #16\n\t"                                                                  \
-    "pkhtb  %[x1], %[x1], %[x0], asr #16\n\t" /* channel 3 */                                                  \
-    "pkhtb  %[x3], %[x3], %[x2], asr #16\n\t"
+    "pkhtb  %[x3], %[x3], %[x2], asr #16\n\t"                                                                  \
+    "sxtb16 %[r1], %[t0]\n\t" /* channel 0: pixels (f, f + 1) */                                               \
+    "sxtb16 %[r2], %[t1]\n\t" /* channel 0: pixels (f + 2, f + 3) */                                           \
+    "sxtb16 %[x0], %[t0], ror #8\n\t" /* channel 1 */                                                          \
+    "sxtb16 %[x2], %[t1], ror #8\n\t"                                                                          \
+    "sxtb16 %[t0], %[x1]\n\t" /* channel 2 */                                                                  \
+    "sxtb16 %[t1], %[x3]\n\t"                                                                                  \
+    "sxtb16 %[x1], %[x1], ror #8\n\t" /* channel 3 */                                                          \
+    "sxtb16 %[x3], %[x3], ror #8\n\t"
 #define DW_FILL_STORES_3 /* d: channel 1 */                                                                    \
     DW_FILL_WIDEN                                                                                              \
-    "strd   %[t1], %[t0], [%[d], %[j1]]\n\t"                                                                   \
-    DW_FILL_WIDEN_ODD                                                                                          \
-    "strd   %[x1], %[x3], [%[d], %[j2]]\n\t"                                                                   \
     "strd   %[r1], %[r2], [%[d], %[jm]]\n\t"                                                                   \
-    "strd   %[t0], %[t1], [%[d]], #8\n\t"
+    "strd   %[t0], %[t1], [%[d], %[j1]]\n\t"                                                                   \
+    "strd   %[x1], %[x3], [%[d], %[j2]]\n\t"                                                                   \
+    "strd   %[x0], %[x2], [%[d]], #8\n\t"
 #define DW_FILL_STORES_5 /* d: channel 0 */                                                                    \
     DW_FILL_WIDEN                                                                                              \
     "add    %[t2], %[d], %[j2]\n\t"                                                                            \
-    "strd   %[t1], %[t0], [%[t2]]\n\t"                                                                         \
-    DW_FILL_WIDEN_ODD                                                                                          \
-    "strd   %[t0], %[t1], [%[d], %[j1]]\n\t"                                                                   \
+    "strd   %[t0], %[t1], [%[t2]]\n\t"                                                                         \
     "strd   %[x1], %[x3], [%[t2], %[j1]]\n\t"                                                                  \
+    "strd   %[x0], %[x2], [%[d], %[j1]]\n\t"                                                                   \
     "strd   %[r1], %[r2], [%[d]], #8\n\t"
 #define DW_FILL_STORES(K) DW_FILL_STORES_##K
 #define DW_FILL_ASM(LOADS, K, CH)                                                                              \
@@ -282,12 +281,13 @@ static inline void dw_store32(void *p, uint32_t v)
  * unused half of a word. The words are written aligned to the padded row: four pixels per step,
  * two words per channel (STRD; the planes K rows apart, constant offsets from one pointer). */
 static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t *p, const int8_t *const *rows,
-                                                                 int c0, int K, dw_planes_t *pl)
+                                                                 int c0, int K, int CH, int PAD, dw_planes_t *pl)
 {
-    const int pad = p->pad, ch = p->cout, f_in = p->f_in, n = f_in + 2 * pad;
+    /* CH, PAD: the channel count and padding as constants (0: read from p) */
+    const int pad = PAD ? PAD : p->pad, ch = CH ? CH : p->cout, f_in = p->f_in, n = f_in + 2 * pad;
     const int16_t zp = (int16_t)p->zp_in;
     const int J = K * NN_DW_PLANE; /* int16 from one channel's planes to the next */
-    const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp);
+    const uint32_t zz = nn_pack_lo((uint32_t)zp, (uint32_t)zp), zp4 = 0x01010101u * (uint8_t)p->zp_in;
     for (int kt = 0; kt < K; ++kt) {
         int16_t *x = pl->x + kt * NN_DW_PLANE;
         if (!rows[kt]) { /* words: the last one may write an element of the slack */
@@ -327,7 +327,7 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
         int16_t *d = x + e;
         const int8_t *const end = src + (size_t)((f_in - f) >> 2) * 4 * ch;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-        /* the loop below in Thumb-2 (GCC's C spills: 34 instructions per step where 26 to 29 do) */
+        /* the loop below in Thumb-2 (GCC's C spills: 34 instructions per step where 22 to 25 do) */
         if (src != end) {
             if (K == 3 && ch == 8) DW_FILL_ASM(DW_FILL_LOADS_IMM, 3, 8);
             else if (K == 3 && ch == 16) DW_FILL_ASM(DW_FILL_LOADS_IMM, 3, 16);
@@ -338,20 +338,37 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
         }
 #else
         for (; src != end; src += 4 * ch, d += 4) {
-            /* four pixels of four channels -> two words (pixels f, f + 1), (f + 2, f + 3) per channel */
+            /* four pixels of four channels -> two words (pixels f, f + 1), (f + 2, f + 3) per channel: the
+             * bytes of two pixels paired first (channels 0, 1 and 2, 3), then widened */
             const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch), X2 = nn_load32(src + 2 * ch),
                            X3 = nn_load32(src + 3 * ch);
-            const uint32_t a0 = nn_sxtb16(X0), a1 = nn_sxtb16(X1), a2 = nn_sxtb16(X2), a3 = nn_sxtb16(X3);
-            nn_store2_at(d, 0, nn_pack_lo(a0, a1), nn_pack_lo(a2, a3));
-            nn_store2_at(d, 4 * J, nn_pack_hi(a0, a1), nn_pack_hi(a2, a3));
-            const uint32_t b0 = nn_sxtb16_ror8(X0), b1 = nn_sxtb16_ror8(X1), b2 = nn_sxtb16_ror8(X2),
-                           b3 = nn_sxtb16_ror8(X3);
-            nn_store2_at(d, 2 * J, nn_pack_lo(b0, b1), nn_pack_lo(b2, b3));
-            nn_store2_at(d, 6 * J, nn_pack_hi(b0, b1), nn_pack_hi(b2, b3));
+            const uint32_t l01 = nn_pack_lo(X0, X1), h01 = nn_pack_hi(X0, X1), l23 = nn_pack_lo(X2, X3),
+                           h23 = nn_pack_hi(X2, X3);
+            nn_store2_at(d, 0, nn_sxtb16(l01), nn_sxtb16(l23));
+            nn_store2_at(d, 2 * J, nn_sxtb16_ror8(l01), nn_sxtb16_ror8(l23));
+            nn_store2_at(d, 4 * J, nn_sxtb16(h01), nn_sxtb16(h23));
+            nn_store2_at(d, 6 * J, nn_sxtb16_ror8(h01), nn_sxtb16_ror8(h23));
         }
 #endif
         nn_mem_barrier(); /* the asm stores above name no memory */
-        for (f += (f_in - f) & ~3; f < f_in; ++f, ++d, src += ch) {
+        f += (f_in - f) & ~3;
+        /* three pixels left and then padding (mn01's 3 x 3 rows, padding 1): one step more, its fourth pixel
+         * zp_in (5 x 5: not worth the registers) */
+        if (K == 3 && f_in - f == 3 && pad >= 1) {
+            const uint32_t X0 = nn_load32(src), X1 = nn_load32(src + ch), X2 = nn_load32(src + 2 * ch);
+            const uint32_t l01 = nn_pack_lo(X0, X1), h01 = nn_pack_hi(X0, X1), l23 = nn_pack_lo(X2, zp4),
+                           h23 = nn_pack_hi(X2, zp4);
+            dw_store32(d, nn_sxtb16(l01));
+            dw_store32(d + 2, nn_sxtb16(l23));
+            dw_store32(d + J, nn_sxtb16_ror8(l01));
+            dw_store32(d + J + 2, nn_sxtb16_ror8(l23));
+            dw_store32(d + 2 * J, nn_sxtb16(h01));
+            dw_store32(d + 2 * J + 2, nn_sxtb16(h23));
+            dw_store32(d + 3 * J, nn_sxtb16_ror8(h01));
+            dw_store32(d + 3 * J + 2, nn_sxtb16_ror8(h23));
+            continue;
+        }
+        for (; f < f_in; ++f, ++d, src += ch) {
             d[0] = src[0];
             d[J] = src[1];
             d[2 * J] = src[2];
@@ -363,12 +380,16 @@ static inline __attribute__((always_inline)) void dw_fill_planes(const nn_conv_t
 /* One function per kernel size. */
 static __attribute__((noinline)) void dw_fill_3(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    dw_fill_planes(p, rows, c0, 3, pl);
+    /* mn01's B1-B3 (8 channels, padding 1) with their offsets as constants: GCC keeps fewer on the stack */
+    if (p->cout == 8 && p->pad == 1) dw_fill_planes(p, rows, c0, 3, 8, 1, pl);
+    else dw_fill_planes(p, rows, c0, 3, 0, 0, pl);
 }
 
 static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t *const *rows, int c0, dw_planes_t *pl)
 {
-    dw_fill_planes(p, rows, c0, 5, pl);
+    /* mn01's B5, B6 (16 channels, padding 2), as dw_fill_3 */
+    if (p->cout == 16 && p->pad == 2) dw_fill_planes(p, rows, c0, 5, 16, 2, pl);
+    else dw_fill_planes(p, rows, c0, 5, 0, 0, pl);
 }
 
 /* One pass: the accumulators of four output pixels of one channel from its planes (r: the first
