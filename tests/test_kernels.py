@@ -464,6 +464,63 @@ def test_add_common_path(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
+def add_tab_cases(rng, count: int, tails=(0, 1, 2, 3, 5)):
+    """nn_add's table form (kernel_variants.add_table): the op parameters of mn01's large adds (the larger
+    side at (2^30, 0), the other with 2 right shifts) and random scales, the table on either input, zero
+    points at the ends; every (a, b) pair once, then short runs (the tails of the four-element passes).
+    Returns [(head, table, a, b, want)], want from int8_math.add."""
+    v = np.arange(-128, 128, dtype=np.int8)
+    params = [((-2, -113, -15), (1 << 30, 1524034562, 1684418145), (0, -2, -19)),
+              ((56, 12, 44), (1 << 30, 1790496645, 1103764515), (0, -2, -18))]
+    while len(params) < count:
+        s1, s2, so = np.exp(rng.uniform(-3, 0.5, size=3))
+        zps = tuple(int(z) for z in rng.choice([-128, 127, *rng.integers(-128, 128, size=4)], size=3))
+        (m1, sh1), (m2, sh2), (mo, sho) = int8_math.add_params(s1, s2, so, 20)
+        params.append((zps, (m1, m2, mo), (sh1, sh2, sho)))
+    out = []
+    for k, ((zp_a, zp_b, zp_out), m, s) in enumerate(params):
+        swap = k % 2 == 1  # the table on a: the parameters with a and b exchanged
+        prep = (kernel_variants.add_table(zp_b, zp_a, zp_out, 20, [m[1], m[0], m[2]], [s[1], s[0], s[2]]) if swap
+                else kernel_variants.add_table(zp_a, zp_b, zp_out, 20, m, s))
+        assert prep is not None or k >= 2, "mn01's adds have a table form"
+        if prep is None or prep["tab_b"] != 1:
+            continue
+        head = [zp_a, zp_b, zp_out, 20, m[0], s[0], m[1], s[1], m[2], s[2], prep["a"], 0 if swap else 1]
+        tab = np.array(prep["tab"], np.int32)
+        a, b = np.repeat(v, 256), np.tile(v, 256)
+        for n in (a.size, *tails):
+            off = int(rng.integers(0, a.size - 8))
+            aa, bb = (a, b) if n == a.size else (a[off:off + n], b[off:off + n])
+            out.append((head, tab, aa, bb, int8_math.add(aa, bb, zp_a, zp_b, zp_out, 20, m, s).astype(np.int8)))
+    return out
+
+
+def test_add_table_form_of_the_exporter():
+    """kernel_variants.add_table: its form gives int8_math.add's output for every (a, b) pair and stays in int32
+    (the check made here, apart from the search's own), on mn01's adds and random scales; a scale no multiplier
+    reproduces (an output LSB of many input LSBs: the int32 range) gets none."""
+    rng = np.random.default_rng(21)
+    found = 0
+    for head, tab, a, b, want in add_tab_cases(rng, 16, tails=()):
+        x, y = (a, b) if head[11] else (b, a)
+        acc = x.astype(np.int64) * head[10] + tab.astype(np.int64)[y.astype(np.int64) + 128]
+        assert np.abs(acc).max() < 1 << 31
+        assert (int8_math.clamp(acc >> kernel_variants.ADD_TAB_SHIFT) == want).all()
+        found += 1
+    assert found >= 8
+    (m1, s1), (m2, s2), (mo, so) = int8_math.add_params(1.0, 0.3, 0.001, 20)
+    assert kernel_variants.add_table(0, 0, 0, 20, [m1, m2, mo], [s1, s2, so]) is None
+
+
+def test_add_table_form(build_dir, tmp_path):
+    """nn_add with an export-time table (its C paths: the portable one and the DSP one emulated)."""
+    cases, wants = [], []
+    for head, tab, a, b, want in add_tab_cases(np.random.default_rng(22), 8):
+        cases.append(["add_tab", i32(*head), tab, a, b])
+        wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
 def test_lut_and_quantize(build_dir, tmp_path):
     rng = np.random.default_rng(9)
     table, x = rand_i8(rng, 256), rand_i8(rng, 1000)
