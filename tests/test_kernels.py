@@ -661,6 +661,43 @@ def test_m4_build_in_emulator(tmp_path):
         assert m4.read("drv_out", m4.call("drv_mul")) == requant_out(prod, mult, shift, zp_out).tobytes()
 
 
+M4_ADD_TAB_DRIVER = r"""
+#include "nn_kernels.h"
+uint8_t drv_in[1 << 18] __attribute__((aligned(8)));
+int32_t drv_tab[256];
+int8_t drv_out[1 << 17];
+#define H ((const int32_t *)(const void *)drv_in)
+#define AT(i) (drv_in + H[i])
+/* drv_in: [zp_a zp_b zp_out left_shift m1 s1 m2 s2 mo so tab_a tab_b n], a, b (tests/test_kernels.py, _m4_pack) */
+int drv_add_tab(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9],
+                        drv_tab + 128, H[10], H[11]};
+    nn_add(&p, (const int8_t *)AT(13), (const int8_t *)AT(14), H[12], drv_out);
+    return H[12];
+}
+"""
+
+
+def test_add_table_form_on_cortex_m4():
+    """nn_add's table form built for the Cortex-M4 with the firmware's flags (its Thumb-2 assembly, eight
+    elements a pass, and the tail) in unicorn: every (a, b) pair of mn01's large adds and of random scales,
+    the table on either input, runs of 1 to 13 elements, against int8_math.add."""
+    from exporter import ROOT
+    from exporter.frontend.m4_program import M4Program
+
+    m4 = M4Program("the add's table form", [ROOT / "firmware" / "kernels" / "nn_elementwise.c"], ROOT / "firmware" / "kernels",
+                   M4_ADD_TAB_DRIVER, entry="drv_add_tab")
+    checked = set()
+    for head, tab, a, b, want in add_tab_cases(np.random.default_rng(23), 6, tails=(1, 3, 7, 8, 9, 13)):
+        m4.write("drv_tab", tab.astype("<i4").tobytes())
+        m4.write("drv_in", _m4_pack([*head, a.size], [a, b]))
+        assert m4.read("drv_out", m4.call("drv_add_tab")) == want.tobytes(), f"{head} n={a.size}"
+        checked.add((head[11], a.size > 256))
+    assert checked == {(0, False), (0, True), (1, False), (1, True)}
+
+
 def stem8_case(rng, t: int, f: int, with_lut: bool, bias_span: int = 3000, shifts=(-14, -9), zp_in=None):
     """A stride-2 one-input-channel 3 x 3 conv with eight output channels (the stem's one-pass path when every
     channel is in the fast requantization, its bias with the input zero point folded in fits int16 and its

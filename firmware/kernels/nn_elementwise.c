@@ -261,33 +261,33 @@ static int add_common_ok(int32_t mult, int32_t shift)
 }
 
 /* The table form of nn_add_t: out = ssat8((x * ma + tab[y]) >> NN_ADD_TAB_SHIFT), six instructions per
- * element on the M4 (two loads, the table's, MLA, SSAT with its shift, the store). */
+ * element on the M4 (two loads, the table's, MLA, SSAT with its shift, the store), eight elements a pass. */
 static void add_tab(const int8_t *x, const int8_t *y, const int32_t *tab, int32_t ma, int32_t n, int8_t *out)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
-    int8_t *const end4 = out + (n & ~3);
-    while (out != end4) { /* two pairs per pass, each pair's loads together (pipelined on the M4) */
-        for (int k = 0; k < 2; ++k) {
-            int32_t x0, y0, x1, y1;
-            __asm__ volatile("ldrsb %[x0], [%[xp]], #1\n\t"
-                             "ldrsb %[y0], [%[yp]], #1\n\t"
-                             "ldrsb %[x1], [%[xp]], #1\n\t"
-                             "ldrsb %[y1], [%[yp]], #1\n\t"
-                             "ldr %[y0], [%[tab], %[y0], lsl #2]\n\t"
-                             "ldr %[y1], [%[tab], %[y1], lsl #2]\n\t"
-                             "mla %[y0], %[x0], %[ma], %[y0]\n\t"
-                             "mla %[y1], %[x1], %[ma], %[y1]\n\t"
-                             "ssat %[y0], #8, %[y0], asr %[s]\n\t"
-                             "ssat %[y1], #8, %[y1], asr %[s]\n\t"
-                             "strb %[y0], [%[op]], #1\n\t"
-                             "strb %[y1], [%[op]], #1"
-                             : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [xp] "+r"(x),
-                               [yp] "+r"(y), [op] "+r"(out)
-                             : [tab] "r"(tab), [ma] "r"(ma), [s] "i"(NN_ADD_TAB_SHIFT)
-                             : "memory");
-        }
+    int8_t *const end8 = out + (n & ~7);
+    while (out != end8) { /* eight per pass, each pair's loads together (pipelined on the M4) */
+        int32_t x0, y0, x1, y1;
+#define NN_ADD_TAB_PAIR "ldrsb %[x0], [%[xp]], #1\n\t"                                                       \
+                        "ldrsb %[y0], [%[yp]], #1\n\t"                                                       \
+                        "ldrsb %[x1], [%[xp]], #1\n\t"                                                       \
+                        "ldrsb %[y1], [%[yp]], #1\n\t"                                                       \
+                        "ldr %[y0], [%[tab], %[y0], lsl #2]\n\t"                                             \
+                        "ldr %[y1], [%[tab], %[y1], lsl #2]\n\t"                                             \
+                        "mla %[y0], %[x0], %[ma], %[y0]\n\t"                                                 \
+                        "mla %[y1], %[x1], %[ma], %[y1]\n\t"                                                 \
+                        "ssat %[y0], #8, %[y0], asr %[s]\n\t"                                                \
+                        "ssat %[y1], #8, %[y1], asr %[s]\n\t"                                                \
+                        "strb %[y0], [%[op]], #1\n\t"                                                        \
+                        "strb %[y1], [%[op]], #1\n\t"
+        __asm__ volatile(NN_ADD_TAB_PAIR NN_ADD_TAB_PAIR NN_ADD_TAB_PAIR NN_ADD_TAB_PAIR
+                         : [x0] "=&r"(x0), [y0] "=&r"(y0), [x1] "=&r"(x1), [y1] "=&r"(y1), [xp] "+r"(x), [yp] "+r"(y),
+                           [op] "+r"(out)
+                         : [tab] "r"(tab), [ma] "r"(ma), [s] "i"(NN_ADD_TAB_SHIFT)
+                         : "memory");
+#undef NN_ADD_TAB_PAIR
     }
-    n &= 3;
+    n &= 7;
 #endif
     for (int32_t i = 0; i < n; ++i) out[i] = (int8_t)nn_ssat8((x[i] * ma + tab[y[i]]) >> NN_ADD_TAB_SHIFT);
 }
