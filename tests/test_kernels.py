@@ -583,7 +583,8 @@ int drv_conv(int row_index, int unused)
 int drv_add(int unused0, int unused1)
 {
     (void)unused0, (void)unused1;
-    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9]};
+    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9],
+                        NULL, 0, 0};
     nn_add(&p, (const int8_t *)AT(11), (const int8_t *)AT(12), H[10], drv_out);
     return H[10];
 }
