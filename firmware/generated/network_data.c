@@ -550,7 +550,7 @@ static const int8_t op4_B1_project_shift[] = {
 const nn_conv_t op4_B1_project = {8, 8, 64, 64, 1, 1, 0,
     -128, -2, -128, 127,
     op4_B1_project_w, op4_B1_project_bias, op4_B1_project_mult, op4_B1_project_shift, NULL};
-/* 5: add B1, its table form (nn_kernels.h, nn_add_t.tab): entries for b = -128 .. 127 */
+/* 5: add B1, its table form (nn_kernels.h, nn_add_t.tab): b = -128 .. 127 */
 static const int32_t op5_B1_tab[256] = {
     -71755381, -70585992, -69409446, -68244569, -67069346, -65916138, -64740914, -63576037,
     -62411160, -61246283, -60076894, -58907505, -57742628, -56577751, -55390859, -54237651,
@@ -666,7 +666,7 @@ static const int8_t op9_B3_project_shift[] = {
 const nn_conv_t op9_B3_project = {8, 8, 32, 32, 1, 1, 0,
     -128, 56, -128, 127,
     op9_B3_project_w, op9_B3_project_bias, op9_B3_project_mult, op9_B3_project_shift, NULL};
-/* 10: add B3, its table form (nn_kernels.h, nn_add_t.tab): entries for b = -128 .. 127 */
+/* 10: add B3, its table form (nn_kernels.h, nn_add_t.tab): b = -128 .. 127 */
 static const int32_t op10_B3_tab[256] = {
     -306432561, -304645789, -302852269, -301037865, -299244345, -297457573, -295653611, -293849649,
     -292062877, -290269357, -288454953, -286661433, -284874661, -283084515, -281266737, -279479965,
