@@ -464,6 +464,63 @@ def test_add_common_path(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
+def add_tab_cases(rng, count: int, tails=(0, 1, 2, 3, 5)):
+    """nn_add's table form (kernel_variants.add_table): the op parameters of mn01's large adds (the larger
+    side at (2^30, 0), the other with 2 right shifts) and random scales, the table on either input, zero
+    points at the ends; every (a, b) pair once, then short runs (the tails of the four-element passes).
+    Returns [(head, table, a, b, want)], want from int8_math.add."""
+    v = np.arange(-128, 128, dtype=np.int8)
+    params = [((-2, -113, -15), (1 << 30, 1524034562, 1684418145), (0, -2, -19)),
+              ((56, 12, 44), (1 << 30, 1790496645, 1103764515), (0, -2, -18))]
+    while len(params) < count:
+        s1, s2, so = np.exp(rng.uniform(-3, 0.5, size=3))
+        zps = tuple(int(z) for z in rng.choice([-128, 127, *rng.integers(-128, 128, size=4)], size=3))
+        (m1, sh1), (m2, sh2), (mo, sho) = int8_math.add_params(s1, s2, so, 20)
+        params.append((zps, (m1, m2, mo), (sh1, sh2, sho)))
+    out = []
+    for k, ((zp_a, zp_b, zp_out), m, s) in enumerate(params):
+        swap = k % 2 == 1  # the table on a: the parameters with a and b exchanged
+        prep = (kernel_variants.add_table(zp_b, zp_a, zp_out, 20, [m[1], m[0], m[2]], [s[1], s[0], s[2]]) if swap
+                else kernel_variants.add_table(zp_a, zp_b, zp_out, 20, m, s))
+        assert prep is not None or k >= 2, "mn01's adds have a table form"
+        if prep is None or prep["tab_b"] != 1:
+            continue
+        head = [zp_a, zp_b, zp_out, 20, m[0], s[0], m[1], s[1], m[2], s[2], prep["a"], 0 if swap else 1]
+        tab = np.array(prep["tab"], np.int32)
+        a, b = np.repeat(v, 256), np.tile(v, 256)
+        for n in (a.size, *tails):
+            off = int(rng.integers(0, a.size - 8))
+            aa, bb = (a, b) if n == a.size else (a[off:off + n], b[off:off + n])
+            out.append((head, tab, aa, bb, int8_math.add(aa, bb, zp_a, zp_b, zp_out, 20, m, s).astype(np.int8)))
+    return out
+
+
+def test_add_table_form_of_the_exporter():
+    """kernel_variants.add_table: its form gives int8_math.add's output for every (a, b) pair and stays in int32
+    (the check made here, apart from the search's own), on mn01's adds and random scales; a scale no multiplier
+    reproduces (an output LSB of many input LSBs: the int32 range) gets none."""
+    rng = np.random.default_rng(21)
+    found = 0
+    for head, tab, a, b, want in add_tab_cases(rng, 16, tails=()):
+        x, y = (a, b) if head[11] else (b, a)
+        acc = x.astype(np.int64) * head[10] + tab.astype(np.int64)[y.astype(np.int64) + 128]
+        assert np.abs(acc).max() < 1 << 31
+        assert (int8_math.clamp(acc >> kernel_variants.ADD_TAB_SHIFT) == want).all()
+        found += 1
+    assert found >= 8
+    (m1, s1), (m2, s2), (mo, so) = int8_math.add_params(1.0, 0.3, 0.001, 20)
+    assert kernel_variants.add_table(0, 0, 0, 20, [m1, m2, mo], [s1, s2, so]) is None
+
+
+def test_add_table_form(build_dir, tmp_path):
+    """nn_add with an export-time table (its C paths: the portable one and the DSP one emulated)."""
+    cases, wants = [], []
+    for head, tab, a, b, want in add_tab_cases(np.random.default_rng(22), 8):
+        cases.append(["add_tab", i32(*head), tab, a, b])
+        wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+
 def test_lut_and_quantize(build_dir, tmp_path):
     rng = np.random.default_rng(9)
     table, x = rand_i8(rng, 256), rand_i8(rng, 1000)
@@ -526,7 +583,8 @@ int drv_conv(int row_index, int unused)
 int drv_add(int unused0, int unused1)
 {
     (void)unused0, (void)unused1;
-    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9]};
+    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9],
+                        NULL, 0, 0};
     nn_add(&p, (const int8_t *)AT(11), (const int8_t *)AT(12), H[10], drv_out);
     return H[10];
 }
@@ -602,6 +660,43 @@ def test_m4_build_in_emulator(tmp_path):
         prod = (x.astype(np.int64) - zp_x) * (g.astype(np.int64) - zp_g)
         m4.write("drv_in", _m4_pack([c, zp_x, zp_g, zp_out, mult, shift, n], [x, g]))
         assert m4.read("drv_out", m4.call("drv_mul")) == requant_out(prod, mult, shift, zp_out).tobytes()
+
+
+M4_ADD_TAB_DRIVER = r"""
+#include "nn_kernels.h"
+uint8_t drv_in[1 << 18] __attribute__((aligned(8)));
+int32_t drv_tab[256];
+int8_t drv_out[1 << 17];
+#define H ((const int32_t *)(const void *)drv_in)
+#define AT(i) (drv_in + H[i])
+/* drv_in: [zp_a zp_b zp_out left_shift m1 s1 m2 s2 mo so tab_a tab_b n], a, b (tests/test_kernels.py, _m4_pack) */
+int drv_add_tab(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    const nn_add_t p = {(int16_t)H[0], (int16_t)H[1], (int16_t)H[2], (int16_t)H[3], H[4], H[5], H[6], H[7], H[8], H[9],
+                        drv_tab + 128, H[10], H[11]};
+    nn_add(&p, (const int8_t *)AT(13), (const int8_t *)AT(14), H[12], drv_out);
+    return H[12];
+}
+"""
+
+
+def test_add_table_form_on_cortex_m4():
+    """nn_add's table form built for the Cortex-M4 with the firmware's flags (its Thumb-2 assembly, eight
+    elements a pass, and the tail) in unicorn: every (a, b) pair of mn01's large adds and of random scales,
+    the table on either input, runs of 1 to 13 elements, against int8_math.add."""
+    from exporter import ROOT
+    from exporter.frontend.m4_program import M4Program
+
+    m4 = M4Program("the add's table form", [ROOT / "firmware" / "kernels" / "nn_elementwise.c"], ROOT / "firmware" / "kernels",
+                   M4_ADD_TAB_DRIVER, entry="drv_add_tab")
+    checked = set()
+    for head, tab, a, b, want in add_tab_cases(np.random.default_rng(23), 6, tails=(1, 3, 7, 8, 9, 13)):
+        m4.write("drv_tab", tab.astype("<i4").tobytes())
+        m4.write("drv_in", _m4_pack([*head, a.size], [a, b]))
+        assert m4.read("drv_out", m4.call("drv_add_tab")) == want.tobytes(), f"{head} n={a.size}"
+        checked.add((head[11], a.size > 256))
+    assert checked == {(0, False), (0, True), (1, False), (1, True)}
 
 
 def stem8_case(rng, t: int, f: int, with_lut: bool, bias_span: int = 3000, shifts=(-14, -9), zp_in=None):

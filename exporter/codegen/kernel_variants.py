@@ -102,3 +102,41 @@ def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int, table=Non
     sat = np.clip(np.arange(lo, hi + 1), -128, 127)
     ext = sat if table is None else np.asarray(table, np.int64)[sat + 128]
     return {"recs": recs, "ext": [int(v) for v in ext], "lo": lo}
+
+
+ADD_TAB_SHIFT = 22  # N of nn_add's table form (nn_kernels.h, NN_ADD_TAB_SHIFT): a constant in its SSAT
+ADD_TAB_MIN_PER_FRAME = 64  # output elements per input frame from which an add gets its table (1 KB)
+
+
+def add_table(zp_a: int, zp_b: int, zp_out: int, left_shift: int, mult, shift) -> dict | None:
+    """nn_add's table form of an add op (nn_kernels.h, nn_add_t.tab): out = ssat8((x * a + tab[y]) >> N),
+    N = ADD_TAB_SHIFT, x one input and y the other, every int32 exact, or None where there is none.
+
+    The add is, but for its rounding of negative halves, floor(x * slope + f(y)): a multiplier a near
+    slope * 2^N leaves for each y an interval of table values giving all 256 outputs of its column, found
+    by checking every (x, y) pair against int8_math.add, so the form is the add itself on every input, not
+    an approximation. Returns {"tab_b": 1 where y is b, "a": a, "tab": 256 int32 for y = -128 .. 127}."""
+    v = np.arange(-128, 128, dtype=np.int64)
+    exact = int8_math.add(v[:, None], v[None, :], zp_a, zp_b, zp_out, left_shift, mult, shift)  # [a][b]
+    n = ADD_TAB_SHIFT
+    one = 1 << n
+    for tab_b in (1, 0):
+        g = exact if tab_b else exact.T  # g[x][y]
+        side = 0 if tab_b else 1  # x's requantization
+        slope = (mult[side] / 2.0 ** 31 * 2.0 ** (left_shift + shift[side])
+                 * mult[2] / 2.0 ** 31 * 2.0 ** shift[2])
+        a0 = int(round(slope * one))
+        for a in sorted(range(a0 - 64, a0 + 65), key=lambda c: abs(c - a0)):
+            xa = v[:, None] * a
+            big = np.int64(1) << 40
+            lo = np.where(g == -128, -big, g * one - xa).max(axis=0)  # the table value's bounds per y
+            hi = np.where(g == 127, big, (g + 1) * one - xa).min(axis=0)  # (exclusive)
+            if (lo >= hi).any():
+                continue
+            tab = np.where(lo == -big, hi - 1, np.where(hi == big, lo, (lo + hi - 1) // 2))
+            acc = xa + tab[None, :]
+            if np.abs(acc).max() >= 1 << 31 or np.abs(tab).max() >= 1 << 31:
+                continue
+            if (int8_math.clamp(acc >> n) == g).all():
+                return {"tab_b": tab_b, "a": a, "tab": [int(t) for t in tab]}
+    return None

@@ -268,6 +268,13 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
             rec.update(macs_row=macs_1[i], macs_div=out_divs[op["output"]], macs_fixed=0)
         else:
             rec.update(macs_row=0, macs_div=1, macs_fixed=macs_1[i])
+        if op["op"] == "add":  # the large adds: the table form (nn_add_t.tab), chosen by size per input frame
+            y = graph.tensors[op["output"]]
+            per_frame = y.get("mel", 1) * y["channels"] / max(out_divs[op["output"]], 1)
+            rec["add_tab"] = None
+            if per_frame >= kernel_variants.ADD_TAB_MIN_PER_FRAME:
+                rec["add_tab"] = kernel_variants.add_table(rec["zp_a"], rec["zp_b"], rec["zp_out"], rec["left_shift"],
+                                                           rec["m"], rec["s"])
         ops.append(rec)
     fused = {op["index"]: c_ident(op["fused_table"]) for op in run.ops if "fused_table" in op}
     tables = {c_ident(op["table"]): graph.array(op, "table") for op in graph.ops if op["op"] == "lut"}

@@ -82,6 +82,14 @@ def round_div(num, den) -> np.ndarray:
     return np.where(adj < 0, -q, q)
 
 
+def add(a, b, zp_a: int, zp_b: int, zp_out: int, left_shift: int, mult, shift) -> np.ndarray:
+    """The TFLite residual add of int8 a and b (broadcast): each side requantized by (mult[i], shift[i])
+    after the left shift, their sum by (mult[2], shift[2]), plus zp_out, saturated."""
+    a1 = requantize((np.asarray(a, np.int64) - zp_a) << left_shift, mult[0], shift[0])
+    b1 = requantize((np.asarray(b, np.int64) - zp_b) << left_shift, mult[1], shift[1])
+    return clamp(requantize(a1 + b1, mult[2], shift[2]) + zp_out)
+
+
 def add_params(s1: float, s2: float, s_out: float, left_shift: int = 20):
     """TFLite residual-add parameters: ((m1, sh1), (m2, sh2), (mo, sho))."""
     twice_max = 2.0 * max(s1, s2)

@@ -99,10 +99,7 @@ def run_op(graph: Graph, op: dict, env: dict[str, np.ndarray]) -> np.ndarray:
         return _requant_out(prod, op["mult"], op["shift"], zp(out))
     if kind == "add":
         (a, b), ls = op["inputs"], op["left_shift"]
-        m, s = op["mult"], op["shift"]
-        a1 = int8_math.requantize((env[a].astype(np.int64) - zp(a)) << ls, m[0], s[0])
-        b1 = int8_math.requantize((env[b].astype(np.int64) - zp(b)) << ls, m[1], s[1])
-        return _requant_out(a1 + b1, m[2], s[2], zp(out))
+        return int8_math.add(env[a], env[b], zp(a), zp(b), zp(out), ls, op["mult"], op["shift"]).astype(np.int8)
     if kind == "embed_quantize":  # a head's input: per element, as a per-channel requantization
         acc = env[op["input"]].astype(np.int64) - graph.array(op, "center")
         return _requant_out(acc, graph.array(op, "mult"), graph.array(op, "shift"), zp(out))

@@ -153,7 +153,19 @@ int main(int argc, char **argv)
             /* [zp_a zp_b zp_out left_shift m1 s1 m2 s2 mo so], a, b */
             blob h = next(), a = next(), b = next();
             const int32_t *v = I32(h);
-            nn_add_t p = {(int16_t)v[0], (int16_t)v[1], (int16_t)v[2], (int16_t)v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+            nn_add_t p = {(int16_t)v[0], (int16_t)v[1], (int16_t)v[2], (int16_t)v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                          NULL, 0, 0};
+            int8_t *y = (int8_t *)malloc(a.size + 1);
+            nn_add(&p, I8(a), I8(b), (int32_t)a.size, y);
+            write_out(out, y, a.size);
+            free(y);
+        } else if (!strcmp(k, "add_tab")) {
+            /* [zp_a zp_b zp_out left_shift m1 s1 m2 s2 mo so tab_a tab_b], table (int32, y = -128 .. 127), a, b:
+             * nn_add's table form */
+            blob h = next(), t = next(), a = next(), b = next();
+            const int32_t *v = I32(h);
+            nn_add_t p = {(int16_t)v[0], (int16_t)v[1], (int16_t)v[2], (int16_t)v[3], v[4], v[5], v[6], v[7], v[8],
+                          v[9], I32(t) + 128, v[10], v[11]};
             int8_t *y = (int8_t *)malloc(a.size + 1);
             nn_add(&p, I8(a), I8(b), (int32_t)a.size, y);
             write_out(out, y, a.size);

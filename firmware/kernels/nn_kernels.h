@@ -175,7 +175,14 @@ typedef struct {
     int16_t zp_a, zp_b, zp_out;
     int16_t left_shift;
     int32_t m1, s1, m2, s2, mo, so;
+    /* Optional, prepared at export time for the large adds (exporter/codegen/kernel_variants.py, add_table):
+     * the same outputs as out = ssat8((x * tab_a + tab[y]) >> NN_ADD_TAB_SHIFT), y = b and x = a where tab_b
+     * (else the other way round), tab pointing at the entry of y = 0, every int32 exact; NULL: computed. */
+    const int32_t *tab;
+    int32_t tab_a, tab_b;
 } nn_add_t;
+
+#define NN_ADD_TAB_SHIFT 22
 
 void nn_add(const nn_add_t *p, const int8_t *a, const int8_t *b, int32_t n, int8_t *out);
 
