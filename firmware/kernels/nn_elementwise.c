@@ -18,27 +18,31 @@ void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum)
 {
     const int c4 = c & ~3;
 #if NN_DSP
-    /* four channels at a time in int16 lanes, flushed every 256 pixels (|lane| <= 256 * 128) */
-    for (int j = 0; j < c4; j += 4) {
-        for (int32_t i0 = 0; i0 < n; i0 += 256) {
-            const int32_t i1 = n - i0 < 256 ? n : i0 + 256;
+    /* four channels at a time in int16 lanes over up to 256 pixels (|lane| <= 256 * 128), then added to
+     * the sums (SXTAH: one instruction each); the pixels outer only beyond 256 (rows are shorter) */
+    for (int32_t i0 = 0; i0 < n; i0 += 256) {
+        const int32_t m = n - i0 < 256 ? n - i0 : 256;
+        const int8_t *col = in + (size_t)i0 * c;
+        int32_t *s = sum;
+        for (int j = 0; j < c4; j += 4, col += 4, s += 4) {
             uint32_t s02 = 0, s13 = 0;
-            const int8_t *x = in + (size_t)i0 * c + j;
-            int32_t i = i0;
-            for (; i + 2 <= i1; i += 2, x += 2 * c) { /* two pixels per pass: SXTAB16 widens and adds */
+            const int8_t *x = col;
+            int32_t i = m;
+            for (; i >= 2; i -= 2, x += 2 * c) { /* two pixels per pass: SXTAB16 widens and adds */
                 const uint32_t v = nn_load32(x), u = nn_load32(x + c);
                 s02 = nn_sxtab16(nn_sxtab16(s02, v), u);
                 s13 = nn_sxtab16_ror8(nn_sxtab16_ror8(s13, v), u);
             }
-            if (i < i1) {
+            if (i) {
                 const uint32_t v = nn_load32(x);
                 s02 = nn_sxtab16(s02, v);
                 s13 = nn_sxtab16_ror8(s13, v);
             }
-            sum[j] += (int16_t)(s02 & 0xffffu);
-            sum[j + 2] += (int16_t)(s02 >> 16);
-            sum[j + 1] += (int16_t)(s13 & 0xffffu);
-            sum[j + 3] += (int16_t)(s13 >> 16);
+            uint32_t a, b;
+            nn_load2((const uint32_t *)(const void *)s, &a, &b);
+            nn_store2_at(s, 0, (uint32_t)nn_sxtah(a, s02), (uint32_t)nn_sxtah(b, s13));
+            nn_load2((const uint32_t *)(const void *)(s + 2), &a, &b);
+            nn_store2_at(s, 8, (uint32_t)nn_sxtah_ror16(a, s02), (uint32_t)nn_sxtah_ror16(b, s13));
         }
     }
 #else
@@ -53,10 +57,12 @@ void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum)
 
 void nn_avgpool_finish(const int32_t *sum, int32_t n, int c, int8_t *out)
 {
+    const int32_t h = n / 2;
     for (int j = 0; j < c; ++j) {
-        /* CMSIS-NN rounding: half away from zero with C's truncating division. */
-        int32_t q = sum[j] > 0 ? (sum[j] + n / 2) / n : (sum[j] - n / 2) / n;
-        out[j] = (int8_t)nn_clamp(q, -128, 127);
+        /* CMSIS-NN rounding: half away from zero with C's truncating division (sum == 0: 0 either way,
+         * h < n); the signed half without a branch: (h ^ sign) - sign, sign = sum >> 31 (0 or -1) */
+        const int32_t v = sum[j], sign = v >> 31;
+        out[j] = (int8_t)nn_ssat8((v + ((h ^ sign) - sign)) / n);
     }
 }
 

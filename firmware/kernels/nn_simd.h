@@ -463,3 +463,29 @@ static inline int32_t nn_smlawt(int32_t a, uint32_t b, int32_t acc)
 #endif
 }
 #endif
+
+/* ---- global average pool (nn_elementwise.c): SXTAH, acc + the bottom / top halfword of x, sign-extended ---- */
+#ifndef NN_SIMD_SXTAH
+#define NN_SIMD_SXTAH
+static inline int32_t nn_sxtah(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("sxtah %0, %1, %2" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+#else
+    return (int32_t)(acc + (uint32_t)(int32_t)(int16_t)(x & 0xffffu));
+#endif
+}
+
+static inline int32_t nn_sxtah_ror16(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("sxtah %0, %1, %2, ror #16" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+#else
+    return (int32_t)(acc + (uint32_t)(int32_t)(int16_t)(x >> 16));
+#endif
+}
+#endif
