@@ -1175,15 +1175,36 @@ void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
 }
 
 /* The doubled dot products of four weight rows (w, w + cin, ...; rows >= left: the first one again) with
- * the pair-ordered words xw .. xend: per four inputs one LDRD of x, and for each row a word of weights
- * widened by SXTB16 / SXTB16-ROR8 into two SMLADs (23 instructions per 16 MACs; Thumb-2 where GCC
- * optimizes: in C it spills the accumulators). */
-static inline __attribute__((always_inline)) void fc_dot4(const uint32_t *xw, const uint32_t *xend, const int8_t *w,
-                                                          int cin, int left, int32_t a[4])
+ * the pair-ordered words xw .. xend (the plain-C form of fc_passes). */
+static void fc_dot4(const uint32_t *xw, const uint32_t *xend, const int8_t *w, int cin, int left, int32_t a[4])
+{
+    for (int k = 0; k < 4; ++k) {
+        int32_t acc = 0;
+        const int8_t *wk = k < left ? w + k * cin : w;
+        for (const uint32_t *xp = xw; xp != xend; xp += 2, wk += 4) {
+            uint32_t xa, xb;
+            nn_load2(xp, &xa, &xb);
+            const uint32_t W = nn_load32(wk);
+            acc = nn_smlad(nn_sxtb16(W), xa, acc);
+            acc = nn_smlad(nn_sxtb16_ror8(W), xb, acc);
+        }
+        a[k] = acc;
+    }
+}
+
+/* acc[0 .. 4 * (cout / 4)): the doubled dot products of the weight rows with the pair-ordered words
+ * xw .. xend, four rows per pass; returns the outputs done. Per four inputs one LDRD of x, and for each
+ * row a word of weights widened by SXTB16 / SXTB16-ROR8 into two SMLADs (23 instructions per 16 MACs;
+ * Thumb-2 where GCC optimizes: in C it spills the accumulators). Rows 1 and 3 of a pass are read at an
+ * offset of cin from rows 0 and 2 (one register), which the loop leaves one row on. */
+static inline __attribute__((always_inline)) int fc_passes(const uint32_t *xw, const uint32_t *xend, const int8_t *w,
+                                                           int cin, int cout, int32_t *acc)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
-    if (left >= 4) { /* (rows 1 and 3 at an offset of cin from rows 0 and 2: one register) */
-        const int8_t *w0 = w, *w2 = w + 2 * cin;
+    const int8_t *w0 = w, *w2 = w + 2 * cin;
+    int32_t *const end = acc + (cout & ~3);
+    for (; acc != end; acc += 4) {
+        const uint32_t *xp = xw;
         int32_t a0, a1, a2, a3;
         uint32_t xa, xb, W, T;
         __asm__("movs %[a0], #0\n\t"
@@ -1215,30 +1236,19 @@ static inline __attribute__((always_inline)) void fc_dot4(const uint32_t *xw, co
                 "cmp %[xp], %[xend]\n\t"
                 "bne 1b"
                 : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa), [xb] "=&r"(xb),
-                  [W] "=&r"(W), [T] "=&r"(T), [xp] "+&r"(xw), [w0] "+&r"(w0), [w2] "+&r"(w2)
+                  [W] "=&r"(W), [T] "=&r"(T), [xp] "+&r"(xp), [w0] "+&r"(w0), [w2] "+&r"(w2)
                 : [xend] "r"(xend), [off] "r"(cin)
                 : "cc", "memory");
-        a[0] = a0;
-        a[1] = a1;
-        a[2] = a2;
-        a[3] = a3;
-        return;
+        nn_store2_at(acc, 0, a0, a1);
+        nn_store2_at(acc, 8, a2, a3);
+        w0 = w2 + cin; /* (w0 on row 1, w2 on row 3) */
+        w2 = w0 + 2 * cin;
     }
+    return cout & ~3;
+#else
+    (void)xw, (void)xend, (void)w, (void)cin, (void)cout, (void)acc;
+    return 0;
 #endif
-    const int8_t *r[4];
-    for (int k = 0; k < 4; ++k) r[k] = k < left ? w + k * cin : w;
-    for (int k = 0; k < 4; ++k) {
-        int32_t acc = 0;
-        const int8_t *wk = r[k];
-        for (const uint32_t *xp = xw; xp != xend; xp += 2, wk += 4) {
-            uint32_t xa, xb;
-            nn_load2(xp, &xa, &xb);
-            const uint32_t W = nn_load32(wk);
-            acc = nn_smlad(nn_sxtb16(W), xa, acc);
-            acc = nn_smlad(nn_sxtb16_ror8(W), xb, acc);
-        }
-        a[k] = acc;
-    }
 }
 
 #define NN_FC_COUT_MAX 256 /* outputs of the fast path (a stack row of accumulators) */
@@ -1268,7 +1278,8 @@ void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
         const uint32_t *const xw = (const uint32_t *)(const void *)x, *const xend = xw + cin / 2;
         const int cout = p->cout;
         const int8_t *w = p->weights;
-        for (int co = 0; co < cout; co += 4, w += 4 * cin) fc_dot4(xw, xend, w, cin, cout - co, acc + co);
+        for (int co = fc_passes(xw, xend, w, cin, cout, acc); co < cout; co += 4)
+            fc_dot4(xw, xend, w + co * cin, cin, cout - co, acc + co);
         const uint32_t zp2p1 = (uint32_t)(2 * p->zp_out + 1);
         const int32_t *a = acc, *bias = p->bias, *mult = p->mult;
         const int8_t *shift = p->shift, *const tab = o.tab;
