@@ -107,11 +107,11 @@ static inline __attribute__((always_inline)) void mul_words(const int8_t *in, in
     const int8_t *const end = in + (size_t)n * c;
     while (in != end) {
         const uint32_t *g = g2;
-        for (const int8_t *const row_end = in + c; in != row_end; in += 4, out += 4, g += 2) {
+        for (const int8_t *const row_end = in + c; in != row_end; in += 4, out += 4) {
             const uint32_t xv = nn_load32(in);
             const uint32_t d02 = nn_ssub16(nn_sxtb16(xv), zx), d13 = nn_ssub16(nn_sxtb16_ror8(xv), zx);
             uint32_t g02, g13;
-            nn_load2(g, &g02, &g13);
+            nn_load2_inc(&g, &g02, &g13);
             const int32_t p0 = nn_smulbb(d02, g02), p1 = nn_smulbb(d13, g13);
             const int32_t p2 = nn_smultt(d02, g02), p3 = nn_smultt(d13, g13);
             if (R) { /* (byte stores: GCC would merge them into a word at four BFIs' cost) */
