@@ -595,6 +595,27 @@ int drv_mul(int unused0, int unused1)
     nn_mul_channel(&p, (const int8_t *)AT(7), H[6], (const int8_t *)AT(8), drv_out);
     return H[6] * H[0];
 }
+int drv_fc(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    const nn_fc_t p = {(uint16_t)H[0], (uint16_t)H[1], (int16_t)H[2], (int16_t)H[3], (int16_t)H[4], (int16_t)H[5],
+                       (const int8_t *)AT(6), (const int32_t *)(const void *)AT(7), (const int32_t *)(const void *)AT(8),
+                       (const int8_t *)AT(9), H[10] ? (const int8_t *)AT(10) : NULL};
+    nn_fully_connected(&p, (const int8_t *)AT(11), drv_out);
+    return H[1];
+}
+/* the pool as the scheduler runs it: rows of `part` pixels accumulated, then the finish */
+int drv_pool(int unused0, int unused1)
+{
+    (void)unused0, (void)unused1;
+    static int32_t sum[512];
+    const int32_t n = H[0], c = H[1], part = H[2];
+    for (int j = 0; j < c; ++j) sum[j] = 0;
+    for (int32_t i = 0; i < n; i += part)
+        nn_avgpool_accumulate((const int8_t *)AT(3) + (size_t)i * c, n - i < part ? n - i : part, c, sum);
+    nn_avgpool_finish(sum, n, c, drv_out);
+    return c;
+}
 """
 
 
@@ -862,3 +883,66 @@ def test_stem_records_of_the_exporter():
         (np.abs(biases + 0.5) > 32767.5).any())
     assert kernel_variants.stem8_records(w, bias[:4], mult[:4], shift[:4], 0, 0) is None  # not eight channels
     assert kernel_variants.stem8_records(w, bias * 0, mult, np.full(8, -2), 0, 0) is None  # a table too long
+
+
+def fc_case(rng, cin: int, cout: int, with_lut: bool, act_min=-128, shifts=(-14, -1), extreme=False):
+    """A fully connected case (the M4 driver's header and arrays) and the int8 arithmetic's bytes."""
+    x, wt = rand_i8(rng, cin), rand_i8(rng, (cout, cin))
+    bias = rng.integers(-30000, 30000, size=cout).astype(np.int32)
+    mult, shift = rand_mult_shift(rng, cout, *shifts)
+    zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, size=2))
+    if extreme is True:  # the largest products of either sign, the output saturated at both ends
+        x[:], zp_in = -128, 127
+        wt[: cout // 2], wt[cout // 2:] = -128, 127
+        bias[:] = 0
+        mult[:], shift[:] = (1 << 31) - 1, -1
+    if extreme == "bias":  # accumulators near 2^29, zp_out 127: the fast form's largest sums
+        bias[:], zp_out = rng.integers(1 << 28, 1 << 29, size=cout), 127
+        mult[:] = (1 << 31) - 1
+    lut = rand_i8(rng, 256) if with_lut else np.zeros(0, np.int8)
+    act_min = zp_out if act_min is None else act_min
+    want = requant_out(wt.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias, mult, shift, zp_out, act_min, 127)
+    if lut.size:
+        want = lut[want.astype(np.int64) + 128]
+    head = [cin, cout, zp_in, zp_out, act_min, 127]
+    return head, [wt, bias, mult, shift.astype(np.int8), lut, x], want
+
+
+def test_se_path_on_cortex_m4():
+    """The SE path's kernels built for the M4 (the fully connected Thumb-2 loop, the pool's SXTAH
+    flush, the division of its finish) in unicorn against the int8 arithmetic, byte for byte."""
+    from exporter import ROOT
+    from exporter.frontend.m4_program import M4Program
+
+    kernels = ROOT / "firmware" / "kernels"
+    m4 = M4Program("the SE kernels", [kernels / f for f in ("nn_conv.c", "nn_depthwise.c", "nn_elementwise.c")],
+                   kernels, M4_DRIVER, entry="drv_fc", keep=("drv_pool",))
+    rng = np.random.default_rng(41)
+    # mn01's shapes (four outputs per pass), a last pass of 1 to 3 outputs, the fast form's edges
+    # (1 and 22 right shifts) beside channels outside it (none, 23 to 25 right shifts, left shifts),
+    # a ReLU clamp (the general path), saturation at both ends
+    cases = [(cin, cout, lut, -128, (-14, -1), False)
+             for cin, cout, lut in ((24, 96, True), (96, 24, False), (8, 8, False), (8, 8, True), (16, 64, True),
+                                    (64, 16, False), (48, 16, False), (4, 5, True), (8, 6, False), (12, 7, True))]
+    cases += [(24, 16, False, -128, (-1, -1), False), (24, 16, True, -128, (-22, -22), False),
+              (16, 12, False, -128, (-25, 1), False), (32, 8, True, None, (-14, -1), False),
+              (24, 8, False, -128, (-1, -1), True), (96, 8, True, -128, (-1, -1), True),
+              (8, 8, False, -128, (-24, -22), "bias")]
+    for cin, cout, lut, act_min, shifts, extreme in cases:
+        head, arrays, want = fc_case(rng, cin, cout, lut, act_min, shifts, extreme)
+        m4.write("drv_in", _m4_pack(head, arrays))
+        n = m4.call("drv_fc")
+        assert m4.read("drv_out", n) == want.tobytes(), f"fully connected {cin}->{cout} {shifts} {extreme}"
+    # rows of 1 to 300 pixels, channels beyond the groups of four, the int16 lanes' limits (256 pixels
+    # of -128 or 127), exact halves (rounding away from zero), many slices
+    for n, c, part, fill in ((1, 96, 1, None), (2, 96, 2, None), (4, 48, 2, None), (3, 13, 2, None), (2, 8, 1, "half"),
+                             (256, 8, 256, -128), (256, 8, 256, 127), (300, 6, 300, -128), (600, 12, 300, None),
+                             (257, 4, 128, 127), (64, 24, 16, None), (7, 3, 3, None)):
+        x = rand_i8(rng, (n, c))
+        if fill == "half":
+            x[:] = [[-1] * c, [0] * c]
+        elif fill is not None:
+            x[:] = fill
+        want = int8_math.clamp(int8_math.round_div(x.astype(np.int64).sum(axis=0), n)).astype(np.int8)
+        m4.write("drv_in", _m4_pack([n, c, part], [x]))
+        assert m4.read("drv_out", m4.call("drv_pool")) == want.tobytes(), f"pool {n}x{c} by {part}"

@@ -1174,6 +1174,83 @@ void nn_conv2d(const nn_conv_t *p, const int8_t *in, int t_in, int8_t *out)
     }
 }
 
+/* The doubled dot products of four weight rows (w, w + cin, ...; rows >= left: the first one again) with
+ * the pair-ordered words xw .. xend (the plain-C form of fc_passes). */
+static void fc_dot4(const uint32_t *xw, const uint32_t *xend, const int8_t *w, int cin, int left, int32_t a[4])
+{
+    for (int k = 0; k < 4; ++k) {
+        int32_t acc = 0;
+        const int8_t *wk = k < left ? w + k * cin : w;
+        for (const uint32_t *xp = xw; xp != xend; xp += 2, wk += 4) {
+            uint32_t xa, xb;
+            nn_load2(xp, &xa, &xb);
+            const uint32_t W = nn_load32(wk);
+            acc = nn_smlad(nn_sxtb16(W), xa, acc);
+            acc = nn_smlad(nn_sxtb16_ror8(W), xb, acc);
+        }
+        a[k] = acc;
+    }
+}
+
+/* acc[0 .. 4 * (cout / 4)): the doubled dot products of the weight rows with the pair-ordered words
+ * xw .. xend, four rows per pass; returns the outputs done. Per four inputs one LDRD of x, and for each
+ * row a word of weights widened by SXTB16 / SXTB16-ROR8 into two SMLADs (23 instructions per 16 MACs;
+ * Thumb-2 where GCC optimizes: in C it spills the accumulators). Rows 1 and 3 of a pass are read at an
+ * offset of cin from rows 0 and 2 (one register), which the loop leaves one row on. */
+static inline __attribute__((always_inline)) int fc_passes(const uint32_t *xw, const uint32_t *xend, const int8_t *w,
+                                                           int cin, int cout, int32_t *acc)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__OPTIMIZE__)
+    const int8_t *w0 = w, *w2 = w + 2 * cin;
+    int32_t *const end = acc + (cout & ~3);
+    for (; acc != end; acc += 4) {
+        const uint32_t *xp = xw;
+        int32_t a0, a1, a2, a3;
+        uint32_t xa, xb, W, T;
+        __asm__("movs %[a0], #0\n\t"
+                "movs %[a1], #0\n\t"
+                "movs %[a2], #0\n\t"
+                "movs %[a3], #0\n"
+                "1:\n\t"
+                "ldrd %[xa], %[xb], [%[xp]], #8\n\t"
+                "ldr %[W], [%[w0], %[off]]\n\t"
+                "sxtb16 %[T], %[W]\n\t"
+                "sxtb16 %[W], %[W], ror #8\n\t"
+                "smlad %[a1], %[T], %[xa], %[a1]\n\t"
+                "smlad %[a1], %[W], %[xb], %[a1]\n\t"
+                "ldr %[W], [%[w0]], #4\n\t"
+                "sxtb16 %[T], %[W]\n\t"
+                "sxtb16 %[W], %[W], ror #8\n\t"
+                "smlad %[a0], %[T], %[xa], %[a0]\n\t"
+                "smlad %[a0], %[W], %[xb], %[a0]\n\t"
+                "ldr %[W], [%[w2], %[off]]\n\t"
+                "sxtb16 %[T], %[W]\n\t"
+                "sxtb16 %[W], %[W], ror #8\n\t"
+                "smlad %[a3], %[T], %[xa], %[a3]\n\t"
+                "smlad %[a3], %[W], %[xb], %[a3]\n\t"
+                "ldr %[W], [%[w2]], #4\n\t"
+                "sxtb16 %[T], %[W]\n\t"
+                "sxtb16 %[W], %[W], ror #8\n\t"
+                "smlad %[a2], %[T], %[xa], %[a2]\n\t"
+                "smlad %[a2], %[W], %[xb], %[a2]\n\t"
+                "cmp %[xp], %[xend]\n\t"
+                "bne 1b"
+                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [xa] "=&r"(xa), [xb] "=&r"(xb),
+                  [W] "=&r"(W), [T] "=&r"(T), [xp] "+&r"(xp), [w0] "+&r"(w0), [w2] "+&r"(w2)
+                : [xend] "r"(xend), [off] "r"(cin)
+                : "cc", "memory");
+        nn_store2_at(acc, 0, a0, a1);
+        nn_store2_at(acc, 8, a2, a3);
+        w0 = w2 + cin; /* (w0 on row 1, w2 on row 3) */
+        w2 = w0 + 2 * cin;
+    }
+    return cout & ~3;
+#else
+    (void)xw, (void)xend, (void)w, (void)cin, (void)cout, (void)acc;
+    return 0;
+#endif
+}
+
 #define NN_FC_COUT_MAX 256 /* outputs of the fast path (a stack row of accumulators) */
 
 void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
@@ -1190,35 +1267,39 @@ void nn_fully_connected(const nn_fc_t *p, const int8_t *in, int8_t *out)
         }
         return;
     }
-    if (cin4 == cin && p->cout <= NN_FC_COUT_MAX) {
-        /* the input widened once, doubled (2 (x - zp_in), pair order); two outputs per pass share its
-         * words, each weight word widened in registers; then the output stage, channel by channel */
-        int32_t acc[NN_FC_COUT_MAX + 1];
+    if (cin4 == cin && cin > 0 && p->cout <= NN_FC_COUT_MAX && p->act_min == -128 && p->act_max == 127) {
+        /* the input widened once, doubled (2 (x - zp_in), pair order); four outputs per pass share its
+         * words; then the output stage, channel by channel: the fast requantization with its constants
+         * made here (s1 = rsh - 1, c = (2 zp_out + 1) << s1, see nn_rqz_t), the shift split between an
+         * ASR and SSAT's own (asr #1), the table (identity if none); a channel outside the fast form
+         * takes the general requantization */
+        int32_t acc[NN_FC_COUT_MAX + 3] __attribute__((aligned(8)));
         for (int g = 0; g < cin; g += 4) nn_widen4x2(in + g, p->zp_in, x + g);
-        const uint32_t *xw = (const uint32_t *)(const void *)x;
+        const uint32_t *const xw = (const uint32_t *)(const void *)x, *const xend = xw + cin / 2;
+        const int cout = p->cout;
         const int8_t *w = p->weights;
-        for (int co = 0; co < p->cout; co += 2, w += 2 * cin) {
-            const int8_t *w1 = co + 1 < p->cout ? w + cin : w; /* a last odd output: its row twice */
-            int32_t a0 = 0, a1 = 0;
-            for (int g = 0; g < cin / 4; ++g) {
-                uint32_t xa, xb;
-                nn_load2(xw + 2 * g, &xa, &xb);
-                const uint32_t W0 = nn_load32(w + 4 * g), W1 = nn_load32(w1 + 4 * g);
-                a0 = nn_smlad(nn_sxtb16(W0), xa, a0);
-                a0 = nn_smlad(nn_sxtb16_ror8(W0), xb, a0);
-                a1 = nn_smlad(nn_sxtb16(W1), xa, a1);
-                a1 = nn_smlad(nn_sxtb16_ror8(W1), xb, a1);
+        for (int co = fc_passes(xw, xend, w, cin, cout, acc); co < cout; co += 4)
+            fc_dot4(xw, xend, w + co * cin, cin, cout - co, acc + co);
+        const uint32_t zp2p1 = (uint32_t)(2 * p->zp_out + 1);
+        const int32_t *a = acc, *bias = p->bias, *mult = p->mult;
+        const int8_t *shift = p->shift, *const tab = o.tab;
+        for (int8_t *dst = out, *const end = out + cout; dst != end; ++dst) {
+            const int32_t m = *mult++, sh = *shift++, s1 = ~sh;
+            int32_t a2 = *a++;
+            const int32_t b = *bias++;
+            if (__builtin_expect((uint32_t)(s1 | (m >> 31)) > NN_RQZ_RSH_MAX - 1, 0)) {
+                *dst = nn_out_apply(nn_rq_apply(b + a2 / 2, nn_rq_make(m, sh)), o);
+                continue;
             }
-            acc[co] = a0;
-            acc[co + 1] = a1;
-        }
-        for (int c = 0; c < p->cout; ++c) { /* acc: the doubled dot product, exactly halved where needed */
-            if (nn_rqz_ok(p->mult[c], p->shift[c])) {
-                const int32_t v = nn_rqz_apply(2 * p->bias[c] + acc[c], nn_rqz_make(p->mult[c], p->shift[c], p->zp_out));
-                out[c] = nn_outz_k(v, o, NN_OUT_ANY);
-            } else {
-                out[c] = nn_out_apply(nn_rq_apply(p->bias[c] + acc[c] / 2, nn_rq_make(p->mult[c], p->shift[c])), o);
-            }
+            a2 += 2 * b;
+            const nn_rqz_t q = {m, (int32_t)(zp2p1 << s1), 0};
+            int32_t t = nn_rqz_apply(a2, q) >> s1;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+            __asm__("ssat %0, #8, %0, asr #1" : "+r"(t));
+#else
+            t = nn_ssat8(t >> 1);
+#endif
+            *dst = tab[t];
         }
         return;
     }

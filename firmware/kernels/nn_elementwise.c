@@ -18,27 +18,38 @@ void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum)
 {
     const int c4 = c & ~3;
 #if NN_DSP
-    /* four channels at a time in int16 lanes, flushed every 256 pixels (|lane| <= 256 * 128) */
-    for (int j = 0; j < c4; j += 4) {
-        for (int32_t i0 = 0; i0 < n; i0 += 256) {
-            const int32_t i1 = n - i0 < 256 ? n : i0 + 256;
+    /* four channels at a time in int16 lanes over up to 256 pixels (|lane| <= 256 * 128), then added to
+     * the sums (SXTAH: one instruction each); the pixels outer only beyond 256 (rows are shorter) */
+    for (int32_t i0 = 0; i0 < n; i0 += 256) {
+        const int32_t m = n - i0 < 256 ? n - i0 : 256;
+        const int8_t *col = in + (size_t)i0 * c;
+        int32_t *s = sum;
+        for (int j = 0; j < c4; j += 4, col += 4, s += 4) {
             uint32_t s02 = 0, s13 = 0;
-            const int8_t *x = in + (size_t)i0 * c + j;
-            int32_t i = i0;
-            for (; i + 2 <= i1; i += 2, x += 2 * c) { /* two pixels per pass: SXTAB16 widens and adds */
+            const int8_t *x = col;
+            int32_t i = m;
+            for (; i >= 4; i -= 4, x += 4 * c) { /* four pixels per pass: SXTAB16 widens and adds */
+                const uint32_t v = nn_load32(x), u = nn_load32(x + c), v2 = nn_load32(x + 2 * c),
+                               u2 = nn_load32(x + 3 * c);
+                s02 = nn_sxtab16(nn_sxtab16(nn_sxtab16(nn_sxtab16(s02, v), u), v2), u2);
+                s13 = nn_sxtab16_ror8(nn_sxtab16_ror8(nn_sxtab16_ror8(nn_sxtab16_ror8(s13, v), u), v2), u2);
+            }
+            if (i & 2) {
                 const uint32_t v = nn_load32(x), u = nn_load32(x + c);
                 s02 = nn_sxtab16(nn_sxtab16(s02, v), u);
                 s13 = nn_sxtab16_ror8(nn_sxtab16_ror8(s13, v), u);
+                x += 2 * c;
             }
-            if (i < i1) {
+            if (i & 1) {
                 const uint32_t v = nn_load32(x);
                 s02 = nn_sxtab16(s02, v);
                 s13 = nn_sxtab16_ror8(s13, v);
             }
-            sum[j] += (int16_t)(s02 & 0xffffu);
-            sum[j + 2] += (int16_t)(s02 >> 16);
-            sum[j + 1] += (int16_t)(s13 & 0xffffu);
-            sum[j + 3] += (int16_t)(s13 >> 16);
+            uint32_t a, b;
+            nn_load2((const uint32_t *)(const void *)s, &a, &b);
+            nn_store2_at(s, 0, (uint32_t)nn_sxtah(a, s02), (uint32_t)nn_sxtah(b, s13));
+            nn_load2((const uint32_t *)(const void *)(s + 2), &a, &b);
+            nn_store2_at(s, 8, (uint32_t)nn_sxtah_ror16(a, s02), (uint32_t)nn_sxtah_ror16(b, s13));
         }
     }
 #else
@@ -53,10 +64,12 @@ void nn_avgpool_accumulate(const int8_t *in, int32_t n, int c, int32_t *sum)
 
 void nn_avgpool_finish(const int32_t *sum, int32_t n, int c, int8_t *out)
 {
+    const int32_t h = n / 2;
     for (int j = 0; j < c; ++j) {
-        /* CMSIS-NN rounding: half away from zero with C's truncating division. */
-        int32_t q = sum[j] > 0 ? (sum[j] + n / 2) / n : (sum[j] - n / 2) / n;
-        out[j] = (int8_t)nn_clamp(q, -128, 127);
+        /* CMSIS-NN rounding: half away from zero with C's truncating division (sum == 0: 0 either way,
+         * h < n); the signed half without a branch: (h ^ sign) - sign, sign = sum >> 31 (0 or -1) */
+        const int32_t v = sum[j], sign = v >> 31;
+        out[j] = (int8_t)nn_ssat8((v + ((h ^ sign) - sign)) / n);
     }
 }
 
@@ -94,11 +107,11 @@ static inline __attribute__((always_inline)) void mul_words(const int8_t *in, in
     const int8_t *const end = in + (size_t)n * c;
     while (in != end) {
         const uint32_t *g = g2;
-        for (const int8_t *const row_end = in + c; in != row_end; in += 4, out += 4, g += 2) {
+        for (const int8_t *const row_end = in + c; in != row_end; in += 4, out += 4) {
             const uint32_t xv = nn_load32(in);
             const uint32_t d02 = nn_ssub16(nn_sxtb16(xv), zx), d13 = nn_ssub16(nn_sxtb16_ror8(xv), zx);
             uint32_t g02, g13;
-            nn_load2(g, &g02, &g13);
+            nn_load2_inc(&g, &g02, &g13);
             const int32_t p0 = nn_smulbb(d02, g02), p1 = nn_smulbb(d13, g13);
             const int32_t p2 = nn_smultt(d02, g02), p3 = nn_smultt(d13, g13);
             if (R) { /* (byte stores: GCC would merge them into a word at four BFIs' cost) */

@@ -463,3 +463,43 @@ static inline int32_t nn_smlawt(int32_t a, uint32_t b, int32_t acc)
 #endif
 }
 #endif
+
+/* ---- global average pool (nn_elementwise.c): SXTAH, acc + the bottom / top halfword of x, sign-extended ---- */
+#ifndef NN_SIMD_SXTAH
+#define NN_SIMD_SXTAH
+static inline int32_t nn_sxtah(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("sxtah %0, %1, %2" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+#else
+    return (int32_t)(acc + (uint32_t)(int32_t)(int16_t)(x & 0xffffu));
+#endif
+}
+
+/* (SE multiply) nn_load2 of *p, then *p += 2 (one LDRD with post-increment). */
+static inline void nn_load2_inc(const uint32_t **p, uint32_t *lo, uint32_t *hi)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    const uint32_t *q = *p;
+    __asm__("ldrd %0, %1, [%2], #8" : "=&r"(*lo), "=&r"(*hi), "+r"(q) : "m"(*(const uint32_t(*)[2])q));
+    *p = q;
+#else
+    *lo = (*p)[0];
+    *hi = (*p)[1];
+    *p += 2;
+#endif
+}
+
+static inline int32_t nn_sxtah_ror16(uint32_t acc, uint32_t x)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+    int32_t r;
+    __asm__("sxtah %0, %1, %2, ror #16" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+#else
+    return (int32_t)(acc + (uint32_t)(int32_t)(int16_t)(x >> 16));
+#endif
+}
+#endif
