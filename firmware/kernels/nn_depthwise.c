@@ -487,6 +487,71 @@ static inline __attribute__((always_inline)) void dw_pass_out(const int32_t *a, 
  * may keep the 14th); the constants, the output pointer and the end are read from the stack (fr).
  * Per pass 114 (stride 1) and 120 (stride 2) instructions where two passes of dw_pass take 126 and
  * 132. */
+/* The eight accumulators' output stage (fast requantization: SMMLAR, sign, shift, SSAT; pixels ch
+ * bytes apart), the input advanced by STEP bytes and the loop test: the end of both strides' passes. */
+#define DW_K3_STORE8(STEP) \
+    "ldrd   %[P], %[Q], %[mc]\n\t" \
+    "ldr    %[d1], %[out]\n\t" \
+    "smmlar %[d0], %[a0], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a0], asr #31\n\t" \
+    "ldr    %[a0], %[rsh]\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1]]\n\t" \
+    "smmlar %[d0], %[a1], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a1], asr #31\n\t" \
+    "ldr    %[a1], %[ch]\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1], %[a1]]\n\t" \
+    "add    %[d1], %[d1], %[a1], lsl #1\n\t" \
+    "smmlar %[d0], %[a2], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a2], asr #31\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1]]\n\t" \
+    "smmlar %[d0], %[a3], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a3], asr #31\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1], %[a1]]\n\t" \
+    "add    %[d1], %[d1], %[a1], lsl #1\n\t" \
+    "smmlar %[d0], %[a4], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a4], asr #31\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1]]\n\t" \
+    "smmlar %[d0], %[a5], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a5], asr #31\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1], %[a1]]\n\t" \
+    "add    %[d1], %[d1], %[a1], lsl #1\n\t" \
+    "smmlar %[d0], %[a6], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a6], asr #31\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1]]\n\t" \
+    "smmlar %[d0], %[a7], %[P], %[Q]\n\t" \
+    "add    %[d0], %[d0], %[a7], asr #31\n\t" \
+    "asr    %[d0], %[d0], %[a0]\n\t" \
+    "ssat   %[d0], #8, %[d0]\n\t" \
+    "strb   %[d0], [%[d1], %[a1]]\n\t" \
+    "add    %[d1], %[d1], %[a1], lsl #1\n\t" \
+    "str    %[d1], %[out]\n\t" \
+    "add    %[r], %[r], #" #STEP "\n\t" \
+    "ldr    %[d0], %[end]\n\t" \
+    "cmp    %[r], %[d0]\n\t" \
+    "bne    1b"
+/* Their operands: the accumulators, data and weight registers; the frame's words in memory. */
+#define DW_K3_OPERANDS \
+    : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), \
+    [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [P] "=&r"(P), \
+    [Q] "=&r"(Q), [out] "+m"(fr.out) \
+    : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2), \
+    [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c) \
+    : "cc", "memory"
+
 typedef struct {
     dw_chan_t k;           /* its first three kernel rows: one block copy (LDM / STM) */
     int32_t ch;
@@ -567,65 +632,8 @@ static inline __attribute__((always_inline)) const uint8_t *dw_k3_octets(const u
                     "ldr    %[d0], [%[r], #320]\n\t"
                     "smlabt %[a6], %[d0], %[Q], %[a6]\n\t"
                     "smlad  %[a7], %[d0], %[Q], %[a7]\n\t"
-                    "ldrd   %[P], %[Q], %[mc]\n\t"
-                    "ldr    %[d1], %[out]\n\t"
-                    "smmlar %[d0], %[a0], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a0], asr #31\n\t"
-                    "ldr    %[a0], %[rsh]\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a1], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a1], asr #31\n\t"
-                    "ldr    %[a1], %[ch]\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "smmlar %[d0], %[a2], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a2], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a3], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a3], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "smmlar %[d0], %[a4], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a4], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a5], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a5], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "smmlar %[d0], %[a6], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a6], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a7], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a7], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "str    %[d1], %[out]\n\t"
-                    "add    %[r], %[r], #16\n\t"
-                    "ldr    %[d0], %[end]\n\t"
-                    "cmp    %[r], %[d0]\n\t"
-                    "bne    1b"
-                    : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
-                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [P] "=&r"(P),
-                      [Q] "=&r"(Q), [out] "+m"(fr.out)
-                    : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2),
-                      [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c)
-                    : "cc", "memory");
+                    DW_K3_STORE8(16)
+                    DW_K3_OPERANDS);
     else
         __asm__ volatile(
                     "1:\n\t"
@@ -696,65 +704,8 @@ static inline __attribute__((always_inline)) const uint8_t *dw_k3_octets(const u
                     "smlad  %[a7], %[d1], %[P], %[a7]\n\t"
                     "ldr    %[d0], [%[r], #336]\n\t"
                     "smlabb %[a7], %[d0], %[Q], %[a7]\n\t"
-                    "ldrd   %[P], %[Q], %[mc]\n\t"
-                    "ldr    %[d1], %[out]\n\t"
-                    "smmlar %[d0], %[a0], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a0], asr #31\n\t"
-                    "ldr    %[a0], %[rsh]\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a1], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a1], asr #31\n\t"
-                    "ldr    %[a1], %[ch]\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "smmlar %[d0], %[a2], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a2], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a3], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a3], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "smmlar %[d0], %[a4], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a4], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a5], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a5], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "smmlar %[d0], %[a6], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a6], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1]]\n\t"
-                    "smmlar %[d0], %[a7], %[P], %[Q]\n\t"
-                    "add    %[d0], %[d0], %[a7], asr #31\n\t"
-                    "asr    %[d0], %[d0], %[a0]\n\t"
-                    "ssat   %[d0], #8, %[d0]\n\t"
-                    "strb   %[d0], [%[d1], %[a1]]\n\t"
-                    "add    %[d1], %[d1], %[a1], lsl #1\n\t"
-                    "str    %[d1], %[out]\n\t"
-                    "add    %[r], %[r], #32\n\t"
-                    "ldr    %[d0], %[end]\n\t"
-                    "cmp    %[r], %[d0]\n\t"
-                    "bne    1b"
-                    : [r] "+r"(r), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
-                      [a5] "=&r"(a5), [a6] "=&r"(a6), [a7] "=&r"(a7), [d0] "=&r"(d0), [d1] "=&r"(d1), [P] "=&r"(P),
-                      [Q] "=&r"(Q), [out] "+m"(fr.out)
-                    : [w0] "m"(fr.k.w[0]), [w1] "m"(fr.k.w[1]), [w2] "m"(fr.k.w[2]), [bias] "m"(fr.k.bias2),
-                      [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c)
-                    : "cc", "memory");
+                    DW_K3_STORE8(32)
+                    DW_K3_OPERANDS);
     *out = fr.out;
     return r;
 }
