@@ -638,7 +638,6 @@ def _m4_pack(head: list[int], arrays: list) -> bytes:
 
 
 def test_m4_build_in_emulator(tmp_path):
-    pytest.importorskip("unicorn")
     from exporter import ROOT
     from exporter.frontend.m4_program import M4Program
 
@@ -816,7 +815,6 @@ def test_stem_and_quantize_on_cortex_m4():
     """The Thumb-2 assembly of the stem's one-pass path (nn_stem8_*_m4) and the quantizer's word path, built
     for the Cortex-M4 with the firmware's flags and run in unicorn: the same cases as the host tests, the odd
     and even numbers of pixel pairs included. (The network runs them too, in QEMU: tests/test_firmware.py.)"""
-    pytest.importorskip("unicorn")
     from exporter.frontend.m4_program import M4Program
 
     kernels = FIRMWARE_DIR / "kernels"

@@ -155,7 +155,6 @@ def test_cortex_m4_build_equals_twin():
     """The target build (SMLALD low-pass, -O2 Cortex-M4) in unicorn, blocks of 320 samples
     like the DMA half-buffers, on STM32 halfwords: the twin's integers, at a cost within the
     budget docs/boards.md counts on (measured 892 instructions per PCM sample)."""
-    pytest.importorskip("unicorn")
     from exporter.frontend.pdm_m4 import PdmM4
 
     m4 = PdmM4()

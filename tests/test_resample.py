@@ -98,7 +98,6 @@ def test_cortex_m4_build_equals_twin():
     """The target build (SMLAD, unaligned window loads, -O2 Cortex-M4) in unicorn, blocks of
     320 inputs as the I2S buffers: the twin's integers, at the cost docs/boards.md counts on
     (measured 134 instructions per output sample: 4.3 M per second of audio)."""
-    pytest.importorskip("unicorn")
     from exporter.frontend.resample_m4 import ResamplerM4
 
     m4 = ResamplerM4()
