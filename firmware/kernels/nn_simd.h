@@ -440,11 +440,7 @@ static inline void nn_mem_barrier(void)
     } while (0)
 #endif
 
-#endif /* NN_SIMD_H */
-
 /* ---- input quantize (nn_elementwise.c): SMLAWB / SMLAWT, acc + ((a * the bottom / top halfword of b) >> 16) ---- */
-#ifndef NN_SIMD_SMLAW
-#define NN_SIMD_SMLAW
 static inline int32_t nn_smlawb(int32_t a, uint32_t b, int32_t acc)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -462,11 +458,8 @@ static inline int32_t nn_smlawt(int32_t a, uint32_t b, int32_t acc)
     return (int32_t)((uint32_t)acc + (uint32_t)(int32_t)(((int64_t)a * (int16_t)(b >> 16)) >> 16));
 #endif
 }
-#endif
 
 /* ---- global average pool (nn_elementwise.c): SXTAH, acc + the bottom / top halfword of x, sign-extended ---- */
-#ifndef NN_SIMD_SXTAH
-#define NN_SIMD_SXTAH
 static inline int32_t nn_sxtah(uint32_t acc, uint32_t x)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
@@ -502,4 +495,5 @@ static inline int32_t nn_sxtah_ror16(uint32_t acc, uint32_t x)
     return (int32_t)(acc + (uint32_t)(int32_t)(int16_t)(x >> 16));
 #endif
 }
-#endif
+
+#endif /* NN_SIMD_H */
