@@ -194,13 +194,15 @@ def test_short_row_instance_hands_other_shapes_to_the_general_kernel(m4):
 
 
 @pytest.mark.parametrize("flags", [["-O0"], ["-Og"], ["-O1"], ["-Os"], ["-O3"], ["-O2", "-fno-omit-frame-pointer"]])
-def test_depthwise_builds_at_every_optimization_level(flags, tmp_path):
-    """The inline assembly's register and constant operands hold without optimization too (a debug
-    build of an exported library) and with a frame pointer (profiling builds)."""
+@pytest.mark.parametrize("source", ["nn_conv.c", "nn_depthwise.c", "nn_elementwise.c"])
+def test_kernels_build_at_every_optimization_level(source, flags, tmp_path):
+    """The inline assembly's register, constant and memory operands hold without optimization too (a
+    debug build of an exported library, -Og: no register-indexed LDRD) and with a frame pointer
+    (profiling builds)."""
     kernels = FIRMWARE_DIR / "kernels"
     cflags = [f for f in CFLAGS if not f.startswith("-O")] + flags
-    subprocess.run(["arm-none-eabi-gcc", *cflags, f"-I{kernels}", "-c", str(kernels / "nn_depthwise.c"),
-                    "-o", str(tmp_path / "dw.o")], check=True, timeout=300)  # fmt: skip
+    subprocess.run(["arm-none-eabi-gcc", *cflags, f"-I{kernels}", "-c", str(kernels / source),
+                    "-o", str(tmp_path / "k.o")], check=True, timeout=300)  # fmt: skip
 
 
 if __name__ == "__main__":  # instructions per MAC of each short-row instance on a 9-row case (all channels fast)

@@ -614,8 +614,11 @@ static inline int pw8_fits(const nn_conv_t *p)
     "ssat r4, #8, r4\n\t"                                                                                      \
     "strb r4, [lr], #1\n\t"
 
-static __attribute__((noinline)) void pw8_pixels(const int8_t *x, const int8_t *x_end, const pw8_rec_t *rec,
-                                                 int cout, int8_t *out, const int8_t *tab)
+/* Every core register but sp and pc is in use: r7 too, also where the build keeps a frame pointer
+ * (optimize("omit-frame-pointer") frees it in this function). */
+static __attribute__((noinline, optimize("omit-frame-pointer"))) void pw8_pixels(const int8_t *x, const int8_t *x_end,
+                                                                                 const pw8_rec_t *rec, int cout,
+                                                                                 int8_t *out, const int8_t *tab)
 {
     register const int8_t *r0 __asm__("r0") = x;
     register const pw8_rec_t *r6 __asm__("r6") = rec;

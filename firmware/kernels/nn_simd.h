@@ -91,11 +91,12 @@ static inline uint32_t nn_pack_hi(uint32_t a, uint32_t b)
 #endif
 }
 
-/* Two words from a 4-byte aligned address (one LDRD on the M4: GCC 12 does not merge the loads). */
+/* Two words from a 4-byte aligned address (one LDRD on the M4: GCC 12 does not merge the loads). The
+ * operand is offsettable ("o"): "m" lets GCC pick a register index at -Og, which LDRD does not take. */
 static inline void nn_load2(const uint32_t *p, uint32_t *lo, uint32_t *hi)
 {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-    __asm__("ldrd %0, %1, %2" : "=r"(*lo), "=r"(*hi) : "m"(*(const uint32_t(*)[2])p));
+    __asm__("ldrd %0, %1, %2" : "=r"(*lo), "=r"(*hi) : "o"(*(const uint32_t(*)[2])p));
 #else
     *lo = p[0];
     *hi = p[1];
