@@ -57,3 +57,19 @@ def test_the_committed_graph_is_what_the_default_configuration_gives(graph, tmp_
     assert calibration["bias_correction"] is True
     # both modes calibrated: 3 interior 160 ms windows of each 4 s clip beside its scene window
     assert calibration["timestamp_windows"] == defaults.CALIBRATION_CLIPS * defaults.CALIBRATION_TIMESTAMP_WINDOWS > 0
+
+
+def test_the_shipped_export_takes_its_prepared_forms():
+    """The default model's ops get what the speed figures (reports/bench.md) were measured with: every
+    planar depthwise op its channel records (nn_conv_t.prep), the stem its records, the adds of 16 or more
+    outputs per input frame (B1, B3, B5, B6) their table form."""
+    import re
+
+    net, data = (GENERATED / "network.c").read_text(), (GENERATED / "network_data.c").read_text()
+    planar = re.findall(r"&(op\d+_\w+), nn_dw[35]s[12]_(?:plain|lut)_row\}", net)
+    assert len(planar) == 6  # mn01's B1-B6
+    for cname in planar:
+        assert re.search(rf"const nn_conv_t {cname} = \{{[^;]*, {cname}_rec\}};", data), f"{cname}: no records"
+    assert re.search(r"nn_stem8_preps\[\] = \{\s*\{&op1_", data)
+    tabled = re.findall(r"const nn_add_t (op\d+_\w+) = \{[^;]*\1_tab \+ 128", data)
+    assert [re.sub(r"op\d+_", "", c) for c in tabled] == ["B1", "B3", "B5", "B6"]

@@ -69,11 +69,21 @@ def requant_out(acc, mult, shift, zp, lo=-128, hi=127) -> np.ndarray:
     return int8_math.clamp(int8_math.requantize(acc, mult, shift) + zp, lo, hi).astype(np.int8)
 
 
+def planar_records(case) -> np.ndarray:
+    """The export-time records of a depthwise case for its planar instance (kernel_variants.dw_records,
+    nn_conv_t.prep), empty where the exporter gives none."""
+    _, head, w, bias, mult, shift, _, _ = case
+    _, _, _, _, k, stride, _, zp_in, zp_out, _, _, _ = (int(v) for v in head)
+    rec = kernel_variants.dw_records(w, bias, mult, shift, zp_in, zp_out, k, stride)
+    return np.array(rec or [], np.uint32)
+
+
 def with_row_kernels(cases, expected):
     """Each conv case once per row kernel: the general one, the instance the exporter chooses for it
-    (exporter/codegen/kernel_variants.py), and an instance of another shape, which must hand the op to
-    the general kernel."""
+    (exporter/codegen/kernel_variants.py), with the records it prepares for it where it does (the planar
+    depthwise), and an instance of another shape, which must hand the op to the general kernel."""
     out_c, out_w = [], []
+    none = np.zeros(0, np.uint32)
     for case, want in zip(cases, expected):
         if case[0] not in ("conv2d", "depthwise_conv2d"):
             out_c.append(case)
@@ -86,8 +96,11 @@ def with_row_kernels(cases, expected):
             other = "nn_pw16_lut_row" if cin == 8 else "nn_pw8_plain_row"
         else:
             other = "nn_dw3s1_plain_row" if (k, stride) == (5, 2) else "nn_dw5s2_lut_row"
-        for variant in dict.fromkeys(["", chosen or "", other]):
-            out_c.append(case + [variant])
+        runs = [(variant, none) for variant in dict.fromkeys(["", chosen or "", other])]
+        if chosen and re.fullmatch(r"nn_dw[35]s[12]_(plain|lut)_row", chosen) and planar_records(case).size:
+            runs.append((chosen, planar_records(case)))
+        for variant, prep in runs:
+            out_c.append(case + [variant, prep])
             out_w.append(want)
     return out_c, out_w
 
@@ -339,6 +352,47 @@ def test_depthwise_conv2d_wide_rows(build_dir, tmp_path):
     check_all(build_dir, tmp_path, cases, wants)
 
 
+def test_planar_records(build_dir, tmp_path):
+    """The planar instances with the channel records the exporter prepares (kernel_variants.dw_records,
+    nn_conv_t.prep) on every kernel, stride and output stage, every zero point among the cases, padding rows
+    (t < k), channel counts of 4 to 16 and rows of odd width: the same bytes as without them. And the
+    records are what the kernel reads: one changed bias word changes its channel's outputs."""
+    rng = np.random.default_rng(37)
+    cases, wants = [], []
+    for t, f, c, k, stride in ((5, 64, 8, 3, 1), (2, 33, 4, 3, 1), (4, 65, 12, 3, 2), (1, 34, 16, 3, 2),
+                               (4, 16, 16, 5, 1), (3, 19, 8, 5, 1), (5, 32, 8, 5, 2), (2, 37, 4, 5, 2)) * 3:
+        case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=bool(rng.random() < 0.5),
+                               shifts=(-22, -1), act=1)
+        assert planar_records(case).size == c * (4 + k * (2 if k == 3 else 4))
+        cases.append(case)
+        wants.append(want)
+    check_all(build_dir, tmp_path, cases, wants)
+
+    case, want = cases[0], wants[0]
+    rec = planar_records(case)
+    rec[0] += 1 << 22  # channel 0's doubled bias
+    for cli in CLIS:
+        (got,) = run_cases(build_dir, cli, [case + ["nn_dw3s1_plain_row", rec]], tmp_path)
+        diff = np.frombuffer(got, np.int8).reshape(want.shape) != want
+        assert diff[..., 0].any() and not diff[..., 1:].any(), cli
+
+
+def test_planar_records_refused():
+    """dw_records gives no records where the kernel must take its per-row path: a channel count not a
+    multiple of 4, a channel outside the fast requantization (a left shift, more than 22 right shifts, a
+    negative multiplier)."""
+    rng = np.random.default_rng(38)
+    case, _ = conv_case(rng, True, 3, 16, 8, 8, 3, 1, with_lut=False, shifts=(-22, -1))
+    _, head, w, bias, mult, shift, _, _ = case
+    zp_in, zp_out = int(head[7]), int(head[8])
+    assert kernel_variants.dw_records(w, bias, mult, shift, zp_in, zp_out, 3, 1)
+    assert kernel_variants.dw_records(w[..., :6], bias[:6], mult[:6], shift[:6], zp_in, zp_out, 3, 1) is None
+    for c, m, sh in ((3, mult[3], 0), (5, mult[5], -23), (7, -1, -5)):
+        m2, s2 = mult.copy(), shift.copy()
+        m2[c], s2[c] = m, sh
+        assert kernel_variants.dw_records(w, bias, m2, s2, zp_in, zp_out, 3, 1) is None
+
+
 def test_saturation_both_ends(build_dir, tmp_path):
     """Large multipliers and positive shifts drive outputs into both clamps."""
     rng = np.random.default_rng(4)
@@ -570,7 +624,7 @@ int drv_conv(int row_index, int unused)
     nn_conv_t p = {(uint16_t)H[0], (uint16_t)H[1], (uint16_t)H[2], (uint16_t)H[3], (uint8_t)H[4], (uint8_t)H[5],
                    (uint8_t)H[6], (int16_t)H[7], (int16_t)H[8], (int16_t)H[9], (int16_t)H[10],
                    (const int8_t *)AT(12), (const int32_t *)(const void *)AT(13), (const int32_t *)(const void *)AT(14),
-                   (const int8_t *)AT(15), H[16] ? (const int8_t *)AT(16) : NULL};
+                   (const int8_t *)AT(15), H[16] ? (const int8_t *)AT(16) : NULL, NULL};
     const int t_in = H[11], t_out = nn_out_size(t_in, p.k, p.stride, p.pad);
     const size_t in_row = (size_t)p.f_in * p.cin, out_row = (size_t)p.f_out * p.cout;
     for (int to = 0; to < t_out; ++to) {
@@ -795,7 +849,7 @@ void drv_conv(void)
     const int32_t *v = drv_head;
     nn_conv_t p = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint16_t)v[3], (uint8_t)v[4], (uint8_t)v[5],
                    (uint8_t)v[6], (int16_t)v[7], (int16_t)v[8], (int16_t)v[9], (int16_t)v[10], drv_w, drv_bias,
-                   drv_mult, drv_shift, v[12] ? drv_lut : NULL};
+                   drv_mult, drv_shift, v[12] ? drv_lut : NULL, NULL};
     const int t_out = nn_out_size(v[11], p.k, p.stride, p.pad);
     for (int to = 0; to < t_out; ++to) {
         const int8_t *rows[NN_MAX_K];

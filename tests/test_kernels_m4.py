@@ -30,8 +30,9 @@ DRIVER = rf"""
 #include <string.h>
 int8_t drv_w[{MAX_W}], drv_shift[{MAX_C}], drv_lut[256], drv_x[{MAX_X}], drv_out[{MAX_X + GUARD}];
 int32_t drv_bias[{MAX_C}], drv_mult[{MAX_C}];
-/* c, f_in, f_out, k, stride, pad, zp_in, zp_out, t_in, t_out, act_min, act_max, has_lut */
-int32_t drv_head[13];
+uint32_t drv_prep[{MAX_C * 24}]; /* the channel records of nn_conv_t.prep (kernel_variants.dw_records) */
+/* c, f_in, f_out, k, stride, pad, zp_in, zp_out, t_in, t_out, act_min, act_max, has_lut, has_prep */
+int32_t drv_head[14];
 char drv_name[64]; /* the row kernel: an instance, or "" for the general one */
 #define DRV_ENTRY(name) {{#name, name}},
 static const struct {{ const char *name; nn_row_fn fn; }} drv_fns[] = {{NN_CONV_VARIANTS(DRV_ENTRY)}};
@@ -44,7 +45,8 @@ int drv_run(void)
     if (drv_name[0] && fn == nn_depthwise_conv2d_row) return 1;
     const nn_conv_t p = {{(uint16_t)h[0], (uint16_t)h[0], (uint16_t)h[1], (uint16_t)h[2], (uint8_t)h[3],
                          (uint8_t)h[4], (uint8_t)h[5], (int16_t)h[6], (int16_t)h[7], (int16_t)h[10],
-                         (int16_t)h[11], drv_w, drv_bias, drv_mult, drv_shift, h[12] ? drv_lut : NULL}};
+                         (int16_t)h[11], drv_w, drv_bias, drv_mult, drv_shift, h[12] ? drv_lut : NULL,
+                         h[13] ? drv_prep : NULL}};
     const size_t in_row = (size_t)h[1] * h[0], out_row = (size_t)h[2] * h[0];
     for (int to = 0; to < h[9]; ++to) {{
         const int8_t *rows[NN_MAX_K];
@@ -68,12 +70,16 @@ def m4():
 
 
 def run_m4(m4, variant: str | None, c, f, f_out, k, stride, zp_in, zp_out, t, t_out, w, bias, mult, shift, lut, x,
-           pad=None, act_min=-128, act_max=127) -> tuple[bytes, int]:
-    """The output rows of one op through ``variant`` (None: the general kernel), and its instructions."""
+           pad=None, act_min=-128, act_max=127, prep=None) -> tuple[bytes, int]:
+    """The output rows of one op through ``variant`` (None: the general kernel), with the records ``prep``
+    (nn_conv_t.prep; None: none), and its instructions."""
     n = t_out * f_out * c
     assert x.size <= MAX_X and n <= MAX_X and w.size <= MAX_W and c <= MAX_C
     pad = k // 2 if pad is None else pad
-    head = [c, f, f_out, k, stride, pad, zp_in, zp_out, t, t_out, act_min, act_max, int(lut.size > 0)]
+    head = [c, f, f_out, k, stride, pad, zp_in, zp_out, t, t_out, act_min, act_max, int(lut.size > 0),
+            int(prep is not None)]
+    if prep is not None:
+        m4.write("drv_prep", np.asarray(prep, "<u4").tobytes())
     m4.write("drv_head", np.array(head, "<i4").tobytes())
     m4.write("drv_name", (variant or "").encode().ljust(64, b"\0"))
     for sym, a in (("drv_w", w), ("drv_bias", bias), ("drv_mult", mult), ("drv_shift", shift), ("drv_lut", lut),
@@ -87,14 +93,15 @@ def run_m4(m4, variant: str | None, c, f, f_out, k, stride, zp_in, zp_out, t, t_
     return out[:n], m4.instructions
 
 
-def run_case(m4, variant: str | None, case) -> bytes:
-    """A depthwise case of tests/test_kernels.py (conv_case) through ``variant``."""
+def run_case(m4, variant: str | None, case, prep=None, count: bool = False):
+    """A depthwise case of tests/test_kernels.py (conv_case) through ``variant`` (with the records ``prep``):
+    its output bytes (and instructions, if ``count``)."""
     _, head, w, bias, mult, shift, lut, x = case
     cin, cout, f_in, f_out, k, stride, pad, zp_in, zp_out, act_min, act_max, t = (int(v) for v in head)
     t_out = (t + 2 * pad - k) // stride + 1
-    got, _ = run_m4(m4, variant, cout, f_in, f_out, k, stride, zp_in, zp_out, t, t_out, w, bias, mult, shift, lut,
-                    x, pad, act_min, act_max)
-    return got
+    got, n = run_m4(m4, variant, cout, f_in, f_out, k, stride, zp_in, zp_out, t, t_out, w, bias, mult, shift, lut,
+                    x, pad, act_min, act_max, prep)
+    return (got, n) if count else got
 
 
 def test_planar_instances_on_m4(m4):
@@ -141,6 +148,28 @@ def test_planar_fill_row_ends_on_m4(m4):
             got = run_case(m4, kernel, case)
             assert got == want.tobytes(), f"{kernel} on {(t, f, c, k, stride)}: " \
                 f"{np.sum(np.frombuffer(got, np.int8) != want.ravel())} bytes differ"
+
+
+def test_planar_records_on_m4(m4):
+    """The planar instances' Thumb-2 paths with the channel records prepared at export time
+    (kernel_variants.dw_records, nn_conv_t.prep), mn01's B1-B6 shapes and others: the same bytes as without
+    them, in fewer instructions (the per-row set-up is skipped)."""
+    rng = np.random.default_rng(47)
+    for t, f, c, k, stride in ((3, 64, 8, 3, 1), (3, 32, 8, 3, 1), (2, 21, 12, 3, 1), (3, 64, 8, 3, 2),
+                               (2, 35, 4, 3, 2), (3, 16, 16, 5, 1), (2, 19, 8, 5, 1), (3, 32, 8, 5, 2),
+                               (2, 33, 12, 5, 2)):
+        for lut in (False, True):
+            case, want = conv_case(rng, True, t, f, c, c, k, stride, with_lut=lut, shifts=(-22, -1), act=1)
+            _, _, w, bias, mult, shift, _, _ = case
+            prep = kernel_variants.dw_records(w, bias, mult, shift, int(case[1][7]), int(case[1][8]), k, stride)
+            assert prep is not None
+            kernel = f"nn_dw{k}s{stride}_{'lut' if lut else 'plain'}_row"
+            count = {}
+            for with_prep in (False, True):
+                got, count[with_prep] = run_case(m4, kernel, case, prep if with_prep else None, count=True)
+                assert got == want.tobytes(), f"{kernel} on {(t, f, c, k, stride)}, records {with_prep}: " \
+                    f"{np.sum(np.frombuffer(got, np.int8) != want.ravel())} bytes differ"
+            assert count[True] < count[False], (kernel, count)
 
 
 def short_case(rng, k, stride, f, c, t, slow: float, zp_in=None):

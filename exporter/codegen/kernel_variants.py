@@ -9,7 +9,8 @@ generated scheduler calls the one chosen here, so that the firmware links only t
 network uses. Each instance hands an op of another shape to the general kernel, so a choice made
 here can cost speed, never correctness; tests/test_kernels.py runs every case through both.
 The stride-2 stem with eight output channels also gets its channel records and output table prepared
-here (stem8_records; network_data.c lists them, nn_conv.c finds them by op).
+here (stem8_records; network_data.c lists them, nn_conv.c finds them by op), and so do the planar
+depthwise instances (dw_records: their channel records, nn_conv_t.prep).
 """
 
 from __future__ import annotations
@@ -104,8 +105,45 @@ def stem8_records(weights, bias, mult, shift, zp_in: int, zp_out: int, table=Non
     return {"recs": recs, "ext": [int(v) for v in ext], "lo": lo}
 
 
+def dw_records(weights, bias, mult, shift, zp_in: int, zp_out: int, k: int, stride: int) -> list[int] | None:
+    """The export-time channel records of a planar depthwise op (nn_depthwise.c, dw_chan_t; nn_conv_t.prep):
+    per channel the doubled bias with zp_in's share folded in, the fast requantization (mult, c, rsh) and
+    per kernel row the doubled weights as int16 pairs in dw_pass's order, as uint32 words; or None where
+    the kernel prepares them per row: a channel count not a multiple of 4, a channel outside the fast
+    requantization (a multiplier < 0, a shift outside [-22, -1]), a bias term outside int32.
+
+    Row words: stride 1: 3 x 3 (w0, w1), (w1, w2); 5 x 5 (w0, w1), (w2, w3), (w1, w2), (w3, w4);
+    stride 2: 3 x 3 (w0, w1), (w2, 0); 5 x 5 (w0, w1), (w2, w3), (w4, 0), 0 (first tap in the low half)."""
+    w = np.asarray(weights, np.int64).reshape(k, k, -1)  # [kt][kf][c]
+    ch = w.shape[2]
+    if ch % 4 or (k, stride) not in DEPTHWISE:
+        return None
+
+    def pair(lo: int, hi: int) -> int:
+        return ((2 * lo) & 0xFFFF) | (((2 * hi) & 0xFFFF) << 16)
+
+    words = []
+    for c in range(ch):
+        m, s = int(mult[c]), int(shift[c])
+        bias2 = 2 * int(bias[c]) - 2 * zp_in * int(w[:, :, c].sum())
+        if m < 0 or not -22 <= s <= -1 or not -2 ** 31 <= bias2 < 2 ** 31:
+            return None
+        rsh = -s
+        words += [bias2, m, (2 * zp_out + 1) << (rsh - 1), rsh]
+        for kt in range(k):
+            t = [int(v) for v in w[kt, :, c]]
+            if stride == 1:
+                row = [pair(t[0], t[1]), pair(t[1], t[2])] if k == 3 else \
+                    [pair(t[0], t[1]), pair(t[2], t[3]), pair(t[1], t[2]), pair(t[3], t[4])]
+            else:
+                row = [pair(t[0], t[1]), pair(t[2], 0)] if k == 3 else \
+                    [pair(t[0], t[1]), pair(t[2], t[3]), pair(t[4], 0), 0]
+            words += row
+    return [v & 0xFFFFFFFF for v in words]
+
+
 ADD_TAB_SHIFT = 22  # N of nn_add's table form (nn_kernels.h, NN_ADD_TAB_SHIFT): a constant in its SSAT
-ADD_TAB_MIN_PER_FRAME = 64  # output elements per input frame from which an add gets its table (1 KB)
+ADD_TAB_MIN_PER_FRAME = 16  # output elements per input frame from which an add gets its table (1 KB; mn01: B1, B3, B5, B6)
 
 
 def add_table(zp_a: int, zp_b: int, zp_out: int, left_shift: int, mult, shift) -> dict | None:

@@ -112,6 +112,12 @@ def _c_array(values, per_line: int = 16) -> str:
     return "\n    " + ",\n    ".join(lines) + "\n" if vals else " 0 "
 
 
+def _c_hex_array(values, per_line: int = 8) -> str:
+    vals = [f"0x{int(v) & 0xFFFFFFFF:08x}u" for v in values]
+    lines = [", ".join(vals[i : i + per_line]) for i in range(0, len(vals), per_line)]
+    return "\n    " + ",\n    ".join(lines) + "\n"
+
+
 def _time_divisors(graph: Graph) -> dict[str, int]:
     """Time size of each tensor = ceil(T / divisor); 0 for pooled tensors."""
     g_in = graph.meta["input"]["tensor"]
@@ -265,7 +271,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
     for i, op in enumerate(graph.ops):
         rec = _op_params(graph, i, op)
         if op["op"] in ("conv2d", "depthwise_conv2d"):  # MACs(T) = row * ceil(T / div) + fixed
-            rec.update(macs_row=macs_1[i], macs_div=out_divs[op["output"]], macs_fixed=0)
+            rec.update(macs_row=macs_1[i], macs_div=out_divs[op["output"]], macs_fixed=0, dw_rec=None)
         else:
             rec.update(macs_row=0, macs_div=1, macs_fixed=macs_1[i])
         if op["op"] == "add":  # the large adds: the table form (nn_add_t.tab), chosen by size per input frame
@@ -287,6 +293,11 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
                                                  op["zp_out"], table)
             if prep:
                 stem8.append({"cname": op["cname"], **prep})
+    for st in steps:  # the planar depthwise instances' channel records (nn_conv_t.prep)
+        if re.fullmatch(r"nn_dw[35]s[12]_(plain|lut)_row", st.get("row_fn", "")):
+            op = ops[st["index"]]
+            op["dw_rec"] = kernel_variants.dw_records(op["weights"], op["bias"], op["mult"], op["shift"],
+                                                      op["zp_in"], op["zp_out"], op["k"], op["stride"])
     taps = [{"name": tp["name"], "offset": tp["offset"], "channels": tp["channels"], "scale": repr(float(tp["scale"])),
              "zero_point": int(tp["zero_point"]), "tensor": index[tp["tensor"]]} for tp in graph.taps]
     ctx = {
@@ -302,6 +313,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["c_array"] = _c_array
+    env.filters["c_hex_array"] = _c_hex_array
     env.filters["hex"] = lambda v: f"0x{int(v):08x}u"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -354,6 +366,7 @@ def render_heads(graph: Graph, out_dir: str | Path) -> bool:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["c_array"] = _c_array
+    env.filters["c_hex_array"] = _c_hex_array
     out_dir = Path(out_dir)
     for name in ("heads.h", "heads.c"):
         (out_dir / name).write_text(env.get_template(name + ".j2").render(**ctx))

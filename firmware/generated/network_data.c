@@ -510,7 +510,7 @@ static const int8_t op1_in_conv_pre_shift[] = {
 };
 const nn_conv_t op1_in_conv_pre = {1, 8, 128, 64, 3, 2, 1,
     -40, -16, -128, 127,
-    op1_in_conv_pre_w, op1_in_conv_pre_bias, op1_in_conv_pre_mult, op1_in_conv_pre_shift, net_lut_in_conv_table};
+    op1_in_conv_pre_w, op1_in_conv_pre_bias, op1_in_conv_pre_mult, op1_in_conv_pre_shift, net_lut_in_conv_table, NULL};
 /* 3: depthwise_conv2d B1.dw */
 static const int8_t op3_B1_dw_w[] = {
     57, -51, -15, -6, -19, 38, -29, 25, -16, -88, -21, -12, -127, -24, -11, -127,
@@ -528,9 +528,22 @@ static const int32_t op3_B1_dw_mult[] = {
 static const int8_t op3_B1_dw_shift[] = {
     -5, -7, -7, -7, -7, -6, -6, -6
 };
+/* its channel records (nn_kernels.h, nn_conv_t.prep; exporter/codegen/kernel_variants.py, dw_records) */
+static const uint32_t op3_B1_dw_rec[] = {
+    0xffffe986u, 0x73ba8e6cu, 0xfffff010u, 0x00000005u, 0xffe00072u, 0xff02ffe0u, 0xffe2003cu, 0x009cffe2u,
+    0x0016ff9cu, 0x000c0016u, 0xffff0e76u, 0x4965df84u, 0xffffc040u, 0x00000007u, 0xff50ff9au, 0xff60ff50u,
+    0xff3e0014u, 0x00feff3eu, 0xff780022u, 0xff7cff78u, 0x00010fd0u, 0x6ed8ae97u, 0xffffc040u, 0x00000007u,
+    0xffd6ffe2u, 0x003effd6u, 0x005affceu, 0x0028005au, 0x00ac00feu, 0x008200acu, 0xffff8a16u, 0x79921221u,
+    0xffffc040u, 0x00000007u, 0xffe8fff4u, 0xff8effe8u, 0xfffcff8cu, 0x00aefffcu, 0xffe2ff02u, 0x0062ffe2u,
+    0xffff5518u, 0x61590c2cu, 0xffffc040u, 0x00000007u, 0xff02ffdau, 0x0020ff02u, 0xff9a0008u, 0x0048ff9au,
+    0xff700016u, 0xfff4ff70u, 0x0000c1b0u, 0x4802e192u, 0xffffe020u, 0x00000006u, 0xffd0004cu, 0x00feffd0u,
+    0x00640000u, 0x009c0064u, 0xffbcff78u, 0x0074ffbcu, 0x000002a6u, 0x6eca058bu, 0xffffe020u, 0x00000006u,
+    0xffeaffc6u, 0x00feffeau, 0xfffeff40u, 0xffe2fffeu, 0x0036ff7cu, 0x00800036u, 0xffff93a6u, 0x449da5fau,
+    0xffffe020u, 0x00000006u, 0xff020032u, 0x0000ff02u, 0xffb20088u, 0xff80ffb2u, 0xffeefff8u, 0x0020ffeeu
+};
 const nn_conv_t op3_B1_dw = {8, 8, 64, 64, 3, 1, 1,
     -113, -128, -128, 127,
-    op3_B1_dw_w, op3_B1_dw_bias, op3_B1_dw_mult, op3_B1_dw_shift, NULL};
+    op3_B1_dw_w, op3_B1_dw_bias, op3_B1_dw_mult, op3_B1_dw_shift, NULL, op3_B1_dw_rec};
 /* 4: conv2d B1.project */
 static const int8_t op4_B1_project_w[] = {
     -80, 3, -20, -127, 8, 96, -8, 86, -22, 48, -16, 127, 102, 94, 93, 97,
@@ -549,7 +562,7 @@ static const int8_t op4_B1_project_shift[] = {
 };
 const nn_conv_t op4_B1_project = {8, 8, 64, 64, 1, 1, 0,
     -128, -2, -128, 127,
-    op4_B1_project_w, op4_B1_project_bias, op4_B1_project_mult, op4_B1_project_shift, NULL};
+    op4_B1_project_w, op4_B1_project_bias, op4_B1_project_mult, op4_B1_project_shift, NULL, NULL};
 /* 5: add B1, its table form (nn_kernels.h, nn_add_t.tab): b = -128 .. 127 */
 static const int32_t op5_B1_tab[256] = {
     -71755381, -70585992, -69409446, -68244569, -67069346, -65916138, -64740914, -63576037,
@@ -605,9 +618,22 @@ static const int32_t op6_B2_dw_mult[] = {
 static const int8_t op6_B2_dw_shift[] = {
     -6, -5, -6, -5, -6, -6, -5, -6
 };
+/* its channel records (nn_kernels.h, nn_conv_t.prep; exporter/codegen/kernel_variants.py, dw_records) */
+static const uint32_t op6_B2_dw_rec[] = {
+    0x00000fe0u, 0x66984216u, 0xffffe020u, 0x00000006u, 0x006eff38u, 0x00000072u, 0xff7c000cu, 0x000000a6u,
+    0x00fe0026u, 0x0000ffecu, 0xffffe22cu, 0x4588ae0du, 0xfffff010u, 0x00000005u, 0xff020054u, 0x0000006eu,
+    0xff4cffe4u, 0x0000ff78u, 0xfffeff92u, 0x0000ff8au, 0xffffdc7eu, 0x47815205u, 0xffffe020u, 0x00000006u,
+    0x003aff6cu, 0x000000d2u, 0xffc6ff36u, 0x0000ff02u, 0xff52001eu, 0x0000ff90u, 0xfffff69eu, 0x473ea936u,
+    0xfffff010u, 0x00000005u, 0xff02ff18u, 0x000000a8u, 0xfff20066u, 0x0000ff7cu, 0x000e00d0u, 0x0000ff96u,
+    0x0000157au, 0x79c680f3u, 0xffffe020u, 0x00000006u, 0x009a0092u, 0x000000a4u, 0xff44ffdeu, 0x00000010u,
+    0x00fe000cu, 0x0000ffdau, 0x00002c68u, 0x64573cc7u, 0xffffe020u, 0x00000006u, 0x00fe009au, 0x00000032u,
+    0x009a00ceu, 0x00000078u, 0xffd4ff8cu, 0x0000002eu, 0x00000382u, 0x4d24f304u, 0xfffff010u, 0x00000005u,
+    0xffbeff8au, 0x0000ffb8u, 0x00040042u, 0x0000ff88u, 0x005000feu, 0x00000050u, 0x00000610u, 0x64e1a99du,
+    0xffffe020u, 0x00000006u, 0x00620070u, 0x00000008u, 0x0072fff8u, 0x0000ff02u, 0x003200aeu, 0x0000ff82u
+};
 const nn_conv_t op6_B2_dw = {8, 8, 64, 32, 3, 2, 1,
     -15, -128, -128, 127,
-    op6_B2_dw_w, op6_B2_dw_bias, op6_B2_dw_mult, op6_B2_dw_shift, NULL};
+    op6_B2_dw_w, op6_B2_dw_bias, op6_B2_dw_mult, op6_B2_dw_shift, NULL, op6_B2_dw_rec};
 /* 7: conv2d B2 */
 static const int8_t op7_B2_w[] = {
     1, 60, 81, 77, 87, -113, -92, 127, -11, -8, 93, -82, 56, 127, -46, -25,
@@ -626,7 +652,7 @@ static const int8_t op7_B2_shift[] = {
 };
 const nn_conv_t op7_B2 = {8, 8, 32, 32, 1, 1, 0,
     -128, 12, -128, 127,
-    op7_B2_w, op7_B2_bias, op7_B2_mult, op7_B2_shift, NULL};
+    op7_B2_w, op7_B2_bias, op7_B2_mult, op7_B2_shift, NULL, NULL};
 /* 8: depthwise_conv2d B3.dw */
 static const int8_t op8_B3_dw_w[] = {
     112, -90, -104, 28, -65, 58, 68, -8, -1, 64, -36, -45, 63, 84, 19, 127,
@@ -644,9 +670,22 @@ static const int32_t op8_B3_dw_mult[] = {
 static const int8_t op8_B3_dw_shift[] = {
     -8, -7, -7, -7, -7, -7, -8, -7
 };
+/* its channel records (nn_kernels.h, nn_conv_t.prep; exporter/codegen/kernel_variants.py, dw_records) */
+static const uint32_t op8_B3_dw_rec[] = {
+    0x00001298u, 0x7a57e266u, 0xffff8080u, 0x00000008u, 0xfffe00e0u, 0xffa0fffeu, 0x003aff8cu, 0xff5c003au,
+    0xff5a0056u, 0xff02ff5au, 0x000012deu, 0x49ba7d87u, 0xffffc040u, 0x00000007u, 0x0080ff4cu, 0x00740080u,
+    0xff12ff02u, 0x0058ff12u, 0xff460096u, 0xffd8ff46u, 0x000035dau, 0x44f6b7e5u, 0xffffc040u, 0x00000007u,
+    0xffb8ff30u, 0xfffaffb8u, 0xffaeffbau, 0xff9cffaeu, 0x001aff02u, 0xff58001au, 0x00000768u, 0x5b74a63bu,
+    0xffffc040u, 0x00000007u, 0xffa60038u, 0xff9cffa6u, 0xfff60096u, 0xff2cfff6u, 0x00feffe6u, 0xff7000feu,
+    0x000009d4u, 0x6213a33au, 0xffffc040u, 0x00000007u, 0x007eff7eu, 0x00a2007eu, 0xffa8ffe8u, 0x0068ffa8u,
+    0x0078ff02u, 0xff300078u, 0xffffe6e0u, 0x5d8d8201u, 0xffffc040u, 0x00000007u, 0x00a80074u, 0xfffa00a8u,
+    0x000c0008u, 0x00fe000cu, 0x000efff6u, 0xfff8000eu, 0xffffde20u, 0x74c14526u, 0xffff8080u, 0x00000008u,
+    0x00260088u, 0xff6e0026u, 0x0088ffc4u, 0x00060088u, 0x00fe0088u, 0x00bc00feu, 0xfffff306u, 0x790f743du,
+    0xffffc040u, 0x00000007u, 0x00fefff0u, 0xff1e00feu, 0xff380074u, 0x00b0ff38u, 0xff6e00b0u, 0x0064ff6eu
+};
 const nn_conv_t op8_B3_dw = {8, 8, 32, 32, 3, 1, 1,
     12, -128, -128, 127,
-    op8_B3_dw_w, op8_B3_dw_bias, op8_B3_dw_mult, op8_B3_dw_shift, NULL};
+    op8_B3_dw_w, op8_B3_dw_bias, op8_B3_dw_mult, op8_B3_dw_shift, NULL, op8_B3_dw_rec};
 /* 9: conv2d B3.project */
 static const int8_t op9_B3_project_w[] = {
     -22, 8, -40, -19, -26, 8, -127, -53, 30, -23, -9, -48, 127, -11, 124, 64,
@@ -665,7 +704,7 @@ static const int8_t op9_B3_project_shift[] = {
 };
 const nn_conv_t op9_B3_project = {8, 8, 32, 32, 1, 1, 0,
     -128, 56, -128, 127,
-    op9_B3_project_w, op9_B3_project_bias, op9_B3_project_mult, op9_B3_project_shift, NULL};
+    op9_B3_project_w, op9_B3_project_bias, op9_B3_project_mult, op9_B3_project_shift, NULL, NULL};
 /* 10: add B3, its table form (nn_kernels.h, nn_add_t.tab): b = -128 .. 127 */
 static const int32_t op10_B3_tab[256] = {
     -306432561, -304645789, -302852269, -301037865, -299244345, -297457573, -295653611, -293849649,
@@ -729,9 +768,36 @@ static const int32_t op11_B4_dw_mult[] = {
 static const int8_t op11_B4_dw_shift[] = {
     -8, -7, -7, -7, -7, -7, -7, -7
 };
+/* its channel records (nn_kernels.h, nn_conv_t.prep; exporter/codegen/kernel_variants.py, dw_records) */
+static const uint32_t op11_B4_dw_rec[] = {
+    0xffff724eu, 0x751f425du, 0xffff8080u, 0x00000008u, 0x006a00b0u, 0xff38fff2u, 0x0000000au, 0x00000000u,
+    0x003e00feu, 0x00c6fff2u, 0x0000ff2eu, 0x00000000u, 0x00d6ff88u, 0x0006ffeau, 0x0000ff44u, 0x00000000u,
+    0xffd20028u, 0x00420084u, 0x0000004eu, 0x00000000u, 0xffce00d2u, 0xff4c00dcu, 0x0000009eu, 0x00000000u,
+    0x00009d4au, 0x4771b15au, 0xffffc040u, 0x00000007u, 0x0002ff68u, 0xfffa006eu, 0x00000020u, 0x00000000u,
+    0xff0effe4u, 0x0030006cu, 0x00000022u, 0x00000000u, 0xff6cff5eu, 0x00560014u, 0x00000022u, 0x00000000u,
+    0xffeeffd4u, 0x00d0ff2eu, 0x0000ffc2u, 0x00000000u, 0xffaaffa2u, 0xff02ffcau, 0x0000ffe6u, 0x00000000u,
+    0x0000edacu, 0x524d2848u, 0xffffc040u, 0x00000007u, 0x000affe8u, 0xff1cffdeu, 0x0000ff3au, 0x00000000u,
+    0xff5c0090u, 0xffc6ffe8u, 0x0000ff52u, 0x00000000u, 0x002eff02u, 0xff84ffeau, 0x0000ff72u, 0x00000000u,
+    0xffc6000cu, 0x0000ffeeu, 0x0000ff94u, 0x00000000u, 0x0014007au, 0xffbc000cu, 0x0000fff4u, 0x00000000u,
+    0x00004566u, 0x671a28ecu, 0xffffc040u, 0x00000007u, 0x0000006au, 0x005afff8u, 0x0000ff9cu, 0x00000000u,
+    0xfffe00a0u, 0x0004ffe2u, 0x0000ff82u, 0x00000000u, 0xffeeffa8u, 0x00640024u, 0x0000ff9au, 0x00000000u,
+    0xff02ffd4u, 0x0086fff4u, 0x0000ffc8u, 0x00000000u, 0xffb2fffcu, 0xffe0ffccu, 0x0000ffd2u, 0x00000000u,
+    0xffffc5f8u, 0x7d15c50eu, 0xffffc040u, 0x00000007u, 0x004000c4u, 0x003effe8u, 0x0000ff1eu, 0x00000000u,
+    0x003000d0u, 0x006eff32u, 0x0000001cu, 0x00000000u, 0x00feff88u, 0xffb40050u, 0x0000fff8u, 0x00000000u,
+    0xff60ffb8u, 0x00060090u, 0x00000054u, 0x00000000u, 0x0032ffceu, 0xff20002cu, 0x0000007eu, 0x00000000u,
+    0x0000b56au, 0x64fa83e2u, 0xffffc040u, 0x00000007u, 0x0022ff5eu, 0xffac002au, 0x0000002au, 0x00000000u,
+    0xfff0ff9au, 0xffd4ffc0u, 0x0000ffcau, 0x00000000u, 0xfff8ff02u, 0xffd2ffd2u, 0x0000004cu, 0x00000000u,
+    0xffeeff7au, 0xffdc0020u, 0x0000ffdeu, 0x00000000u, 0xffbeffc6u, 0xfffa0006u, 0x00000000u, 0x00000000u,
+    0x0000aa1cu, 0x421678bfu, 0xffffc040u, 0x00000007u, 0x000e0030u, 0xffaeffc6u, 0x0000ff60u, 0x00000000u,
+    0xff7a0014u, 0x0014ffd8u, 0x0000ffdeu, 0x00000000u, 0xffe60012u, 0xff02ffd0u, 0x0000ffa8u, 0x00000000u,
+    0x001afff4u, 0xff9aff4eu, 0x0000ffacu, 0x00000000u, 0x00920016u, 0x002eff96u, 0x00000044u, 0x00000000u,
+    0xffff6e7eu, 0x5640db0bu, 0xffffc040u, 0x00000007u, 0x00a80068u, 0xff7effe8u, 0x0000001eu, 0x00000000u,
+    0x002c0056u, 0x00b80002u, 0x00000006u, 0x00000000u, 0x00bc0066u, 0xff5affd0u, 0x0000004au, 0x00000000u,
+    0x00feffe0u, 0xffb80066u, 0x0000ff8eu, 0x00000000u, 0x0008ff12u, 0x008e00d4u, 0x0000ffd4u, 0x00000000u
+};
 const nn_conv_t op11_B4_dw = {8, 8, 32, 16, 5, 2, 2,
     44, -128, -128, 127,
-    op11_B4_dw_w, op11_B4_dw_bias, op11_B4_dw_mult, op11_B4_dw_shift, NULL};
+    op11_B4_dw_w, op11_B4_dw_bias, op11_B4_dw_mult, op11_B4_dw_shift, NULL, op11_B4_dw_rec};
 /* 13: fully_connected B4.se.fc1 */
 static const int8_t op13_B4_se_fc1_w[] = {
     -113, 52, -70, -59, -99, -127, 22, -84, -16, 37, -113, -74, -39, 42, 12, -127,
@@ -787,7 +853,7 @@ static const int8_t op17_B4_shift[] = {
 };
 const nn_conv_t op17_B4 = {8, 8, 16, 16, 1, 1, 0,
     -128, -17, -128, 127,
-    op17_B4_w, op17_B4_bias, op17_B4_mult, op17_B4_shift, NULL};
+    op17_B4_w, op17_B4_bias, op17_B4_mult, op17_B4_shift, NULL, NULL};
 /* 18: conv2d B5.expand */
 static const int8_t op18_B5_expand_w[] = {
     26, -24, 14, 14, 65, -43, -127, 55, -10, 18, 65, -35, 26, 127, 21, -46,
@@ -812,7 +878,7 @@ static const int8_t op18_B5_expand_shift[] = {
 };
 const nn_conv_t op18_B5_expand = {8, 16, 16, 16, 1, 1, 0,
     -17, -128, -128, 127,
-    op18_B5_expand_w, op18_B5_expand_bias, op18_B5_expand_mult, op18_B5_expand_shift, NULL};
+    op18_B5_expand_w, op18_B5_expand_bias, op18_B5_expand_mult, op18_B5_expand_shift, NULL, NULL};
 /* 19: depthwise_conv2d B5.dw */
 static const int8_t op19_B5_dw_w[] = {
     -47, -4, -25, -34, 22, -127, -5, -96, 38, -20, -52, 30, 27, -46, -10, 0,
@@ -852,9 +918,60 @@ static const int32_t op19_B5_dw_mult[] = {
 static const int8_t op19_B5_dw_shift[] = {
     -7, -7, -7, -7, -8, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7, -7
 };
+/* its channel records (nn_kernels.h, nn_conv_t.prep; exporter/codegen/kernel_variants.py, dw_records) */
+static const uint32_t op19_B5_dw_rec[] = {
+    0x0001b92au, 0x41de8e45u, 0xffffc040u, 0x00000007u, 0x00e0ffa2u, 0x000cff7au, 0xff7a00e0u, 0x0008000cu,
+    0xff90fffcu, 0x00820012u, 0x0012ff90u, 0x00da0082u, 0xfffaffeau, 0x0096ffb4u, 0xffb4fffau, 0x00100096u,
+    0x0052001cu, 0x00feffe8u, 0xffe80052u, 0xfffc00feu, 0xfff6ffc0u, 0x00c00066u, 0x0066fff6u, 0x001e00c0u,
+    0x000123e8u, 0x752ae99du, 0xffffc040u, 0x00000007u, 0x0024fff8u, 0x002cff8eu, 0xff8e0024u, 0xff9c002cu,
+    0x0018fffcu, 0x004c008au, 0x008a0018u, 0x0046004cu, 0x008affe2u, 0x006200feu, 0x00fe008au, 0x006a0062u,
+    0x0004ffd6u, 0x0010000au, 0x000a0004u, 0x00360010u, 0x0012ffd8u, 0x0008ff9cu, 0xff9c0012u, 0xffd20008u,
+    0x00004810u, 0x6951f2b0u, 0xffffc040u, 0x00000007u, 0xff72ffceu, 0xfffaffa0u, 0xffa0ff72u, 0x002cfffau,
+    0x0084ffe6u, 0xffd4ff7eu, 0xff7e0084u, 0x0002ffd4u, 0xffd6ffd4u, 0x0056fff2u, 0xfff2ffd6u, 0x00760056u,
+    0x0018ffc0u, 0xffcc00deu, 0x00de0018u, 0x0052ffccu, 0xff8a002cu, 0x007e00feu, 0x00feff8au, 0xff62007eu,
+    0x000197d2u, 0x700510bbu, 0xffffc040u, 0x00000007u, 0xffbaffbcu, 0x008a002cu, 0x002cffbau, 0xffd2008au,
+    0x006afffcu, 0x002c003au, 0x003a006au, 0xff9a002cu, 0xfff6fff4u, 0x0038000cu, 0x000cfff6u, 0x002a0038u,
+    0x0032ff66u, 0x00fe0048u, 0x00480032u, 0x006e00feu, 0x0064ffcau, 0x00f2fffau, 0xfffa0064u, 0x002e00f2u,
+    0xfffce492u, 0x5bc2b385u, 0xffff8080u, 0x00000008u, 0xffb2002cu, 0xff240046u, 0x0046ffb2u, 0xff02ff24u,
+    0xffe6ffc2u, 0xff56005eu, 0x005effe6u, 0xff52ff56u, 0xffdeffacu, 0xff020008u, 0x0008ffdeu, 0x005eff02u,
+    0xff2eff50u, 0xfff6fff4u, 0xfff4ff2eu, 0x0074fff6u, 0xff74ffc4u, 0xffca0070u, 0x0070ff74u, 0xff54ffcau,
+    0xfffeb770u, 0x4e7b7123u, 0xffffc040u, 0x00000007u, 0xff68ff02u, 0xfff6ff7cu, 0xff7cff68u, 0xff4efff6u,
+    0xfffe0040u, 0xff82ff94u, 0xff94fffeu, 0xffc0ff82u, 0x0044ff92u, 0xffca00f2u, 0x00f20044u, 0x0034ffcau,
+    0xff78ff96u, 0x007800beu, 0x00beff78u, 0xffce0078u, 0xff200058u, 0x00420030u, 0x0030ff20u, 0x005e0042u,
+    0xfffe8e5au, 0x5347e224u, 0xffffc040u, 0x00000007u, 0xfff0fff6u, 0x003c0070u, 0x0070fff0u, 0x0016003cu,
+    0x0098ff0au, 0xffc0ff9au, 0xff9a0098u, 0xff20ffc0u, 0xfff0ff02u, 0x002cff8cu, 0xff8cfff0u, 0xfff4002cu,
+    0xff46ffd0u, 0xff54ffbcu, 0xffbcff46u, 0xff84ff54u, 0x00900004u, 0x0020007cu, 0x007c0090u, 0x00c80020u,
+    0x000179fau, 0x7cdcfaa4u, 0xffffc040u, 0x00000007u, 0xfff2ff40u, 0x0054001au, 0x001afff2u, 0x00080054u,
+    0x00440002u, 0x003a007eu, 0x007e0044u, 0xffd6003au, 0xffccff56u, 0x00480010u, 0x0010ffccu, 0x00460048u,
+    0x0008002cu, 0x007a0032u, 0x00320008u, 0x0008007au, 0xffe800feu, 0x008afffcu, 0xfffcffe8u, 0x0082008au,
+    0x00011c0cu, 0x5efc9370u, 0xffffc040u, 0x00000007u, 0x006e004cu, 0x004cffeau, 0xffea006eu, 0xffb6004cu,
+    0xff7800d4u, 0x0066ff68u, 0xff68ff78u, 0xffae0066u, 0x00520026u, 0xffee0034u, 0x00340052u, 0x0054ffeeu,
+    0xffa400e8u, 0xffa600feu, 0x00feffa4u, 0x0048ffa6u, 0xffdeffc4u, 0xfff4fffau, 0xfffaffdeu, 0xffe8fff4u,
+    0xfffd17d0u, 0x49a5728eu, 0xffffc040u, 0x00000007u, 0x0038ffd8u, 0x0032ff16u, 0xff160038u, 0xff640032u,
+    0xffdeff94u, 0xff02ffa2u, 0xffa2ffdeu, 0xffd8ff02u, 0xffa6fff0u, 0xffe8ff06u, 0xff06ffa6u, 0xff42ffe8u,
+    0x00520088u, 0xff700022u, 0x00220052u, 0xff56ff70u, 0x002a002au, 0xffe0ff8eu, 0xff8e002au, 0x0004ffe0u,
+    0x0000f0d2u, 0x56a9c5e1u, 0xffffc040u, 0x00000007u, 0x001eff98u, 0xffaa00b4u, 0x00b4001eu, 0x00daffaau,
+    0x0064ffb4u, 0x001400a0u, 0x00a00064u, 0xfff20014u, 0x0008ff82u, 0x002cff46u, 0xff460008u, 0x0024002cu,
+    0xff8e0044u, 0xffce0014u, 0x0014ff8eu, 0x002affceu, 0x0086ff7eu, 0x002c001cu, 0x001c0086u, 0x00fe002cu,
+    0xffffed96u, 0x66b49f32u, 0xffffc040u, 0x00000007u, 0x00ac003cu, 0xff90ffeau, 0xffea00acu, 0x001cff90u,
+    0x005c001eu, 0x005a00a2u, 0x00a2005cu, 0x0050005au, 0xff54001eu, 0x006200feu, 0x00feff54u, 0xffd60062u,
+    0xffb8fff4u, 0x0078ff82u, 0xff82ffb8u, 0xff700078u, 0xff60ffb8u, 0xffcaff82u, 0xff82ff60u, 0xff7cffcau,
+    0xfffee202u, 0x49ded842u, 0xffffc040u, 0x00000007u, 0xff020036u, 0x0056ff6eu, 0xff6eff02u, 0xffc60056u,
+    0xffda0024u, 0x006affaau, 0xffaaffdau, 0x003a006au, 0xff2effceu, 0x0032002cu, 0x002cff2eu, 0xffd20032u,
+    0xff68fff8u, 0x0040008cu, 0x008cff68u, 0xffc80040u, 0xff6c0008u, 0x00aeff36u, 0xff36ff6cu, 0x003000aeu,
+    0x00019d98u, 0x439f4bd4u, 0xffffc040u, 0x00000007u, 0x00feffa4u, 0x006c0030u, 0x003000feu, 0x0046006cu,
+    0x0050ff94u, 0x00fcff5eu, 0xff5e0050u, 0x009a00fcu, 0x00720042u, 0x00060038u, 0x00380072u, 0x009a0006u,
+    0x00820004u, 0xffd8ff88u, 0xff880082u, 0xfffeffd8u, 0x008cff38u, 0x0080ffaau, 0xffaa008cu, 0xff940080u,
+    0xfffe310au, 0x4cf827f5u, 0xffffc040u, 0x00000007u, 0x00a2ffecu, 0xff1e006cu, 0x006c00a2u, 0x0040ff1eu,
+    0x005c0036u, 0xffccffeeu, 0xffee005cu, 0xffceffccu, 0x008aff9eu, 0xffc4ff6eu, 0xff6e008au, 0xffceffc4u,
+    0xffc00006u, 0xff88ffc0u, 0xffc0ffc0u, 0x006eff88u, 0xff50ff62u, 0xff02ffd8u, 0xffd8ff50u, 0xff94ff02u,
+    0x0000f5b0u, 0x6173320fu, 0xffffc040u, 0x00000007u, 0x00bc0000u, 0x006e0090u, 0x009000bcu, 0xfff0006eu,
+    0x00fe0056u, 0xfffe002au, 0x002a00feu, 0x000afffeu, 0xff40ff48u, 0xffa4004cu, 0x004cff40u, 0xfff8ffa4u,
+    0xff40ff84u, 0x002400dcu, 0x00dcff40u, 0x000a0024u, 0x0020ff86u, 0x005a003au, 0x003a0020u, 0x0054005au
+};
 const nn_conv_t op19_B5_dw = {16, 16, 16, 16, 5, 1, 2,
     -128, -128, -128, 127,
-    op19_B5_dw_w, op19_B5_dw_bias, op19_B5_dw_mult, op19_B5_dw_shift, NULL};
+    op19_B5_dw_w, op19_B5_dw_bias, op19_B5_dw_mult, op19_B5_dw_shift, NULL, op19_B5_dw_rec};
 /* 21: fully_connected B5.se.fc1 */
 static const int8_t op21_B5_se_fc1_w[] = {
     -46, -109, -50, -86, 29, -70, -49, 16, 32, 34, -127, -9, 99, -8, 33, -88,
@@ -924,10 +1041,45 @@ static const int8_t op25_B5_project_shift[] = {
 };
 const nn_conv_t op25_B5_project = {16, 8, 16, 16, 1, 1, 0,
     -128, -6, -128, 127,
-    op25_B5_project_w, op25_B5_project_bias, op25_B5_project_mult, op25_B5_project_shift, NULL};
+    op25_B5_project_w, op25_B5_project_bias, op25_B5_project_mult, op25_B5_project_shift, NULL, NULL};
+/* 26: add B5, its table form (nn_kernels.h, nn_add_t.tab): b = -128 .. 127 */
+static const int32_t op26_B5_tab[256] = {
+    -777110682, -771063236, -765013334, -758963432, -752913530, -746904501, -740895472, -734845570,
+    -728795668, -722748222, -716698320, -710648418, -704598516, -698630360, -692580458, -686530556,
+    -680481882, -674431980, -668383306, -662333404, -656283502, -650315346, -644265444, -638216770,
+    -632166868, -626116966, -620068292, -614018390, -608049006, -602000332, -595950430, -589901756,
+    -583851854, -577801952, -571753278, -565703376, -559733992, -553685318, -547636644, -541586742,
+    -535536840, -529486938, -523437036, -517468880, -511418978, -505371532, -499321630, -493271728,
+    -487221826, -481171924, -475123250, -469153866, -463103964, -457055290, -451006616, -444956714,
+    -438906812, -432856910, -426849109, -420838852, -414790178, -408740276, -402691602, -396641700,
+    -390591798, -384543124, -378573740, -372525066, -366475164, -360425262, -354376588, -348326686,
+    -342278012, -336266527, -330258726, -324210052, -318160150, -312110248, -306060346, -300011672,
+    -293962998, -287993614, -281944940, -275895038, -269845136, -263795234, -257745332, -251697886,
+    -245686401, -239679828, -233629926, -227580024, -221530122, -215480220, -209431546, -203382872,
+    -197412260, -191363586, -185314912, -179265010, -173215108, -167165206, -161116532, -155103819,
+    -149098474, -143048572, -136999898, -130949996, -124900094, -118851420, -112801518, -106793717,
+    -100783460, -94733558, -88684884, -82634982, -76586308, -70536406, -64486504, -58518348,
+    -52468446, -46418544, -40369870, -34319968, -28271294, -22221392, -16211135, -10203334,
+    -4153432, 1895242, 7945144, 13993818, 20043720, 26093622, 32098967, 38111680,
+    44160354, 50210256, 56258930, 62308832, 68358734, 74368991, 80376792, 86426694,
+    92475368, 98525270, 104573944, 110623846, 116673748, 122679093, 128691806, 134740480,
+    140790382, 146840284, 152888958, 158938860, 164987534, 170956918, 177005592, 183055494,
+    189105396, 195155298, 201203972, 207252646, 213261675, 219271932, 225320606, 231370508,
+    237420410, 243470312, 249520214, 255567660, 261538272, 267585718, 273635620, 279685522,
+    285735424, 291785326, 297834000, 303844257, 309852058, 315901960, 321950634, 328000536,
+    334050438, 340099112, 346149014, 352118398, 358167072, 364216974, 370265648, 376315550,
+    382365452, 388414126, 394424383, 400432184, 406482086, 412531988, 418580662, 424630564,
+    430679238, 436729140, 442697296, 448747198, 454797100, 460847002, 466896904, 472944350,
+    478994252, 485044154, 491012310, 497062212, 503112114, 509162016, 515211918, 521259364,
+    527309266, 533317067, 539327324, 545377226, 551427128, 557477030, 563525704, 569574378,
+    575624280, 581593664, 587642338, 593692240, 599742142, 605790816, 611840718, 617890620,
+    623899649, 629908678, 635957352, 642007254, 648057156, 654105830, 660155732, 666205634,
+    672173790, 678223692, 684272366, 690322268, 696370942, 702420844, 708470746, 714479775,
+    720488804, 726538706, 732588608, 738636054, 744685956, 750735858, 756785760, 762753916
+};
 const nn_add_t op26_B5 = {-6, -17, -33, 20,
     1749697557, -1, 1073741824, 0, 1545927421, -18,
-    NULL, 0, 0};
+    op26_B5_tab + 128, 4920194, 1};
 /* 27: conv2d B6.expand */
 static const int8_t op27_B6_expand_w[] = {
     -26, -127, -79, -44, -46, 5, -35, -9, 28, 124, -127, -95, 12, 5, -36, -85,
@@ -952,7 +1104,7 @@ static const int8_t op27_B6_expand_shift[] = {
 };
 const nn_conv_t op27_B6_expand = {8, 16, 16, 16, 1, 1, 0,
     -33, -128, -128, 127,
-    op27_B6_expand_w, op27_B6_expand_bias, op27_B6_expand_mult, op27_B6_expand_shift, NULL};
+    op27_B6_expand_w, op27_B6_expand_bias, op27_B6_expand_mult, op27_B6_expand_shift, NULL, NULL};
 /* 28: depthwise_conv2d B6.dw */
 static const int8_t op28_B6_dw_w[] = {
     -117, 4, -16, -60, 117, 12, 19, 12, 57, 64, -127, 94, -12, -34, -18, -127,
@@ -992,9 +1144,60 @@ static const int32_t op28_B6_dw_mult[] = {
 static const int8_t op28_B6_dw_shift[] = {
     -7, -8, -6, -7, -7, -7, -6, -7, -6, -7, -6, -7, -7, -6, -7, -7
 };
+/* its channel records (nn_kernels.h, nn_conv_t.prep; exporter/codegen/kernel_variants.py, dw_records) */
+static const uint32_t op28_B6_dw_rec[] = {
+    0xfffdfe68u, 0x73b79d70u, 0xffffc040u, 0x00000007u, 0xffe0ff16u, 0xff980004u, 0x0004ffe0u, 0x003aff98u,
+    0xff9eff7eu, 0x00420064u, 0x0064ff9eu, 0xffd40042u, 0x0022ffaeu, 0xffbcff7cu, 0xff7c0022u, 0xfffaffbcu,
+    0xff38ffe4u, 0x00fe002au, 0x002aff38u, 0xffb800feu, 0xff26ff9au, 0x0050ffeau, 0xffeaff26u, 0xff7e0050u,
+    0xfffc752eu, 0x7e9cb685u, 0xffff8080u, 0x00000008u, 0xffd40008u, 0xffe0ff1au, 0xff1affd4u, 0xffb6ffe0u,
+    0xffd0002eu, 0xff3cffbau, 0xffbaffd0u, 0x00c2ff3cu, 0xff8effeau, 0xff8cff82u, 0xff82ff8eu, 0xff3cff8cu,
+    0xff400036u, 0x004aff64u, 0xff64ff40u, 0xffb6004au, 0xff02ffbcu, 0xff0cff8au, 0xff8aff02u, 0x0052ff0cu,
+    0xfffea6feu, 0x42ec7c49u, 0xffffe020u, 0x00000006u, 0xffeeffe0u, 0xffb2ff9cu, 0xff9cffeeu, 0xff1cffb2u,
+    0x00a40018u, 0x008a00dau, 0x00da00a4u, 0x003a008au, 0xff12ff5au, 0xffd4ff02u, 0xff02ff12u, 0x006affd4u,
+    0xff22ffb4u, 0xffecff5cu, 0xff5cff22u, 0xff40ffecu, 0x00e60084u, 0x001cffb4u, 0xffb400e6u, 0x0064001cu,
+    0x00003090u, 0x440db55fu, 0xffffc040u, 0x00000007u, 0xffc0ff88u, 0x00140034u, 0x0034ffc0u, 0x00540014u,
+    0xff82fff8u, 0xffc6004cu, 0x004cff82u, 0x0050ffc6u, 0xfffeffb8u, 0x004affe8u, 0xffe8fffeu, 0x00d4004au,
+    0xff8cfff4u, 0x00feffeau, 0xffeaff8cu, 0x007600feu, 0xff34ffe4u, 0x0016ff78u, 0xff78ff34u, 0x00600016u,
+    0x000125c2u, 0x64c1747cu, 0xffffc040u, 0x00000007u, 0x007800eau, 0xff54ffecu, 0xffec0078u, 0xff96ff54u,
+    0xffe00034u, 0x005a000eu, 0x000effe0u, 0x0096005au, 0x0004ff6au, 0x00d4ffb0u, 0xffb00004u, 0xffe800d4u,
+    0x0000ffbeu, 0x00600012u, 0x00120000u, 0x003e0060u, 0xffdcff30u, 0x00deffe6u, 0xffe6ffdcu, 0x00fe00deu,
+    0xfffeb706u, 0x7398363du, 0xffffc040u, 0x00000007u, 0x003c0018u, 0xffcc003eu, 0x003e003cu, 0x0096ffccu,
+    0xfffc0010u, 0xff6e0060u, 0x0060fffcu, 0x0022ff6eu, 0xffe20022u, 0xff020042u, 0x0042ffe2u, 0xffaaff02u,
+    0xffc8ffc2u, 0xff84fff6u, 0xfff6ffc8u, 0xffd4ff84u, 0x0020001cu, 0xff10fff2u, 0xfff20020u, 0xff5aff10u,
+    0x000193dau, 0x4ec43bbau, 0xffffe020u, 0x00000006u, 0xffe60026u, 0x005a002eu, 0x002effe6u, 0x004c005au,
+    0x001400c0u, 0xfffcffccu, 0xffcc0014u, 0x000efffcu, 0x007600feu, 0x0022006au, 0x006a0076u, 0x00ae0022u,
+    0x00240036u, 0xffe0ff90u, 0xff900024u, 0x002cffe0u, 0xff9c000eu, 0xffeeff7au, 0xff7aff9cu, 0x0000ffeeu,
+    0xfffed88cu, 0x74fa9edau, 0xffffc040u, 0x00000007u, 0xff200018u, 0xffd600a2u, 0x00a2ff20u, 0xff70ffd6u,
+    0x00bc0044u, 0xff22ff88u, 0xff8800bcu, 0xffccff22u, 0x0046ffeeu, 0x0012004cu, 0x004c0046u, 0xff620012u,
+    0xfffa0052u, 0xffe0ff02u, 0xff02fffau, 0x003affe0u, 0x00bcffb0u, 0xff3effecu, 0xffec00bcu, 0x0014ff3eu,
+    0xfffee274u, 0x41e55e3fu, 0xffffe020u, 0x00000006u, 0xfff40072u, 0x00140000u, 0x0000fff4u, 0xffe60014u,
+    0xffdcffb8u, 0xff020054u, 0x0054ffdcu, 0x002aff02u, 0xff880014u, 0xff92ffd8u, 0xffd8ff88u, 0xfff0ff92u,
+    0xffc60012u, 0xffd8000cu, 0x000cffc6u, 0x0036ffd8u, 0xffb8001eu, 0xff660034u, 0x0034ffb8u, 0xffe0ff66u,
+    0x00028552u, 0x75bc5b01u, 0xffffc040u, 0x00000007u, 0x00540080u, 0xffd400d4u, 0x00d40054u, 0x00f8ffd4u,
+    0xffd8fff0u, 0x006000aau, 0x00aaffd8u, 0x00fe0060u, 0x0014fff4u, 0x005c0032u, 0x00320014u, 0x0068005cu,
+    0xffa4ffa4u, 0x003200acu, 0x00acffa4u, 0x00200032u, 0xff04ffb6u, 0x0018005au, 0x005aff04u, 0x006c0018u,
+    0x00001f28u, 0x458bef73u, 0xffffe020u, 0x00000006u, 0x0090ff02u, 0xffe40026u, 0x00260090u, 0x00deffe4u,
+    0x0068ffe6u, 0x003affbcu, 0xffbc0068u, 0x002a003au, 0x0004ffd0u, 0xffdeffaeu, 0xffae0004u, 0xffa4ffdeu,
+    0x00c2ff7au, 0xffb0ff74u, 0xff7400c2u, 0x00d8ffb0u, 0x005aff6au, 0x00140044u, 0x0044005au, 0x00040014u,
+    0x0001daa4u, 0x52305fa4u, 0xffffc040u, 0x00000007u, 0xff9c00bcu, 0xffa6006au, 0x006aff9cu, 0x00aeffa6u,
+    0xffee0014u, 0x001c00cau, 0x00caffeeu, 0x0060001cu, 0x0002ff88u, 0xff9400c6u, 0x00c60002u, 0x00daff94u,
+    0x0024ffd2u, 0x002cff02u, 0xff020024u, 0x009c002cu, 0xfff0ffbcu, 0x004a0068u, 0x0068fff0u, 0x009c004au,
+    0x00002234u, 0x5e90baf7u, 0xffffc040u, 0x00000007u, 0x007affe8u, 0x00400046u, 0x0046007au, 0x005e0040u,
+    0xffe2ffe2u, 0x00060002u, 0x0002ffe2u, 0x00400006u, 0xff62ffc2u, 0xffda0044u, 0x0044ff62u, 0x0010ffdau,
+    0x000cff02u, 0xff9c0024u, 0x0024000cu, 0x00b2ff9cu, 0xffb0ff7au, 0x00c20006u, 0x0006ffb0u, 0x002a00c2u,
+    0xfffec522u, 0x51f9ab0bu, 0xffffe020u, 0x00000006u, 0xffe8ffbcu, 0x000c0070u, 0x0070ffe8u, 0xfff6000cu,
+    0xffd20004u, 0xffda0074u, 0x0074ffd2u, 0x0004ffdau, 0xffe8ffe0u, 0xffaa0020u, 0x0020ffe8u, 0xffb0ffaau,
+    0xfffaff80u, 0xffe60000u, 0x0000fffau, 0xffceffe6u, 0xff98ff02u, 0x0060ffa4u, 0xffa4ff98u, 0x00240060u,
+    0x0001926cu, 0x6a937578u, 0xffffc040u, 0x00000007u, 0xffc2ffdcu, 0x00d0ffe0u, 0xffe0ffc2u, 0x005600d0u,
+    0x00040018u, 0x00960032u, 0x00320004u, 0xffce0096u, 0xffda0036u, 0x00240032u, 0x0032ffdau, 0x00fe0024u,
+    0x00060012u, 0xffd40094u, 0x00940006u, 0xfffaffd4u, 0x0062ffd0u, 0xfffa0026u, 0x00260062u, 0xffb8fffau,
+    0xfffdd32au, 0x719ab14cu, 0xffffc040u, 0x00000007u, 0xffecff02u, 0xffa8ffeeu, 0xffeeffecu, 0xffd6ffa8u,
+    0xfffeff22u, 0xff90ff80u, 0xff80fffeu, 0x000cff90u, 0xffe8ff56u, 0x00340038u, 0x0038ffe8u, 0x00040034u,
+    0x0020ff3eu, 0x005affc4u, 0xffc40020u, 0x0002005au, 0x00260026u, 0xffa6ffaau, 0xffaa0026u, 0x0014ffa6u
+};
 const nn_conv_t op28_B6_dw = {16, 16, 16, 16, 5, 1, 2,
     -128, -128, -128, 127,
-    op28_B6_dw_w, op28_B6_dw_bias, op28_B6_dw_mult, op28_B6_dw_shift, NULL};
+    op28_B6_dw_w, op28_B6_dw_bias, op28_B6_dw_mult, op28_B6_dw_shift, NULL, op28_B6_dw_rec};
 /* 30: fully_connected B6.se.fc1 */
 static const int8_t op30_B6_se_fc1_w[] = {
     -72, -96, -31, -80, -77, -56, 57, -18, -112, -9, -81, -21, 66, -80, 21, -127,
@@ -1064,10 +1267,45 @@ static const int8_t op34_B6_project_shift[] = {
 };
 const nn_conv_t op34_B6_project = {16, 8, 16, 16, 1, 1, 0,
     -128, 19, -128, 127,
-    op34_B6_project_w, op34_B6_project_bias, op34_B6_project_mult, op34_B6_project_shift, NULL};
+    op34_B6_project_w, op34_B6_project_bias, op34_B6_project_mult, op34_B6_project_shift, NULL, NULL};
+/* 35: add B6, its table form (nn_kernels.h, nn_add_t.tab): b = -128 .. 127 */
+static const int32_t op35_B6_tab[256] = {
+    -358417980, -356537678, -354657377, -352771235, -350890933, -349010632, -347130330, -345250029,
+    -343363887, -341483585, -339603284, -337722982, -335836840, -333956539, -332076237, -330195936,
+    -328315634, -326429492, -324549191, -322668889, -320782747, -318908286, -317022144, -315141843,
+    -313261541, -311375399, -309500938, -307614796, -305734495, -303854193, -301984048, -300087750,
+    -298207448, -296337303, -294446845, -292576700, -290680402, -288816097, -286929955, -285039497,
+    -283169352, -281273054, -279408749, -277522607, -275648146, -273762004, -271887543, -270001401,
+    -268115259, -266240798, -264354656, -262480195, -260594053, -258719592, -256833450, -254947308,
+    -253072847, -251186705, -249312244, -247426102, -245561798, -243665499, -241779357, -239904896,
+    -238018754, -236154450, -234258151, -232388006, -230497548, -228627403, -226747102, -224850803,
+    -222980658, -221090200, -219220055, -217339754, -215459452, -213573310, -211682852, -209812707,
+    -207932406, -206052104, -204165962, -202285661, -200405359, -198525058, -196644756, -194758614,
+    -192878313, -190998011, -189111869, -187237408, -185351266, -183470965, -181590663, -179704521,
+    -177830060, -175943918, -174063617, -172183315, -170297173, -168422712, -166536570, -164656269,
+    -162775967, -160889825, -159015364, -157129222, -155248921, -153368619, -151498474, -149602176,
+    -147737871, -145851729, -143961271, -142091126, -140194828, -138330523, -136444381, -134569920,
+    -132683778, -130787480, -128923175, -127037033, -125162572, -123276430, -121401969, -119515827,
+    -117641366, -115755224, -113869082, -111994621, -110108479, -108234018, -106347876, -104473415,
+    -102587273, -100701131, -98826670, -96940528, -95076224, -93179925, -91309780, -89419322,
+    -87533180, -85668876, -83772577, -81902432, -80011974, -78141829, -76261528, -74381226,
+    -72495084, -70604626, -68734481, -66854180, -64973878, -63087736, -61213275, -59327133,
+    -57446832, -55566530, -53680388, -51805927, -49919785, -48039484, -46159182, -44273040,
+    -42392739, -40512437, -38626295, -36751834, -34865692, -32985391, -31105089, -29218947,
+    -27344486, -25458344, -23578043, -21697741, -19811599, -17937138, -16050996, -14170695,
+    -12290393, -10420248, -8529790, -6643648, -4763347, -2883045, -1012900, 877558,
+    2747703, 4644001, 6508306, 8394448, 10290746, 12155051, 14041193, 15915654,
+    17801796, 19676257, 21562399, 23448541, 25323002, 27209144, 29083605, 30969747,
+    32844208, 34730350, 36616492, 38490953, 40377095, 42251556, 44137698, 46012159,
+    47898301, 49762605, 51658904, 53545046, 55419507, 57305649, 59169953, 61066252,
+    62936397, 64816698, 66712997, 68583142, 70473600, 72343745, 74224046, 76104348,
+    77990490, 79880948, 81751093, 83631394, 85511696, 87397838, 89272299, 91158441,
+    93038742, 94919044, 96805186, 98679647, 100565789, 102446090, 104326392, 106212534,
+    108092835, 109973137, 111853438, 113733740, 115619882, 117500183, 119380485, 121266627
+};
 const nn_add_t op35_B6 = {19, -33, -35, 20,
     2103429624, -1, 1073741824, 0, 1926200927, -20,
-    NULL, 0, 0};
+    op35_B6_tab + 128, 1842467, 1};
 /* 36: conv2d B7.expand.pre */
 static const int8_t op36_B7_expand_pre_w[] = {
     -28, 53, -47, 48, 127, -3, 47, -31, -83, -80, -90, -13, -4, -127, 124, -40,
@@ -1099,7 +1337,7 @@ static const int8_t op36_B7_expand_pre_shift[] = {
 };
 const nn_conv_t op36_B7_expand_pre = {8, 24, 16, 16, 1, 1, 0,
     -35, -11, -128, 127,
-    op36_B7_expand_pre_w, op36_B7_expand_pre_bias, op36_B7_expand_pre_mult, op36_B7_expand_pre_shift, net_lut_B7_expand_table};
+    op36_B7_expand_pre_w, op36_B7_expand_pre_bias, op36_B7_expand_pre_mult, op36_B7_expand_pre_shift, net_lut_B7_expand_table, NULL};
 /* 38: depthwise_conv2d B7.dw.pre */
 static const int8_t op38_B7_dw_pre_w[] = {
     -4, -26, 57, 22, -7, -52, 48, 127, -26, -71, 78, -34, -28, 43, -6, -10,
@@ -1133,7 +1371,7 @@ static const int8_t op38_B7_dw_pre_shift[] = {
 };
 const nn_conv_t op38_B7_dw_pre = {24, 24, 16, 8, 3, 2, 1,
     -123, -17, -128, 127,
-    op38_B7_dw_pre_w, op38_B7_dw_pre_bias, op38_B7_dw_pre_mult, op38_B7_dw_pre_shift, net_lut_B7_dw_table};
+    op38_B7_dw_pre_w, op38_B7_dw_pre_bias, op38_B7_dw_pre_mult, op38_B7_dw_pre_shift, net_lut_B7_dw_table, NULL};
 /* 40: conv2d B7 */
 static const int8_t op40_B7_w[] = {
     73, 124, 16, 74, -26, 54, -49, -40, -7, 68, -2, -31, 34, 4, -76, -7,
@@ -1160,7 +1398,7 @@ static const int8_t op40_B7_shift[] = {
 };
 const nn_conv_t op40_B7 = {24, 8, 8, 8, 1, 1, 0,
     -124, -15, -128, 127,
-    op40_B7_w, op40_B7_bias, op40_B7_mult, op40_B7_shift, NULL};
+    op40_B7_w, op40_B7_bias, op40_B7_mult, op40_B7_shift, NULL, NULL};
 /* 41: conv2d B8.expand.pre */
 static const int8_t op41_B8_expand_pre_w[] = {
     48, 23, -127, 43, 84, 14, 9, -5, -19, -73, 2, 3, 42, 127, -96, 80,
@@ -1192,7 +1430,7 @@ static const int8_t op41_B8_expand_pre_shift[] = {
 };
 const nn_conv_t op41_B8_expand_pre = {8, 24, 8, 8, 1, 1, 0,
     -15, -4, -128, 127,
-    op41_B8_expand_pre_w, op41_B8_expand_pre_bias, op41_B8_expand_pre_mult, op41_B8_expand_pre_shift, net_lut_B8_expand_table};
+    op41_B8_expand_pre_w, op41_B8_expand_pre_bias, op41_B8_expand_pre_mult, op41_B8_expand_pre_shift, net_lut_B8_expand_table, NULL};
 /* 43: depthwise_conv2d B8.dw.pre */
 static const int8_t op43_B8_dw_pre_w[] = {
     33, 29, 41, 45, 70, -58, -127, -80, 65, -22, 50, -26, -26, 4, 127, 127,
@@ -1226,7 +1464,7 @@ static const int8_t op43_B8_dw_pre_shift[] = {
 };
 const nn_conv_t op43_B8_dw_pre = {24, 24, 8, 8, 3, 1, 1,
     -123, -20, -128, 127,
-    op43_B8_dw_pre_w, op43_B8_dw_pre_bias, op43_B8_dw_pre_mult, op43_B8_dw_pre_shift, net_lut_B8_dw_table};
+    op43_B8_dw_pre_w, op43_B8_dw_pre_bias, op43_B8_dw_pre_mult, op43_B8_dw_pre_shift, net_lut_B8_dw_table, NULL};
 /* 45: conv2d B8.project */
 static const int8_t op45_B8_project_w[] = {
     -21, -104, -19, 23, 49, -97, 69, -71, 29, -21, -78, 74, 1, -31, -53, -83,
@@ -1253,7 +1491,7 @@ static const int8_t op45_B8_project_shift[] = {
 };
 const nn_conv_t op45_B8_project = {24, 8, 8, 8, 1, 1, 0,
     -123, -15, -128, 127,
-    op45_B8_project_w, op45_B8_project_bias, op45_B8_project_mult, op45_B8_project_shift, NULL};
+    op45_B8_project_w, op45_B8_project_bias, op45_B8_project_mult, op45_B8_project_shift, NULL, NULL};
 const nn_add_t op46_B8 = {-15, -15, -37, 20,
     2038750177, -1, 1073741824, 0, 1487161577, -19,
     NULL, 0, 0};
@@ -1288,7 +1526,7 @@ static const int8_t op47_B9_expand_pre_shift[] = {
 };
 const nn_conv_t op47_B9_expand_pre = {8, 24, 8, 8, 1, 1, 0,
     -37, -15, -128, 127,
-    op47_B9_expand_pre_w, op47_B9_expand_pre_bias, op47_B9_expand_pre_mult, op47_B9_expand_pre_shift, net_lut_B9_expand_table};
+    op47_B9_expand_pre_w, op47_B9_expand_pre_bias, op47_B9_expand_pre_mult, op47_B9_expand_pre_shift, net_lut_B9_expand_table, NULL};
 /* 49: depthwise_conv2d B9.dw.pre */
 static const int8_t op49_B9_dw_pre_w[] = {
     39, -72, -46, 24, -104, 33, 100, 13, -14, -30, 26, -24, 53, -22, -71, 127,
@@ -1322,7 +1560,7 @@ static const int8_t op49_B9_dw_pre_shift[] = {
 };
 const nn_conv_t op49_B9_dw_pre = {24, 24, 8, 8, 3, 1, 1,
     -124, 4, -128, 127,
-    op49_B9_dw_pre_w, op49_B9_dw_pre_bias, op49_B9_dw_pre_mult, op49_B9_dw_pre_shift, net_lut_B9_dw_table};
+    op49_B9_dw_pre_w, op49_B9_dw_pre_bias, op49_B9_dw_pre_mult, op49_B9_dw_pre_shift, net_lut_B9_dw_table, NULL};
 /* 51: conv2d B9.project */
 static const int8_t op51_B9_project_w[] = {
     -4, -76, -127, 30, 89, -11, -67, -45, 4, 57, -51, 11, -46, 2, 49, -79,
@@ -1349,7 +1587,7 @@ static const int8_t op51_B9_project_shift[] = {
 };
 const nn_conv_t op51_B9_project = {24, 8, 8, 8, 1, 1, 0,
     -123, -14, -128, 127,
-    op51_B9_project_w, op51_B9_project_bias, op51_B9_project_mult, op51_B9_project_shift, NULL};
+    op51_B9_project_w, op51_B9_project_bias, op51_B9_project_mult, op51_B9_project_shift, NULL, NULL};
 const nn_add_t op52_B9 = {-14, -37, -34, 20,
     1083535170, -1, 1073741824, 0, 1666738655, -19,
     NULL, 0, 0};
@@ -1384,7 +1622,7 @@ static const int8_t op53_B10_expand_pre_shift[] = {
 };
 const nn_conv_t op53_B10_expand_pre = {8, 24, 8, 8, 1, 1, 0,
     -34, -8, -128, 127,
-    op53_B10_expand_pre_w, op53_B10_expand_pre_bias, op53_B10_expand_pre_mult, op53_B10_expand_pre_shift, net_lut_B10_expand_table};
+    op53_B10_expand_pre_w, op53_B10_expand_pre_bias, op53_B10_expand_pre_mult, op53_B10_expand_pre_shift, net_lut_B10_expand_table, NULL};
 /* 55: depthwise_conv2d B10.dw.pre */
 static const int8_t op55_B10_dw_pre_w[] = {
     -20, 127, -42, 90, -125, -37, -77, -41, -4, 82, 39, -10, 36, 60, -47, 77,
@@ -1418,7 +1656,7 @@ static const int8_t op55_B10_dw_pre_shift[] = {
 };
 const nn_conv_t op55_B10_dw_pre = {24, 24, 8, 8, 3, 1, 1,
     -123, -18, -128, 127,
-    op55_B10_dw_pre_w, op55_B10_dw_pre_bias, op55_B10_dw_pre_mult, op55_B10_dw_pre_shift, net_lut_B10_dw_table};
+    op55_B10_dw_pre_w, op55_B10_dw_pre_bias, op55_B10_dw_pre_mult, op55_B10_dw_pre_shift, net_lut_B10_dw_table, NULL};
 /* 57: conv2d B10.project */
 static const int8_t op57_B10_project_w[] = {
     42, 49, 4, -68, 83, 35, -39, 5, 77, -13, 127, 81, -26, -40, 97, 2,
@@ -1445,7 +1683,7 @@ static const int8_t op57_B10_project_shift[] = {
 };
 const nn_conv_t op57_B10_project = {24, 8, 8, 8, 1, 1, 0,
     -124, -30, -128, 127,
-    op57_B10_project_w, op57_B10_project_bias, op57_B10_project_mult, op57_B10_project_shift, NULL};
+    op57_B10_project_w, op57_B10_project_bias, op57_B10_project_mult, op57_B10_project_shift, NULL, NULL};
 const nn_add_t op58_B10 = {-30, -34, -20, 20,
     2043977212, -2, 1073741824, 0, 1712231584, -19,
     NULL, 0, 0};
@@ -1499,7 +1737,7 @@ static const int8_t op59_B11_expand_pre_shift[] = {
 };
 const nn_conv_t op59_B11_expand_pre = {8, 48, 8, 8, 1, 1, 0,
     -20, -2, -128, 127,
-    op59_B11_expand_pre_w, op59_B11_expand_pre_bias, op59_B11_expand_pre_mult, op59_B11_expand_pre_shift, net_lut_B11_expand_table};
+    op59_B11_expand_pre_w, op59_B11_expand_pre_bias, op59_B11_expand_pre_mult, op59_B11_expand_pre_shift, net_lut_B11_expand_table, NULL};
 /* 61: depthwise_conv2d B11.dw.pre */
 static const int8_t op61_B11_dw_pre_w[] = {
     -97, -99, 39, -23, 127, -6, -4, 49, -3, 33, 0, -99, -35, -104, 127, 127,
@@ -1553,7 +1791,7 @@ static const int8_t op61_B11_dw_pre_shift[] = {
 };
 const nn_conv_t op61_B11_dw_pre = {48, 48, 8, 8, 3, 1, 1,
     -123, 5, -128, 127,
-    op61_B11_dw_pre_w, op61_B11_dw_pre_bias, op61_B11_dw_pre_mult, op61_B11_dw_pre_shift, net_lut_B11_dw_table};
+    op61_B11_dw_pre_w, op61_B11_dw_pre_bias, op61_B11_dw_pre_mult, op61_B11_dw_pre_shift, net_lut_B11_dw_table, NULL};
 /* 64: fully_connected B11.se.fc1 */
 static const int8_t op64_B11_se_fc1_w[] = {
     -9, 25, 36, 5, -68, 78, -74, 65, -23, 37, 25, 31, -50, 34, 9, -38,
@@ -1757,7 +1995,7 @@ static const int8_t op68_B11_shift[] = {
 };
 const nn_conv_t op68_B11 = {48, 16, 8, 8, 1, 1, 0,
     -120, -9, -128, 127,
-    op68_B11_w, op68_B11_bias, op68_B11_mult, op68_B11_shift, NULL};
+    op68_B11_w, op68_B11_bias, op68_B11_mult, op68_B11_shift, NULL, NULL};
 /* 69: conv2d B12.expand.pre */
 static const int8_t op69_B12_expand_pre_w[] = {
     -12, 29, 127, -20, -3, -26, -48, 0, 44, 10, -63, 74, 49, 41, -46, 75,
@@ -1853,7 +2091,7 @@ static const int8_t op69_B12_expand_pre_shift[] = {
 };
 const nn_conv_t op69_B12_expand_pre = {16, 64, 8, 8, 1, 1, 0,
     -9, -9, -128, 127,
-    op69_B12_expand_pre_w, op69_B12_expand_pre_bias, op69_B12_expand_pre_mult, op69_B12_expand_pre_shift, net_lut_B12_expand_table};
+    op69_B12_expand_pre_w, op69_B12_expand_pre_bias, op69_B12_expand_pre_mult, op69_B12_expand_pre_shift, net_lut_B12_expand_table, NULL};
 /* 71: depthwise_conv2d B12.dw.pre */
 static const int8_t op71_B12_dw_pre_w[] = {
     33, 0, -10, -27, 10, -127, 89, 26, 15, 2, 127, -87, 34, -18, 49, 127,
@@ -1921,7 +2159,7 @@ static const int8_t op71_B12_dw_pre_shift[] = {
 };
 const nn_conv_t op71_B12_dw_pre = {64, 64, 8, 8, 3, 1, 1,
     -123, -6, -128, 127,
-    op71_B12_dw_pre_w, op71_B12_dw_pre_bias, op71_B12_dw_pre_mult, op71_B12_dw_pre_shift, net_lut_B12_dw_table};
+    op71_B12_dw_pre_w, op71_B12_dw_pre_bias, op71_B12_dw_pre_mult, op71_B12_dw_pre_shift, net_lut_B12_dw_table, NULL};
 /* 74: fully_connected B12.se.fc1 */
 static const int8_t op74_B12_se_fc1_w[] = {
     -31, -16, 31, -32, -37, 21, -4, 127, 22, 113, -21, 95, 52, 69, 29, 69,
@@ -2178,7 +2416,7 @@ static const int8_t op78_B12_project_shift[] = {
 };
 const nn_conv_t op78_B12_project = {64, 16, 8, 8, 1, 1, 0,
     -123, 12, -128, 127,
-    op78_B12_project_w, op78_B12_project_bias, op78_B12_project_mult, op78_B12_project_shift, NULL};
+    op78_B12_project_w, op78_B12_project_bias, op78_B12_project_mult, op78_B12_project_shift, NULL, NULL};
 const nn_add_t op79_B12 = {12, -9, -8, 20,
     1073741824, 0, 1235193240, -1, 1357245365, -19,
     NULL, 0, 0};
@@ -2277,7 +2515,7 @@ static const int8_t op80_B13_expand_pre_shift[] = {
 };
 const nn_conv_t op80_B13_expand_pre = {16, 64, 8, 8, 1, 1, 0,
     -8, 6, -128, 127,
-    op80_B13_expand_pre_w, op80_B13_expand_pre_bias, op80_B13_expand_pre_mult, op80_B13_expand_pre_shift, net_lut_B13_expand_table};
+    op80_B13_expand_pre_w, op80_B13_expand_pre_bias, op80_B13_expand_pre_mult, op80_B13_expand_pre_shift, net_lut_B13_expand_table, NULL};
 /* 82: depthwise_conv2d B13.dw.pre */
 static const int8_t op82_B13_dw_pre_w[] = {
     -16, 102, 53, 7, -127, -41, 5, -52, -33, 39, 50, 4, 3, 37, -2, -39,
@@ -2409,7 +2647,7 @@ static const int8_t op82_B13_dw_pre_shift[] = {
 };
 const nn_conv_t op82_B13_dw_pre = {64, 64, 8, 4, 5, 2, 2,
     -121, 6, -128, 127,
-    op82_B13_dw_pre_w, op82_B13_dw_pre_bias, op82_B13_dw_pre_mult, op82_B13_dw_pre_shift, net_lut_B13_dw_table};
+    op82_B13_dw_pre_w, op82_B13_dw_pre_bias, op82_B13_dw_pre_mult, op82_B13_dw_pre_shift, net_lut_B13_dw_table, NULL};
 /* 85: fully_connected B13.se.fc1 */
 static const int8_t op85_B13_se_fc1_w[] = {
     -28, -127, 12, 5, 16, 16, -4, -17, 37, -40, -40, 26, -18, -125, -12, 37,
@@ -2666,7 +2904,7 @@ static const int8_t op89_B13_shift[] = {
 };
 const nn_conv_t op89_B13 = {64, 16, 4, 4, 1, 1, 0,
     -119, 23, -128, 127,
-    op89_B13_w, op89_B13_bias, op89_B13_mult, op89_B13_shift, NULL};
+    op89_B13_w, op89_B13_bias, op89_B13_mult, op89_B13_shift, NULL, NULL};
 /* 90: conv2d B14.expand.pre */
 static const int8_t op90_B14_expand_pre_w[] = {
     59, -29, 127, -55, 69, -12, 81, 52, -1, 87, -117, 54, 109, -28, 41, -26,
@@ -2804,7 +3042,7 @@ static const int8_t op90_B14_expand_pre_shift[] = {
 };
 const nn_conv_t op90_B14_expand_pre = {16, 96, 4, 4, 1, 1, 0,
     23, -6, -128, 127,
-    op90_B14_expand_pre_w, op90_B14_expand_pre_bias, op90_B14_expand_pre_mult, op90_B14_expand_pre_shift, net_lut_B14_expand_table};
+    op90_B14_expand_pre_w, op90_B14_expand_pre_bias, op90_B14_expand_pre_mult, op90_B14_expand_pre_shift, net_lut_B14_expand_table, NULL};
 /* 92: depthwise_conv2d B14.dw.pre */
 static const int8_t op92_B14_dw_pre_w[] = {
     125, -25, -47, -44, -33, -116, 127, 50, -69, 48, -36, 61, -32, -30, -111, 49,
@@ -2996,7 +3234,7 @@ static const int8_t op92_B14_dw_pre_shift[] = {
 };
 const nn_conv_t op92_B14_dw_pre = {96, 96, 4, 4, 5, 1, 2,
     -121, -3, -128, 127,
-    op92_B14_dw_pre_w, op92_B14_dw_pre_bias, op92_B14_dw_pre_mult, op92_B14_dw_pre_shift, net_lut_B14_dw_table};
+    op92_B14_dw_pre_w, op92_B14_dw_pre_bias, op92_B14_dw_pre_mult, op92_B14_dw_pre_shift, net_lut_B14_dw_table, NULL};
 /* 95: fully_connected B14.se.fc1 */
 static const int8_t op95_B14_se_fc1_w[] = {
     -73, -44, -28, -17, 12, 20, -58, -20, 20, -37, -3, 10, -3, 17, -5, -12,
@@ -3458,7 +3696,7 @@ static const int8_t op99_B14_project_shift[] = {
 };
 const nn_conv_t op99_B14_project = {96, 16, 4, 4, 1, 1, 0,
     -120, 28, -128, 127,
-    op99_B14_project_w, op99_B14_project_bias, op99_B14_project_mult, op99_B14_project_shift, NULL};
+    op99_B14_project_w, op99_B14_project_bias, op99_B14_project_mult, op99_B14_project_shift, NULL, NULL};
 const nn_add_t op100_B14 = {28, 23, 11, 20,
     1073741824, 0, 1366598614, -1, 1899752663, -19,
     NULL, 0, 0};
@@ -3599,7 +3837,7 @@ static const int8_t op101_B15_expand_pre_shift[] = {
 };
 const nn_conv_t op101_B15_expand_pre = {16, 96, 4, 4, 1, 1, 0,
     11, 4, -128, 127,
-    op101_B15_expand_pre_w, op101_B15_expand_pre_bias, op101_B15_expand_pre_mult, op101_B15_expand_pre_shift, net_lut_B15_expand_table};
+    op101_B15_expand_pre_w, op101_B15_expand_pre_bias, op101_B15_expand_pre_mult, op101_B15_expand_pre_shift, net_lut_B15_expand_table, NULL};
 /* 103: depthwise_conv2d B15.dw.pre */
 static const int8_t op103_B15_dw_pre_w[] = {
     -7, 47, 127, -5, 96, 18, -97, -20, -43, 121, -23, 17, -76, 127, 127, 112,
@@ -3791,7 +4029,7 @@ static const int8_t op103_B15_dw_pre_shift[] = {
 };
 const nn_conv_t op103_B15_dw_pre = {96, 96, 4, 4, 5, 1, 2,
     -119, 0, -128, 127,
-    op103_B15_dw_pre_w, op103_B15_dw_pre_bias, op103_B15_dw_pre_mult, op103_B15_dw_pre_shift, net_lut_B15_dw_table};
+    op103_B15_dw_pre_w, op103_B15_dw_pre_bias, op103_B15_dw_pre_mult, op103_B15_dw_pre_shift, net_lut_B15_dw_table, NULL};
 /* 106: fully_connected B15.se.fc1 */
 static const int8_t op106_B15_se_fc1_w[] = {
     -31, -45, -6, 20, 4, -35, -67, -12, 7, -127, -67, -2, -23, 13, -7, -60,
@@ -4253,7 +4491,7 @@ static const int8_t op110_B15_project_shift[] = {
 };
 const nn_conv_t op110_B15_project = {96, 16, 4, 4, 1, 1, 0,
     -123, 12, -128, 127,
-    op110_B15_project_w, op110_B15_project_bias, op110_B15_project_mult, op110_B15_project_shift, NULL};
+    op110_B15_project_w, op110_B15_project_bias, op110_B15_project_mult, op110_B15_project_shift, NULL, NULL};
 const nn_add_t op111_B15 = {12, 11, 1, 20,
     1933691987, -1, 1073741824, 0, 1133020468, -18,
     NULL, 0, 0};

@@ -58,14 +58,16 @@ static const struct {
 } row_variants[] = {NN_CONV_VARIANTS(NN_ROW_ENTRY)};
 
 /* conv2d / depthwise: [cin cout f_in f_out k stride pad zp_in zp_out act_min act_max t_in], w, bias, mult, shift,
- * lut (0 or 256), x, row kernel (a name of NN_CONV_VARIANTS, or empty: the general kernel) */
+ * lut (0 or 256), x, row kernel (a name of NN_CONV_VARIANTS, or empty: the general kernel), the export-time
+ * records of nn_conv_t.prep (empty: none) */
 static void run_conv(FILE *out, int depthwise)
 {
-    blob h = next(), w = next(), bias = next(), mult = next(), shift = next(), lut = next(), x = next(), variant = next();
+    blob h = next(), w = next(), bias = next(), mult = next(), shift = next(), lut = next(), x = next(), variant = next(),
+         prep = next();
     const int32_t *v = I32(h);
     nn_conv_t p = {(uint16_t)v[0], (uint16_t)v[1], (uint16_t)v[2], (uint16_t)v[3], (uint8_t)v[4], (uint8_t)v[5],
                    (uint8_t)v[6], (int16_t)v[7], (int16_t)v[8], (int16_t)v[9], (int16_t)v[10], I8(w), I32(bias),
-                   I32(mult), I8(shift), lut.size ? I8(lut) : NULL};
+                   I32(mult), I8(shift), lut.size ? I8(lut) : NULL, prep.size ? prep.data : NULL};
     int t_in = v[11];
     int t_out = nn_out_size(t_in, p.k, p.stride, p.pad);
     uint32_t n = (uint32_t)t_out * p.f_out * p.cout;

@@ -129,8 +129,9 @@ static inline __attribute__((always_inline)) void dw_pixels(const dw_chunk_t *ck
  * and SMLAD does two MACs. Then per channel one loop of passes of four output pixels (eight in
  * Thumb-2 for mn01's 3 x 3 layers), each accumulating from the planes and storing its outputs
  * (requantized in registers: no accumulator row in memory). No state survives a call: the planes
- * and the per-channel constants are rebuilt for every output row (the caller's rows are only
- * valid for the call, and RAM has no room for widened rows kept across calls). */
+ * are rebuilt for every output row (the caller's rows are only valid for the call, and RAM has no
+ * room for widened rows kept across calls); the per-channel constants come from the op's records
+ * (nn_conv_t.prep, flash) or are rebuilt per row and group where it has none. */
 #define NN_DW_PLANE 76 /* int16 per plane row: padded width + slack for the last pass's loads */
 #define NN_DW_ROWB (2 * NN_DW_PLANE) /* bytes per plane row */
 
@@ -138,21 +139,34 @@ typedef struct {
     int16_t x[4 * NN_DW_K_MAX * NN_DW_PLANE]; /* channel j, kernel row kt: x + (j * K + kt) * NN_DW_PLANE */
 } __attribute__((aligned(8))) dw_planes_t; /* rows of 4-byte multiples: words and LDRD pairs */
 
-/* One channel's constants: per kernel row the weight words of dw_pass (doubled), the bias with
- * zp_in's share folded in (doubled), and the fast requantization (mult and c adjacent: one LDRD). */
+/* One channel's constants: the bias with zp_in's share folded in (doubled), the fast requantization
+ * (mult and c adjacent: one LDRD), then per kernel row the DW_RW(K) weight words of dw_pass (doubled).
+ * The channels of a row follow each other, DW_CHAN_WORDS(K) words apart: built per row and group by
+ * dw_group_setup, or the whole op's at export time (nn_conv_t.prep; kernel_variants.py, dw_records). */
 typedef struct {
     int32_t bias2;
     nn_rqz_t q;
-    uint32_t w[NN_DW_K_MAX][4];
+    uint32_t w[]; /* kernel row kt, word n: w[kt * DW_RW(K) + n] */
 } dw_chan_t;
+#define DW_RW(K) ((K) == 3 ? 2 : 4)
+#define DW_CHAN_WORDS(K) (4 + (K) * DW_RW(K))
+#define DW_W_OFF(K, KT, N) ((int)offsetof(dw_chan_t, w) + 4 * ((KT) * DW_RW(K) + (N)))
+
+static inline __attribute__((always_inline)) const dw_chan_t *dw_chan_at(const dw_chan_t *cc, int j, int K)
+{
+    return (const dw_chan_t *)(const void *)((const uint32_t *)(const void *)cc + j * DW_CHAN_WORDS(K));
+}
 
 /* The weight words of four channels c0..c0+3 (all in the fast requantization), in the order of dw_pass:
  * stride 1: 3 x 3 (w0, w1), (w1, w2); 5 x 5 (w0, w1), (w2, w3), (w1, w2), (w3, w4);
  * stride 2: 3 x 3 (w0, w1), (w2, 0); 5 x 5 (w0, w1), (w2, w3), (w4, 0).
  * Each tap word of four channels is widened once (SXTB16 lanes: channels 0 and 2, 1 and 3). */
 static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t *p, int c0, int K, int S,
-                                                                 dw_chan_t *cc)
+                                                                 uint32_t *recs)
 {
+    dw_chan_t *const cc[4] = {(dw_chan_t *)(void *)recs, (dw_chan_t *)(void *)(recs + DW_CHAN_WORDS(K)),
+                              (dw_chan_t *)(void *)(recs + 2 * DW_CHAN_WORDS(K)),
+                              (dw_chan_t *)(void *)(recs + 3 * DW_CHAN_WORDS(K))};
     const int ch = p->cout;
     const int8_t *wp = p->weights + c0;
     uint32_t sa = 0, sb = 0; /* doubled weight sums, int16 lanes (|2 * sum| <= 2 * 25 * 128) */
@@ -169,18 +183,18 @@ static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t
         /* word (u, v) of channel j: the bottom lanes of A (j = 0), B (1), the top ones of A (2), B (3) */
 #define DW_PAIR(U, V)                                                                                          \
     do {                                                                                                       \
-        cc[0].w[kt][n] = nn_pack_lo(A[U], A[V]);                                                               \
-        cc[1].w[kt][n] = nn_pack_lo(B[U], B[V]);                                                               \
-        cc[2].w[kt][n] = nn_pack_hi(A[U], A[V]);                                                               \
-        cc[3].w[kt][n] = nn_pack_hi(B[U], B[V]);                                                               \
+        cc[0]->w[kt * DW_RW(K) + n] = nn_pack_lo(A[U], A[V]);                                                  \
+        cc[1]->w[kt * DW_RW(K) + n] = nn_pack_lo(B[U], B[V]);                                                  \
+        cc[2]->w[kt * DW_RW(K) + n] = nn_pack_hi(A[U], A[V]);                                                  \
+        cc[3]->w[kt * DW_RW(K) + n] = nn_pack_hi(B[U], B[V]);                                                  \
         ++n;                                                                                                   \
     } while (0)
 #define DW_LAST(U)                                                                                             \
     do {                                                                                                       \
-        cc[0].w[kt][n] = A[U] & 0xffffu;                                                                       \
-        cc[1].w[kt][n] = B[U] & 0xffffu;                                                                       \
-        cc[2].w[kt][n] = A[U] >> 16;                                                                           \
-        cc[3].w[kt][n] = B[U] >> 16;                                                                           \
+        cc[0]->w[kt * DW_RW(K) + n] = A[U] & 0xffffu;                                                          \
+        cc[1]->w[kt * DW_RW(K) + n] = B[U] & 0xffffu;                                                          \
+        cc[2]->w[kt * DW_RW(K) + n] = A[U] >> 16;                                                              \
+        cc[3]->w[kt * DW_RW(K) + n] = B[U] >> 16;                                                              \
         ++n;                                                                                                   \
     } while (0)
         int n = 0;
@@ -200,13 +214,13 @@ static inline __attribute__((always_inline)) void dw_group_setup(const nn_conv_t
     const int32_t sum[4] = {(int16_t)(sa & 0xffffu), (int16_t)(sb & 0xffffu), (int16_t)(sa >> 16), (int16_t)(sb >> 16)};
     for (int j = 0; j < 4; ++j) {
         const int c = c0 + j;
-        cc[j].bias2 = 2 * p->bias[c] - zp * sum[j];
+        cc[j]->bias2 = 2 * p->bias[c] - zp * sum[j];
         /* nn_rqz_make for a channel of the fast form (dw_planar_row checks it): rsh >= 1, so that
          * c = 2^(rsh - 1) + zp_out * 2^rsh = (2 * zp_out + 1) * 2^(rsh - 1) */
         const int32_t rsh = -p->shift[c];
-        cc[j].q.mult = p->mult[c];
-        cc[j].q.rsh = rsh;
-        cc[j].q.c = (int32_t)(zo << (rsh - 1));
+        cc[j]->q.mult = p->mult[c];
+        cc[j]->q.rsh = rsh;
+        cc[j]->q.c = (int32_t)(zo << (rsh - 1));
     }
 }
 
@@ -402,7 +416,10 @@ static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t
     do {                                                                                                       \
         const uint32_t *row = (const uint32_t *)(const void *)(r + (KT) * NN_DW_ROWB);                         \
         uint32_t d0, d1, d2, d3, d4, d5, P, Q, P1, Q1;                                                         \
-        nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][0]), P, Q);                                          \
+        if (K == 3) /* the offsets spelled with a literal K: constants at -O0 too */                           \
+            nn_load2_fresh(cc, DW_W_OFF(3, KT, 0), P, Q);                                                      \
+        else                                                                                                   \
+            nn_load2_fresh(cc, DW_W_OFF(5, KT, 0), P, Q);                                                      \
         if (K == 3 && S == 1) { /* P = (w0, w1), Q = (w1, w2) */                                               \
             nn_load2(row, &d0, &d1);                                                                           \
             d2 = row[2];                                                                                       \
@@ -411,7 +428,7 @@ static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t
             a2 = nn_smlabt(d2, Q, nn_smlad(d1, P, a2));                                                        \
             a3 = nn_smlad(d2, Q, nn_smlatb(d1, P, a3));                                                        \
         } else if (K == 5 && S == 1) { /* P = (w0, w1), Q = (w2, w3), P1 = (w1, w2), Q1 = (w3, w4) */          \
-            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][2]), P1, Q1);                                    \
+            nn_load2_fresh(cc, DW_W_OFF(5, KT, 2), P1, Q1);                                                    \
             nn_load2(row, &d0, &d1);                                                                           \
             nn_load2(row + 2, &d2, &d3);                                                                       \
             a0 = nn_smlabt(d2, Q1, nn_smlad(d1, Q, nn_smlad(d0, P, a0)));                                      \
@@ -427,7 +444,7 @@ static __attribute__((noinline)) void dw_fill_5(const nn_conv_t *p, const int8_t
             a2 = nn_smlabb(d3, Q, nn_smlad(d2, P, a2));                                                        \
             a3 = nn_smlabb(d4, Q, nn_smlad(d3, P, a3));                                                        \
         } else { /* 5 x 5, stride 2: P = (w0, w1), Q = (w2, w3), P1 = (w4, 0) */                               \
-            nn_load2_fresh(cc, (int)offsetof(dw_chan_t, w[KT][2]), P1, Q1); /* Q1: unused */                   \
+            nn_load2_fresh(cc, DW_W_OFF(5, KT, 2), P1, Q1); /* Q1: unused */                                   \
             nn_load2(row, &d0, &d1);                                                                           \
             nn_load2(row + 2, &d2, &d3);                                                                       \
             nn_load2(row + 4, &d4, &d5);                                                                       \
@@ -552,8 +569,14 @@ static inline __attribute__((always_inline)) void dw_pass_out(const int32_t *a, 
     [mc] "m"(fr.k.q.mult), [rsh] "m"(fr.k.q.rsh), [ch] "m"(fr.ch), [end] "m"(fr.end), "m"(fr.k.q.c) \
     : "cc", "memory"
 
+typedef struct { /* a 3 x 3 channel's record (dw_chan_t) */
+    int32_t bias2;
+    nn_rqz_t q;
+    uint32_t w[3][DW_RW(3)];
+} dw_chan3_t;
+
 typedef struct {
-    dw_chan_t k;           /* its first three kernel rows: one block copy (LDM / STM) */
+    dw_chan3_t k; /* the channel's record: one block copy */
     int32_t ch;
     int8_t *out;
     const uint8_t *end;
@@ -563,7 +586,7 @@ static inline __attribute__((always_inline)) const uint8_t *dw_k3_octets(const u
                                                                         int ch, int8_t **out, int n8, int S)
 {
     dw_k3_frame_t fr;
-    memcpy(&fr.k, cc, offsetof(dw_chan_t, w[3]));
+    fr.k = *(const dw_chan3_t *)(const void *)cc;
     fr.ch = ch;
     fr.out = *out;
     fr.end = r + 16 * S * n8;
@@ -739,41 +762,36 @@ static inline __attribute__((always_inline)) void dw_planar_channel(const int16_
 
 /* The set-up of a group, one function per kernel and stride (shared by the output stages). */
 #define NN_DW_SETUP_FN(K, S)                                                                                   \
-    static __attribute__((noinline)) void dw_setup_##K##_##S(const nn_conv_t *p, int c0, dw_chan_t *cc)       \
+    static __attribute__((noinline)) void dw_setup_##K##_##S(const nn_conv_t *p, int c0, uint32_t *recs)      \
     {                                                                                                          \
-        dw_group_setup(p, c0, K, S, cc);                                                                       \
+        dw_group_setup(p, c0, K, S, recs);                                                                     \
     }
 NN_DW_SETUP_FN(3, 1)
 NN_DW_SETUP_FN(3, 2)
 NN_DW_SETUP_FN(5, 1)
 NN_DW_SETUP_FN(5, 2)
 
-/* Channels c0..c0+3 (all in the fast requantization) of the output row. */
+/* Channels c0..c0+3 (all in the fast requantization) of the output row, their records at cc. */
 static inline __attribute__((always_inline)) void dw_planar_group(const nn_conv_t *p, const dw_planes_t *pl, int c0,
-                                                                  const nn_out_t *o, int K, int S, int kind,
-                                                                  int8_t *out)
+                                                                  const dw_chan_t *cc, const nn_out_t *o, int K,
+                                                                  int S, int kind, int8_t *out)
 {
     const int ch = p->cout, f_out = p->f_out;
     const nn_out_t oo = *o;
-    dw_chan_t cc[4];
-    if (K == 3 && S == 1) dw_setup_3_1(p, c0, cc);
-    else if (K == 3) dw_setup_3_2(p, c0, cc);
-    else if (S == 1) dw_setup_5_1(p, c0, cc);
-    else dw_setup_5_2(p, c0, cc);
-    nn_mem_barrier(); /* cc is read by volatile asm loads that do not name it */
     out += c0;
     for (int j = 0; j < 4; ++j) {
         const int16_t(*x)[NN_DW_PLANE] = (const int16_t(*)[NN_DW_PLANE])(const void *)(pl->x + j * K * NN_DW_PLANE);
-        dw_planar_channel(x, &cc[j], f_out, ch, K, S, oo, kind, out + j);
+        dw_planar_channel(x, dw_chan_at(cc, j, K), f_out, ch, K, S, oo, kind, out + j);
     }
 }
 
 /* One function per kernel, stride and output stage: each gets its own register allocation. */
 #define NN_DW_PLANAR_FN(K, S, KIND)                                                                            \
     static __attribute__((noinline)) void dw_planar_##K##_##S##_##KIND(const nn_conv_t *p, const dw_planes_t *pl, \
-                                                                       int c0, const nn_out_t *o, int8_t *out) \
+                                                                       int c0, const dw_chan_t *cc,            \
+                                                                       const nn_out_t *o, int8_t *out)         \
     {                                                                                                          \
-        dw_planar_group(p, pl, c0, o, K, S, KIND, out);                                                        \
+        dw_planar_group(p, pl, c0, cc, o, K, S, KIND, out);                                                    \
     }
 /* mn01's output stages (no clamp: its ReLU is the zero point -128; the hard-swish table), reached
  * through the export-time variants only (nn_kernels.h, NN_CONV_VARIANTS): the general kernel takes
@@ -784,7 +802,8 @@ NN_DW_PLANAR_FNS(3, 2)
 NN_DW_PLANAR_FNS(5, 1)
 NN_DW_PLANAR_FNS(5, 2)
 
-typedef void (*dw_planar_fn)(const nn_conv_t *, const dw_planes_t *, int, const nn_out_t *, int8_t *);
+typedef void (*dw_planar_fn)(const nn_conv_t *, const dw_planes_t *, int, const dw_chan_t *, const nn_out_t *,
+                             int8_t *);
 
 /* The planar path takes rows of 16 outputs or more (mn01's B1-B6: 2.2-3.6 instructions per MAC on
  * qemu-an386); shorter rows take the window path (measured before the planar path's passes were
@@ -798,20 +817,30 @@ static int dw_planar_fits(const nn_conv_t *p)
 static __attribute__((noinline)) void dw_planar_row(const nn_conv_t *p, const int8_t *const *rows, int8_t *out,
                                                    dw_planar_fn fn)
 {
-    const int ch = p->cout, m4 = ch & ~3;
+    const int ch = p->cout, m4 = ch & ~3, words = DW_CHAN_WORDS(p->k);
+    const uint32_t *const prep = (const uint32_t *)p->prep; /* every channel's record, or NULL */
     const nn_out_t o = nn_out_make(p->zp_out, p->act_min, p->act_max, p->lut);
     dw_planes_t pl;
+    uint32_t recs[4 * DW_CHAN_WORDS(NN_DW_K_MAX)] __attribute__((aligned(8)));
     for (int c0 = 0; c0 < ch; c0 += 4) {
-        const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
-        int fast = c1 - c0 == 4;
-        for (int c = c0; c < c1; ++c) fast &= nn_rqz_ok(p->mult[c], p->shift[c]);
-        if (!fast) {
-            dw_plain_channels(p, rows, c0, c1, out);
-            continue;
+        const uint32_t *cc = prep ? prep + c0 * words : recs;
+        if (!prep) { /* the records of this group, or the plain path */
+            const int c1 = c0 + 4 <= m4 ? c0 + 4 : ch;
+            int fast = c1 - c0 == 4;
+            for (int c = c0; c < c1; ++c) fast &= nn_rqz_ok(p->mult[c], p->shift[c]);
+            if (!fast) {
+                dw_plain_channels(p, rows, c0, c1, out);
+                continue;
+            }
+            if (p->k == 3 && p->stride == 1) dw_setup_3_1(p, c0, recs);
+            else if (p->k == 3) dw_setup_3_2(p, c0, recs);
+            else if (p->stride == 1) dw_setup_5_1(p, c0, recs);
+            else dw_setup_5_2(p, c0, recs);
+            nn_mem_barrier(); /* the records are read by volatile asm loads that do not name them */
         }
         if (p->k == 3) dw_fill_3(p, rows, c0, &pl);
         else dw_fill_5(p, rows, c0, &pl);
-        fn(p, &pl, c0, &o, out);
+        fn(p, &pl, c0, (const dw_chan_t *)(const void *)cc, &o, out);
     }
 }
 

@@ -68,6 +68,11 @@ typedef struct {
     const int32_t *bias, *mult;
     const int8_t *shift;     /* per output channel, in [-31, 30] */
     const int8_t *lut;       /* optional activation fused on store: out = lut[q + 128]; NULL for none */
+    /* Optional, prepared at export time for the op's row kernel (exporter/codegen/kernel_variants.py):
+     * the planar depthwise instances' channel records (nn_depthwise.c, dw_chan_t; dw_records), given
+     * only where every channel is in the fast requantization and the channel count a multiple of 4.
+     * NULL (the tests' ops, direct callers): the kernel prepares the same per row. */
+    const void *prep;
 } nn_conv_t;
 
 static inline int nn_out_size(int n, int k, int stride, int pad)
