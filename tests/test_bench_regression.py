@@ -38,3 +38,22 @@ def test_the_guard_reports_an_excess():
     assert "frontend" in msg and BOARD in msg
     worse = {"frontend": i["frontend_per_window"], "network": i["network_per_window"] * 1.02}
     assert "network" in firmware.regressions(worse, ref)[0]
+
+
+def test_flash_by_part_accounts_for_the_image():
+    """The report's flash by part (the linker map's input sections by object file): the parts add up to
+    the image, each is there, and the network's data holds at least the graph's weights and per-channel
+    constants (what the flash goal is measured against)."""
+    from exporter.benchmark.elf import section_sizes
+    from exporter.boards import firmware_runner
+    from exporter.quantization.graph import Graph
+
+    exe = firmware_runner.build_embedder(BOARD, "timestamp", GENERATED_DIR)
+    sizes = section_sizes(exe)
+    flash = sum(sizes.get(s, 0) for s in firmware.FLASH_SECTIONS)
+    parts = firmware.flash_by_part(exe.with_name(exe.name + ".map"), flash)
+    assert sum(parts.values()) == flash and all(v > 0 for v in parts.values()), parts
+    graph = Graph.load(GENERATED_DIR)
+    arrays = sum(a.nbytes for k, a in graph.arrays.items() if k.rsplit(".", 1)[-1] in ("weights", "bias", "mult"))
+    assert arrays < parts["network data"] < arrays + 40 * 1024
+    assert parts["network data"] > parts["kernels"] > parts["network scheduler"]

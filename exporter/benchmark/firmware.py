@@ -59,6 +59,13 @@ PART_OF_OBJECT = {"logmel.c": "frontend", "logmel_tables.c": "frontend", "networ
                   "network_data.c": "network", "nn_conv.c": "network", "nn_depthwise.c": "network",
                   "nn_elementwise.c": "network"}
 PARTS = ("frontend", "network", "other")
+# The flash by part (bench.md, "Flash by part"): each input section of the image's flash output sections
+# by the object file it comes from (the linker map); the rest (alignment, .data's initial values) is other.
+FLASH_OUTPUT_SECTIONS = (".isr_vector", ".text", ".ARM.exidx")
+FLASH_PART_OF_OBJECT = {"network_data.c": "network data", "network.c": "network scheduler", "nn_conv.c": "kernels",
+                        "nn_depthwise.c": "kernels", "nn_elementwise.c": "kernels", "logmel.c": "frontend",
+                        "logmel_tables.c": "frontend"}
+FLASH_PARTS = ("network data", "network scheduler", "kernels", "frontend", "other")
 REGRESSION_TOLERANCE = 0.01  # per-window instructions may exceed the committed report by this much
 BASELINE = "bench_baseline.json"
 PLOT = "bench_layers.png"
@@ -90,6 +97,37 @@ def function_parts(map_file: Path, regions: list[tuple[int, int, str]]) -> dict[
         obj = next((o for a, b, o in spans if a <= lo < b), "")
         parts[name] = PART_OF_OBJECT.get(obj, "other")
     return parts
+
+
+def flash_by_part(map_file: Path, flash: int) -> dict[str, int]:
+    """Flash bytes by part (FLASH_PARTS) of an image of ``flash`` bytes, from its linker map."""
+    parts = dict.fromkeys(FLASH_PARTS, 0)
+    lines = map_file.read_text(errors="replace").splitlines()
+    out = None  # the output section being listed
+    for i, line in enumerate(lines):
+        if line[:1] == ".":
+            out = line.split()[0]
+            continue
+        if out not in FLASH_OUTPUT_SECTIONS or not line.startswith(" ."):
+            continue
+        f = line.split()
+        if len(f) == 1 and i + 1 < len(lines):  # long section name: the rest on the next line
+            f = f + lines[i + 1].split()
+        if len(f) >= 4 and f[1].startswith("0x") and f[2].startswith("0x"):
+            obj = Path(f[3].rsplit("(", 1)[-1].rstrip(")")).name.removesuffix(".obj").removesuffix(".o")
+            if obj in FLASH_PART_OF_OBJECT:
+                parts[FLASH_PART_OF_OBJECT[obj]] += int(f[2], 16)
+    parts["other"] = flash - sum(parts.values())
+    return parts
+
+
+def _flash_data_note(r: dict) -> str:
+    """Where a flash goal is missed: what the network's data and the frontend take before any other code."""
+    parts = r.get("flash_parts")
+    if not parts:
+        return ""
+    data, fe = parts["network data"] / 1024, parts["frontend"] / 1024
+    return f" (network data {data:.1f} KB and frontend {fe:.1f} KB: {data + fe:.1f} KB before the kernels and the rest)"
 
 
 def cycles_by_part(exe: Path, est: cycle_model.Estimate) -> dict[str, dict[str, int]]:
@@ -189,7 +227,7 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
         "network_instructions_per_mac": round(per_window["network"] / macs, 3),
         "network_vs_cmsis_nn": round(CMSIS_NN_NETWORK[mode] / per_window["network"], 2),
         "realtime_mhz": round(mhz, 3),
-        "flash_bytes": flash, "sections": sizes,
+        "flash_bytes": flash, "sections": sizes, "flash_parts": flash_by_part(exe.with_name(exe.name + ".map"), flash),
         "ram_bytes": ram, "static_ram_bytes": static_ram,
         "stack_peak_bytes": plain.end.stack_used, "stack_reserved_bytes": plain.end.stack_size,
         "arena_bytes": symbols.get("net_arena"), "sample_ring_bytes": symbols.get("efat_ring", 0),
@@ -356,7 +394,7 @@ def markdown(report: dict, baseline: dict | None = None) -> str:
                         if over > 0 else "goal met")
                      + (f"; network {r['network_instructions_per_mac']} instr./MAC, {ipm:.2f} over" if ipm > 0 else "")
                      + (f"; flash {r['flash_bytes'] / 1024:.1f} KB, {r['flash_bytes'] / 1024 - g['flash_kb']:.1f} KB over"
-                        if not g["met_flash"] else ""))
+                        + _flash_data_note(r) if not g["met_flash"] else ""))
     if baseline is not None:
         lines += ["", "## Before / after", "",
                   f"Before: `{BASELINE}` (an earlier report kept for comparison; the plot `{PLOT}` shows the cost "
@@ -389,6 +427,16 @@ def markdown(report: dict, baseline: dict | None = None) -> str:
     for r in report["results"]:
         lines.append(f"| {r['board']} | {r['mode']} | " + " | ".join(f"{r['sections'].get(n, 0):,}" for n in names)
                      + f" | {r['flash_bytes']:,} |")
+    if all("flash_parts" in r for r in report["results"]):
+        lines += ["", "Flash by part (KB; by the object file of each input section, from the linker map: network data = "
+                  "network_data.c, its weights, per-channel constants, tables and records; network scheduler = network.c; "
+                  "kernels = firmware/kernels; frontend = logmel.c and its tables; other = application, board, C library, "
+                  "alignment):", "",
+                  "| board | mode | " + " | ".join(FLASH_PARTS) + " | flash |", "| --- | --- |" + " --- |" * (len(FLASH_PARTS) + 1)]
+        for r in report["results"]:
+            lines.append(f"| {r['board']} | {r['mode']} | "
+                         + " | ".join(f"{r['flash_parts'][p] / 1024:.1f}" for p in FLASH_PARTS)
+                         + f" | {r['flash_bytes'] / 1024:.1f} |")
     lines += [""] + board_images.markdown(report.get("real_boards", []))
     lines += board_budget.markdown(report.get("real_board_budget", []))
     lines += ["", "Images built without SCENE_LONG_CLIPS: scene clips over 10 s (several windows, averaged) "

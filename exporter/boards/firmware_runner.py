@@ -143,7 +143,7 @@ def qemu_command(board: str, exe: Path, pcm_path: Path, icount: bool = False) ->
 # The timeout: the clip's instructions (measured per window) at an emulation speed far below
 # the measured one, so that only a hung firmware meets it.
 FRONTEND_INSTRUCTIONS_PER_FRAME = 39_298  # reports/frontend_m4_cost.md (README: measured)
-NETWORK_INSTRUCTIONS_PER_MAC = 2.4  # reports/bench.json, mn01: 2.27 (160 ms windows), 2.39 (10 s windows)
+NETWORK_INSTRUCTIONS_PER_MAC = 2.3  # reports/bench.json, mn01: 2.20 (160 ms windows), 2.31 (10 s windows)
 # When the export is not known (run_embedder called directly): mn01's 692 (timestamp) and
 # 1,031 (scene over 10 s) instructions per sample (reports/bench.json), with a margin.
 DEFAULT_INSTRUCTIONS_PER_SAMPLE = 2_000
