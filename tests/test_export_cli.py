@@ -81,11 +81,17 @@ def test_cli_with_calibration_folder(mn01_seed0_path, tmp_path, test_audio, cli,
     sf.write(cal / "b.flac", test_audio[::-1].copy(), 32000)
     out = tmp_path / "out"
     code, err = cli("export", *["--checkpoint", str(mn01_seed0_path), "--calibration", str(cal), "--fidelity-clips", "1",
-                      "--out", str(out)])
+                      "--optimize", "size", "--out", str(out)])
     assert (code, err) == (0, "")
     graph = Graph.load(out)
     assert str(cal) in graph.meta["calibration"]["source"] and graph.meta["calibration"]["clips"] == 2
     assert "calibrating" not in capsys.readouterr().err  # no progress bars unless stderr is a terminal
+    # --optimize size: the general kernels alone, nothing prepared for instances
+    net, data = (out / "network.c").read_text(), (out / "network_data.c").read_text()
+    assert "nn_depthwise_conv2d_row}" in net and "nn_conv2d_row}" in net
+    assert not any(f"{v}}}" in net for v in ("_plain_row", "_lut_row"))
+    assert "_rec[]" not in data and "_tab[256]" not in data and "nn_stem8_preps" not in data
+    assert json.loads((out / "reports" / "export.json").read_text())["optimize"] == "size"
 
 
 def test_wrong_checkpoint_family(tmp_path, cli):

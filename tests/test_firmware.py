@@ -121,6 +121,35 @@ def test_shipped_export_on_qemu_an386_equals_reference(clips, mode):
 
 
 @pytest.fixture(scope="module")
+def size_export(tmp_path_factory):
+    """The shipped export re-rendered with the general kernels alone (export --optimize size)."""
+    import shutil
+
+    from exporter import defaults
+    from exporter.codegen.network import render_network
+    from exporter.quantization.graph import Graph
+
+    out = tmp_path_factory.mktemp("fwsize") / "export"
+    shutil.copytree(defaults.GENERATED_DIR, out, ignore=shutil.ignore_patterns("reports"))
+    render_network(Graph.load(out), out, max_frames=defaults.MAX_FRAMES, optimize="size")
+    assert "_lut_row}" not in (out / "network.c").read_text()  # no instance left
+    return out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_size_optimized_export_on_qemu_an386_equals_reference(size_export, clips, mode):
+    """export --optimize size built for size (-Os) gives the reference board's integers: the general kernels
+    compute what the instances do."""
+    clip = clips["noise"]
+    ref = reference.embed_clips([clip], mode, size_export)[0]
+    exe = firmware_runner.build_embedder("qemu-an386", mode, size_export, options={"CMAKE_BUILD_TYPE": "MinSizeRel"})
+    run = firmware_runner.run_embedder("qemu-an386", exe, clip)
+    firmware_runner.check_run("qemu-an386", run, clip.size, mode)
+    got = run.embeddings[0] if mode == "scene" else np.stack(run.embeddings)
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+
+
+@pytest.fixture(scope="module")
 def other_width_export(tmp_path_factory):
     """A second width (0.2, seeded random weights): other channel counts, so other kernel instances
     and general-kernel paths (exporter/codegen/kernel_variants.py) than mn01's."""

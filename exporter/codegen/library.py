@@ -73,6 +73,7 @@ def write_library(folder: Path, graph, plan: dict) -> list[Path]:
         "taps": [{"name": t["name"], "channels": t["channels"]} for t in graph.taps],
         "plans": sorted(plans.items()), "plan_frames": ", ".join(str(f) for f in sorted(plans)),
         "sources": sources, "src_filter": json.dumps(["-<*>"] + [f"+<{s}>" for s in sources]),
+        "optimize": plan.get("optimize", "speed"),
     }
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "library")),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,

@@ -152,6 +152,11 @@ def _op_params(graph: Graph, i: int, op: dict) -> dict:
     return rec
 
 
+# what the generated network is built for (export --optimize): the kernel instances of its shapes with what
+# the exporter prepares for them (speed), or the general kernels alone (size: mn01's firmware 36 KB smaller,
+# 2.3-2.7 times the instructions; reports/bench.md, "Smallest build")
+OPTIMIZE = ("speed", "size")
+
 STATIC_SCHEDULE_MAX_BYTES = 4096  # flash up to which a plan's schedule is written down
 
 
@@ -211,11 +216,16 @@ def _static_schedule(run: Graph, frames: int) -> dict | None:
             "order_length": len(order), "bytes": size}
 
 
-def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> dict:
+def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000), optimize: str = "speed") -> dict:
     """Write network.h, network.c, network_data.c and network_plan.json to ``out_dir``.
 
+    ``optimize``: "speed", the kernel instances of the ops' shapes (kernel_variants.conv_row_kernel) with the
+    records and tables prepared for them; "size", the general kernels alone (OPTIMIZE).
     Returns the plan summary: {"plans": {"<frames>": {"arena_bytes": n}}, ...}.
     """
+    if optimize not in OPTIMIZE:
+        raise UserError(f"optimize must be one of {', '.join(OPTIMIZE)}, got {optimize!r}")
+    fast = optimize == "speed"
     frames_list = sorted({int(f) for f in max_frames})
     if not frames_list or frames_list[0] < 1:
         raise UserError(f"max_frames must be positive integers, got {max_frames!r}")
@@ -245,7 +255,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         if kind in ("conv2d", "depthwise_conv2d"):
             s.update(k=op["kernel"], stride=op["stride"], pad=op["padding"])
             general = "nn_conv2d_row" if kind == "conv2d" else "nn_depthwise_conv2d_row"
-            s["row_fn"] = kernel_variants.conv_row_kernel(
+            s["row_fn"] = fast and kernel_variants.conv_row_kernel(
                 kind, x0["channels"], x0["mel"], graph.tensors[op["output"]]["mel"], op["kernel"], op["stride"],
                 op["padding"], op["act_min"], op["act_max"], "fused_table" in op,
                 graph.tensors[op["output"]]["channels"]) or general
@@ -278,7 +288,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
             y = graph.tensors[op["output"]]
             per_frame = y.get("mel", 1) * y["channels"] / max(out_divs[op["output"]], 1)
             rec["add_tab"] = None
-            if per_frame >= kernel_variants.ADD_TAB_MIN_PER_FRAME:
+            if fast and per_frame >= kernel_variants.ADD_TAB_MIN_PER_FRAME:
                 rec["add_tab"] = kernel_variants.add_table(rec["zp_a"], rec["zp_b"], rec["zp_out"], rec["left_shift"],
                                                            rec["m"], rec["s"])
         ops.append(rec)
@@ -305,6 +315,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         "tool_version": __version__, "tool_version_num": manifest.version_number(), "graph_sha256": graph.digest(),
         "mel_bands": graph.meta["input"]["mel_bands"], "tap_dim": graph.tap_dim, "taps": taps,
         "ops": ops, "steps": steps, "tables": tables, "fused": fused, "tensors": tensors, "stem8": stem8,
+        "optimize": optimize,
         "pool_channels": max(pool_off, 1), "readers": [r for rd in readers for r in rd], "reader_at": reader_at, "default_frames": frames_list[-1], "step_kinds": STEP_KINDS,
         "plans": [{"frames": f, "peak": total, "offsets": [offs[n] for n in names],
                    "capacity": [tp[n].capacity for n in names], "static": static[f]}
@@ -324,6 +335,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000)) -> 
         "plans": {str(f): {"arena_bytes": total} for f, (_, _, total) in plans.items()},
         "fused_activations": len(fused),
         "run_ops": len(run.ops),
+        "optimize": optimize,
     }
     (out_dir / PLAN_FILE).write_text(json.dumps(summary, indent=1) + "\n")
     return summary

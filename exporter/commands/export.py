@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", metavar="HEAD_DIR", type=Path, action="append", default=[],
                         help="a task head (python -m exporter heads train) to run on the device after each "
                              "embedding; repeat for several. It must have been trained on this export's graph")
+    parser.add_argument("--optimize", choices=("speed", "size"), default="speed",
+                        help="speed (default): the kernel instances of the network's shapes, with records and "
+                             "tables prepared for them; size: the general kernels alone, for the smallest flash "
+                             "(mn01: 36 KB less flash, 2.3-2.7 times the instructions; build with -Os); the same integers")
     parser.add_argument("--out", metavar="DIR", type=Path, required=True,
                         help="export folder to create (must not exist or be empty)")
     parser.epilog = (f"Without model arguments, the default model (exporter/defaults.py: the trained mn01 {defaults.CHECKPOINT.name}, "
@@ -102,12 +106,13 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
                  calibration_seconds: float = defaults.CALIBRATION_SECONDS,
                  timestamp_windows: int = defaults.CALIBRATION_TIMESTAMP_WINDOWS, fidelity_clips: int | None = None,
                  fidelity_seconds: float | None = None, progress: bool = True, library: bool = True,
-                 heads: list[Path] = ()) -> dict:
+                 heads: list[Path] = (), optimize: str = "speed") -> dict:
     """Write every export file into ``folder`` (which must exist). Returns a summary.
 
     ``library``: add the C library's static sources and build files (exporter/codegen/library.py);
     firmware/generated/ goes without them, the repository has them in firmware/.
-    ``heads``: HEAD_DIRs whose heads are quantized into the graph (exporter/heads.py)."""
+    ``heads``: HEAD_DIRs whose heads are quantized into the graph (exporter/heads.py).
+    ``optimize``: the C network's kernels (exporter/codegen/network.py, OPTIMIZE)."""
     import numpy as np
     import onnx
 
@@ -133,7 +138,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
     onnx.save(int_model, folder / "model_int.onnx")
     qdq_model = onnx_qdq.build_model(graph)
     onnx.save(qdq_model, folder / "model_qdq.onnx")
-    plan = render_network(graph, folder, max_frames=defaults.MAX_FRAMES)
+    plan = render_network(graph, folder, max_frames=defaults.MAX_FRAMES, optimize=optimize)
     render_frontend(folder)
     if graph.meta.get("heads"):
         from exporter.codegen.network import render_heads
@@ -170,6 +175,7 @@ def write_export(model, info, folder: Path, calibration: Path | None = None, per
         "qdq_max_abs_steps": qdq["max_abs_steps"],
         "arena": plan,
         "heads": [h["name"] for h in graph.meta.get("heads", [])],
+        "optimize": optimize,
     }
     (reports / "export.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary
@@ -273,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     model, info = resolve_model_or_default(args)
     _check_heads_early(args.head, info)
     summary = export_to(args.out, model=model, info=info, calibration=args.calibration, percentile=args.percentile,
-                        heads=args.head,
+                        heads=args.head, optimize=args.optimize,
                         calibration_seed=args.calibration_seed, calibration_clips=args.calibration_clips,
                         timestamp_windows=args.calibration_timestamp_windows,
                         fidelity_clips=args.fidelity_clips, progress=sys.stderr.isatty())
