@@ -44,13 +44,12 @@ def test_flash_by_part_accounts_for_the_image():
     """The report's flash by part (the linker map's input sections by object file): the parts add up to
     the image, each is there, and the network's data holds at least the graph's weights and per-channel
     constants (what the flash goal is measured against)."""
-    from exporter.benchmark.elf import section_sizes
+    from exporter.benchmark.elf import image_bytes, section_sizes
     from exporter.boards import firmware_runner
     from exporter.quantization.graph import Graph
 
     exe = firmware_runner.build_embedder(BOARD, "timestamp", GENERATED_DIR)
-    sizes = section_sizes(exe)
-    flash = sum(sizes.get(s, 0) for s in firmware.FLASH_SECTIONS)
+    flash, _ = image_bytes(section_sizes(exe))
     parts = firmware.flash_by_part(exe.with_name(exe.name + ".map"), flash)
     assert sum(parts.values()) == flash and all(v > 0 for v in parts.values()), parts
     graph = Graph.load(GENERATED_DIR)

@@ -122,16 +122,13 @@ def test_shipped_export_on_qemu_an386_equals_reference(clips, mode):
 
 @pytest.fixture(scope="module")
 def size_export(tmp_path_factory):
-    """The shipped export re-rendered with the general kernels alone (export --optimize size)."""
-    import shutil
-
+    """The shipped export re-rendered with the general kernels alone (export --optimize size), as the
+    benchmark's smallest build takes it."""
     from exporter import defaults
-    from exporter.codegen.network import render_network
-    from exporter.quantization.graph import Graph
+    from exporter.benchmark.firmware import size_optimized_copy
 
     out = tmp_path_factory.mktemp("fwsize") / "export"
-    shutil.copytree(defaults.GENERATED_DIR, out, ignore=shutil.ignore_patterns("reports"))
-    render_network(Graph.load(out), out, max_frames=defaults.MAX_FRAMES, optimize="size")
+    size_optimized_copy(defaults.GENERATED_DIR, out)
     assert "_lut_row}" not in (out / "network.c").read_text()  # no instance left
     return out
 

@@ -97,7 +97,7 @@ def with_row_kernels(cases, expected):
         else:
             other = "nn_dw3s1_plain_row" if (k, stride) == (5, 2) else "nn_dw5s2_lut_row"
         runs = [(variant, none) for variant in dict.fromkeys(["", chosen or "", other])]
-        if chosen and re.fullmatch(r"nn_dw[35]s[12]_(plain|lut)_row", chosen) and planar_records(case).size:
+        if chosen in kernel_variants.PLANAR and planar_records(case).size:
             runs.append((chosen, planar_records(case)))
         for variant, prep in runs:
             out_c.append(case + [variant, prep])

@@ -6,6 +6,11 @@ import subprocess
 from pathlib import Path
 
 
+# What an image puts in flash (vectors, code and constants, .data's initial values) and in static RAM.
+FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
+RAM_SECTIONS = (".data", ".bss")
+
+
 def _tool(*args: str) -> str:
     return subprocess.run(list(args), capture_output=True, text=True, check=True).stdout
 
@@ -18,6 +23,11 @@ def section_sizes(elf: Path) -> dict[str, int]:
         if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
             sizes[parts[0]] = int(parts[1])
     return sizes
+
+
+def image_bytes(sizes: dict[str, int]) -> tuple[int, int]:
+    """(flash, static RAM) bytes of an image, from its section sizes (section_sizes)."""
+    return sum(sizes.get(k, 0) for k in FLASH_SECTIONS), sum(sizes.get(k, 0) for k in RAM_SECTIONS)
 
 
 def symbols(elf: Path) -> dict[str, tuple[int, int | None]]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from exporter import SAMPLE_RATE
 from exporter.benchmark import board_budget, board_images, cycle_model
-from exporter.benchmark.elf import section_sizes, symbols
+from exporter.benchmark.elf import FLASH_SECTIONS, image_bytes, section_sizes, symbols
 from exporter.audio import example_clips
 from exporter.boards import firmware_runner
 from exporter.audio.files import to_pcm16
@@ -48,9 +48,7 @@ CMSIS_NN_NETWORK = {"timestamp": 3_240_000, "scene": 186_000_000}
 GOAL_NETWORK_INSTRUCTIONS_PER_MAC = 2.5
 FRAMES = {"scene": 1000, "timestamp": 16}  # frames of one window
 CLIP_SECONDS = {"scene": 10.0, "timestamp": 2.0}
-FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
 TOP_FUNCTIONS = 12  # functions listed in the cycle estimate
-RAM_SECTIONS = (".data", ".bss")
 # The real boards (docs/boards.md): their images' flash and RAM, from the ELF.
 # Which part of the firmware an executed function belongs to: by the object file it was
 # linked from (the linker map). The frontend is logmel.c; the network its generated code and
@@ -75,23 +73,31 @@ def symbol_sizes(elf: Path, names: tuple[str, ...]) -> dict[str, int]:
     return {name: size for name, (_, size) in symbols(elf).items() if name in names and size is not None}
 
 
-def function_parts(map_file: Path, regions: list[tuple[int, int, str]]) -> dict[str, str]:
-    """function name -> part (PARTS), from the linker map's input sections: each function
-    belongs to the object file whose section holds its address."""
-    spans = []  # (start, end, object file)
+def map_input_sections(map_file: Path) -> list[tuple[str, str, int, int, str]]:
+    """The linker map's input sections: (output section, input section, start, size, object file's
+    source name, e.g. network.c)."""
+    found, out = [], None
     lines = map_file.read_text(errors="replace").splitlines()
     for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped.startswith(".text"):
+        if line[:1] == ".":  # an output section
+            out = line.split()[0]
             continue
-        f = stripped.split()
+        f = line.split()
+        if not f or not f[0].startswith("."):
+            continue
         if len(f) == 1 and i + 1 < len(lines):  # long section name: the rest on the next line
             f = f + lines[i + 1].split()
         if len(f) >= 4 and f[1].startswith("0x") and f[2].startswith("0x"):
-            start, size = int(f[1], 16), int(f[2], 16)
-            obj = f[3].rsplit("(", 1)[-1].rstrip(")")
-            if size:
-                spans.append((start, start + size, Path(obj).name.removesuffix(".obj").removesuffix(".o")))
+            obj = Path(f[3].rsplit("(", 1)[-1].rstrip(")")).name.removesuffix(".obj").removesuffix(".o")
+            found.append((out, f[0], int(f[1], 16), int(f[2], 16), obj))
+    return found
+
+
+def function_parts(map_file: Path, regions: list[tuple[int, int, str]]) -> dict[str, str]:
+    """function name -> part (PARTS), from the linker map's input sections: each function
+    belongs to the object file whose section holds its address."""
+    spans = [(start, start + size, obj) for _, name, start, size, obj in map_input_sections(map_file)
+             if name.startswith(".text") and size]
     parts = {}
     for lo, _, name in regions:
         obj = next((o for a, b, o in spans if a <= lo < b), "")
@@ -102,21 +108,9 @@ def function_parts(map_file: Path, regions: list[tuple[int, int, str]]) -> dict[
 def flash_by_part(map_file: Path, flash: int) -> dict[str, int]:
     """Flash bytes by part (FLASH_PARTS) of an image of ``flash`` bytes, from its linker map."""
     parts = dict.fromkeys(FLASH_PARTS, 0)
-    lines = map_file.read_text(errors="replace").splitlines()
-    out = None  # the output section being listed
-    for i, line in enumerate(lines):
-        if line[:1] == ".":
-            out = line.split()[0]
-            continue
-        if out not in FLASH_OUTPUT_SECTIONS or not line.startswith(" ."):
-            continue
-        f = line.split()
-        if len(f) == 1 and i + 1 < len(lines):  # long section name: the rest on the next line
-            f = f + lines[i + 1].split()
-        if len(f) >= 4 and f[1].startswith("0x") and f[2].startswith("0x"):
-            obj = Path(f[3].rsplit("(", 1)[-1].rstrip(")")).name.removesuffix(".obj").removesuffix(".o")
-            if obj in FLASH_PART_OF_OBJECT:
-                parts[FLASH_PART_OF_OBJECT[obj]] += int(f[2], 16)
+    for out, _, _, size, obj in map_input_sections(map_file):
+        if out in FLASH_OUTPUT_SECTIONS and obj in FLASH_PART_OF_OBJECT:
+            parts[FLASH_PART_OF_OBJECT[obj]] += size
     parts["other"] = flash - sum(parts.values())
     return parts
 
@@ -209,8 +203,7 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
     parts = cycles_by_part(exe, cycles)
     sizes = section_sizes(exe)
     symbols = symbol_sizes(exe, ("net_arena", "efat_ring", "efat", "efat_shared_frames"))
-    flash = sum(sizes.get(s, 0) for s in FLASH_SECTIONS)
-    static_ram = sum(sizes.get(s, 0) for s in RAM_SECTIONS)
+    flash, static_ram = image_bytes(sizes)
     ram = static_ram + plain.end.stack_used
     mhz = total / seconds / 1e6
     functions = sorted(cycles.functions.items(), key=lambda kv: -kv[1].cycles)
@@ -260,28 +253,34 @@ def measure(board: str, mode: str, export_dir: Path, graph: Graph) -> dict:
     }
 
 
+def size_optimized_copy(export_dir: Path, folder: Path) -> None:
+    """Copy export ``export_dir`` (but its reports) to ``folder`` (replaced) with its network re-rendered
+    for size (export --optimize size): the same graph, the general kernels alone."""
+    import shutil
+
+    from exporter import defaults
+    from exporter.codegen.network import render_network
+
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(export_dir, folder, ignore=shutil.ignore_patterns("reports"))
+    render_network(Graph.load(folder), folder, max_frames=defaults.MAX_FRAMES, optimize="size")
+
+
 def smallest_build(export_dir: Path, board: str = "qemu-an386") -> dict:
     """The same network with the general kernels alone (export --optimize size) built for size (-Os,
     CMake's MinSizeRel): its flash and its real time in both modes, the least flash this code base gives
     the network (the export is re-rendered into a folder of the build root)."""
-    import shutil
-
-    from exporter import defaults
     from exporter.boards import cmake_build
-    from exporter.codegen.network import render_network
 
     folder = cmake_build.default_build_root() / "bench-optimize-size"
-    shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(export_dir, folder, ignore=shutil.ignore_patterns("reports", "*.onnx"))
-    render_network(Graph.load(folder), folder, max_frames=defaults.MAX_FRAMES, optimize="size")
+    size_optimized_copy(export_dir, folder)
     out = {"board": board, "build": "export --optimize size, -Os (MinSizeRel)"}
     for mode in ("timestamp", "scene"):
         exe = firmware_runner.build_embedder(board, mode, folder, options={"SCENE_LONG_CLIPS": "OFF",
                                                                           "CMAKE_BUILD_TYPE": "MinSizeRel"})
         clip = bench_clip(mode)
         run = _run_counted(board, exe, clip, mode)
-        sizes = section_sizes(exe)
-        out[mode] = {"flash_bytes": sum(sizes.get(s, 0) for s in FLASH_SECTIONS),
+        out[mode] = {"flash_bytes": image_bytes(section_sizes(exe))[0],
                      "realtime_mhz": round(run.end.instructions / (clip.size / SAMPLE_RATE) / 1e6, 3)}
     return out
 

@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 
 BOARD = "qemu-an386"
-FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".data")
-RAM_SECTIONS = (".data", ".bss")
 CLIP_SECONDS = 1.0  # scene: one embedding; timestamp: 21
 
 
@@ -34,10 +32,9 @@ def default_clip(seconds: float = CLIP_SECONDS) -> np.ndarray:
 
 def image_bytes(elf: Path) -> tuple[int, int]:
     """(flash, RAM) bytes of an image, from its sections."""
-    from exporter.benchmark.elf import section_sizes
+    from exporter.benchmark import elf as elf_sizes
 
-    s = section_sizes(elf)
-    return sum(s.get(k, 0) for k in FLASH_SECTIONS), sum(s.get(k, 0) for k in RAM_SECTIONS)
+    return elf_sizes.image_bytes(elf_sizes.section_sizes(elf))
 
 
 def export_with_heads(export_dir: Path, head_dirs: list[Path], folder: Path) -> None:

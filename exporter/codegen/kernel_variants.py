@@ -29,6 +29,8 @@ STEM_F_MAX, STEM_C_MAX = 256, 32  # mel bands and output channels of the stem ke
 # activation table (mn01's B7-B15: nn_depthwise.c, dws_row)
 DEPTHWISE_SHORT = ((3, 2, 16, 24), (3, 1, 8, 24), (3, 1, 8, 48), (3, 1, 8, 64), (5, 2, 8, 64), (5, 1, 4, 96))
 
+# the planar depthwise instances: the ones that take channel records (dw_records)
+PLANAR = frozenset(f"nn_dw{k}s{st}_{s}_row" for k, st in DEPTHWISE for s in ("plain", "lut"))
 VARIANTS = tuple([f"nn_pw{c}_{s}_row" for c in POINTWISE_CIN for s in ("plain", "lut")]
                  + [f"nn_dw{k}s{st}_{s}_row" for k, st in DEPTHWISE for s in ("plain", "lut")]
                  + [f"nn_c1k3s{st}_{s}_row" for st in (1, 2) for s in ("plain", "lut")]

@@ -304,7 +304,7 @@ def render_network(graph: Graph, out_dir: str | Path, max_frames=(16, 1000), opt
             if prep:
                 stem8.append({"cname": op["cname"], **prep})
     for st in steps:  # the planar depthwise instances' channel records (nn_conv_t.prep)
-        if re.fullmatch(r"nn_dw[35]s[12]_(plain|lut)_row", st.get("row_fn", "")):
+        if st.get("row_fn") in kernel_variants.PLANAR:
             op = ops[st["index"]]
             op["dw_rec"] = kernel_variants.dw_records(op["weights"], op["bias"], op["mult"], op["shift"],
                                                       op["zp_in"], op["zp_out"], op["k"], op["stride"])
